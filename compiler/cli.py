@@ -1,0 +1,140 @@
+"""The `kmc` command: parses options, calls the pipeline, maps errors to exit codes.
+
+Exit codes: 0 ok; 1 invalid stack or build error; 2 usage; 3 unexpected (a bug); 130 interrupted.
+Heavy modules are imported inside the commands that need them: start-up time is user time.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kmc import __version__
+from kmc.errors import KmcError, StackInvalid
+
+FORMAT_CHOICES = ("manifests", "helm", "kustomize", "all")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="kmc", message="%(prog)s %(version)s")
+def cli() -> None:
+    """kmc compiles one declarative stack.yaml into a complete Kubernetes monitoring stack:
+    Prometheus with annotation-based discovery, node-exporter and kube-state-metrics, as raw
+    manifests (Helm chart and kustomize trees: coming in later versions).
+
+    \b
+    Start:   kmc init && kmc build stack.yaml
+    Check:   kmc validate stack.yaml
+    """
+
+
+@cli.command()
+@click.argument("stack", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="manifests", show_default=True, help="Output format; `all` builds every format this version implements.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("charts-out"), show_default=True, help="Output directory; kmc replaces only the subdirectories it builds.")
+@click.option("--env", metavar="NAME", help="Build only this environment (`default` is the stack without overrides). Without it, every environment is built.")
+def build(stack: Path, fmt: str, out: Path, env: str | None) -> None:
+    """Compile STACK into OUT/<format>/.
+
+    \b
+    Manifests land in OUT/manifests/<env>/, one file per object, in apply order:
+      kubectl apply -f charts-out/manifests/default/
+    A failed build writes nothing and leaves the previous output untouched.
+    """
+    from kmc import pipeline, report
+
+    started = time.perf_counter()
+    formats = pipeline.IMPLEMENTED if fmt == "all" else (fmt,)
+    result = pipeline.build(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
+    if result.compiled.warnings:
+        click.echo(report.text(result.compiled.warnings), err=True, nl=False)
+    files = sum(len(tree) for tree in result.trees.values())
+    where = ", ".join(str(out / subtree) for subtree in result.trees)
+    elapsed = time.perf_counter() - started
+    click.echo(f"kmc: {len(result.compiled.graph.objects)} objects, {files} files in {where} ({elapsed:.2f}s)", err=True)
+
+
+@cli.command()
+@click.argument("stack", type=click.Path(path_type=Path))
+@click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True, help="How problems are reported.")
+def validate(stack: Path, output_format: str) -> None:
+    """Check STACK without building: schema, references, exactly-once scraping.
+
+    Prints every problem as FILE:LINE:COL: error: $.json.path: message (or JSON) and exits 1
+    when there is any.
+    """
+    from kmc import pipeline, report
+
+    try:
+        compiled = pipeline.compile_stack(stack, display=str(stack))
+    except StackInvalid as err:
+        if output_format == "json":
+            click.echo(report.as_json(err.diagnostics), nl=False)
+            raise SystemExit(err.exit_code) from None
+        raise
+    if output_format == "json":
+        click.echo(report.as_json(compiled.warnings), nl=False)
+    else:
+        if compiled.warnings:
+            click.echo(report.text(compiled.warnings), err=True, nl=False)
+        click.echo(f"{stack}: valid ({len(compiled.graph.objects)} objects)")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of stack.yaml."""
+    from kmc.resources import schema_path
+
+    click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--force", is_flag=True, help="Overwrite an existing stack.yaml.")
+def init(directory: Path, force: bool) -> None:
+    """Write a commented starter stack.yaml (and the schema editors use) into DIRECTORY."""
+    from kmc.resources import data_dir, schema_path
+
+    target = directory / "stack.yaml"
+    if target.exists() and not force:
+        raise KmcError(f"{target} exists; pass --force to overwrite it")
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text((data_dir("library") / "starter-stack.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (directory / "stack.schema.json").write_text(schema_path().read_text(encoding="utf-8"), encoding="utf-8")
+    click.echo(f"wrote {target} and {directory / 'stack.schema.json'}; next: kmc build {target}", err=True)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI and turn every outcome into an exit code."""
+    try:
+        cli.main(args=argv, prog_name="kmc", standalone_mode=False)
+    except StackInvalid as err:
+        from kmc import report
+
+        click.echo(report.text(err.diagnostics), err=True, nl=False)
+        click.echo(f"kmc: {err}; nothing was written", err=True)
+        sys.exit(err.exit_code)
+    except KmcError as err:
+        click.echo(f"kmc: error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("kmc: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("kmc: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception:  # noqa: BLE001 - the last line of defence: a bug in kmc
+        traceback.print_exc()
+        click.echo(f"kmc {__version__}: internal error; please report it with the stack that caused it", err=True)
+        sys.exit(3)
+    sys.exit(0)

@@ -1,0 +1,30 @@
+"""The registry of stack components, and the one function that turns a stack into objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kmc.components import kube_state_metrics, namespace, node_exporter, prometheus
+from kmc.components.base import Component, Facts
+from kmc.ir import ObjectGraph
+from kmc.model import Stack
+
+# Sorted by name; every component of kmc is listed here and nowhere else.
+COMPONENTS: Mapping[str, Component] = {
+    kube_state_metrics.NAME: kube_state_metrics,
+    namespace.NAME: namespace,
+    node_exporter.NAME: node_exporter,
+    prometheus.NAME: prometheus,
+}
+
+
+def facts(stack: Stack) -> Facts:
+    """The cross-component facts, computed once."""
+    targets = tuple(target for component in COMPONENTS.values() if component.compiled(stack) for target in component.scrape_targets(stack))
+    url = f"http://{prometheus.NAME}.{stack.namespace}.svc.{stack.cluster.domain}:{prometheus.PORT}"
+    return Facts(prometheus_url=url, service_targets=targets)
+
+
+def object_graph(stack: Stack) -> ObjectGraph:
+    shared = facts(stack)
+    return ObjectGraph.of(obj for component in COMPONENTS.values() if component.compiled(stack) for obj in component.objects(stack, shared))

@@ -1,0 +1,47 @@
+"""The interface every component meets, and the cross-component facts computed once per build."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Protocol
+
+from kmc.ir import KObject
+from kmc.model import Stack
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceTarget:
+    """An exporter of the stack that Prometheus scrapes through its Service's endpoints."""
+
+    job: str
+    namespace: str
+    service: str
+    port_name: str
+    honor_labels: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What components need to know about each other, computed once from the stack."""
+
+    prometheus_url: str
+    service_targets: tuple[ServiceTarget, ...]
+
+
+class Component(Protocol):
+    """A stack component: a module with these attributes (see `components/__init__.py`)."""
+
+    NAME: str
+
+    def compiled(self, stack: Stack) -> bool:
+        """Whether the component is part of the output (in the stack or any environment)."""
+        ...
+
+    def scrape_targets(self, stack: Stack) -> tuple[ServiceTarget, ...]:
+        """The exporters this component asks Prometheus to scrape."""
+        ...
+
+    def objects(self, stack: Stack, facts: Facts) -> Iterable[KObject]:
+        """The component's Kubernetes objects."""
+        ...

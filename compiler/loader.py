@@ -1,0 +1,248 @@
+"""Read a stack file into plain data that remembers where every value came from.
+
+PyYAML composes the node tree (keeping marks); this module constructs JSON-like values from it
+itself, so that duplicate keys, non-string keys, cyclic or exploding aliases and non-JSON types
+are reported with their position instead of being silently accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kmc.errors import Diagnostic, StackInvalid
+
+MAX_STACK_BYTES = 1024 * 1024
+MAX_NODES = 200_000
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scalar:
+    """How a scalar was written in the file (for hints about YAML 1.1 surprises)."""
+
+    text: str
+    quoted: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """A loaded stack: its data plus 1-based (line, column) of every value and mapping key."""
+
+    file: str
+    data: Any
+    lines: tuple[str, ...]
+    positions: dict[JsonPath, tuple[int, int]]
+    key_positions: dict[JsonPath, tuple[int, int]]
+    scalars: dict[JsonPath, Scalar]
+
+    def position(self, path: JsonPath, *, key: bool = False) -> tuple[int, int]:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        table = self.key_positions if key else self.positions
+        while True:
+            if path in table:
+                return table[path]
+            if path in self.positions:
+                return self.positions[path]
+            if not path:
+                return (1, 1)
+            path = path[:-1]
+
+    def diagnostic(
+        self, path: JsonPath, message: str, hint: str = "", *, key: bool = False
+    ) -> Diagnostic:
+        line, column = self.position(path, key=key)
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return Diagnostic(
+            file=self.file,
+            line=line,
+            column=column,
+            path=json_path(path),
+            message=message,
+            hint=hint,
+            source_line=source,
+        )
+
+
+def json_path(path: JsonPath) -> str:
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.replace("_", "a").replace("-", "a").isalnum() and not part[:1].isdigit():
+            out += f".{part}"
+        else:
+            out += f"[{part!r}]"
+    return out
+
+
+def _located(file: str, line: int, column: int, message: str, hint: str = "") -> StackInvalid:
+    return StackInvalid([Diagnostic(file, line, column, "$", message, hint)])
+
+
+def read_stack(path: Path, display: str | None = None) -> Document:
+    """Load `path`; raise StackInvalid for anything that is not a readable YAML mapping."""
+    name = display or str(path)
+    if not path.exists():
+        raise _located(name, 1, 1, "no such file", "check the path, or create one with `kmc init`")
+    if path.is_dir():
+        raise _located(name, 1, 1, "is a directory, not a stack file", f"pass the file, e.g. {name}/stack.yaml")
+    try:
+        size = path.stat().st_size
+        if size > MAX_STACK_BYTES:
+            raise _located(
+                name,
+                1,
+                1,
+                f"the file is {size / 1e6:.1f} MB; kmc reads stack files up to 1 MiB",
+                "a stack describes a monitoring system in a few hundred lines; keep large content (dashboards, rules) in files the stack references",
+            )
+        raw = path.read_bytes()
+    except OSError as err:
+        raise _located(name, 1, 1, f"cannot read the file: {err.strerror}") from None
+    return parse_stack(raw, name)
+
+
+def parse_stack(raw: bytes, file: str) -> Document:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise _located(file, line, column, "the file is not UTF-8 text", "a stack file is YAML text; is this a binary file?") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = tuple(text.splitlines())
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        raise _yaml_error(err, file, lines) from None
+    except yaml.YAMLError as err:
+        raise _located(file, 1, 1, f"not valid YAML: {err}") from None
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
+        raise _located(file, 1, 1, "the file is empty", "start from `kmc init`, which writes a commented stack.yaml")
+    builder = _Builder(file, lines)
+    data = builder.build(root, ())
+    if builder.problems:
+        raise StackInvalid(builder.problems)
+    return Document(file, data, lines, builder.positions, builder.key_positions, builder.scalars)
+
+
+def _yaml_error(err: yaml.MarkedYAMLError, file: str, lines: tuple[str, ...]) -> StackInvalid:
+    mark = err.problem_mark or err.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = err.problem or err.context or "not valid YAML"
+    hint = ""
+    if "\t" in problem or (0 < line <= len(lines) and "\t" in lines[line - 1][:column]):
+        problem = "a tab character where YAML expects indentation or a value"
+        hint = "indent with spaces; YAML does not allow tabs for indentation"
+    elif "expected a single document" in problem or "but found another document" in (err.problem or ""):
+        problem = "the file holds more than one YAML document"
+        hint = "a stack is one document; remove the `---` separators"
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    return StackInvalid([Diagnostic(file, line, column, "$", f"not valid YAML: {problem}", hint, source_line=source)])
+
+
+class _Loader(yaml.SafeLoader if not hasattr(yaml, "CSafeLoader") else yaml.CSafeLoader):  # type: ignore[misc]
+    """The fastest safe loader available (libyaml when present)."""
+
+
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+class _Builder:
+    def __init__(self, file: str, lines: tuple[str, ...]) -> None:
+        self.file = file
+        self.lines = lines
+        self.positions: dict[JsonPath, tuple[int, int]] = {}
+        self.key_positions: dict[JsonPath, tuple[int, int]] = {}
+        self.scalars: dict[JsonPath, Scalar] = {}
+        self.problems: list[Diagnostic] = []
+        self._count = 0
+        self._active: set[int] = set()
+
+    def _problem(self, node: yaml.Node, path: JsonPath, message: str, hint: str = "") -> None:
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        self.problems.append(Diagnostic(self.file, line, column, json_path(path), message, hint, source_line=source))
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self._count += 1
+        if self._count > MAX_NODES:
+            if self._count == MAX_NODES + 1:
+                self._problem(node, path, f"the document expands to more than {MAX_NODES} values", "aliases (*name) that repeat large anchors multiply the document; write the values out")
+            return None
+        self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if id(node) in self._active:
+            self._problem(node, path, "an alias refers to a node that contains it", "remove the recursive alias")
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+            return self._mapping(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+        self.scalars[path] = Scalar(node.value, node.style in ("'", '"', "|", ">"))
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # dates are only ever meant as text in a stack
+        try:
+            value = _SCALARS.construct_object(node)
+        except yaml.constructor.ConstructorError as err:
+            self._problem(node, path, f"cannot read this value: {err.problem}")
+            return None
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            self._problem(node, path, f"unsupported YAML type {node.tag}", "use plain strings, numbers, booleans, lists and mappings")
+            return None
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                text = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                hint = f"quote the key: '{text}'" if isinstance(key_node, yaml.ScalarNode) else ""
+                self._problem(key_node, path, f"mapping keys must be strings; {text!s} is read as {_kind(key_node)}", hint)
+                continue
+            key = key_node.value
+            child = (*path, key)
+            if key in out:
+                first = self.key_positions[child]
+                self._problem(key_node, child, f"duplicate key {key!r} (first defined at line {first[0]})", "remove one of them; YAML would silently keep only the last")
+                continue
+            self.key_positions.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+            out[key] = self.build(value_node, child)
+        for value_node in merges:
+            self._merge(value_node, path, out)
+        return out
+
+    def _merge(self, value_node: yaml.Node, path: JsonPath, out: dict[str, Any]) -> None:
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                self._problem(source, path, "a merge key (<<) needs a mapping or a list of mappings")
+                continue
+            merged = self._mapping(source, path)
+            for key, value in merged.items():
+                out.setdefault(key, value)
+
+
+def _kind(node: yaml.Node) -> str:
+    return {
+        "tag:yaml.org,2002:bool": "a boolean",
+        "tag:yaml.org,2002:int": "an integer",
+        "tag:yaml.org,2002:float": "a number",
+        "tag:yaml.org,2002:null": "null",
+    }.get(node.tag, "a non-string value")

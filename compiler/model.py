@@ -1,0 +1,228 @@
+"""The stack model: frozen, typed values with every default applied.
+
+Defaults live in one place, the schema's `default` keywords; `fill_defaults` applies them, and
+`Stack.from_data` only reads. Every mapping is key-sorted on the way in, so nothing downstream
+depends on the order the user wrote keys in.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+Json = Any
+
+
+def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
+    """A copy of `data` with the schema's defaults filled in below `properties`.
+
+    Values under `additionalProperties` (environment overrides) are left as written: an override
+    must not reset what it does not mention.
+    """
+    return _fill(schema, schema, copy.deepcopy(data))
+
+
+def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json) -> Json:
+    if isinstance(value, dict):
+        for key, child in _properties(root, schema).items():
+            if key not in value and "default" in child:
+                value[key] = copy.deepcopy(child["default"])
+            if key in value:
+                value[key] = _fill(root, child, value[key])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_fill(root, schema["items"], item) for item in value]
+    return value
+
+
+def _properties(root: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    merged: dict[str, Mapping[str, Any]] = {}
+    if "$ref" in schema:
+        merged.update(_properties(root, _resolve(root, schema["$ref"])))
+    merged.update(schema.get("properties", {}))
+    return merged
+
+
+def _resolve(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
+    node: Any = root
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node  # type: ignore[no-any-return]
+
+
+def canonical(value: Json) -> Json:
+    """`value` with every mapping's keys sorted, recursively."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    name: str
+    domain: str
+    kubernetes_version: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Prometheus:
+    storage: bool
+    scrape_interval: str
+    scrape_timeout: str
+    evaluation_interval: str
+    external_labels: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentJob:
+    enabled: bool
+    insecure_skip_verify: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class EtcdJob:
+    enabled: bool
+    secret_name: str | None
+    port: int
+    insecure_skip_verify: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class KubernetesJobs:
+    apiserver: ComponentJob
+    kubelet: ComponentJob
+    cadvisor: ComponentJob
+    controller_manager: ComponentJob
+    scheduler: ComponentJob
+    kube_proxy: ComponentJob
+    coredns: ComponentJob
+    etcd: EtcdJob
+
+
+@dataclasses.dataclass(frozen=True)
+class Scrape:
+    annotation_prefix: str
+    pods: bool
+    services: bool
+    slow_interval: str
+    slow_timeout: str
+    kubernetes: KubernetesJobs
+    extra_jobs: tuple[Mapping[str, Any], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeExporter:
+    port: int
+    systemd: bool
+    systemd_unit_include: str
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeStateMetrics:
+    export_secrets: bool
+
+
+# The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
+PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
+    "prometheus": ("image", "replicas", "retention", "retentionSize", "storage", "service", "resources", "nodeSelector", "tolerations"),
+    "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations"),
+    "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    """A validated stack with its defaults applied."""
+
+    cluster: Cluster
+    namespace: str
+    create_namespace: bool
+    prometheus: Prometheus
+    scrape: Scrape
+    node_exporter: NodeExporter
+    kube_state_metrics: KubeStateMetrics
+    parameters: Mapping[str, Any]
+    environments: Mapping[str, Mapping[str, Any]]
+
+    @classmethod
+    def from_data(cls, schema: Mapping[str, Any], raw: Json) -> Stack:
+        """Build the model from schema-valid data."""
+        data = canonical(fill_defaults(schema, raw))
+        cluster, prom, scrape = data["cluster"], data["prometheus"], data["scrape"]
+        jobs = scrape["kubernetes"]
+        node_exporter = data["nodeExporter"]
+        return cls(
+            cluster=Cluster(cluster["name"], cluster["domain"], cluster["kubernetesVersion"]),
+            namespace=data["namespace"],
+            create_namespace=data["createNamespace"],
+            prometheus=Prometheus(
+                storage="storage" in prom,
+                scrape_interval=prom["scrapeInterval"],
+                scrape_timeout=prom["scrapeTimeout"],
+                evaluation_interval=prom["evaluationInterval"],
+                external_labels={"cluster": cluster["name"], **prom["externalLabels"]},
+            ),
+            scrape=Scrape(
+                annotation_prefix=scrape["annotationPrefix"],
+                pods=scrape["pods"],
+                services=scrape["services"],
+                slow_interval=scrape["slow"]["interval"],
+                slow_timeout=scrape["slow"]["timeout"],
+                kubernetes=KubernetesJobs(
+                    apiserver=_job(jobs["apiserver"]),
+                    kubelet=_job(jobs["kubelet"]),
+                    cadvisor=_job(jobs["cadvisor"]),
+                    controller_manager=_job(jobs["controllerManager"]),
+                    scheduler=_job(jobs["scheduler"]),
+                    kube_proxy=_job(jobs["kubeProxy"]),
+                    coredns=_job(jobs["coredns"]),
+                    etcd=EtcdJob(
+                        enabled=jobs["etcd"]["enabled"],
+                        secret_name=jobs["etcd"].get("secretName"),
+                        port=jobs["etcd"]["port"],
+                        insecure_skip_verify=jobs["etcd"]["insecureSkipVerify"],
+                    ),
+                ),
+                extra_jobs=tuple(scrape["extraJobs"]),
+            ),
+            node_exporter=NodeExporter(
+                port=node_exporter["port"],
+                systemd=node_exporter["systemd"]["enabled"],
+                systemd_unit_include=node_exporter["systemd"]["unitInclude"],
+            ),
+            kube_state_metrics=KubeStateMetrics(export_secrets=data["kubeStateMetrics"]["exportSecrets"]),
+            parameters={
+                section: {key: data[section].get(key) for key in keys}
+                for section, keys in PARAMETER_SECTIONS.items()
+            },
+            environments=data["environments"],
+        )
+
+    def values(self, environment: str | None) -> Mapping[str, Any]:
+        """The parameter values of `environment` (None: the stack's own), merged like Helm merges values files."""
+        if environment is None:
+            return self.parameters
+        return merge_values(self.parameters, self.environments[environment])
+
+    def enabled_somewhere(self, switch: str) -> bool:
+        """Whether a component's `enabled` parameter is true in the stack or in any environment."""
+        section, key = switch.split(".")
+        return any(self.values(env)[section][key] for env in (None, *self.environments))
+
+
+def _job(data: Mapping[str, Any]) -> ComponentJob:
+    return ComponentJob(enabled=data["enabled"], insecure_skip_verify=data.get("insecureSkipVerify", False))
+
+
+def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's coalescing of values: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_values(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,83 @@
+"""The whole pipeline in one place: load → validate → model → components → IR → emit → write."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from kmc.errors import Diagnostic, KmcError, UsageError
+from kmc.ir import ObjectGraph
+from kmc.model import Stack
+
+Format = Literal["manifests", "helm", "kustomize"]
+IMPLEMENTED: tuple[Format, ...] = ("manifests",)
+ALL_FORMATS: tuple[Format, ...] = ("manifests", "helm", "kustomize")
+
+
+@dataclasses.dataclass(frozen=True)
+class Compiled:
+    stack: Stack
+    graph: ObjectGraph
+    warnings: tuple[Diagnostic, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildResult:
+    compiled: Compiled
+    trees: Mapping[str, Mapping[str, bytes]]
+
+
+def compile_stack(path: Path, display: str | None = None) -> Compiled:
+    """Load, validate and compile a stack file into its object graph."""
+    from kmc import components
+    from kmc.loader import read_stack
+    from kmc.validate import validate
+
+    doc = read_stack(path, display)
+    stack, warnings = validate(doc)
+    return Compiled(stack, components.object_graph(stack), tuple(warnings))
+
+
+def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> dict[str, Mapping[str, bytes]]:
+    """The file trees of `formats`, keyed by the output subdirectory each one replaces."""
+    from kmc.emitters import manifests
+
+    stack = compiled.stack
+    if env is not None and env != manifests.DEFAULT_ENV and env not in stack.environments:
+        known = ", ".join([manifests.DEFAULT_ENV, *stack.environments])
+        raise UsageError(f"the stack has no environment {env!r}; it has: {known}")
+    trees: dict[str, Mapping[str, bytes]] = {}
+    for fmt in formats:
+        if fmt not in IMPLEMENTED:
+            raise UsageError(f"--format {fmt} is not implemented in this version of kmc (available: {', '.join(IMPLEMENTED)})")
+        if env is None:
+            envs = [manifests.DEFAULT_ENV, *stack.environments]
+            trees["manifests"] = manifests.emit(compiled.graph, [(name, stack.values(_env(name))) for name in envs])
+        else:
+            files = manifests.emit(compiled.graph, [(env, stack.values(_env(env)))])
+            trees[f"manifests/{env}"] = {path.split("/", 1)[1]: content for path, content in files.items()}
+    return trees
+
+
+def _env(name: str) -> str | None:
+    from kmc.emitters.manifests import DEFAULT_ENV
+
+    return None if name == DEFAULT_ENV else name
+
+
+def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, display: str | None = None) -> BuildResult:
+    """Compile `path` and replace the built subtrees of `out`; nothing is written on failure."""
+    from kmc.writer import write_trees
+
+    for fmt in formats:
+        if fmt not in IMPLEMENTED:
+            raise UsageError(f"--format {fmt} is not implemented in this version of kmc (available: {', '.join(IMPLEMENTED)})")
+    compiled = compile_stack(path, display)
+    trees = emit(compiled, formats, env)
+    write_trees(out, trees)
+    return BuildResult(compiled, trees)
+
+
+__all__ = ["ALL_FORMATS", "IMPLEMENTED", "BuildResult", "Compiled", "Format", "KmcError", "build", "compile_stack", "emit"]

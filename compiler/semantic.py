@@ -1,0 +1,205 @@
+"""Checks the schema cannot express: cross references, ranges that depend on other keys,
+exactly-once scraping of extra jobs, and RE2 regexes."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kmc.components import COMPONENTS, facts
+from kmc.components.scrape_jobs import scrape_configs
+from kmc.errors import Diagnostic
+from kmc.loader import Document, JsonPath
+from kmc.model import Stack
+
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+NODE_PORTS = range(30000, 32768)
+MIN_KUBERNETES = 25
+RESERVED_ENVIRONMENTS = ("default",)
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_RE2_UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
+_FILTERING_ROLES = ("pod", "endpoints", "endpointslice", "service")
+
+
+def seconds(duration: str) -> float:
+    return sum(int(amount) * _UNITS[unit] for amount, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", duration))
+
+
+def check(doc: Document, stack: Stack) -> list[Diagnostic]:
+    """Every semantic problem of a schema-valid stack."""
+    return [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in _problems(doc.data, stack)]
+
+
+def warnings(doc: Document, stack: Stack) -> list[Diagnostic]:
+    """Conscious but risky choices, reported on every build."""
+    found = []
+    kube = stack.scrape.kubernetes
+    for field, job in (("apiserver", kube.apiserver), ("kubelet", kube.kubelet), ("cadvisor", kube.cadvisor), ("controllerManager", kube.controller_manager), ("scheduler", kube.scheduler), ("etcd", kube.etcd)):
+        if job.enabled and job.insecure_skip_verify:
+            found.append(
+                dataclasses.replace(
+                    doc.diagnostic(("scrape", "kubernetes", field, "insecureSkipVerify"), f"{field} is scraped without verifying its certificate", "anyone who can intercept the connection can read Prometheus' service account token; prefer serving certificates signed by the cluster CA"),
+                    severity="warning",
+                )
+            )
+    return found
+
+
+Problem = tuple[JsonPath, str, str, bool]
+
+
+def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
+    yield from _cluster(stack)
+    yield from _timing(stack)
+    yield from _prefix(stack)
+    yield from _environments(data, stack)
+    yield from _etcd(stack)
+    yield from _extra_jobs(stack)
+
+
+def _cluster(stack: Stack) -> Iterator[Problem]:
+    minor = int(stack.cluster.kubernetes_version.split(".")[1])
+    if minor < MIN_KUBERNETES:
+        yield (("cluster", "kubernetesVersion"), f"Kubernetes 1.{minor} is not supported; kmc targets 1.{MIN_KUBERNETES} and later", "Pod Security Admission labels and discovery.k8s.io/v1 need 1.25", False)
+
+
+def _timing(stack: Stack) -> Iterator[Problem]:
+    pairs = [
+        (("prometheus", "scrapeTimeout"), stack.prometheus.scrape_timeout, stack.prometheus.scrape_interval, "prometheus.scrapeInterval"),
+        (("scrape", "slow", "timeout"), stack.scrape.slow_timeout, stack.scrape.slow_interval, "scrape.slow.interval"),
+    ]
+    for path, timeout, interval, name in pairs:
+        if seconds(timeout) > seconds(interval):
+            yield (path, f"timeout {timeout} is longer than the interval {interval}", f"Prometheus rejects this; lower it or raise {name}", False)
+    for index, job in enumerate(stack.scrape.extra_jobs):
+        timeout = job.get("scrape_timeout", stack.prometheus.scrape_timeout)
+        interval = job.get("scrape_interval", stack.prometheus.scrape_interval)
+        if seconds(timeout) > seconds(interval):
+            yield (("scrape", "extraJobs", index), f"scrape_timeout {timeout} is longer than scrape_interval {interval}", "Prometheus rejects this", False)
+
+
+def _prefix(stack: Stack) -> Iterator[Problem]:
+    prefix = stack.scrape.annotation_prefix
+    if len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix):
+        yield (
+            ("scrape", "annotationPrefix"),
+            f"{prefix!r} is not a valid annotation prefix",
+            "an annotation prefix is a DNS subdomain such as prometheus.io or example.com, without the '/'",
+            False,
+        )
+
+
+def _environments(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
+    for env in stack.environments:
+        if env in RESERVED_ENVIRONMENTS:
+            yield (("environments", env), f"the environment name {env!r} is reserved", "it names the stack's own values in the output; choose another name", True)
+    for env in (None, *stack.environments):
+        values = stack.values(env)
+        base: JsonPath = ("environments", env) if env else ()
+        written = data.get("environments", {}).get(env, {}) if env else data
+        service = values["prometheus"]["service"]
+        node_port = service.get("nodePort")
+        if node_port is not None:
+            where = (*base, "prometheus", "service", "nodePort") if _has(written, "prometheus", "service", "nodePort") else ("prometheus", "service", "nodePort")
+            if service["type"] != "NodePort":
+                yield (where, f"nodePort is set but the service type is {service['type']}" + (f" in environment {env!r}" if env else ""), "set `type: NodePort`, or remove nodePort", False)
+            elif node_port not in NODE_PORTS:
+                yield (where, f"node port {node_port} is outside the NodePort range 30000-32767", "Kubernetes allocates node ports from --service-node-port-range (default 30000-32767)", False)
+        if env and _has(written, "prometheus", "storage") and not stack.prometheus.storage:
+            yield (
+                (*base, "prometheus", "storage"),
+                f"environment {env!r} sets prometheus.storage, but the stack has no prometheus.storage",
+                "storage decides between a Deployment and a StatefulSet for every environment: declare `prometheus.storage` at the top level",
+                False,
+            )
+        for section in ("prometheus", "nodeExporter", "kubeStateMetrics"):
+            for index, toleration in enumerate(values[section]["tolerations"]):
+                if toleration.get("operator") == "Exists" and "value" in toleration:
+                    path = (*base, section, "tolerations", index, "value") if _has(written, section, "tolerations") else (section, "tolerations", index, "value")
+                    yield (path, "a toleration with operator Exists must not have a value", "remove the value, or use operator Equal", False)
+
+
+def _has(data: Any, *keys: str) -> bool:
+    for key in keys:
+        if not isinstance(data, Mapping) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def _etcd(stack: Stack) -> Iterator[Problem]:
+    etcd = stack.scrape.kubernetes.etcd
+    if etcd.enabled and not etcd.secret_name:
+        yield (("scrape", "kubernetes", "etcd"), "etcd scraping needs `secretName`", "name a Secret in the stack's namespace holding ca.crt, tls.crt and tls.key of an etcd client certificate", False)
+
+
+def _extra_jobs(stack: Stack) -> Iterator[Problem]:
+    generated = [job["job_name"] for job in scrape_configs(stack, facts(stack).service_targets)][: -len(stack.scrape.extra_jobs) or None]
+    owners = {f"{name}.{stack.namespace}.svc": name for name in COMPONENTS}
+    seen_names: dict[str, int] = {}
+    seen_targets: dict[tuple[str, str, str], str] = {}
+    kube = stack.scrape.kubernetes
+    for index, job in enumerate(stack.scrape.extra_jobs):
+        here: JsonPath = ("scrape", "extraJobs", index)
+        name = job["job_name"]
+        if name in generated:
+            yield ((*here, "job_name"), f"job name {name!r} is already used by a job kmc generates", "choose another job_name", False)
+        elif name in seen_names:
+            yield ((*here, "job_name"), f"job name {name!r} is used twice (also scrape.extraJobs[{seen_names[name]}])", "job names must be unique", False)
+        seen_names.setdefault(name, index)
+        for step, rule in enumerate(job.get("relabel_configs", [])):
+            yield from _relabel(rule, (*here, "relabel_configs", step))
+        for step, rule in enumerate(job.get("metric_relabel_configs", [])):
+            yield from _relabel(rule, (*here, "metric_relabel_configs", step))
+        actions = {rule.get("action", "replace") for rule in job.get("relabel_configs", [])}
+        for sd_index, sd in enumerate(job.get("kubernetes_sd_configs", [])):
+            role = sd["role"]
+            if role in _FILTERING_ROLES and "keep" not in actions:
+                yield (
+                    (*here, "kubernetes_sd_configs", sd_index, "role"),
+                    f"job {name!r} discovers every {role} without a `keep` relabel rule, so it scrapes targets the annotation jobs already scrape",
+                    "add a relabel_configs step with `action: keep` that selects only this job's targets",
+                    False,
+                )
+            path = job.get("metrics_path", "/metrics")
+            if role == "node" and "keep" not in actions and ((path == "/metrics" and kube.kubelet.enabled) or (path == "/metrics/cadvisor" and kube.cadvisor.enabled)):
+                yield (
+                    (*here, "kubernetes_sd_configs", sd_index, "role"),
+                    f"job {name!r} scrapes every kubelet's {path}, which the {'kubelet' if path == '/metrics' else 'cadvisor'} job already scrapes",
+                    "disable that job under scrape.kubernetes, or filter this one with a `keep` rule",
+                    False,
+                )
+        for group_index, group in enumerate(job.get("static_configs", [])):
+            for target_index, target in enumerate(group["targets"]):
+                where = (*here, "static_configs", group_index, "targets", target_index)
+                host = target.rsplit(":", 1)[0]
+                owner = owners.get(host) or owners.get(f"{host}.svc") or ("prometheus" if target in ("localhost:9090", "127.0.0.1:9090", "prometheus:9090") else None)
+                if owner is None and host in COMPONENTS:
+                    owner = host
+                if owner is not None:
+                    yield (where, f"{target} is {owner}, which kmc already scrapes in its own job", "remove this target; kmc scrapes every stack component exactly once", False)
+                key = (target, job.get("metrics_path", "/metrics"), repr(sorted(job.get("params", {}).items())))
+                if key in seen_targets:
+                    yield (where, f"{target}{key[1]} is scraped twice (also by job {seen_targets[key]!r})", "scrape each target in one job only", False)
+                seen_targets.setdefault(key, name)
+
+
+def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
+    regex = rule.get("regex")
+    if regex is not None:
+        if _RE2_UNSUPPORTED.search(regex):
+            yield ((*path, "regex"), "lookarounds and backreferences are not supported by Prometheus' RE2 regexes", "rewrite the regex without (?=, (?!, (?<, or \\1", False)
+        else:
+            try:
+                re.compile(regex)
+            except re.error as err:
+                yield ((*path, "regex"), f"invalid regex: {err}", "Prometheus regexes are RE2, anchored at both ends", False)
+    action = rule.get("action", "replace")
+    if action in ("replace", "hashmod", "lowercase", "uppercase") and "target_label" not in rule:
+        yield (path, f"action {action!r} needs a `target_label`", "name the label this step writes", False)
+    if action == "hashmod" and "modulus" not in rule:
+        yield (path, "action 'hashmod' needs a `modulus`", "set modulus to the number of shards", False)
+    if action in ("keep", "drop", "hashmod", "lowercase", "uppercase", "keepequal", "dropequal") and "source_labels" not in rule:
+        yield (path, f"action {action!r} needs `source_labels`", "list the labels whose values this step reads", False)
