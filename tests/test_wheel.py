@@ -1,0 +1,32 @@
+"""The wheel carries the schema and library: an installed kmc, away from the checkout, builds golden/full."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from golden_trees import read_tree, tree_diff
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_installed_wheel_builds_the_full_stack(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, ROOT], check=True, timeout=300)
+    wheel = next(dist.glob("kmc-*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    subprocess.run([env_dir / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel], check=True, timeout=300)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "stack.yaml").write_bytes((ROOT / "golden/full/stack.yaml").read_bytes())
+    result = subprocess.run([env_dir / "bin/kmc", "build", "stack.yaml", "--out", "out"], cwd=work, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert not tree_diff(read_tree(ROOT / "golden/full/out/manifests"), read_tree(work / "out/manifests"))
+    init = subprocess.run([env_dir / "bin/kmc", "init", "fresh"], cwd=work, capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    assert (work / "fresh/stack.schema.json").read_bytes() == (ROOT / "schema/stack.schema.json").read_bytes()

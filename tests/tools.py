@@ -1,0 +1,19 @@
+"""The real external tools the tests run, installed by scripts/install-tools."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = Path(os.environ.get("KMC_TOOLS_DIR", ROOT / ".tools"))
+PROMTOOLS = {"2.53": TOOLS / "prometheus-2" / "promtool", "3.x": TOOLS / "prometheus-3" / "promtool"}
+
+
+def tool(path: Path) -> Path:
+    """`path` if it is installed; otherwise fail (never skip: a missing tool is a broken setup)."""
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is not installed; run scripts/install-tools (scripts/test does)", pytrace=False)
+    return path
