@@ -35,8 +35,21 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("stack", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="manifests", show_default=True, help="Output format; `all` builds every format this version implements.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("charts-out"), show_default=True, help="Output directory; kmc replaces only the subdirectories it builds.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_CHOICES),
+    default="manifests",
+    show_default=True,
+    help="Output format; `all` builds every format this version implements.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("charts-out"),
+    show_default=True,
+    help="Output directory; kmc replaces only the subdirectories it builds.",
+)
 @click.option("--env", metavar="NAME", help="Build only this environment (`default` is the stack without overrides). Without it, every environment is built.")
 def build(stack: Path, fmt: str, out: Path, env: str | None) -> None:
     """Compile STACK into OUT/<format>/.

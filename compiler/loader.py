@@ -52,9 +52,7 @@ class Document:
                 return (1, 1)
             path = path[:-1]
 
-    def diagnostic(
-        self, path: JsonPath, message: str, hint: str = "", *, key: bool = False
-    ) -> Diagnostic:
+    def diagnostic(self, path: JsonPath, message: str, hint: str = "", *, key: bool = False) -> Diagnostic:
         line, column = self.position(path, key=key)
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return Diagnostic(
@@ -174,7 +172,12 @@ class _Builder:
         self._count += 1
         if self._count > MAX_NODES:
             if self._count == MAX_NODES + 1:
-                self._problem(node, path, f"the document expands to more than {MAX_NODES} values", "aliases (*name) that repeat large anchors multiply the document; write the values out")
+                self._problem(
+                    node,
+                    path,
+                    f"the document expands to more than {MAX_NODES} values",
+                    "aliases (*name) that repeat large anchors multiply the document; write the values out",
+                )
             return None
         self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if id(node) in self._active:
@@ -186,6 +189,7 @@ class _Builder:
         try:
             if isinstance(node, yaml.SequenceNode):
                 return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+            assert isinstance(node, yaml.MappingNode)
             return self._mapping(node, path)
         finally:
             self._active.discard(id(node))
@@ -220,7 +224,9 @@ class _Builder:
             child = (*path, key)
             if key in out:
                 first = self.key_positions[child]
-                self._problem(key_node, child, f"duplicate key {key!r} (first defined at line {first[0]})", "remove one of them; YAML would silently keep only the last")
+                self._problem(
+                    key_node, child, f"duplicate key {key!r} (first defined at line {first[0]})", "remove one of them; YAML would silently keep only the last"
+                )
                 continue
             self.key_positions.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
             out[key] = self.build(value_node, child)

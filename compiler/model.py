@@ -194,10 +194,7 @@ class Stack:
                 systemd_unit_include=node_exporter["systemd"]["unitInclude"],
             ),
             kube_state_metrics=KubeStateMetrics(export_secrets=data["kubeStateMetrics"]["exportSecrets"]),
-            parameters={
-                section: {key: data[section].get(key) for key in keys}
-                for section, keys in PARAMETER_SECTIONS.items()
-            },
+            parameters={section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()},
             environments=data["environments"],
         )
 

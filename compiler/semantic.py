@@ -36,11 +36,22 @@ def warnings(doc: Document, stack: Stack) -> list[Diagnostic]:
     """Conscious but risky choices, reported on every build."""
     found = []
     kube = stack.scrape.kubernetes
-    for field, job in (("apiserver", kube.apiserver), ("kubelet", kube.kubelet), ("cadvisor", kube.cadvisor), ("controllerManager", kube.controller_manager), ("scheduler", kube.scheduler), ("etcd", kube.etcd)):
+    for field, job in (
+        ("apiserver", kube.apiserver),
+        ("kubelet", kube.kubelet),
+        ("cadvisor", kube.cadvisor),
+        ("controllerManager", kube.controller_manager),
+        ("scheduler", kube.scheduler),
+        ("etcd", kube.etcd),
+    ):
         if job.enabled and job.insecure_skip_verify:
             found.append(
                 dataclasses.replace(
-                    doc.diagnostic(("scrape", "kubernetes", field, "insecureSkipVerify"), f"{field} is scraped without verifying its certificate", "anyone who can intercept the connection can read Prometheus' service account token; prefer serving certificates signed by the cluster CA"),
+                    doc.diagnostic(
+                        ("scrape", "kubernetes", field, "insecureSkipVerify"),
+                        f"{field} is scraped without verifying its certificate",
+                        "anyone who can intercept the connection can read Prometheus' service account token; prefer serving certificates signed by the cluster CA",
+                    ),
                     severity="warning",
                 )
             )
@@ -62,7 +73,12 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
 def _cluster(stack: Stack) -> Iterator[Problem]:
     minor = int(stack.cluster.kubernetes_version.split(".")[1])
     if minor < MIN_KUBERNETES:
-        yield (("cluster", "kubernetesVersion"), f"Kubernetes 1.{minor} is not supported; kmc targets 1.{MIN_KUBERNETES} and later", "Pod Security Admission labels and discovery.k8s.io/v1 need 1.25", False)
+        yield (
+            ("cluster", "kubernetesVersion"),
+            f"Kubernetes 1.{minor} is not supported; kmc targets 1.{MIN_KUBERNETES} and later",
+            "Pod Security Admission labels and discovery.k8s.io/v1 need 1.25",
+            False,
+        )
 
 
 def _timing(stack: Stack) -> Iterator[Problem]:
@@ -92,21 +108,39 @@ def _prefix(stack: Stack) -> Iterator[Problem]:
 
 
 def _environments(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
-    for env in stack.environments:
-        if env in RESERVED_ENVIRONMENTS:
-            yield (("environments", env), f"the environment name {env!r} is reserved", "it names the stack's own values in the output; choose another name", True)
-    for env in (None, *stack.environments):
+    for name in stack.environments:
+        if name in RESERVED_ENVIRONMENTS:
+            yield (
+                ("environments", name),
+                f"the environment name {name!r} is reserved",
+                "it names the stack's own values in the output; choose another name",
+                True,
+            )
+    environments: list[str | None] = [None, *stack.environments]
+    for env in environments:
         values = stack.values(env)
         base: JsonPath = ("environments", env) if env else ()
         written = data.get("environments", {}).get(env, {}) if env else data
         service = values["prometheus"]["service"]
         node_port = service.get("nodePort")
         if node_port is not None:
-            where = (*base, "prometheus", "service", "nodePort") if _has(written, "prometheus", "service", "nodePort") else ("prometheus", "service", "nodePort")
+            where = (
+                (*base, "prometheus", "service", "nodePort") if _has(written, "prometheus", "service", "nodePort") else ("prometheus", "service", "nodePort")
+            )
             if service["type"] != "NodePort":
-                yield (where, f"nodePort is set but the service type is {service['type']}" + (f" in environment {env!r}" if env else ""), "set `type: NodePort`, or remove nodePort", False)
+                yield (
+                    where,
+                    f"nodePort is set but the service type is {service['type']}" + (f" in environment {env!r}" if env else ""),
+                    "set `type: NodePort`, or remove nodePort",
+                    False,
+                )
             elif node_port not in NODE_PORTS:
-                yield (where, f"node port {node_port} is outside the NodePort range 30000-32767", "Kubernetes allocates node ports from --service-node-port-range (default 30000-32767)", False)
+                yield (
+                    where,
+                    f"node port {node_port} is outside the NodePort range 30000-32767",
+                    "Kubernetes allocates node ports from --service-node-port-range (default 30000-32767)",
+                    False,
+                )
         if env and _has(written, "prometheus", "storage") and not stack.prometheus.storage:
             yield (
                 (*base, "prometheus", "storage"),
@@ -117,7 +151,9 @@ def _environments(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
         for section in ("prometheus", "nodeExporter", "kubeStateMetrics"):
             for index, toleration in enumerate(values[section]["tolerations"]):
                 if toleration.get("operator") == "Exists" and "value" in toleration:
-                    path = (*base, section, "tolerations", index, "value") if _has(written, section, "tolerations") else (section, "tolerations", index, "value")
+                    path = (
+                        (*base, section, "tolerations", index, "value") if _has(written, section, "tolerations") else (section, "tolerations", index, "value")
+                    )
                     yield (path, "a toleration with operator Exists must not have a value", "remove the value, or use operator Equal", False)
 
 
@@ -132,7 +168,12 @@ def _has(data: Any, *keys: str) -> bool:
 def _etcd(stack: Stack) -> Iterator[Problem]:
     etcd = stack.scrape.kubernetes.etcd
     if etcd.enabled and not etcd.secret_name:
-        yield (("scrape", "kubernetes", "etcd"), "etcd scraping needs `secretName`", "name a Secret in the stack's namespace holding ca.crt, tls.crt and tls.key of an etcd client certificate", False)
+        yield (
+            ("scrape", "kubernetes", "etcd"),
+            "etcd scraping needs `secretName`",
+            "name a Secret in the stack's namespace holding ca.crt, tls.crt and tls.key of an etcd client certificate",
+            False,
+        )
 
 
 def _extra_jobs(stack: Stack) -> Iterator[Problem]:
@@ -164,7 +205,11 @@ def _extra_jobs(stack: Stack) -> Iterator[Problem]:
                     False,
                 )
             path = job.get("metrics_path", "/metrics")
-            if role == "node" and "keep" not in actions and ((path == "/metrics" and kube.kubelet.enabled) or (path == "/metrics/cadvisor" and kube.cadvisor.enabled)):
+            if (
+                role == "node"
+                and "keep" not in actions
+                and ((path == "/metrics" and kube.kubelet.enabled) or (path == "/metrics/cadvisor" and kube.cadvisor.enabled))
+            ):
                 yield (
                     (*here, "kubernetes_sd_configs", sd_index, "role"),
                     f"job {name!r} scrapes every kubelet's {path}, which the {'kubelet' if path == '/metrics' else 'cadvisor'} job already scrapes",
@@ -175,11 +220,20 @@ def _extra_jobs(stack: Stack) -> Iterator[Problem]:
             for target_index, target in enumerate(group["targets"]):
                 where = (*here, "static_configs", group_index, "targets", target_index)
                 host = target.rsplit(":", 1)[0]
-                owner = owners.get(host) or owners.get(f"{host}.svc") or ("prometheus" if target in ("localhost:9090", "127.0.0.1:9090", "prometheus:9090") else None)
+                owner = (
+                    owners.get(host)
+                    or owners.get(f"{host}.svc")
+                    or ("prometheus" if target in ("localhost:9090", "127.0.0.1:9090", "prometheus:9090") else None)
+                )
                 if owner is None and host in COMPONENTS:
                     owner = host
                 if owner is not None:
-                    yield (where, f"{target} is {owner}, which kmc already scrapes in its own job", "remove this target; kmc scrapes every stack component exactly once", False)
+                    yield (
+                        where,
+                        f"{target} is {owner}, which kmc already scrapes in its own job",
+                        "remove this target; kmc scrapes every stack component exactly once",
+                        False,
+                    )
                 key = (target, job.get("metrics_path", "/metrics"), repr(sorted(job.get("params", {}).items())))
                 if key in seen_targets:
                     yield (where, f"{target}{key[1]} is scraped twice (also by job {seen_targets[key]!r})", "scrape each target in one job only", False)
@@ -190,7 +244,12 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
     regex = rule.get("regex")
     if regex is not None:
         if _RE2_UNSUPPORTED.search(regex):
-            yield ((*path, "regex"), "lookarounds and backreferences are not supported by Prometheus' RE2 regexes", "rewrite the regex without (?=, (?!, (?<, or \\1", False)
+            yield (
+                (*path, "regex"),
+                "lookarounds and backreferences are not supported by Prometheus' RE2 regexes",
+                "rewrite the regex without (?=, (?!, (?<, or \\1",
+                False,
+            )
         else:
             try:
                 re.compile(regex)

@@ -14,11 +14,7 @@ GOLDEN_CASES = sorted({path.parents[3] for path in GOLDEN_FILES})  # golden/<cas
 
 
 def _golden_params() -> list[Any]:
-    params = [
-        pytest.param(version, case, id=f"{case.name}-k8s{version}")
-        for case in GOLDEN_CASES
-        for version in KUBERNETES_VERSIONS
-    ]
+    params = [pytest.param(version, case, id=f"{case.name}-k8s{version}") for case in GOLDEN_CASES for version in KUBERNETES_VERSIONS]
     # An empty golden tree is a defect, not a reason to skip: keep one case that fails.
     return params or [pytest.param(None, None, id="no-golden-manifests")]
 
@@ -26,9 +22,7 @@ def _golden_params() -> list[Any]:
 @pytest.mark.parametrize(("version", "case"), _golden_params())
 def test_golden_manifests_are_valid(version: str | None, case: Path | None) -> None:
     if version is None or case is None:
-        pytest.fail(
-            "no golden manifests: nothing matches golden/*/out/manifests/*/*.yaml; kmc must emit them", pytrace=False
-        )
+        pytest.fail("no golden manifests: nothing matches golden/*/out/manifests/*/*.yaml; kmc must emit them", pytrace=False)
     problems = [
         f"{path.relative_to(REPO_ROOT)}: {problem}"
         for path in GOLDEN_FILES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kmc.ir import Param
@@ -84,7 +84,7 @@ def http_probe(path: str, port: str, period: int = 10) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": port}, "periodSeconds": period, "timeoutSeconds": 5}
 
 
-def service(name: str, namespace: str, role: str, ports: list[Mapping[str, Any]], **spec: Any) -> dict[str, Any]:
+def service(name: str, namespace: str, role: str, ports: Sequence[Mapping[str, Any]], **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -242,8 +242,7 @@ def _service_target(target: ServiceTarget) -> Job:
 
 def _claim_drops(claims: list[Claim]) -> list[dict[str, Any]]:
     return [
-        _drop(["__meta_kubernetes_namespace", f"__meta_kubernetes_pod_label_{sanitize(claim.label)}"], f"{claim.namespace};{claim.value}")
-        for claim in claims
+        _drop(["__meta_kubernetes_namespace", f"__meta_kubernetes_pod_label_{sanitize(claim.label)}"], f"{claim.namespace};{claim.value}") for claim in claims
     ]
 
 

@@ -1,0 +1,60 @@
+"""Cold-process timing and peak memory of `kmc build`, as a user's venv runs it.
+
+    .venv/bin/python benchmarks/build.py [--runs 15] [--stack golden/full/stack.yaml]
+
+Each run is a fresh `kmc` process (the console script of the interpreter running this file),
+measured with wait4 for wall time and peak RSS. Medians are quoted: these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(command: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed")
+    return elapsed, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--stack", type=Path, default=ROOT / "golden/full/stack.yaml")
+    args = parser.parse_args()
+    kmc = str(Path(sys.executable).parent / "kmc")
+    with tempfile.TemporaryDirectory() as out:
+        cases = {
+            "kmc --version": [kmc, "--version"],
+            "kmc validate": [kmc, "validate", str(args.stack)],
+            "kmc build --format manifests": [kmc, "build", str(args.stack), "--format", "manifests", "--out", out],
+        }
+        for command in cases.values():
+            measure(command)  # warm the file cache once
+        results: dict[str, list[tuple[float, int]]] = {name: [] for name in cases}
+        for _ in range(args.runs):  # interleaved, so drift hits every case alike
+            for name, command in cases.items():
+                results[name].append(measure(command))
+    print(f"{args.stack.relative_to(ROOT) if args.stack.is_relative_to(ROOT) else args.stack}, {args.runs} runs each, {sys.executable}")
+    for name, samples in results.items():
+        times = [seconds for seconds, _ in samples]
+        peak = max(rss for _, rss in samples)
+        print(f"  {name:32} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:4.0f}, max {max(times) * 1000:4.0f})  peak RSS {peak / 1024:5.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
