@@ -53,7 +53,9 @@ def main() -> None:
     for name, samples in results.items():
         times = [seconds for seconds, _ in samples]
         peak = max(rss for _, rss in samples)
-        print(f"  {name:32} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:4.0f}, max {max(times) * 1000:4.0f})  peak RSS {peak / 1024:5.1f} MiB")
+        print(
+            f"  {name:32} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:4.0f}, max {max(times) * 1000:4.0f})  peak RSS {peak / 1024:5.1f} MiB"
+        )
 
 
 if __name__ == "__main__":
