@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from kmc.schema_refs import properties
+
 Json = Any
 
 
@@ -26,7 +28,7 @@ def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
 
 def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json) -> Json:
     if isinstance(value, dict):
-        for key, child in _properties(root, schema).items():
+        for key, child in properties(root, schema).items():
             if key not in value and "default" in child:
                 value[key] = copy.deepcopy(child["default"])
             if key in value:
@@ -34,21 +36,6 @@ def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json) -> Js
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_fill(root, schema["items"], item) for item in value]
     return value
-
-
-def _properties(root: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    merged: dict[str, Mapping[str, Any]] = {}
-    if "$ref" in schema:
-        merged.update(_properties(root, _resolve(root, schema["$ref"])))
-    merged.update(schema.get("properties", {}))
-    return merged
-
-
-def _resolve(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
-    node: Any = root
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part]
-    return node  # type: ignore[no-any-return]
 
 
 def canonical(value: Json) -> Json:

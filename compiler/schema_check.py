@@ -5,12 +5,14 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.loader import Document, JsonPath
 from kmc.resources import schema_path
+from kmc.schema_refs import properties, resolve
 
 STACK_VERSION = 1
 
@@ -71,7 +73,7 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
     subschema = error.schema
     value = error.instance
     if keyword in ("additionalProperties", "unevaluatedProperties"):
-        allowed = sorted(_allowed_keys(root, subschema))
+        allowed = sorted(properties(root, subschema))
         for key in sorted(set(value) - set(allowed)):
             yield doc.diagnostic((*path, key), f"unknown key {key!r}", _did_you_mean(key, allowed), key=True)
     elif keyword == "type":
@@ -107,28 +109,10 @@ def _bad_key(doc: Document, root: Mapping[str, Any], error: Any, path: JsonPath)
     names = error.validator_value
     for key in sorted(error.instance):
         if isinstance(names, dict) and "$ref" in names:
-            names = _resolve(root, names["$ref"])
+            names = resolve(root, names["$ref"])
         pattern = names.get("pattern") if isinstance(names, dict) else None
-        import re
-
         if pattern and not re.search(pattern, key):
             yield doc.diagnostic((*path, key), f"{key!r} is not allowed as a name here", names.get("description", f"names must match {pattern}"), key=True)
-
-
-def _allowed_keys(root: Mapping[str, Any], schema: Mapping[str, Any]) -> set[str]:
-    keys = set(schema.get("properties", {}))
-    if "$ref" in schema:
-        keys |= _allowed_keys(root, _resolve(root, schema["$ref"]))
-    for part in schema.get("allOf", ()):
-        keys |= _allowed_keys(root, part)
-    return keys
-
-
-def _resolve(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
-    node: Any = root
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part]
-    return node  # type: ignore[no-any-return]
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
