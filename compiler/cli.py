@@ -63,7 +63,11 @@ def build(stack: Path, fmt: str, out: Path, env: str | None) -> None:
 
     started = time.perf_counter()
     formats = pipeline.IMPLEMENTED if fmt == "all" else (fmt,)
-    result = pipeline.build(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
+    try:
+        result = pipeline.build(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
+    except StackInvalid as err:
+        err.consequence = "nothing was written"
+        raise
     if result.compiled.warnings:
         click.echo(report.text(result.compiled.warnings), err=True, nl=False)
     files = sum(len(tree) for tree in result.trees.values())
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> Any:
         from kmc import report
 
         click.echo(report.text(err.diagnostics), err=True, nl=False)
-        click.echo(f"kmc: {err}; nothing was written", err=True)
+        click.echo(f"kmc: {err}" + (f"; {err.consequence}" if err.consequence else ""), err=True)
         sys.exit(err.exit_code)
     except KmcError as err:
         click.echo(f"kmc: error: {err}", err=True)

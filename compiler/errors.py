@@ -57,3 +57,4 @@ class StackInvalid(KmcError):
         self.diagnostics = tuple(sorted(diagnostics))
         count = len(self.diagnostics)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the stack")
+        self.consequence = ""

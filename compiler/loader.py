@@ -17,6 +17,7 @@ from kmc.errors import Diagnostic, StackInvalid
 
 MAX_STACK_BYTES = 1024 * 1024
 MAX_NODES = 200_000
+MAX_DEPTH = 64
 
 JsonPath = tuple[str | int, ...]
 
@@ -97,7 +98,7 @@ def read_stack(path: Path, display: str | None = None) -> Document:
                 1,
                 1,
                 f"the file is {size / 1e6:.1f} MB; kmc reads stack files up to 1 MiB",
-                "a stack describes a monitoring system in a few hundred lines; keep large content (dashboards, rules) in files the stack references",
+                "a stack describes a monitoring system in a few hundred lines; is this the right file?",
             )
         raw = path.read_bytes()
     except OSError as err:
@@ -111,11 +112,12 @@ def parse_stack(raw: bytes, file: str) -> Document:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        raise _located(file, line, column, "the file is not UTF-8 text", "a stack file is YAML text; is this a binary file?") from None
+        raise _located(file, line, column, "the file is not UTF-8 text", "save it as UTF-8 (stack files are UTF-8 YAML)") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = tuple(text.splitlines())
     try:
+        _check_depth(text, file, lines)
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         raise _yaml_error(err, file, lines) from None
@@ -130,10 +132,41 @@ def parse_stack(raw: bytes, file: str) -> Document:
     return Document(file, data, lines, builder.positions, builder.key_positions, builder.scalars)
 
 
+def _check_depth(text: str, file: str, lines: tuple[str, ...]) -> None:
+    """Reject deep nesting before composing: the composer recurses (libyaml's in C)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                source = lines[line - 1] if 0 < line <= len(lines) else ""
+                raise StackInvalid(
+                    [
+                        Diagnostic(
+                            file,
+                            line,
+                            column,
+                            "$",
+                            f"values are nested more than {MAX_DEPTH} levels deep",
+                            "a stack is a few levels deep; is a bracket unbalanced?",
+                            source_line=source,
+                        )
+                    ]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _yaml_error(err: yaml.MarkedYAMLError, file: str, lines: tuple[str, ...]) -> StackInvalid:
     mark = err.problem_mark or err.context_mark
+    if err.context_mark is not None and (mark is None or mark.line >= len(lines)):
+        mark = err.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = err.problem or err.context or "not valid YAML"
+    if err.context and err.problem and mark is err.context_mark:
+        problem = f"{err.context}: {err.problem} before the end of the file"
     hint = ""
     if "\t" in problem or (0 < line <= len(lines) and "\t" in lines[line - 1][:column]):
         problem = "a tab character where YAML expects indentation or a value"

@@ -42,7 +42,10 @@ def check_version(doc: Document) -> None:
     if "version" not in doc.data:
         raise StackInvalid([doc.diagnostic((), "missing `version`", f"add `version: {STACK_VERSION}` as the first line")])
     version = doc.data["version"]
-    if version != STACK_VERSION or isinstance(version, bool):
+    if not isinstance(version, int) or isinstance(version, bool):
+        hint = _type_hint(doc, ("version",), "integer") or f"write `version: {STACK_VERSION}`"
+        raise StackInvalid([doc.diagnostic(("version",), f"expected the integer {STACK_VERSION}, got {_describe(version)}", hint)])
+    if version != STACK_VERSION:
         raise StackInvalid(
             [
                 doc.diagnostic(
@@ -161,6 +164,10 @@ def _type_hint(doc: Document, path: JsonPath, expected: str | list[str]) -> str:
         return f'YAML reads the unquoted `{scalar.text}` as {_describe(_plain(doc, path))}; quote it: "{scalar.text}"'
     if scalar.quoted and ({"integer", "number", "boolean"} & set(wanted)):
         return f"remove the quotes: {scalar.text}"
+    if "integer" in wanted:
+        return "write a whole number, e.g. 2"
+    if "boolean" in wanted:
+        return "write true or false"
     return ""
 
 

@@ -19,7 +19,7 @@ NODE_PORTS = range(30000, 32768)
 MIN_KUBERNETES = 25
 RESERVED_ENVIRONMENTS = ("default",)
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-_RE2_UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
+_RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\\[1-9]")
 _FILTERING_ROLES = ("pod", "endpoints", "endpointslice", "service")
 
 
@@ -146,7 +146,7 @@ def _environments(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
                 (*base, "prometheus", "storage"),
                 f"environment {env!r} sets prometheus.storage, but the stack has no prometheus.storage",
                 "storage decides between a Deployment and a StatefulSet for every environment: declare `prometheus.storage` at the top level",
-                False,
+                True,
             )
         for section in ("prometheus", "nodeExporter", "kubeStateMetrics"):
             for index, toleration in enumerate(values[section]["tolerations"]):
@@ -172,7 +172,7 @@ def _etcd(stack: Stack) -> Iterator[Problem]:
             ("scrape", "kubernetes", "etcd"),
             "etcd scraping needs `secretName`",
             "name a Secret in the stack's namespace holding ca.crt, tls.crt and tls.key of an etcd client certificate",
-            False,
+            True,
         )
 
 
@@ -252,9 +252,9 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
             )
         else:
             try:
-                re.compile(regex)
+                re.compile(regex.replace("(?<", "(?P<"))
             except re.error as err:
-                yield ((*path, "regex"), f"invalid regex: {err}", "Prometheus regexes are RE2, anchored at both ends", False)
+                yield ((*path, "regex"), f"invalid regex: {err.msg}", "Prometheus regexes are RE2, anchored at both ends", False)
     action = rule.get("action", "replace")
     if action in ("replace", "hashmod", "lowercase", "uppercase") and "target_label" not in rule:
         yield (path, f"action {action!r} needs a `target_label`", "name the label this step writes", False)

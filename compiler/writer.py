@@ -26,6 +26,8 @@ class WriteError(KmcError):
 def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
     """Replace each `out/<subtree>` by exactly the given files (relative path → content)."""
     staged: list[tuple[Path, Path]] = []
+    if out.exists() and not out.is_dir():
+        raise WriteError(f"cannot write {out}: it is not a directory; the previous output is unchanged")
     try:
         for subtree, files in sorted(trees.items()):
             target = out / subtree
