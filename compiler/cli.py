@@ -25,7 +25,8 @@ FORMAT_CHOICES = ("manifests", "helm", "kustomize", "all")
 def cli() -> None:
     """kmc compiles one declarative stack.yaml into a complete Kubernetes monitoring stack:
     Prometheus with annotation-based discovery, node-exporter and kube-state-metrics, as raw
-    manifests (Helm chart and kustomize trees: coming in later versions).
+    manifests or as a kustomize base with one overlay per environment (a Helm chart: coming in
+    a later version).
 
     \b
     Start:   kmc init && kmc build stack.yaml
@@ -50,13 +51,17 @@ def cli() -> None:
     show_default=True,
     help="Output directory; kmc replaces only the subdirectories it builds.",
 )
-@click.option("--env", metavar="NAME", help="Build only this environment (`default` is the stack without overrides). Without it, every environment is built.")
+@click.option(
+    "--env", metavar="NAME", help="Build only this environment's manifests (`default` is the stack without overrides). Without it, every environment is built."
+)
 def build(stack: Path, fmt: str, out: Path, env: str | None) -> None:
     """Compile STACK into OUT/<format>/.
 
     \b
     Manifests land in OUT/manifests/<env>/, one file per object, in apply order:
       kubectl apply -f charts-out/manifests/default/
+    Kustomize lands in OUT/kustomize/ (base/, components/, overlays/<env>/):
+      kubectl apply -k charts-out/kustomize/overlays/prod
     A failed build writes nothing and leaves the previous output untouched.
     """
     from kmc import pipeline, report

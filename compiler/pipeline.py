@@ -12,7 +12,7 @@ from kmc.ir import ObjectGraph
 from kmc.model import Stack
 
 Format = Literal["manifests", "helm", "kustomize"]
-IMPLEMENTED: tuple[Format, ...] = ("manifests",)
+IMPLEMENTED: tuple[Format, ...] = ("manifests", "kustomize")
 ALL_FORMATS: tuple[Format, ...] = ("manifests", "helm", "kustomize")
 
 
@@ -42,19 +42,22 @@ def compile_stack(path: Path, display: str | None = None) -> Compiled:
 
 def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> dict[str, Mapping[str, bytes]]:
     """The file trees of `formats`, keyed by the output subdirectory each one replaces."""
-    from kmc.emitters import manifests
+    from kmc.emitters import kustomize, manifests
 
     stack = compiled.stack
     if env is not None and env != manifests.DEFAULT_ENV and env not in stack.environments:
         known = ", ".join([manifests.DEFAULT_ENV, *stack.environments])
         raise UsageError(f"the stack has no environment {env!r}; it has: {known}")
     trees: dict[str, Mapping[str, bytes]] = {}
+    every_env = [(name, stack.values(_env(name))) for name in [manifests.DEFAULT_ENV, *stack.environments]]
     for fmt in formats:
         if fmt not in IMPLEMENTED:
             raise UsageError(f"--format {fmt} is not implemented in this version of kmc (available: {', '.join(IMPLEMENTED)})")
-        if env is None:
-            envs = [manifests.DEFAULT_ENV, *stack.environments]
-            trees["manifests"] = manifests.emit(compiled.graph, [(name, stack.values(_env(name))) for name in envs])
+        if fmt == "kustomize":
+            # One tree serves every environment: its overlays are the environments.
+            trees["kustomize"] = kustomize.emit(compiled.graph, stack.values(None), every_env)
+        elif env is None:
+            trees["manifests"] = manifests.emit(compiled.graph, every_env)
         else:
             files = manifests.emit(compiled.graph, [(env, stack.values(_env(env)))])
             trees[f"manifests/{env}"] = {path.split("/", 1)[1]: content for path, content in files.items()}

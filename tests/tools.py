@@ -17,3 +17,12 @@ def tool(path: Path) -> Path:
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} is not installed; run scripts/install-tools (scripts/test does)", pytrace=False)
     return path
+
+
+# kubectl builds whose `kubectl kustomize` judges the kustomize trees (kustomize 5.5+).
+KUBECTLS = {
+    "kubectl-1.34": TOOLS / "helm-3" / "kubectl",
+    "kubectl-1.37": TOOLS / "helm-4" / "kubectl",
+}
+if Path("/usr/bin/kubectl").exists():  # the machine's own (kubectl 1.32, kustomize 5.5 here)
+    KUBECTLS["kubectl-system"] = Path("/usr/bin/kubectl")

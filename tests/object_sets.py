@@ -1,0 +1,36 @@
+"""Compare Kubernetes object streams as multisets of objects, whatever their key or file order."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def objects_of(texts: Iterable[str]) -> Counter[str]:
+    return Counter(canonical(obj) for text in texts for obj in yaml.safe_load_all(text) if obj is not None)
+
+
+def directory_objects(directory: Path) -> Counter[str]:
+    return objects_of(path.read_text() for path in sorted(directory.glob("*.yaml")))
+
+
+def difference(expected: Counter[str], actual: Counter[str]) -> str:
+    """A readable account of what differs, empty when equal."""
+
+    def name(text: str) -> str:
+        obj = json.loads(text)
+        return f"{obj.get('kind')}/{obj.get('metadata', {}).get('namespace', '')}/{obj.get('metadata', {}).get('name')}"
+
+    missing = expected - actual
+    extra = actual - expected
+    lines = [f"missing: {name(text)}: {text[:2000]}" for text in missing] + [f"unexpected: {name(text)}: {text[:2000]}" for text in extra]
+    return "\n".join(sorted(lines))
