@@ -1,0 +1,107 @@
+"""The fast schema gate agrees with jsonschema, and knows every keyword the schema uses."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from kmc.schema_check import load_schema
+from kmc.schema_gate import ANNOTATIONS, ASSERTIONS, is_valid
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = load_schema()
+JSONSCHEMA = Draft202012Validator(SCHEMA)
+FULL = yaml.safe_load((ROOT / "golden/full/stack.yaml").read_text())
+
+
+def _keywords(schema: Any) -> Iterator[str]:
+    if not isinstance(schema, dict):
+        return
+    for keyword, value in schema.items():
+        yield keyword
+        if keyword in ("properties", "$defs"):
+            for child in value.values():
+                yield from _keywords(child)
+        elif keyword in ("items", "additionalProperties", "propertyNames"):
+            yield from _keywords(value)
+
+
+def test_gate_knows_every_keyword_of_the_schema() -> None:
+    assert set(_keywords(SCHEMA)) <= ANNOTATIONS | ASSERTIONS
+
+
+def test_gate_agrees_on_every_stack_in_the_repo() -> None:
+    paths = [ROOT / "stack.yaml", *ROOT.glob("golden/*/stack.yaml"), *ROOT.glob("golden/invalid/*/stack.yaml")]
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            continue
+        assert is_valid(SCHEMA, data) == JSONSCHEMA.is_valid(data), path
+
+
+def _paths(value: Any, here: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield here
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, (*here, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, (*here, index))
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["", "30s", "1.33", "NodePort", "monitoring", "Bad_Name", "50Gi", "true", "x:y", "^/"]),
+    st.text(max_size=8),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["enabled", "size", "type", "bogus", "job_name"]), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_gate_agrees_with_jsonschema_on_mutated_stacks(data: st.DataObject) -> None:
+    doc = copy.deepcopy(FULL)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(list(_paths(doc))))
+        if not path:
+            continue
+        parent = doc
+        for part in path[:-1]:
+            parent = parent[part]
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "delete":
+            del parent[path[-1]]
+        elif action == "add" and isinstance(parent, dict):
+            parent[data.draw(st.sampled_from(["bogus", "enabled", "size", "nodePort", "retention"]))] = data.draw(VALUES)
+        else:
+            parent[path[-1]] = data.draw(VALUES)
+    assert is_valid(SCHEMA, doc) == JSONSCHEMA.is_valid(doc)
+
+
+BOUNDARY = [-1, 0, 1, 2, 11, 29999, 30090, 65536, 1.5, "x", "", "NodePort", True, None, {}, [], {"bogus": 1}, ["x"]]
+
+
+def test_gate_agrees_with_jsonschema_on_every_path_and_boundary_value() -> None:
+    for path in list(_paths(FULL))[1:]:
+        for value in BOUNDARY:
+            doc = copy.deepcopy(FULL)
+            parent = doc
+            for part in path[:-1]:
+                parent = parent[part]
+            parent[path[-1]] = value
+            assert is_valid(SCHEMA, doc) == JSONSCHEMA.is_valid(doc), (path, value)
