@@ -82,7 +82,7 @@ def is_valid(root: Mapping[str, Any], value: Any, schema: Mapping[str, Any] | No
     if isinstance(value, str):
         return _string(schema, value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return schema.get("minimum", value) <= value <= schema.get("maximum", value)
+        return bool(schema.get("minimum", value) <= value <= schema.get("maximum", value))
     if isinstance(value, list):
         items = schema.get("items")
         return items is None or all(is_valid(root, item, items) for item in value)
