@@ -8,6 +8,7 @@ are reported with their position instead of being silently accepted.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,8 @@ def _yaml_error(err: yaml.MarkedYAMLError, file: str, lines: tuple[str, ...]) ->
     if err.context_mark is not None and (mark is None or mark.line >= len(lines)):
         mark = err.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    if line > max(len(lines), 1):  # the end of a file without a final newline: its last character
+        line, column = max(len(lines), 1), len(lines[-1]) + 1 if lines else 1
     problem = err.problem or err.context or "not valid YAML"
     if err.context and err.problem and mark is err.context_mark:
         problem = f"{err.context}: {err.problem} before the end of the file"
@@ -236,6 +239,9 @@ class _Builder:
         except yaml.constructor.ConstructorError as err:
             self._problem(node, path, f"cannot read this value: {err.problem}")
             return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self._problem(node, path, f"{node.value} is not a finite number", "no value of a stack is NaN or infinite")
+            return None
         if not isinstance(value, (str, int, float, bool)) and value is not None:
             self._problem(node, path, f"unsupported YAML type {node.tag}", "use plain strings, numbers, booleans, lists and mappings")
             return None
@@ -273,7 +279,14 @@ class _Builder:
             if not isinstance(source, yaml.MappingNode):
                 self._problem(source, path, "a merge key (<<) needs a mapping or a list of mappings")
                 continue
-            merged = self._mapping(source, path)
+            if id(source) in self._active:
+                self._problem(source, path, "a merge key (<<) refers to a mapping that contains it", "remove the recursive merge")
+                continue
+            self._active.add(id(source))
+            try:
+                merged = self._mapping(source, path)
+            finally:
+                self._active.discard(id(source))
             for key, value in merged.items():
                 out.setdefault(key, value)
 

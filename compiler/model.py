@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from kmc.schema_refs import properties
+from kmc.schema_refs import properties, resolve
 
 Json = Any
 
@@ -27,6 +27,8 @@ def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
 
 
 def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json) -> Json:
+    if isinstance(value, float) and _type(root, schema) == "integer":
+        return int(value)  # JSON Schema's integer admits 2.0; Kubernetes wants 2
     if isinstance(value, dict):
         for key, child in properties(root, schema).items():
             if key not in value and "default" in child:
@@ -36,6 +38,12 @@ def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json) -> Js
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_fill(root, schema["items"], item) for item in value]
     return value
+
+
+def _type(root: Mapping[str, Any], schema: Mapping[str, Any]) -> Any:
+    if "type" in schema:
+        return schema["type"]
+    return _type(root, resolve(root, schema["$ref"])) if "$ref" in schema else None
 
 
 def canonical(value: Json) -> Json:
@@ -209,4 +217,4 @@ def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[s
             merged[key] = merge_values(merged[key], value)
         else:
             merged[key] = value
-    return merged
+    return {key: merged[key] for key in sorted(merged)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -32,7 +33,7 @@ def check(doc: Document, stack: Stack) -> list[Diagnostic]:
     return [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in _problems(doc.data, stack)]
 
 
-def warnings(doc: Document, stack: Stack) -> list[Diagnostic]:
+def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
     """Conscious but risky choices, reported on every build."""
     found = []
     kube = stack.scrape.kubernetes
@@ -252,9 +253,12 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
             )
         else:
             try:
-                re.compile(regex.replace("(?<", "(?P<"))
-            except re.error as err:
-                yield ((*path, "regex"), f"invalid regex: {err.msg}", "Prometheus regexes are RE2, anchored at both ends", False)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # e.g. FutureWarning on RE2's valid [[:alpha:]]
+                    re.compile(regex.replace("(?<", "(?P<"))
+            except (re.error, OverflowError, RecursionError) as err:
+                reason = err.msg if isinstance(err, re.error) else str(err)
+                yield ((*path, "regex"), f"invalid regex: {reason}", "Prometheus regexes are RE2, anchored at both ends", False)
     action = rule.get("action", "replace")
     if action in ("replace", "hashmod", "lowercase", "uppercase") and "target_label" not in rule:
         yield (path, f"action {action!r} needs a `target_label`", "name the label this step writes", False)

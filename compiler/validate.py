@@ -21,4 +21,4 @@ def validate(doc: Document) -> tuple[Stack, list[Diagnostic]]:
     problems = semantic.check(doc, stack)
     if problems:
         raise StackInvalid(problems)
-    return stack, semantic.warnings(doc, stack)
+    return stack, semantic.risky_choices(doc, stack)
