@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from kmc.errors import Diagnostic, StackInvalid
 MAX_STACK_BYTES = 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+# C0 and C1 controls (but tab and line feed), DEL, and Unicode's line/paragraph separators: YAML
+# parsers disagree on them (Go's, in kubectl and Helm, refuses them) and no Kubernetes field wants them.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 JsonPath = tuple[str | int, ...]
 
@@ -238,6 +242,9 @@ class _Builder:
             value = _SCALARS.construct_object(node)
         except yaml.constructor.ConstructorError as err:
             self._problem(node, path, f"cannot read this value: {err.problem}")
+            return None
+        if isinstance(value, str) and (bad := _CONTROL.search(value)):
+            self._problem(node, path, f"the text holds the control character {bad.group()!r}", "stack values are printable text (tabs and line breaks aside)")
             return None
         if isinstance(value, float) and not math.isfinite(value):
             self._problem(node, path, f"{node.value} is not a finite number", "no value of a stack is NaN or infinite")
