@@ -1,8 +1,8 @@
 """The object graph: the Kubernetes objects of a stack, with deploy-time parameters left open.
 
 Object bodies are plain JSON-like data, except at the places a deploy-time user may tune: there a
-`Param` (a reference to a value path, e.g. `prometheus.replicas`) or a `Join` (a string built
-from text and parameters) stands. The manifests emitter resolves them with an environment's
+`Param` (a reference to a value path, e.g. `prometheus.replicas`), a `Join` (a string built
+from text and parameters) or a `Switch` (one of two values, by a boolean parameter) stands. The manifests emitter resolves them with an environment's
 values; the Helm emitter turns them into `.Values` references.
 """
 
@@ -51,6 +51,15 @@ class Join:
     """A string made of literal text and parameters, e.g. `--retention=` + retention."""
 
     parts: tuple[str | Param, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Switch:
+    """`on` where the boolean parameter at `path` is true, else `off`."""
+
+    path: str
+    on: Any
+    off: Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +131,8 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
     """`value` with every Param and Join replaced by its value in `values`."""
     if isinstance(value, Param):
         return lookup(values, value.path)
+    if isinstance(value, Switch):
+        return resolve(value.on if lookup(values, value.path) else value.off, values)
     if isinstance(value, Join):
         return "".join(part if isinstance(part, str) else str(lookup(values, part.path)) for part in value.parts)
     if isinstance(value, Mapping):

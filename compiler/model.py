@@ -1,14 +1,17 @@
 """The stack model: frozen, typed values with every default applied.
 
 Defaults live in one place, the schema's `default` keywords; `fill_defaults` applies them, and
-`Stack.from_data` only reads. Every mapping is key-sorted on the way in, so nothing downstream
-depends on the order the user wrote keys in.
+`Stack.from_data` only reads. On the same walk, numbers take the one spelling Kubernetes tools
+agree on (an integer field's 2.0 becomes 2, a quantity's 0.5 becomes "0.5"), environment
+overrides included. Every mapping is key-sorted on the way in, so nothing downstream depends on
+the order the user wrote keys in.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import decimal
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,26 +20,50 @@ from kmc.schema_refs import properties, resolve
 Json = Any
 
 
+QUANTITY = "#/$defs/quantity"
+
+
 def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
-    """A copy of `data` with the schema's defaults filled in below `properties`.
+    """A copy of `data` with the schema's defaults filled in below `properties`, numbers normalized.
 
-    Values under `additionalProperties` (environment overrides) are left as written: an override
-    must not reset what it does not mention.
+    Below `additionalProperties` (environment overrides) no default is filled: an override must
+    not reset what it does not mention.
     """
-    return _fill(schema, schema, copy.deepcopy(data))
+    return _fill(schema, schema, copy.deepcopy(data), defaults=True)
 
 
-def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json) -> Json:
-    if isinstance(value, float) and _type(root, schema) == "integer":
-        return int(value)  # JSON Schema's integer admits 2.0; Kubernetes wants 2
+def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json, *, defaults: bool) -> Json:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _number(root, schema, value)
     if isinstance(value, dict):
-        for key, child in properties(root, schema).items():
-            if key not in value and "default" in child:
+        known = properties(root, schema)
+        for key, child in known.items():
+            if defaults and key not in value and "default" in child:
                 value[key] = copy.deepcopy(child["default"])
             if key in value:
-                value[key] = _fill(root, child, value[key])
+                value[key] = _fill(root, child, value[key], defaults=defaults)
+        extra = _extra(root, schema)
+        if extra is not None:
+            for key in value.keys() - known.keys():
+                value[key] = _fill(root, extra, value[key], defaults=False)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_fill(root, schema["items"], item) for item in value]
+        return [_fill(root, schema["items"], item, defaults=defaults) for item in value]
+    return value
+
+
+def _extra(root: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        return extra
+    return _extra(root, resolve(root, schema["$ref"])) if "$ref" in schema else None
+
+
+def _number(root: Mapping[str, Any], schema: Mapping[str, Any], value: float) -> Any:
+    if schema.get("$ref") == QUANTITY:
+        # As text, a quantity reads the same to every YAML parser: 0.0 stays 0.0, 1e-05 is 0.00001.
+        return str(int(value)) if isinstance(value, int) else format(decimal.Decimal(repr(value)), "f")
+    if isinstance(value, float) and _type(root, schema) == "integer":
+        return int(value)  # JSON Schema's integer admits 2.0; Kubernetes wants 2
     return value
 
 

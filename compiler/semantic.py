@@ -241,6 +241,26 @@ def _extra_jobs(stack: Stack) -> Iterator[Problem]:
                 seen_targets.setdefault(key, name)
 
 
+_RE2_ONLY = re.compile(r"\\[pP](?:\{[^}]*\}|[A-Za-z])|\\.|\(\?<[=!]?")
+
+
+def _python_spelling(regex: str) -> str:
+    """An RE2 regex in Python's spelling, for a syntax check: Unicode classes become `.`, `\\z` `\\Z`,
+    named groups `(?P<`; other escapes are left alone (and consumed, so `\\\\p` stays literal)."""
+
+    def swap(match: re.Match[str]) -> str:
+        token = match.group()
+        if token[:2] in ("\\p", "\\P"):
+            return "."
+        if token == "\\z":
+            return "\\Z"
+        if token == "(?<":
+            return "(?P<"
+        return token
+
+    return _RE2_ONLY.sub(swap, regex)
+
+
 def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
     regex = rule.get("regex")
     if regex is not None:
@@ -255,7 +275,7 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # e.g. FutureWarning on RE2's valid [[:alpha:]]
-                    re.compile(regex.replace("(?<", "(?P<"))
+                    re.compile(_python_spelling(regex))
             except (re.error, OverflowError, RecursionError) as err:
                 reason = err.msg if isinstance(err, re.error) else str(err)
                 yield ((*path, "regex"), f"invalid regex: {reason}", "Prometheus regexes are RE2, anchored at both ends", False)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from kmc.components import kube, node_exporter
 from kmc.components.base import Facts, ServiceTarget
-from kmc.ir import KObject
+from kmc.ir import KObject, Switch
 from kmc.model import Stack
 
 NAME = "namespace"
@@ -22,8 +22,8 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     # node-exporter needs the host's network, PID namespace and filesystem: only `privileged`
-    # admits it. Without it, every pod of the stack meets `restricted`, and that is enforced.
-    level = "privileged" if node_exporter.compiled(stack) else "restricted"
+    # admits it. Wherever it is off, every pod of the stack meets `restricted`, and that is enforced.
+    level: str | Switch = Switch(node_exporter.SWITCH, "privileged", "restricted") if node_exporter.compiled(stack) else "restricted"
     labels = {
         **kube.labels("kmc", "namespace"),
         "pod-security.kubernetes.io/audit": "restricted",

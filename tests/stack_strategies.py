@@ -1,0 +1,563 @@
+"""Hypothesis strategies for kmc stack documents (plain dicts).
+
+`stacks()` is valid by construction: it keeps every rule kmc checks beyond the schema (timeouts
+within intervals, node ports valid in every environment after the Helm-style merge, unique extra
+job names and targets that no generated job owns, a `keep` rule in every Kubernetes-discovery
+job). The tests still re-validate each document through kmc. `mutated_stacks()` and
+`yamlish_documents()` produce arbitrary, mostly invalid, input for the robustness property.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+Doc = dict[str, Any]
+JsonPath = tuple[str | int, ...]
+
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema" / "stack.schema.json"
+
+# Every job name kmc can generate, whether or not the stack enables its job.
+GENERATED_JOBS = frozenset(
+    {
+        "prometheus",
+        "apiserver",
+        "kubelet",
+        "cadvisor",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kube-proxy",
+        "coredns",
+        "etcd",
+        "node-exporter",
+        "kube-state-metrics",
+        "kubernetes-pods",
+        "kubernetes-pods-slow",
+        "kubernetes-service-endpoints",
+        "kubernetes-service-endpoints-slow",
+    }
+)
+_UNITS = (("y", 31536000.0), ("w", 604800.0), ("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 0.001))
+_SECONDS = dict(_UNITS)
+DIGITS = "0123456789"
+LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz" + DIGITS
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ALNUM = LETTERS + DIGITS
+DEFAULT_TIMING = {"prometheus": ("10s", "30s"), "slow": ("30s", "5m")}
+
+
+# --- scalars -------------------------------------------------------------------------------
+
+
+def often(draw: st.DrawFn) -> bool:
+    """True three times out of four: for optional sections that hold most of what is worth testing."""
+    return draw(st.integers(0, 3)) > 0
+
+
+def shaped(first: str, inner: str, last: str, max_size: int) -> st.SearchStrategy[str]:
+    """Words of 1 to `max_size` characters: one of `first`, then `inner` ones, ending in one of `last`.
+
+    Built from `st.text` rather than `st.from_regex`, which costs most of the generation time.
+    """
+    single = st.sampled_from(sorted(set(first) & set(last)))
+    longer = st.builds(lambda a, b, c: a + b + c, st.sampled_from(first), st.text(inner, max_size=max_size - 2), st.sampled_from(last))
+    return single | longer
+
+
+def dns_labels(max_size: int = 63) -> st.SearchStrategy[str]:
+    """DNS-1123 labels of at most `max_size` characters."""
+    return shaped(LOWER_ALNUM, LOWER_ALNUM + "-", LOWER_ALNUM, max_size)
+
+
+def dns_subdomains() -> st.SearchStrategy[str]:
+    return st.lists(dns_labels(20), min_size=1, max_size=4).map(".".join)
+
+
+# What kmc refuses in any stack text (YAML parsers disagree on it): C0/C1 controls but tab and
+# line feed, DEL, and the Unicode line and paragraph separators.
+PRINTABLE = st.characters(blacklist_categories=("Cs",), blacklist_characters=[chr(c) for c in (*range(0, 9), *range(11, 32), *range(127, 160), 0x2028, 0x2029)])
+
+
+def free_text(max_size: int = 16) -> st.SearchStrategy[str]:
+    """Any printable text (to stress YAML quoting), or a tidy word."""
+    return st.text(PRINTABLE, max_size=max_size) | st.text(LOWER_ALNUM, min_size=1, max_size=10)
+
+
+def label_values() -> st.SearchStrategy[str]:
+    """Kubernetes label values (empty, or alphanumeric at both ends with -_. inside)."""
+    return st.just("") | shaped(ALNUM, ALNUM + "-_.", ALNUM, 63)
+
+
+label_names = shaped(LETTERS + "_", ALNUM + "_", ALNUM + "_", 16)
+node_ports = st.integers(30000, 32767)
+ports = st.integers(1, 65535)
+
+
+def seconds(duration: str) -> float:
+    """Length of a duration written by `durations()` (units in y..ms order, each once)."""
+    total, number = 0.0, ""
+    index = 0
+    while index < len(duration):
+        char = duration[index]
+        if char.isdigit():
+            number += char
+            index += 1
+            continue
+        unit = "ms" if duration.startswith("ms", index) else char
+        total += int(number) * _SECONDS[unit]
+        number, index = "", index + len(unit)
+    return total
+
+
+@st.composite
+def durations(draw: st.DrawFn) -> str:
+    """Prometheus durations such as 30s, 1h30m or 2d, always positive."""
+    units = draw(st.lists(st.integers(0, len(_UNITS) - 1), min_size=1, max_size=3, unique=True))
+    return "".join(f"{draw(st.integers(1, 90))}{_UNITS[index][0]}" for index in sorted(units))
+
+
+@st.composite
+def timings(draw: st.DrawFn, keys: tuple[str, str], defaults: tuple[str, str]) -> dict[str, str]:
+    """Some of (timeout key, interval key), keeping the effective timeout within the interval."""
+    timeout, interval = sorted((draw(durations()), draw(durations())), key=seconds)
+    mode = draw(st.sampled_from(("none", "both", "timeout", "interval")))
+    if mode == "timeout":
+        return {keys[0]: min(timeout, defaults[1], key=seconds)}
+    if mode == "interval":
+        return {keys[1]: max(interval, defaults[0], key=seconds)}
+    return {keys[0]: timeout, keys[1]: interval} if mode == "both" else {}
+
+
+def effective_timing(written: Mapping[str, str], keys: tuple[str, str], defaults: tuple[str, str]) -> tuple[str, str]:
+    return written.get(keys[0], defaults[0]), written.get(keys[1], defaults[1])
+
+
+quantities: st.SearchStrategy[Any] = st.one_of(
+    st.builds(
+        lambda whole, fraction, suffix: f"{whole}{fraction}{suffix}",
+        st.integers(0, 9999),
+        st.just("") | st.text(DIGITS, min_size=1, max_size=3).map(lambda digits: "." + digits),
+        st.sampled_from(("", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")),
+    ),
+    st.integers(0, 10**6),
+    st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
+)
+images = st.builds(
+    lambda repo, tag: f"{repo}{tag}",
+    shaped(LOWER_ALNUM, LOWER_ALNUM + "-._/:", LOWER_ALNUM, 32),
+    shaped(ALNUM + "_", ALNUM + "_.-", ALNUM + "_.-", 21).map(lambda tag: ":" + tag)
+    | st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda digest: "@sha256:" + digest),
+)
+retention_sizes = st.builds(lambda size, unit: f"{size}{unit}", st.integers(0, 99999), st.sampled_from(("B", "KB", "MB", "GB", "TB", "PB", "EB")))
+
+
+# --- deploy-time parameters ------------------------------------------------------------------
+
+
+def _resource_lists() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional={"cpu": quantities, "memory": quantities, "ephemeral-storage": quantities})
+
+
+resources = st.fixed_dictionaries({}, optional={"requests": _resource_lists(), "limits": _resource_lists()})
+node_selector_keys = st.builds(
+    lambda prefix, name: f"{prefix}/{name}" if prefix else name,
+    st.none() | dns_subdomains(),
+    shaped(ALNUM, ALNUM + "-_.", ALNUM, 22),
+)
+node_selectors = st.dictionaries(node_selector_keys, label_values(), max_size=3)
+
+
+@st.composite
+def tolerations(draw: st.DrawFn) -> dict[str, Any]:
+    """One toleration; operator Exists never carries a value."""
+    optional = {
+        "key": node_selector_keys,
+        "effect": st.sampled_from(("NoSchedule", "PreferNoSchedule", "NoExecute")),
+        "tolerationSeconds": st.integers(0, 10**6),
+    }
+    operator = draw(st.sampled_from((None, "Exists", "Equal")))
+    if operator != "Exists":
+        optional["value"] = label_values()
+    toleration = draw(st.fixed_dictionaries({}, optional=optional))
+    if operator is not None:
+        toleration["operator"] = operator
+    return toleration
+
+
+def _scheduling() -> dict[str, st.SearchStrategy[Any]]:
+    return {"resources": resources, "nodeSelector": node_selectors, "tolerations": st.lists(tolerations(), max_size=3)}
+
+
+storages = st.fixed_dictionaries({}, optional={"size": quantities, "storageClassName": dns_subdomains()})
+top_services = st.one_of(
+    st.just({"type": "ClusterIP"}),
+    st.just({"type": "NodePort"}),
+    st.builds(lambda port: {"type": "NodePort", "nodePort": port}, node_ports),
+)
+
+
+def service_overrides(base: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Environment overrides of the Prometheus Service that stay valid once merged over `base`."""
+    options = [st.just({"type": "NodePort"}), st.builds(lambda port: {"type": "NodePort", "nodePort": port}, node_ports)]
+    if base.get("type", "ClusterIP") == "NodePort":
+        options.append(st.builds(lambda port: {"nodePort": port}, node_ports))
+    if "nodePort" not in base:
+        options.append(st.just({"type": "ClusterIP"}))
+    return st.one_of(options)
+
+
+def prometheus_parameters(service: st.SearchStrategy[dict[str, Any]], storage: bool) -> st.SearchStrategy[dict[str, Any]]:
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "image": images,
+        "replicas": st.integers(0, 10),
+        "retention": durations(),
+        "retentionSize": retention_sizes,
+        "service": service,
+        **_scheduling(),
+    }
+    if storage:
+        optional["storage"] = storages
+    return st.fixed_dictionaries({}, optional=optional)
+
+
+def node_exporter_parameters() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "image": images, **_scheduling()})
+
+
+def kube_state_metrics_parameters() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "image": images, "replicas": st.integers(0, 1), **_scheduling()})
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+clusters = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": dns_labels(),
+        "domain": dns_subdomains(),
+        "kubernetesVersion": st.integers(25, 99).map(lambda minor: f"1.{minor}"),
+    },
+)
+
+
+@st.composite
+def prometheus_sections(draw: st.DrawFn) -> Doc:
+    """Top-level `prometheus`: parameters (storage sometimes set) plus the global scrape settings."""
+    section = draw(prometheus_parameters(top_services, storage=False))
+    if draw(st.booleans()):
+        section["storage"] = draw(storages)
+    section.update(draw(timings(("scrapeTimeout", "scrapeInterval"), DEFAULT_TIMING["prometheus"])))
+    section.update(
+        draw(st.fixed_dictionaries({}, optional={"evaluationInterval": durations(), "externalLabels": st.dictionaries(label_names, free_text(), max_size=3)}))
+    )
+    return section
+
+
+def _component_jobs() -> st.SearchStrategy[dict[str, Any]]:
+    # The schema requires `enabled`: the default differs from job to job.
+    tls = st.fixed_dictionaries({"enabled": st.booleans()}, optional={"insecureSkipVerify": st.booleans()})
+    plain = st.fixed_dictionaries({"enabled": st.booleans()})
+    etcd = st.one_of(
+        st.fixed_dictionaries({"enabled": st.just(False)}, optional={"port": ports, "insecureSkipVerify": st.booleans(), "secretName": dns_subdomains()}),
+        st.fixed_dictionaries({"enabled": st.just(True), "secretName": dns_subdomains()}, optional={"port": ports, "insecureSkipVerify": st.booleans()}),
+    )
+    jobs = {name: tls for name in ("apiserver", "kubelet", "cadvisor", "controllerManager", "scheduler")}
+    return st.fixed_dictionaries({"etcd": etcd}, optional={**jobs, "kubeProxy": plain, "coredns": plain})
+
+
+# --- extra scrape jobs -------------------------------------------------------------------------
+
+
+safe_regexes = st.one_of(
+    st.sampled_from(("(.+)", ".*", "(.*)", "true", "[a-z]+", "(\\d+)")),
+    st.lists(st.text(LOWER_ALNUM + "_", min_size=1, max_size=8), min_size=1, max_size=3).map("|".join),
+)
+_source_labels = st.lists(label_names, min_size=1, max_size=3)
+
+
+def _rule(
+    action: str | None, required: Mapping[str, st.SearchStrategy[Any]], optional: Mapping[str, st.SearchStrategy[Any]]
+) -> st.SearchStrategy[dict[str, Any]]:
+    fixed = {**({"action": st.just(action)} if action else {}), **required}
+    return st.fixed_dictionaries(fixed, optional=dict(optional))
+
+
+keep_rules = _rule("keep", {"source_labels": _source_labels}, {"regex": safe_regexes})
+relabel_rules = st.one_of(
+    keep_rules,
+    _rule("drop", {"source_labels": _source_labels}, {"regex": safe_regexes, "separator": free_text(3)}),
+    _rule(None, {"target_label": label_names}, {"source_labels": _source_labels, "regex": safe_regexes, "replacement": free_text()}),
+    _rule(
+        "replace",
+        {"target_label": label_names},
+        {"source_labels": _source_labels, "regex": safe_regexes, "replacement": free_text(), "separator": free_text(3)},
+    ),
+    _rule("hashmod", {"source_labels": _source_labels, "target_label": label_names, "modulus": st.integers(1, 1000)}, {}),
+    _rule("labelmap", {"regex": safe_regexes}, {"replacement": free_text()}),
+    _rule("labeldrop", {"regex": safe_regexes}, {}),
+    _rule("labelkeep", {"regex": safe_regexes}, {}),
+    _rule("lowercase", {"source_labels": _source_labels, "target_label": label_names}, {}),
+    _rule("uppercase", {"source_labels": _source_labels, "target_label": label_names}, {}),
+    _rule("keepequal", {"source_labels": _source_labels, "target_label": label_names}, {}),
+    _rule("dropequal", {"source_labels": _source_labels, "target_label": label_names}, {}),
+)
+_roles = st.sampled_from(("node", "pod", "service", "endpoints", "endpointslice", "ingress"))
+kubernetes_sd_configs = st.fixed_dictionaries(
+    {"role": _roles},
+    optional={
+        "namespaces": st.fixed_dictionaries({}, optional={"names": st.lists(dns_labels(20), max_size=3), "own_namespace": st.booleans()}),
+        "selectors": st.lists(st.fixed_dictionaries({"role": _roles}, optional={"label": free_text(), "field": free_text()}), max_size=2),
+        "attach_metadata": st.fixed_dictionaries({}, optional={"node": st.booleans()}),
+    },
+)
+dns_sd_configs = st.fixed_dictionaries(
+    {"names": st.lists(dns_subdomains(), max_size=3)},
+    optional={"type": st.sampled_from(("SRV", "A", "AAAA", "MX", "NS")), "port": ports, "refresh_interval": durations()},
+)
+_job_options: dict[str, st.SearchStrategy[Any]] = {
+    "metrics_path": free_text().map(lambda text: "/" + text),
+    "scheme": st.sampled_from(("http", "https")),
+    "params": st.dictionaries(label_names, st.lists(free_text(), max_size=2), max_size=2),
+    "honor_labels": st.booleans(),
+    "honor_timestamps": st.booleans(),
+    "sample_limit": st.integers(0, 10**6),
+    "target_limit": st.integers(0, 10**4),
+    "label_limit": st.integers(0, 100),
+    "body_size_limit": st.builds(lambda size, unit: f"{size}{unit}", st.integers(1, 999), st.sampled_from(("KB", "MB", "GB"))),
+    "follow_redirects": st.booleans(),
+    "enable_http2": st.booleans(),
+    "tls_config": st.fixed_dictionaries(
+        {},
+        optional={
+            "ca_file": free_text(),
+            "cert_file": free_text(),
+            "key_file": free_text(),
+            "server_name": free_text(),
+            "insecure_skip_verify": st.booleans(),
+            "min_version": st.sampled_from(("TLS10", "TLS11", "TLS12", "TLS13")),
+        },
+    ),
+    "authorization": st.fixed_dictionaries({}, optional={"type": free_text(), "credentials_file": free_text()}),
+    "metric_relabel_configs": st.lists(relabel_rules, max_size=3),
+}
+job_names = st.text(ALNUM + "_.:-", min_size=1, max_size=24).filter(lambda name: name not in GENERATED_JOBS)
+_hosts = st.one_of(
+    dns_labels(20).map(lambda label: f"{label}.example.net"),
+    st.tuples(*[st.integers(0, 255)] * 4).map(lambda parts: "10." + ".".join(map(str, parts[1:]))),
+)
+targets = st.builds(lambda host, port: f"{host}:{port}", _hosts, ports)
+
+
+@st.composite
+def static_configs(draw: st.DrawFn, used: set[str]) -> list[dict[str, Any]]:
+    """Groups of targets no other job of the stack scrapes (`used` collects them)."""
+    groups = []
+    for _ in range(draw(st.integers(1, 3))):
+        fresh = [target for target in draw(st.lists(targets, max_size=3, unique=True)) if target not in used]
+        used.update(fresh)
+        group: dict[str, Any] = {"targets": fresh}
+        if draw(st.booleans()):
+            group["labels"] = draw(st.dictionaries(label_names, free_text(), max_size=2))
+        groups.append(group)
+    return groups
+
+
+@st.composite
+def extra_jobs(draw: st.DrawFn, name: str, global_timing: tuple[str, str], used: set[str]) -> Doc:
+    """One extra scrape job; Kubernetes discovery always comes with a `keep` rule."""
+    job: Doc = {"job_name": name}
+    job.update(draw(timings(("scrape_timeout", "scrape_interval"), global_timing)))
+    job.update(draw(st.fixed_dictionaries({}, optional=_job_options)))
+    discovery = draw(st.sets(st.sampled_from(("static", "dns", "kubernetes")), max_size=3))
+    rules = draw(st.lists(relabel_rules, max_size=3))
+    if "static" in discovery:
+        job["static_configs"] = draw(static_configs(used))
+    if "dns" in discovery:
+        job["dns_sd_configs"] = draw(st.lists(dns_sd_configs, min_size=1, max_size=2))
+    if "kubernetes" in discovery:
+        job["kubernetes_sd_configs"] = draw(st.lists(kubernetes_sd_configs, min_size=1, max_size=2))
+        rules.insert(draw(st.integers(0, len(rules))), draw(keep_rules))
+    if bool(rules) or draw(st.booleans()):
+        job["relabel_configs"] = rules
+    return job
+
+
+@st.composite
+def scrape_sections(draw: st.DrawFn, global_timing: tuple[str, str]) -> Doc:
+    section: Doc = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={"annotationPrefix": dns_subdomains(), "pods": st.booleans(), "services": st.booleans()},
+        )
+    )
+    if often(draw):
+        section["kubernetes"] = draw(_component_jobs())
+    if draw(st.booleans()):
+        section["slow"] = draw(timings(("timeout", "interval"), DEFAULT_TIMING["slow"]))
+    names = draw(st.lists(job_names, max_size=3, unique=True))
+    if bool(names) or draw(st.booleans()):
+        used: set[str] = set()
+        section["extraJobs"] = [draw(extra_jobs(name, global_timing, used)) for name in names]
+    return section
+
+
+@st.composite
+def node_exporter_sections(draw: st.DrawFn) -> Doc:
+    section = draw(node_exporter_parameters())
+    section.update(draw(st.fixed_dictionaries({}, optional={"port": ports})))
+    if often(draw):
+        systemd = {"enabled": st.booleans()}
+        section["systemd"] = draw(st.fixed_dictionaries(systemd, optional={"unitInclude": safe_regexes | st.text(PRINTABLE, min_size=1, max_size=20)}))
+    return section
+
+
+@st.composite
+def kube_state_metrics_sections(draw: st.DrawFn) -> Doc:
+    section = draw(kube_state_metrics_parameters())
+    section.update(draw(st.fixed_dictionaries({}, optional={"exportSecrets": st.booleans()})))
+    return section
+
+
+@st.composite
+def environments(draw: st.DrawFn, prometheus: Mapping[str, Any]) -> Doc:
+    """Named overrides; each stays valid once merged (maps merge, lists replace) over the stack's."""
+    names = draw(st.lists(dns_labels(20).filter(lambda name: name != "default"), max_size=3, unique=True))
+    base_service = prometheus.get("service", {"type": "ClusterIP"})
+    sections = {
+        "prometheus": prometheus_parameters(service_overrides(base_service), storage="storage" in prometheus),
+        "nodeExporter": node_exporter_parameters(),
+        "kubeStateMetrics": kube_state_metrics_parameters(),
+    }
+    return {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
+
+
+@st.composite
+def stacks(draw: st.DrawFn) -> Doc:
+    """A valid stack document covering every section of the schema."""
+    doc: Doc = {"version": 1}
+    optional: dict[str, st.SearchStrategy[Any]] = {"cluster": clusters, "namespace": dns_labels(), "createNamespace": st.booleans()}
+    doc.update(draw(st.fixed_dictionaries({}, optional=optional)))
+    prometheus = draw(prometheus_sections())
+    if bool(prometheus) or draw(st.booleans()):
+        doc["prometheus"] = prometheus
+    global_timing = effective_timing(prometheus, ("scrapeTimeout", "scrapeInterval"), DEFAULT_TIMING["prometheus"])
+    for key, strategy in (
+        ("scrape", scrape_sections(global_timing)),
+        ("nodeExporter", node_exporter_sections()),
+        ("kubeStateMetrics", kube_state_metrics_sections()),
+    ):
+        if often(draw):
+            doc[key] = draw(strategy)
+    envs = draw(environments(prometheus))
+    if bool(envs) or draw(st.booleans()):
+        doc["environments"] = envs
+    return doc
+
+
+# --- arbitrary and broken input -------------------------------------------------------------------
+
+
+def schema_words() -> list[str]:
+    """Every property name in the schema, so arbitrary documents reach deep into validation."""
+    words: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            words.update(node.get("properties", {}))
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    return sorted(words)
+
+
+keys = st.sampled_from(schema_words()) | st.text(max_size=8)
+scalars: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=20),
+    st.sampled_from((1, "1.33", "NodePort", "30s", "monitoring", "keep", "pod", 30090, "default")),
+)
+json_values: st.SearchStrategy[Any] = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=4),
+    max_leaves=25,
+)
+
+
+def dump(doc: Any) -> bytes:
+    """`doc` as the YAML text of a stack file."""
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
+@st.composite
+def yamlish_documents(draw: st.DrawFn) -> bytes:
+    """Arbitrary YAML documents, often with `version: 1` so that validation goes past the version check."""
+    value = draw(json_values)
+    if isinstance(value, dict) and draw(st.booleans()):
+        value = {"version": 1, **value}
+    return dump(value)
+
+
+def value_paths(value: Any, path: JsonPath = ()) -> list[JsonPath]:
+    """The path of `value` and of everything inside it."""
+    found = [path]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += value_paths(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += value_paths(child, (*path, index))
+    return found
+
+
+def _get(doc: Any, path: JsonPath) -> Any:
+    for part in path:
+        doc = doc[part]
+    return doc
+
+
+def _mutate(draw: st.DrawFn, doc: Any) -> Any:
+    """One structural mistake: a dropped key, a wrong type, an unknown key, or a wrong nesting."""
+    path = draw(st.sampled_from(value_paths(doc)))
+    kind = draw(st.sampled_from(("drop", "retype", "unknown", "wrap-list", "wrap-map", "move")))
+    if not path or kind == "unknown":
+        target = _get(doc, path)
+        if isinstance(target, dict):
+            target[draw(keys)] = draw(json_values)
+            return doc
+        if not path:
+            return draw(json_values)
+    parent, last = _get(doc, path[:-1]), path[-1]
+    if kind == "drop":
+        del parent[last]
+    elif kind == "wrap-list":
+        parent[last] = [parent[last]]
+    elif kind == "wrap-map":
+        parent[last] = {draw(keys): parent[last]}
+    elif kind == "move" and isinstance(doc, dict):
+        doc[draw(keys)] = parent.pop(last) if isinstance(parent, dict) else parent[last]
+    else:
+        parent[last] = draw(json_values)
+    return doc
+
+
+@st.composite
+def mutated_stacks(draw: st.DrawFn) -> bytes:
+    """A valid stack with one to three mistakes in it."""
+    doc: Any = copy.deepcopy(draw(stacks()))
+    for _ in range(draw(st.integers(1, 3))):
+        doc = _mutate(draw, doc)
+    return dump(doc)
