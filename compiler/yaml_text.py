@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -13,8 +14,18 @@ class _Dumper(_BaseDumper):  # type: ignore[misc]
     pass
 
 
+# Plain scalars that PyYAML (YAML 1.1) may write bare but Go's YAML parsers (kubectl, kustomize,
+# Helm) read as something other than a string: YAML 1.1's one-letter booleans, and YAML 1.2's
+# numbers (0o17, 1e3, 0x1F, .inf). Quoting a string that did not need it costs nothing.
+_GO_NON_STRINGS = re.compile(
+    r"[yYnN]|[-+]?0o[0-7_]+|0x[0-9a-fA-F_]+|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
+
+
 def _str(dumper: Any, value: str) -> Any:
-    style = "|" if "\n" in value else None
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    style = '"' if _GO_NON_STRINGS.fullmatch(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

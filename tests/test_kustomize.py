@@ -40,3 +40,21 @@ def test_base_objects_have_one_file_each_and_no_namespace_transformer() -> None:
         assert "configMapGenerator" not in data and "secretGenerator" not in data
         for resource in data.get("resources", []):
             assert (kustomization.parent / resource).exists(), (kustomization, resource)
+
+
+# Strings some YAML parser reads as a boolean or a number; each is a valid label value.
+TRICKY = ["y", "Y", "n", "N", "yes", "no", "on", "off", "true", "False", "null", "0o17", "0x1F", "1e3", "1_000", "012", "1.0", "0", "inf", "nan"]
+
+
+@pytest.mark.parametrize("kubectl", sorted(KUBECTLS))
+def test_strings_stay_strings_through_kubectl(kubectl: str, tmp_path: Path) -> None:
+    from kmc import pipeline
+
+    selector = "\n".join(f"        k{index}: {value!r}" for index, value in enumerate(TRICKY))
+    (tmp_path / "stack.yaml").write_text(f"version: 1\nenvironments:\n  odd:\n    prometheus:\n      nodeSelector:\n{selector}\n")
+    pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "kustomize"), None)
+    built = objects_of([kustomize(KUBECTLS[kubectl], tmp_path / "out/kustomize/overlays/odd")])
+    expected = directory_objects(tmp_path / "out/manifests/odd")
+    assert built == expected, difference(expected, built)
+    deployment = yaml.safe_load((tmp_path / "out/manifests/odd/12-deployment-prometheus.yaml").read_text())
+    assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {f"k{index}": value for index, value in enumerate(TRICKY)}
