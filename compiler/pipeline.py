@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from kmc.errors import Diagnostic, KmcError, UsageError
+from kmc.errors import Diagnostic, UsageError
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
 
 Format = Literal["manifests", "helm", "kustomize"]
 IMPLEMENTED: tuple[Format, ...] = ("manifests", "kustomize")
-ALL_FORMATS: tuple[Format, ...] = ("manifests", "helm", "kustomize")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,11 +47,10 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
     if env is not None and env != manifests.DEFAULT_ENV and env not in stack.environments:
         known = ", ".join([manifests.DEFAULT_ENV, *stack.environments])
         raise UsageError(f"the stack has no environment {env!r}; it has: {known}")
+    _require_implemented(formats)
     trees: dict[str, Mapping[str, bytes]] = {}
     every_env = [(name, stack.values(_env(name))) for name in [manifests.DEFAULT_ENV, *stack.environments]]
     for fmt in formats:
-        if fmt not in IMPLEMENTED:
-            raise UsageError(f"--format {fmt} is not implemented in this version of kmc (available: {', '.join(IMPLEMENTED)})")
         if fmt == "kustomize":
             # One tree serves every environment: its overlays are the environments.
             trees["kustomize"] = kustomize.emit(compiled.graph, stack.values(None), every_env)
@@ -62,6 +60,12 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
             files = manifests.emit(compiled.graph, [(env, stack.values(_env(env)))])
             trees[f"manifests/{env}"] = {path.split("/", 1)[1]: content for path, content in files.items()}
     return trees
+
+
+def _require_implemented(formats: tuple[Format, ...]) -> None:
+    for fmt in formats:
+        if fmt not in IMPLEMENTED:
+            raise UsageError(f"--format {fmt} is not implemented in this version of kmc (available: {', '.join(IMPLEMENTED)})")
 
 
 def _env(name: str) -> str | None:
@@ -74,13 +78,9 @@ def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     """Compile `path` and replace the built subtrees of `out`; nothing is written on failure."""
     from kmc.writer import write_trees
 
-    for fmt in formats:
-        if fmt not in IMPLEMENTED:
-            raise UsageError(f"--format {fmt} is not implemented in this version of kmc (available: {', '.join(IMPLEMENTED)})")
+    _require_implemented(formats)  # a usage error comes before any problem of the stack
     compiled = compile_stack(path, display)
     trees = emit(compiled, formats, env)
     write_trees(out, trees)
     return BuildResult(compiled, trees)
 
-
-__all__ = ["ALL_FORMATS", "IMPLEMENTED", "BuildResult", "Compiled", "Format", "KmcError", "build", "compile_stack", "emit"]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kmc import yaml_text
-from kmc.ir import KIND_ORDER, KObject, ObjectGraph, lookup, resolve
+from kmc.ir import KIND_ORDER, ObjectGraph, lookup, resolve
 
 DEFAULT_ENV = "default"
 
@@ -39,5 +39,3 @@ def emit(graph: ObjectGraph, environments: Iterable[tuple[str, Mapping[str, Any]
             files[path] = yaml_text.dump(obj).encode("utf-8")
     return files
 
-
-__all__ = ["DEFAULT_ENV", "KObject", "emit", "file_name", "render_objects"]
