@@ -83,4 +83,3 @@ def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     trees = emit(compiled, formats, env)
     write_trees(out, trees)
     return BuildResult(compiled, trees)
-

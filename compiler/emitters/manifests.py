@@ -38,4 +38,3 @@ def emit(graph: ObjectGraph, environments: Iterable[tuple[str, Mapping[str, Any]
             assert path not in files, f"two objects map to {path}"
             files[path] = yaml_text.dump(obj).encode("utf-8")
     return files
-
