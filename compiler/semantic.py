@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kmc.components import COMPONENTS, facts
+from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
 from kmc.loader import Document, JsonPath
@@ -178,8 +178,13 @@ def _etcd(stack: Stack) -> Iterator[Problem]:
 
 
 def _extra_jobs(stack: Stack) -> Iterator[Problem]:
-    generated = [job["job_name"] for job in scrape_configs(stack, facts(stack).service_targets)][: -len(stack.scrape.extra_jobs) or None]
-    owners = {f"{name}.{stack.namespace}.svc": name for name in COMPONENTS}
+    targets = facts(stack).service_targets
+    generated = [job["job_name"] for job in scrape_configs(stack, targets)][: -len(stack.scrape.extra_jobs) or None]
+    # Every way a static target can name a Service of the stack that kmc scrapes itself.
+    scraped = [target.service for target in targets if target.namespace == stack.namespace] + [prometheus.NAME]
+    ns, domain = stack.namespace, stack.cluster.domain
+    owners = {host: name for name in scraped for host in (name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.{domain}")}
+    owners.update({"localhost": prometheus.NAME, "127.0.0.1": prometheus.NAME})
     seen_names: dict[str, int] = {}
     seen_targets: dict[tuple[str, str, str], str] = {}
     kube = stack.scrape.kubernetes
@@ -221,13 +226,9 @@ def _extra_jobs(stack: Stack) -> Iterator[Problem]:
             for target_index, target in enumerate(group["targets"]):
                 where = (*here, "static_configs", group_index, "targets", target_index)
                 host = target.rsplit(":", 1)[0]
-                owner = (
-                    owners.get(host)
-                    or owners.get(f"{host}.svc")
-                    or ("prometheus" if target in ("localhost:9090", "127.0.0.1:9090", "prometheus:9090") else None)
-                )
-                if owner is None and host in COMPONENTS:
-                    owner = host
+                owner = owners.get(host)
+                if owner == prometheus.NAME and host in ("localhost", "127.0.0.1") and target != f"{host}:{prometheus.PORT}":
+                    owner = None  # another process on Prometheus' own host
                 if owner is not None:
                     yield (
                         where,
