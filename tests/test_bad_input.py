@@ -166,9 +166,9 @@ BAD_STACKS = [
     ),
     pytest.param(_bytes(b'version: "1"\n'), "stack.yaml:1:10: error: $.version: ", id="version-as-string"),
     pytest.param(_bytes(b"- version: 1\n"), "stack.yaml:1:1: error: $: a stack must be a mapping of keys, not a list", id="list-document"),
-    # kmc bug: a RecursionError in the loader (exit 3, traceback) from a 1 KB file
+    # regression: once a RecursionError in the loader (exit 3, traceback) from a 1 KB file
     pytest.param(_nested(1000), "stack.yaml:", id="nested-1000-deep"),
-    # kmc bug: libyaml's composer overflows the C stack (SIGSEGV) on a 100 KB file
+    # regression: libyaml's composer once overflowed the C stack (SIGSEGV) on a 100 KB file
     pytest.param(_nested(50_000), "stack.yaml:", id="nested-50000-deep"),
 ]
 
@@ -230,9 +230,9 @@ def test_byte_order_mark_does_not_shift_columns(tmp_path: Path, content: str, fi
 # --- hints: a wrong type says how to write the right one ---------------------------------------
 
 MISSING_HINTS = [
-    # kmc bug: reported as "written for stack format version '1'", no hint to drop the quotes
+    # regression: once reported as "written for stack format version '1'", no hint to drop the quotes
     pytest.param('version: "1"\n', "remove the quotes", id="version-as-string"),
-    # kmc bug: wrong-type scalars get a hint only when a string was expected
+    # regression: wrong-type scalars once got a hint only when a string was expected
     pytest.param("version: 1\nprometheus:\n  replicas: two\n", "", id="replicas-as-word"),
     pytest.param("version: 1\nscrape:\n  pods: yes please\n", "", id="boolean-as-words"),
 ]
@@ -299,7 +299,7 @@ def _manifests_is_a_file(work: Path) -> None:
 @pytest.mark.parametrize(
     "block",
     [
-        # kmc bug: reported as "cannot write out: File exists", which does not say what is wrong
+        # regression: once reported as "cannot write out: File exists", which does not say what is wrong
         pytest.param(_out_is_a_file, id="out-is-a-file"),
         pytest.param(_manifests_is_a_file, id="out-manifests-is-a-file"),
     ],

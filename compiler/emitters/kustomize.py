@@ -69,27 +69,31 @@ def emit(graph: ObjectGraph, defaults: Mapping[str, Any], environments: Iterable
     for obj in graph.objects:
         if obj.condition is not None:
             optional.setdefault(obj.component, []).append(obj)
-    files = _directory("base", (resolve(obj.body, defaults) for obj in base), "Kustomization")
+    # Each object with the stack's values: the base and components hold it, overlays patch from it.
+    before = {obj.key: resolve(obj.body, defaults) for obj in graph.objects}
+    files = _directory("base", (before[obj.key] for obj in base), "Kustomization")
     for component, objects in sorted(optional.items()):
-        files.update(_directory(f"components/{component}", (resolve(obj.body, defaults) for obj in objects), "Component"))
+        files.update(_directory(f"components/{component}", (before[obj.key] for obj in objects), "Component"))
     for env, values in environments:
-        files.update(_overlay(env, graph, defaults, values, optional))
+        files.update(_overlay(env, graph, before, values, optional))
     return files
 
 
-def _overlay(env: str, graph: ObjectGraph, defaults: Mapping[str, Any], values: Mapping[str, Any], optional: Mapping[str, list[KObject]]) -> dict[str, bytes]:
+def _overlay(
+    env: str, graph: ObjectGraph, before: Mapping[tuple[str, str, str, str], Any], values: Mapping[str, Any], optional: Mapping[str, list[KObject]]
+) -> dict[str, bytes]:
     switched_on = [component for component, objects in sorted(optional.items()) if lookup(values, str(objects[0].condition))]
     files: dict[str, bytes] = {}
     patches = []
     for obj in graph.objects:
         if obj.condition is not None and obj.component not in switched_on:
             continue
-        before = resolve(obj.body, defaults)
-        ops = json_patch(before, resolve(obj.body, values))
+        original = before[obj.key]
+        ops = json_patch(original, resolve(obj.body, values))
         if ops:
-            path = f"patches/{file_name(before)}"
+            path = f"patches/{file_name(original)}"
             files[f"overlays/{env}/{path}"] = yaml_text.dump(ops).encode("utf-8")
-            patches.append({"path": path, "target": _target(before)})
+            patches.append({"path": path, "target": _target(original)})
     fields: dict[str, Any] = {"resources": ["../../base"]}
     if switched_on:
         fields["components"] = [f"../../components/{component}" for component in switched_on]
