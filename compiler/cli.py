@@ -25,12 +25,13 @@ FORMAT_CHOICES = ("manifests", "helm", "kustomize", "all")
 def cli() -> None:
     """kmc compiles one declarative stack.yaml into a complete Kubernetes monitoring stack:
     Prometheus with annotation-based discovery, node-exporter and kube-state-metrics, as raw
-    manifests or as a kustomize base with one overlay per environment (a Helm chart: coming in
-    a later version).
+    manifests, as a Helm chart, or as a kustomize base with one overlay per environment.
 
     \b
     Start:   kmc init && kmc build stack.yaml
     Check:   kmc validate stack.yaml
+    Ship:    kmc build --format helm stack.yaml && kmc package charts-out/helm/NAME
+             kmc publish charts-out/helm/NAME oci://registry.example.com/charts
     """
 
 
@@ -42,7 +43,7 @@ def cli() -> None:
     type=click.Choice(FORMAT_CHOICES),
     default="manifests",
     show_default=True,
-    help="Output format; `all` builds every format this version implements.",
+    help="Output format; `all` builds all three.",
 )
 @click.option(
     "--out",
@@ -62,12 +63,14 @@ def build(stack: Path, fmt: str, out: Path, env: str | None) -> None:
       kubectl apply -f charts-out/manifests/default/
     Kustomize lands in OUT/kustomize/ (base/, components/, overlays/<env>/):
       kubectl apply -k charts-out/kustomize/overlays/prod
+    The Helm chart lands in OUT/helm/<chart name>/ (values-<env>.yaml per environment):
+      helm install monitoring charts-out/helm/kmc-monitoring -f .../values-prod.yaml
     A failed build writes nothing and leaves the previous output untouched.
     """
     from kmc import pipeline, report
 
     started = time.perf_counter()
-    formats = pipeline.IMPLEMENTED if fmt == "all" else (fmt,)
+    formats = pipeline.FORMATS if fmt == "all" else (fmt,)
     try:
         result = pipeline.build(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
     except StackInvalid as err:
@@ -129,6 +132,64 @@ def init(directory: Path, force: bool) -> None:
     target.write_text((data_dir("library") / "starter-stack.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     (directory / "stack.schema.json").write_text(schema_path().read_text(encoding="utf-8"), encoding="utf-8")
     click.echo(f"wrote {target} and {directory / 'stack.schema.json'}; next: kmc build {target}", err=True)
+
+
+@cli.command()
+@click.argument("chart_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "-d",
+    "--destination",
+    "dist",
+    type=click.Path(path_type=Path, dir_okay=True, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Where the .tgz goes.",
+)
+def package(chart_dir: Path, dist: Path) -> None:
+    """Package CHART_DIR as DIST/<name>-<version>.tgz, byte-reproducibly.
+
+    The same chart gives the same bytes (same sha256) on any machine at any time: sorted entries,
+    fixed times and owners. A chart holding a private key is refused.
+    """
+    import hashlib
+
+    from kmc.chart_package import read_chart, write_package
+
+    built = read_chart(chart_dir)
+    target = write_package(built, dist)
+    click.echo(f"{target} sha256:{hashlib.sha256(built.content).hexdigest()}")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("reference", metavar="oci://HOST[:PORT]/REPOSITORY")
+@click.option("--plain-http", is_flag=True, help="Talk HTTP, not HTTPS (a registry on loopback or in a lab).")
+@click.option("--username", help="Registry user; the password is read from stdin (--password-stdin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def publish(source: Path, reference: str, plain_http: bool, username: str | None, password_stdin: bool) -> None:
+    """Push a chart (a directory or a .tgz) to an OCI registry, as `helm push` lays it out.
+
+    The chart lands at REPOSITORY/<chart name>:<chart version>; the manifest digest is printed.
+    The same chart always gives the same digest. Credentials: --username with --password-stdin,
+    else the registry's entry in Docker's config.json (`helm registry login` writes it).
+    Install it with: helm install NAME oci://HOST/REPOSITORY/<chart name> --version <version>
+    """
+    from kmc import chart_package, oci
+
+    if password_stdin and not username:
+        raise click.UsageError("--password-stdin needs --username")
+    built = chart_package.read_chart(source) if source.is_dir() else chart_package.read_package(source) if source.is_file() else None
+    if built is None:
+        raise KmcError(f"{source}: no such chart directory or package")
+    target = oci.parse_reference(reference, built)
+    credentials = None
+    if username:
+        password = sys.stdin.readline().rstrip("\r\n") if password_stdin else click.prompt("password", hide_input=True, err=True)
+        credentials = oci.Credentials(username, password)
+    else:
+        credentials = oci.docker_credentials(target.host)
+    digest = oci.publish(built, target, plain_http, credentials)
+    click.echo(f"{target}@{digest}")
 
 
 def main(argv: list[str] | None = None) -> Any:

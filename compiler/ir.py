@@ -9,7 +9,7 @@ values; the Helm emitter turns them into `.Values` references.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 # Apply order: what others depend on comes first.
@@ -39,7 +39,8 @@ KIND_ORDER = (
 class Param:
     """A deploy-time parameter: the value at `path` of the environment's values.
 
-    With `omit_empty`, the field holding it disappears when the value is null, {} or [].
+    With `omit_empty`, the field holding it disappears when the value is empty as Helm's `with`
+    judges it: null, false, 0, "", {} or [].
     """
 
     path: str
@@ -107,10 +108,26 @@ class ObjectGraph:
         ordered = sorted(objects, key=KObject.sort_key)
         seen: dict[tuple[str, str, str, str], KObject] = {}
         for obj in ordered:
+            # Pods roll on a config change through checksum annotations computed at compile time;
+            # a parameter inside a ConfigMap or Secret would change it without changing them.
+            if obj.kind in ("ConfigMap", "Secret") and any(dynamic_nodes(obj.body)):
+                raise ValueError(f"{obj.kind} {obj.namespace}/{obj.name} holds a deploy-time parameter; its checksum annotation would go stale")
             if obj.key in seen:
                 raise ValueError(f"two components emit {obj.kind} {obj.namespace}/{obj.name}: {seen[obj.key].component} and {obj.component}")
             seen[obj.key] = obj
         return cls(tuple(ordered))
+
+
+def dynamic_nodes(value: Any) -> Iterator[Param | Join | Switch]:
+    """The Params, Joins and Switches in `value`, depth first."""
+    if isinstance(value, (Param, Join, Switch)):
+        yield value
+    elif isinstance(value, Mapping):
+        for child in value.values():
+            yield from dynamic_nodes(child)
+    elif isinstance(value, (list, tuple)):
+        for child in value:
+            yield from dynamic_nodes(child)
 
 
 def lookup(values: Mapping[str, Any], path: str) -> Any:
@@ -124,7 +141,15 @@ def lookup(values: Mapping[str, Any], path: str) -> Any:
 
 
 def is_empty(value: Any) -> bool:
-    return value is None or value == {} or value == []
+    """Helm's (Go template's) emptiness: what `{{ with }}` skips."""
+    return value is None or value is False or value == 0 or value in ("", {}, [])
+
+
+def text(value: Any) -> str:
+    """A parameter's value inside a string, as the Helm chart prints it (Go's %v for scalars)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def resolve(value: Any, values: Mapping[str, Any]) -> Any:
@@ -134,7 +159,7 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(value, Switch):
         return resolve(value.on if lookup(values, value.path) else value.off, values)
     if isinstance(value, Join):
-        return "".join(part if isinstance(part, str) else str(lookup(values, part.path)) for part in value.parts)
+        return "".join(part if isinstance(part, str) else text(lookup(values, part.path)) for part in value.parts)
     if isinstance(value, Mapping):
         out = {}
         for key, child in value.items():

@@ -90,6 +90,17 @@ class Cluster:
 
 
 @dataclasses.dataclass(frozen=True)
+class Chart:
+    """Chart.yaml metadata; `version` None means kmc's own version."""
+
+    name: str
+    version: str | None
+    app_version: str | None
+    description: str
+    sources: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Prometheus:
     storage: bool
     scrape_interval: str
@@ -162,6 +173,7 @@ class Stack:
     cluster: Cluster
     namespace: str
     create_namespace: bool
+    chart: Chart
     prometheus: Prometheus
     scrape: Scrape
     node_exporter: NodeExporter
@@ -176,10 +188,12 @@ class Stack:
         cluster, prom, scrape = data["cluster"], data["prometheus"], data["scrape"]
         jobs = scrape["kubernetes"]
         node_exporter = data["nodeExporter"]
+        chart = data["chart"]
         return cls(
             cluster=Cluster(cluster["name"], cluster["domain"], cluster["kubernetesVersion"]),
             namespace=data["namespace"],
             create_namespace=data["createNamespace"],
+            chart=Chart(chart["name"], chart.get("version"), chart.get("appVersion"), chart["description"], tuple(chart["sources"])),
             prometheus=Prometheus(
                 storage="storage" in prom,
                 scrape_interval=prom["scrapeInterval"],

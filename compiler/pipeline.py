@@ -12,7 +12,7 @@ from kmc.ir import ObjectGraph
 from kmc.model import Stack
 
 Format = Literal["manifests", "helm", "kustomize"]
-IMPLEMENTED: tuple[Format, ...] = ("manifests", "kustomize")
+FORMATS: tuple[Format, ...] = ("manifests", "helm", "kustomize")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,11 +47,16 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
     if env is not None and env != manifests.DEFAULT_ENV and env not in stack.environments:
         known = ", ".join([manifests.DEFAULT_ENV, *stack.environments])
         raise UsageError(f"the stack has no environment {env!r}; it has: {known}")
-    _require_implemented(formats)
     trees: dict[str, Mapping[str, bytes]] = {}
     every_env = [(name, stack.values(_env(name))) for name in [manifests.DEFAULT_ENV, *stack.environments]]
     for fmt in formats:
-        if fmt == "kustomize":
+        if fmt == "helm":
+            # One chart serves every environment: values-<env>.yaml are the environments.
+            from kmc.emitters import helm
+            from kmc.schema_check import load_schema
+
+            trees["helm"] = helm.emit(compiled.graph, stack, load_schema())
+        elif fmt == "kustomize":
             # One tree serves every environment: its overlays are the environments.
             trees["kustomize"] = kustomize.emit(compiled.graph, stack.values(None), every_env)
         elif env is None:
@@ -60,12 +65,6 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
             files = manifests.emit(compiled.graph, [(env, stack.values(_env(env)))])
             trees[f"manifests/{env}"] = {path.split("/", 1)[1]: content for path, content in files.items()}
     return trees
-
-
-def _require_implemented(formats: tuple[Format, ...]) -> None:
-    for fmt in formats:
-        if fmt not in IMPLEMENTED:
-            raise UsageError(f"--format {fmt} is not implemented in this version of kmc (available: {', '.join(IMPLEMENTED)})")
 
 
 def _env(name: str) -> str | None:
@@ -78,7 +77,6 @@ def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     """Compile `path` and replace the built subtrees of `out`; nothing is written on failure."""
     from kmc.writer import write_trees
 
-    _require_implemented(formats)  # a usage error comes before any problem of the stack
     compiled = compile_stack(path, display)
     trees = emit(compiled, formats, env)
     write_trees(out, trees)

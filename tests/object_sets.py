@@ -34,3 +34,24 @@ def difference(expected: Counter[str], actual: Counter[str]) -> str:
     extra = actual - expected
     lines = [f"missing: {name(text)}: {text[:2000]}" for text in missing] + [f"unexpected: {name(text)}: {text[:2000]}" for text in extra]
     return "\n".join(sorted(lines))
+
+
+def helm_objects(text: str) -> Counter[str]:
+    """The objects of `helm template` output, without the labels only the chart adds.
+
+    Each object must carry every release label (the chart's `_helpers.tpl` adds them), and
+    nothing else may differ from the manifests: the one place that says so is RELEASE_LABELS.
+    """
+    from kmc.emitters.helm import RELEASE_LABELS
+
+    objects = []
+    for obj in yaml.safe_load_all(text):
+        if obj is None:
+            continue
+        labels = obj["metadata"]["labels"]
+        missing = [label for label in RELEASE_LABELS if label not in labels]
+        assert not missing, f"{obj['kind']}/{obj['metadata']['name']} lacks the release labels {missing}"
+        for label in RELEASE_LABELS:
+            del labels[label]
+        objects.append(canonical(obj))
+    return Counter(objects)

@@ -438,11 +438,31 @@ def environments(draw: st.DrawFn, prometheus: Mapping[str, Any]) -> Doc:
     return {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
 
 
+def semvers() -> st.SearchStrategy[str]:
+    number = st.integers(0, 10**6).map(str)
+    ident = shaped(ALNUM + "-", ALNUM + "-", ALNUM + "-", 8)
+    dotted = st.lists(ident, min_size=1, max_size=3).map(".".join)
+    suffix = st.one_of(st.just(""), dotted.map(lambda text: f"-{text}"))
+    build = st.one_of(st.just(""), dotted.map(lambda text: f"+{text}"))
+    return st.tuples(number, number, number, suffix, build).map(lambda p: f"{p[0]}.{p[1]}.{p[2]}{p[3]}{p[4]}")
+
+
+def charts() -> st.SearchStrategy[Doc]:
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "name": dns_labels(40),
+        "version": semvers(),
+        "appVersion": shaped(ALNUM, ALNUM + ".+_-", ALNUM, 20),
+        "description": free_text(40).filter(lambda text: text != "" and "\n" not in text),
+        "sources": st.lists(shaped(LOWER_ALNUM, LOWER_ALNUM + "-", LOWER_ALNUM, 12).map(lambda host: f"https://{host}.example/src"), unique=True, max_size=2),
+    }
+    return st.fixed_dictionaries({}, optional=optional)
+
+
 @st.composite
 def stacks(draw: st.DrawFn) -> Doc:
     """A valid stack document covering every section of the schema."""
     doc: Doc = {"version": 1}
-    optional: dict[str, st.SearchStrategy[Any]] = {"cluster": clusters, "namespace": dns_labels(), "createNamespace": st.booleans()}
+    optional: dict[str, st.SearchStrategy[Any]] = {"cluster": clusters, "namespace": dns_labels(), "createNamespace": st.booleans(), "chart": charts()}
     doc.update(draw(st.fixed_dictionaries({}, optional=optional)))
     prometheus = draw(prometheus_sections())
     if bool(prometheus) or draw(st.booleans()):

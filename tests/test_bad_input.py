@@ -254,11 +254,6 @@ def test_type_errors_have_a_hint(tmp_path: Path, content: str, hint_fragment: st
 
 USAGE_ERRORS = [
     pytest.param(
-        ("build", "stack.yaml", "--out", "out", "--format", "helm"),
-        "kmc: error: --format helm is not implemented in this version of kmc (available: manifests, kustomize)\n",
-        id="format-helm",
-    ),
-    pytest.param(
         ("build", "stack.yaml", "--out", "out", "--env", "staging"),
         "kmc: error: the stack has no environment 'staging'; it has: default, dev, prod\n",
         id="unknown-env",

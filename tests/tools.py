@@ -26,3 +26,9 @@ KUBECTLS = {
 }
 if Path("/usr/bin/kubectl").exists():  # the machine's own (kubectl 1.32, kustomize 5.5 here)
     KUBECTLS["kubectl-system"] = Path("/usr/bin/kubectl")
+
+# The Helm releases that judge the chart (lint, template, pull from a registry).
+HELMS = {
+    "helm-3.19": TOOLS / "helm-3" / "helm",
+    "helm-4.3": TOOLS / "helm-4" / "helm",
+}

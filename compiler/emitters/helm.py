@@ -1,0 +1,453 @@
+"""Helm: one chart whose values are the stack's deploy-time parameters.
+
+Layout (under `helm/<chart name>/`):
+
+    Chart.yaml              apiVersion v2, from the stack's `chart` section
+    values.yaml             the stack's own parameter values, each key with its schema description
+    values-<env>.yaml       what each environment of the stack overrides
+    values.schema.json      strict schema of the values, cut from the stack schema's fragments
+    templates/_helpers.tpl  the release labels every object gets
+    templates/NN-<kind>-<name>.yaml   one template per object of the graph
+    templates/NOTES.txt     what was installed and how to reach it
+    README.md               how to install, and every value with its description
+
+Only parameters become template actions; everything structural (prometheus.yml, RBAC, names) is
+compiled into the templates as literal YAML. An object's parameters are rendered as follows:
+
+    Param, string       {{ .Values.p | quote }}
+    Param, integer      {{ int64 .Values.p }}        (Helm reads numbers as float64: 1e+06 otherwise)
+    Param, boolean      {{ .Values.p }}
+    Param, map or list  {{- toYaml .Values.p | nindent N }}
+    Param, omit_empty   the field inside {{- with .Values.p }} ... {{- end }}
+    Join                {{ printf "lit%s..." .Values.p | quote }}
+    Switch              {{ if .Values.p }}"on"{{ else }}"off"{{ end }}
+    condition           the whole file inside {{- if .Values.p }} ... {{- end }}
+
+Literal `{{` in compiled text (a relabel replacement, a dashboard legend) is escaped, so Helm
+prints it back unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kmc import __version__, schema_refs, yaml_text
+from kmc.emitters.manifests import file_name
+from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, dynamic_nodes, lookup
+from kmc.model import Stack
+
+# Labels only the chart adds (to each object's own metadata, never to selectors or pod templates):
+# the one place that says what `helm template` may add beyond `kmc build --format manifests`.
+RELEASE_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/managed-by", "helm.sh/chart")
+KUBE_VERSION = ">=1.25.0-0"  # the oldest Kubernetes kmc's objects are valid for (see semantic checks)
+SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_INDENT = re.compile(r"(?: |- )*")
+
+
+def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[str, bytes]:
+    """`{path: content}` of the chart directory, under the chart's name."""
+    chart = stack.chart.name
+    types = _ParamTypes(schema)
+    used = parameter_paths(graph)
+    defaults = _prune(stack.values(None), used)
+    files = {
+        "Chart.yaml": _chart_yaml(stack),
+        "values.yaml": _values_yaml(defaults, schema),
+        "values.schema.json": json.dumps(values_schema(schema, used, defaults, chart), indent=2, sort_keys=True) + "\n",
+        "templates/_helpers.tpl": _helpers(chart),
+        "templates/NOTES.txt": _notes(graph, stack),
+        "README.md": _readme(stack, schema, defaults, used),
+    }
+    for env in stack.environments:
+        overrides = _prune(stack.environments[env], used)
+        header = f"# Values of the stack's `{env}` environment: helm install ... -f values-{env}.yaml\n"
+        files[f"values-{env}.yaml"] = header + (yaml_text.dump(overrides) if overrides else "{}\n")
+    for obj in graph.objects:
+        files[f"templates/{file_name(obj.body)}"] = _template(obj, types, chart)
+    return {f"{chart}/{path}": text.encode("utf-8") for path, text in sorted(files.items())}
+
+
+# -- parameters ---------------------------------------------------------------------------------
+
+
+def parameter_paths(graph: ObjectGraph) -> frozenset[str]:
+    """Every value path the graph reads: its parameters, switches and conditions."""
+    paths = {obj.condition for obj in graph.objects if obj.condition is not None}
+    for obj in graph.objects:
+        paths.update(node.path for node in dynamic_nodes(obj.body) if not isinstance(node, Join))
+        paths.update(part.path for node in dynamic_nodes(obj.body) if isinstance(node, Join) for part in node.parts if isinstance(part, Param))
+    return frozenset(paths)
+
+
+def _reads(path: str, used: frozenset[str]) -> bool:
+    """Whether the value at `path` is read: it is a parameter, inside one, or holds one."""
+    return any(path == u or path.startswith(u + ".") or u.startswith(path + ".") for u in used)
+
+
+def _prune(values: Mapping[str, Any], used: frozenset[str], prefix: str = "") -> dict[str, Any]:
+    """`values` without the keys no template reads (the chart's schema rejects those)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if value is None or not _reads(path, used):
+            continue
+        out[key] = _prune(value, used, path + ".") if isinstance(value, Mapping) and path not in used else value
+    return out
+
+
+class _ParamTypes:
+    """The JSON type of each parameter path, read from the stack schema."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.schema = schema
+
+    def node(self, path: str) -> Mapping[str, Any]:
+        node: Mapping[str, Any] = self.schema
+        for key in path.split("."):
+            node = schema_refs.properties(self.schema, node)[key]
+        return node
+
+    def of(self, path: str) -> set[str]:
+        node = self.node(path)
+        while "type" not in node and "$ref" in node:
+            node = schema_refs.resolve(self.schema, node["$ref"])
+        kind = node.get("type", "string" if "enum" in node else None)
+        assert kind is not None, f"the schema gives no type for parameter {path}"
+        return {kind} if isinstance(kind, str) else set(kind)
+
+
+# -- templates -----------------------------------------------------------------------------------
+
+
+def _template(obj: KObject, types: _ParamTypes, chart: str) -> str:
+    # Parameters stand in the dumped YAML as placeholder words, then become template actions.
+    # The placeholder must not occur in the object's own text (a user may write anything).
+    token = _fresh_token(obj.body)
+    token_re = re.compile(re.escape(token) + r"[0-9]{6}")
+    labels_token = token + "labels"
+    slots: dict[str, Param | Join | Switch] = {}
+
+    def tokenize(value: Any) -> Any:
+        if isinstance(value, (Param, Join, Switch)):
+            slot = f"{token}{len(slots):06d}"
+            slots[slot] = value
+            return slot
+        if isinstance(value, Mapping):
+            return {key: tokenize(child) for key, child in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [tokenize(child) for child in value]
+        return value
+
+    body = tokenize(obj.body)
+    body["metadata"] = {**body["metadata"], "labels": {**body["metadata"].get("labels", {}), labels_token: "x"}}
+    text = yaml_text.dump(body)
+    assert text.count(token) == len(slots) + 1, f"a parameter of {obj.kind} {obj.name} is not a whole YAML scalar"
+    text = text.replace("{{", '{{ "{{" }}')  # literal braces stay literal
+    lines = []
+    for line in text.splitlines():
+        if labels_token in line:
+            indent = len(line) - len(line.lstrip(" "))
+            lines.append(f'{" " * indent}{{{{- include "{chart}.labels" . | nindent {indent} }}}}')
+            continue
+        match = token_re.search(line)
+        if match is None:
+            lines.append(line)
+            continue
+        assert match.end() == len(line), line
+        lines.extend(_action(line[: match.start()], slots[match.group()], types))
+    text = "\n".join(lines) + "\n"
+    if obj.condition is not None:
+        text = f"{{{{- if {_values(obj.condition)} }}}}\n{text}{{{{- end }}}}\n"
+    return text
+
+
+def _fresh_token(body: Any) -> str:
+    """A placeholder word that no string of `body` contains."""
+    words: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            words.append(value)
+        elif isinstance(value, Mapping):
+            for key, child in value.items():
+                words.append(str(key))
+                collect(child)
+        elif isinstance(value, (list, tuple)):
+            for child in value:
+                collect(child)
+
+    collect(body)
+    text = "\n".join(words)
+    attempt = 0
+    while f"kmcQslot{attempt}Q" in text:
+        attempt += 1
+    return f"kmcQslot{attempt}Q"
+
+
+def _values(path: str) -> str:
+    assert _PATH.fullmatch(path), f"parameter path {path!r} is not a Go template field chain"
+    return f".Values.{path}"
+
+
+def _action(prefix: str, node: Param | Join | Switch, types: _ParamTypes) -> list[str]:
+    """The template lines for `prefix` (`key: ` or `- `) followed by the value of `node`."""
+    if isinstance(node, Join):
+        fmt = "".join(part.replace("%", "%%") if isinstance(part, str) else _verb(types.of(part.path)) for part in node.parts)
+        args = " ".join(_scalar_arg(_values(part.path), types.of(part.path)) for part in node.parts if isinstance(part, Param))
+        return [f"{prefix}{{{{ printf {json.dumps(fmt)} {args} | quote }}}}"]
+    if isinstance(node, Switch):
+        on, off = (json.dumps(value).replace("{{", '{{ "{{" }}') for value in (node.on, node.off))
+        assert not any(isinstance(value, (Mapping, list, tuple)) for value in (node.on, node.off)), "a Switch chooses between scalars"
+        return [f"{prefix}{{{{ if {_values(node.path)} }}}}{on}{{{{ else }}}}{off}{{{{ end }}}}"]
+    kinds = types.of(node.path)
+    if not node.omit_empty:
+        return [prefix + _value(_values(node.path), kinds, prefix)]
+    indent = " " * (len(prefix) - len(prefix.lstrip(" ")))
+    assert prefix.endswith(": ") and not prefix.lstrip(" ").startswith("- "), f"omit_empty needs a field of its own line: {prefix!r}"
+    return [f"{indent}{{{{- with {_values(node.path)} }}}}", prefix + _value(".", kinds, prefix), f"{indent}{{{{- end }}}}"]
+
+
+def _value(expr: str, kinds: set[str], prefix: str) -> str:
+    if kinds & {"object", "array"}:
+        assert kinds <= {"object", "array", "null"}, kinds
+        column = len(prefix) if prefix.endswith("- ") else _key_column(prefix) + 2
+        # `{{-` eats the space after `key:` or `-`; the value goes on the next lines, indented.
+        return f"{{{{- toYaml {expr} | nindent {column} }}}}"
+    if "string" in kinds:
+        return f"{{{{ {expr} | quote }}}}"
+    if kinds == {"integer"}:
+        return f"{{{{ int64 {expr} }}}}"
+    if kinds == {"boolean"}:
+        return f"{{{{ {expr} }}}}"
+    return f"{{{{ {expr} | toJson }}}}"
+
+
+def _key_column(prefix: str) -> int:
+    """Where the key of `  - key: ` starts: after the indentation and any list dashes."""
+    match = _INDENT.match(prefix)
+    assert match is not None
+    return match.end()
+
+
+def _verb(kinds: set[str]) -> str:
+    return "%d" if kinds == {"integer"} else "%t" if kinds == {"boolean"} else "%v"
+
+
+def _scalar_arg(expr: str, kinds: set[str]) -> str:
+    assert not kinds & {"object", "array"}, "a Join holds scalar parameters"
+    return f"(int64 {expr})" if kinds == {"integer"} else expr
+
+
+def _helpers(chart: str) -> str:
+    return "\n".join(
+        [
+            "{{/* The chart label: name-version, as Helm's own charts write it. */}}",
+            f'{{{{- define "{chart}.chart" -}}}}',
+            '{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}',
+            "{{- end }}",
+            "",
+            "{{/* Release labels, added to every object's own labels (never to selectors: those stay as compiled). */}}",
+            f'{{{{- define "{chart}.labels" -}}}}',
+            "app.kubernetes.io/instance: {{ .Release.Name | quote }}",
+            "app.kubernetes.io/managed-by: {{ .Release.Service | quote }}",
+            f'helm.sh/chart: {{{{ include "{chart}.chart" . | quote }}}}',
+            "{{- end }}",
+            "",
+        ]
+    )
+
+
+# -- chart metadata, values and their schema -----------------------------------------------------
+
+
+def chart_version(stack: Stack) -> str:
+    return stack.chart.version or __version__
+
+
+def _chart_yaml(stack: Stack) -> str:
+    chart = stack.chart
+    images = sorted({str(value) for path, value in _leaves(stack.values(None)) if path.endswith(".image")})
+    metadata: dict[str, Any] = {
+        "apiVersion": "v2",
+        "name": chart.name,
+        "version": chart_version(stack),
+        "appVersion": chart.app_version or chart_version(stack),
+        "kubeVersion": KUBE_VERSION,
+        "description": chart.description,
+        "type": "application",
+        "keywords": ["monitoring", "prometheus", "kmc"],
+    }
+    if chart.sources:
+        metadata["sources"] = list(chart.sources)
+    metadata["annotations"] = {
+        "artifacthub.io/category": "monitoring-logging",
+        "artifacthub.io/images": yaml_text.dump([{"name": image.rsplit("/", 1)[-1].split(":")[0].split("@")[0], "image": image} for image in images]),
+        "kmc.dev/generated-by": f"kmc {__version__}",
+    }
+    return yaml_text.dump(metadata)
+
+
+def _leaves(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value:
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def values_schema(schema: Mapping[str, Any], used: frozenset[str], defaults: Mapping[str, Any], chart: str) -> dict[str, Any]:
+    """A strict JSON Schema of the chart's values, cut from the stack schema: the same fragments."""
+    refs: set[str] = set()
+    root = _cut(schema, schema, used, defaults, "", refs)
+    pending = sorted(refs)
+    defs: dict[str, Any] = {}
+    while pending:
+        name = pending.pop().removeprefix("#/$defs/")
+        if name in defs:
+            continue
+        found: set[str] = set()
+        defs[name] = _portable(schema["$defs"][name], found)
+        pending.extend(sorted(found))
+    return {
+        "$schema": SCHEMA_DRAFT,
+        "title": f"Values of the {chart} chart",
+        "description": "Deploy-time parameters compiled from stack.yaml by kmc; unknown keys are rejected.",
+        **{key: value for key, value in root.items() if key != "description"},
+        "$defs": defs,
+    }
+
+
+def _cut(schema: Mapping[str, Any], node: Mapping[str, Any], used: frozenset[str], defaults: Any, path: str, refs: set[str]) -> dict[str, Any]:
+    if path in used:
+        return dict(_portable(node, refs))
+    properties = schema_refs.properties(schema, node)
+    kept = {}
+    for key in sorted(properties):
+        child = f"{path}.{key}" if path else key
+        if _reads(child, used):
+            kept[key] = _cut(schema, properties[key], used, (defaults or {}).get(key), child, refs)
+    description = _description(schema, node)
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": kept}
+    if description:
+        out["description"] = description
+    required = sorted(key for key in kept if isinstance(defaults, Mapping) and defaults.get(key) is not None)
+    if required:
+        out["required"] = required
+    return out
+
+
+def _portable(node: Any, refs: set[str]) -> Any:
+    """A schema fragment as Helm's Go validator reads it: RE2 patterns, no `default`-free noise."""
+    if isinstance(node, Mapping):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref":
+                refs.add(value)
+            if key == "pattern":
+                # Python's `$` also matches before a final newline; the stack schema adds `(?!\n)`.
+                # Go's `$` never does, and RE2 has no lookahead.
+                value = value.replace("(?!\\n)$", "$")
+            out[key] = _portable(value, refs) if key not in ("default", "examples", "enum", "const") else copy.deepcopy(value)
+        return out
+    if isinstance(node, list):
+        return [_portable(item, refs) for item in node]
+    return node
+
+
+def _description(schema: Mapping[str, Any], node: Mapping[str, Any]) -> str:
+    """A property's description, or that of the fragment it refers to."""
+    if "description" in node:
+        return str(node["description"])
+    return _description(schema, schema_refs.resolve(schema, node["$ref"])) if "$ref" in node else ""
+
+
+def _values_yaml(defaults: Mapping[str, Any], schema: Mapping[str, Any]) -> str:
+    lines = ["# Default values, compiled from stack.yaml by kmc. values.schema.json describes each key.", ""]
+    _commented(lines, defaults, schema, schema, 0)
+    return "\n".join(lines) + "\n"
+
+
+def _commented(lines: list[str], values: Mapping[str, Any], schema: Mapping[str, Any], node: Mapping[str, Any], depth: int) -> None:
+    properties = schema_refs.properties(schema, node)
+    pad = "  " * depth
+    for key, value in values.items():
+        child = properties[key]
+        description = _description(schema, child)
+        if description:
+            lines.append(f"{pad}# {description}")
+        if isinstance(value, Mapping) and value and schema_refs.properties(schema, child):
+            lines.append(f"{pad}{key}:")
+            _commented(lines, value, schema, child, depth + 1)
+        else:
+            lines.extend(pad + line for line in yaml_text.dump({key: value}).splitlines())
+        if depth == 0:
+            lines.append("")
+
+
+# -- texts for people ----------------------------------------------------------------------------
+
+
+def _jinja(name: str, **context: Any) -> str:
+    import jinja2
+
+    from kmc.resources import data_dir
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("library") / "helm")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        # The templates write Helm (Go) template text, whose own delimiters are {{ }}.
+        block_start_string="[%",
+        block_end_string="%]",
+        variable_start_string="[[",
+        variable_end_string="]]",
+        comment_start_string="[#",
+        comment_end_string="#]",
+    )
+    return env.get_template(name).render(**context)
+
+
+def _notes(graph: ObjectGraph, stack: Stack) -> str:
+    services = []
+    for obj in graph.objects:
+        if obj.kind != "Service":
+            continue
+        spec = obj.body["spec"]
+        port = spec["ports"][0]
+        node_port = port.get("nodePort")
+        services.append(
+            {
+                "name": obj.name,
+                "namespace": obj.namespace,
+                "port": port["port"],
+                "condition": _values(obj.condition) if obj.condition else None,
+                "type": _values(spec["type"].path) if isinstance(spec.get("type"), Param) else None,
+                "node_port": _values(node_port.path) if isinstance(node_port, Param) else None,
+            }
+        )
+    workloads = [
+        {"kind": obj.kind.lower(), "name": obj.name, "condition": _values(obj.condition) if obj.condition else None}
+        for obj in graph.objects
+        if obj.kind in ("Deployment", "StatefulSet", "DaemonSet")
+    ]
+    api_services = [obj.name for obj in graph.objects if obj.kind == "APIService"]
+    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services)
+
+
+def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:
+    types = _ParamTypes(schema)
+    rows = []
+    for path in sorted(used):
+        value = lookup(defaults, path)
+        default = "unset" if value is None else f"`{json.dumps(value, sort_keys=True)}`"
+        rows.append({"path": path, "default": default, "description": _description(schema, types.node(path)).replace("|", "\\|")})
+    return _jinja("README.md.j2", stack=stack, version=chart_version(stack), rows=rows, environments=list(stack.environments), kmc_version=__version__)

@@ -1,0 +1,155 @@
+"""The Helm chart, judged by the real Helm 3.19 and 4.3: lint-clean, schema-guarded, and
+`helm template -f values-E.yaml` ≡ `kmc build --env E --format manifests` for every environment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from object_sets import difference, directory_objects, helm_objects
+from tools import HELMS, ROOT, tool
+
+CHARTS = sorted(ROOT.glob("golden/*/out/helm/*")) + sorted(ROOT.glob("charts-out/helm/*"))
+ENVIRONMENTS = [
+    pytest.param(chart, env, id=f"{chart.relative_to(ROOT)}:{env}")
+    for chart in CHARTS
+    for env in ["default", *sorted(path.name.removeprefix("values-").removesuffix(".yaml") for path in chart.glob("values-*.yaml"))]
+]
+
+
+def helm(name: str, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([tool(HELMS[name]), *map(str, args)], capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def values_args(chart: Path, env: str) -> list[str | Path]:
+    return [] if env == "default" else ["-f", chart / f"values-{env}.yaml"]
+
+
+def test_every_golden_case_has_a_chart() -> None:
+    for case in ROOT.glob("golden/*/stack.yaml"):
+        assert len(list((case.parent / "out/helm").iterdir())) == 1, case
+    assert CHARTS
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+@pytest.mark.parametrize(("chart", "env"), ENVIRONMENTS)
+def test_lint_strict_is_clean(helm_name: str, chart: Path, env: str) -> None:
+    result = helm(helm_name, "lint", "--strict", chart, *values_args(chart, env))
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+@pytest.mark.parametrize(("chart", "env"), ENVIRONMENTS)
+def test_template_equals_manifests(helm_name: str, chart: Path, env: str) -> None:
+    rendered = helm(helm_name, "template", "release-x", chart, *values_args(chart, env)).stdout
+    built = helm_objects(rendered)
+    expected = directory_objects(chart.parents[1] / "manifests" / env)
+    assert built == expected, difference(expected, built)
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_release_labels_name_the_release_and_chart(helm_name: str) -> None:
+    chart = ROOT / "golden/full/out/helm/monitoring-full"
+    for obj in yaml.safe_load_all(helm(helm_name, "template", "rel", chart).stdout):
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == "rel"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["helm.sh/chart"] == "monitoring-full-1.2.3-rc.1_build.7"
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+@pytest.mark.parametrize(
+    ("option", "complaint"),
+    [
+        (["--set", "prometheus.replica=2"], "replica"),  # misspelt key
+        (["--set-string", "prometheus.replicas=two"], "replicas"),  # wrong type
+        (["--set", "prometheus.service.type=LoadBalancer"], "type"),  # not in the enum
+        (["--set", "nodeExporter.enabled=maybe"], "enabled"),
+        (["--set", "grafana.enabled=true"], "grafana"),  # a section the chart does not have
+        (["--set", "prometheus.image=Not An Image"], "image"),  # the stack schema's pattern, RE2 dialect
+    ],
+)
+def test_values_schema_rejects_through_real_helm(helm_name: str, option: list[str], complaint: str) -> None:
+    chart = ROOT / "golden/full/out/helm/monitoring-full"
+    result = helm(helm_name, "template", "r", chart, *option, check=False)
+    assert result.returncode != 0, f"{option} was accepted"
+    assert "schema" in result.stderr.lower() and complaint in result.stderr, result.stderr
+
+
+def test_values_schema_is_cut_from_the_stack_schema() -> None:
+    """Every value the chart reads is described by the same fragment as in stack.yaml."""
+    stack_schema = json.loads((ROOT / "schema/stack.schema.json").read_text())
+    schema = json.loads((ROOT / "golden/full/out/helm/monitoring-full/values.schema.json").read_text())
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == {"prometheus", "nodeExporter", "kubeStateMetrics"}
+    for name, definition in schema["$defs"].items():
+        original = stack_schema["$defs"][name]
+        assert definition.get("description") == original.get("description"), name
+    image = schema["properties"]["prometheus"]["properties"]["image"]
+    assert image["$ref"] == "#/$defs/image"
+    assert "(?!" not in json.dumps(schema), "RE2 (Helm's regexp engine) has no lookahead"
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_values_override_reaches_the_objects(helm_name: str) -> None:
+    chart = ROOT / "golden/full/out/helm/monitoring-full"
+    args = ["--set", "prometheus.replicas=7", "--set", "prometheus.retention=1y", "--set", "nodeExporter.enabled=false"]
+    objects = list(yaml.safe_load_all(helm(helm_name, "template", "r", chart, *args).stdout))
+    prometheus = next(obj for obj in objects if obj["kind"] == "StatefulSet")
+    assert prometheus["spec"]["replicas"] == 7
+    assert "--storage.tsdb.retention.time=1y" in prometheus["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not any(obj["kind"] == "DaemonSet" for obj in objects)
+    namespace = next(obj for obj in objects if obj["kind"] == "Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+# Strings some YAML parser reads as a boolean or a number; each is a valid label value.
+TRICKY = ["y", "Y", "n", "N", "yes", "no", "on", "off", "true", "False", "null", "0o17", "0x1F", "1e3", "1_000", "012", "1.0", "0", "inf", "nan"]
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_strings_stay_strings_through_helm(helm_name: str, tmp_path: Path) -> None:
+    from kmc import pipeline
+
+    selector = "\n".join(f"        k{index}: {value!r}" for index, value in enumerate(TRICKY))
+    (tmp_path / "stack.yaml").write_text(f"version: 1\nenvironments:\n  odd:\n    prometheus:\n      nodeSelector:\n{selector}\n")
+    pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "helm"), None)
+    chart = tmp_path / "out/helm/kmc-monitoring"
+    built = helm_objects(helm(helm_name, "template", "r", chart, "-f", chart / "values-odd.yaml").stdout)
+    expected = directory_objects(tmp_path / "out/manifests/odd")
+    assert built == expected, difference(expected, built)
+
+
+def test_literal_braces_in_compiled_text_survive_helm(tmp_path: Path) -> None:
+    """A relabel replacement holding `{{` is compiled text: Helm must print it back as written."""
+    from kmc import pipeline
+
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\nscrape:\n  extraJobs:\n    - job_name: braces\n      static_configs:\n        - targets: ['example.com:9100']\n"
+        "      relabel_configs:\n        - target_label: note\n          replacement: '{{ .Release.Name }} {{- x }}'\n"
+    )
+    pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "helm"), None)
+    for name in sorted(HELMS):
+        built = helm_objects(helm(name, "template", "r", tmp_path / "out/helm/kmc-monitoring").stdout)
+        expected = directory_objects(tmp_path / "out/manifests/default")
+        assert built == expected, difference(expected, built)
+
+
+def test_user_text_that_looks_like_a_placeholder_stays_text(tmp_path: Path) -> None:
+    """Regression: hypothesis found a relabel label named like the emitter's placeholder words."""
+    from kmc import pipeline
+
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\nscrape:\n  extraJobs:\n    - job_name: lookalike\n      static_configs:\n        - targets: ['example.com:9100']\n"
+        "          labels: {kmcQslot0Q000000: kmcQslot0Qlabels, kmcQslot1Q000000: x}\n"
+    )
+    pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "helm"), None)
+    built = helm_objects(helm("helm-4.3", "template", "r", tmp_path / "out/helm/kmc-monitoring").stdout)
+    expected = directory_objects(tmp_path / "out/manifests/default")
+    assert built == expected, difference(expected, built)
