@@ -1,4 +1,5 @@
-"""Cold-process timing and peak memory of `kmc build`, as a user's venv runs it.
+"""Cold-process timing and peak memory of `kmc build`, as a user's venv runs it, next to
+`helm template` of the chart kmc emits for the same stack (the same objects).
 
     .venv/bin/python benchmarks/build.py [--runs 15] [--stack golden/full/stack.yaml]
 
@@ -37,12 +38,19 @@ def main() -> None:
     parser.add_argument("--stack", type=Path, default=ROOT / "golden/full/stack.yaml")
     args = parser.parse_args()
     kmc = str(Path(sys.executable).parent / "kmc")
-    with tempfile.TemporaryDirectory() as out:
+    helm = Path(os.environ.get("KMC_TOOLS_DIR", ROOT / ".tools")) / "helm-4" / "helm"
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as chart_out:
+        subprocess.run([kmc, "build", str(args.stack), "--format", "helm", "--out", chart_out], check=True, capture_output=True)
+        (chart,) = (Path(chart_out) / "helm").iterdir()
         cases = {
             "kmc --version": [kmc, "--version"],
             "kmc validate": [kmc, "validate", str(args.stack)],
             "kmc build --format manifests": [kmc, "build", str(args.stack), "--format", "manifests", "--out", out],
+            "kmc build --format helm": [kmc, "build", str(args.stack), "--format", "helm", "--out", out],
+            "kmc build --format all": [kmc, "build", str(args.stack), "--format", "all", "--out", out],
         }
+        if helm.exists():
+            cases["helm template (4.x) of that chart"] = [str(helm), "template", "bench", str(chart)]
         for command in cases.values():
             measure(command)  # warm the file cache once
         results: dict[str, list[tuple[float, int]]] = {name: [] for name in cases}
@@ -54,8 +62,14 @@ def main() -> None:
         times = [seconds for seconds, _ in samples]
         peak = max(rss for _, rss in samples)
         print(
-            f"  {name:32} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:4.0f}, max {max(times) * 1000:4.0f})  peak RSS {peak / 1024:5.1f} MiB"
+            f"  {name:34} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:4.0f}, max {max(times) * 1000:4.0f})  peak RSS {peak / 1024:5.1f} MiB"
         )
+    reference = "helm template (4.x) of that chart"
+    if reference in results:
+        base = statistics.median(seconds for seconds, _ in results[reference])
+        for name in ("kmc build --format manifests", "kmc build --format helm", "kmc build --format all"):
+            ratio = statistics.median(seconds for seconds, _ in results[name]) / base
+            print(f"  {name} / helm template: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

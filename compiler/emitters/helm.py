@@ -30,6 +30,7 @@ prints it back unchanged.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -394,11 +395,16 @@ def _commented(lines: list[str], values: Mapping[str, Any], schema: Mapping[str,
 
 
 def _jinja(name: str, **context: Any) -> str:
+    return _jinja_environment().get_template(name).render(**context)
+
+
+@functools.cache
+def _jinja_environment() -> Any:
     import jinja2
 
     from kmc.resources import data_dir
 
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_dir("library") / "helm")),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -413,7 +419,6 @@ def _jinja(name: str, **context: Any) -> str:
         comment_start_string="[#",
         comment_end_string="#]",
     )
-    return env.get_template(name).render(**context)
 
 
 def _notes(graph: ObjectGraph, stack: Stack) -> str:
