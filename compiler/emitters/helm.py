@@ -395,7 +395,7 @@ def _commented(lines: list[str], values: Mapping[str, Any], schema: Mapping[str,
 
 
 def _jinja(name: str, **context: Any) -> str:
-    return _jinja_environment().get_template(name).render(**context)
+    return str(_jinja_environment().get_template(name).render(**context))
 
 
 @functools.cache
