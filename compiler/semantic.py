@@ -57,7 +57,31 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
                     severity="warning",
                 )
             )
+    found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
     return found
+
+
+def _closed_node_port(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
+    """A NodePort Service in front of a Prometheus whose NetworkPolicy admits no IP block: node-port
+    clients come from outside the cluster's pods, so nothing but the listed pods gets through."""
+    for env in [None, *stack.environments]:
+        written = data.get("environments", {}).get(env, {}) if env else data
+        if env and not (_has(written, "prometheus", "networkPolicy") or _has(written, "prometheus", "service")):
+            continue  # as the stack's own values: reported there
+        values = stack.values(env)["prometheus"]
+        policy = values["networkPolicy"]
+        if policy["enabled"] and values["service"]["type"] == "NodePort" and not any("ipBlock" in peer for peer in policy["from"]):
+            where: JsonPath = (
+                ("environments", env, "prometheus", "networkPolicy")
+                if env and _has(written, "prometheus", "networkPolicy")
+                else ("prometheus", "networkPolicy")
+            )
+            yield (
+                where,
+                "Prometheus' Service is a NodePort, but its NetworkPolicy admits no IP block" + (f" in environment {env!r}" if env else ""),
+                "node-port clients are not pods of the cluster: add an `ipBlock` of their addresses to `from`, or use a ClusterIP Service",
+                False,
+            )
 
 
 Problem = tuple[JsonPath, str, str, bool]
