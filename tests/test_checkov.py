@@ -111,7 +111,7 @@ def _findings(report: Any) -> Iterator[Finding]:
             for result in framework["results"][key]:
                 kind, _namespace, rest = ISOLATION.sub("", result["resource"]).split(".", 2)
                 # Graph checks name pods `Pod.<ns>.<name>.<label>-<value>...`: keep the name.
-                name = rest.split(".app.kubernetes.io/", 1)[0].split(f".{SCAN_LABEL}", 1)[0].split(".kmc.test/", 1)[0]
+                name = rest.split(".app.kubernetes.io/", 1)[0].split(".kmc.test/", 1)[0]
                 path = tuple(part for part in result["file_path"].split("/") if part not in ("", "."))
                 yield Finding(result["check_id"], result["check_name"], kind, name, path, passed)
 
@@ -152,7 +152,7 @@ def _outputs(findings: list[Finding]) -> list[Finding]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Exception_:
+class Accepted:
     check: str
     resource: str  # Kind/name
     reason: str
@@ -164,9 +164,9 @@ class Exception_:
         return here and finding.check == self.check and f"{finding.kind}/{finding.resource}" == self.resource
 
 
-def allowlist() -> list[Exception_]:
+def allowlist() -> list[Accepted]:
     entries = yaml.safe_load(ALLOWLIST.read_text())
-    return [Exception_(entry["check"], entry["resource"], entry["reason"], tuple(entry.get("only", ()))) for entry in entries]
+    return [Accepted(entry["check"], entry["resource"], entry["reason"], tuple(entry.get("only", ()))) for entry in entries]
 
 
 def test_allowlist_entries_are_unique_and_reasoned() -> None:
