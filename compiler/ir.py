@@ -56,7 +56,11 @@ class Join:
 
 @dataclasses.dataclass(frozen=True)
 class Switch:
-    """`on` where the boolean parameter at `path` is true, else `off`."""
+    """`on` where the parameter at `path` is true, else `off`.
+
+    Truth is Helm's `if`: false, 0, "", null, {} and [] are false. So a Switch on a list parameter
+    chooses by whether the list is empty.
+    """
 
     path: str
     on: Any
@@ -65,11 +69,15 @@ class Switch:
 
 @dataclasses.dataclass(frozen=True)
 class KObject:
-    """One Kubernetes object; `condition` names the boolean parameter that switches it on."""
+    """One Kubernetes object; `conditions` name the boolean parameters that must all be true for it
+    to exist (none: always there), e.g. a component's `enabled` and then its `networkPolicy.enabled`."""
 
     body: Mapping[str, Any]
     component: str
-    condition: str | None = None
+    conditions: tuple[str, ...] = ()
+
+    def switched_on(self, values: Mapping[str, Any]) -> bool:
+        return all(lookup(values, path) for path in self.conditions)
 
     @property
     def kind(self) -> str:

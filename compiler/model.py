@@ -15,6 +15,7 @@ import decimal
 from collections.abc import Mapping
 from typing import Any
 
+from kmc.ir import lookup
 from kmc.schema_refs import properties, resolve
 
 Json = Any
@@ -160,9 +161,9 @@ class KubeStateMetrics:
 
 # The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
 PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
-    "prometheus": ("image", "replicas", "retention", "retentionSize", "storage", "service", "resources", "nodeSelector", "tolerations"),
+    "prometheus": ("image", "replicas", "retention", "retentionSize", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations"),
-    "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
+    "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "networkPolicy"),
 }
 
 
@@ -240,10 +241,9 @@ class Stack:
             return self.parameters
         return merge_values(self.parameters, self.environments[environment])
 
-    def enabled_somewhere(self, switch: str) -> bool:
-        """Whether a component's `enabled` parameter is true in the stack or in any environment."""
-        section, key = switch.split(".")
-        return any(self.values(env)[section][key] for env in (None, *self.environments))
+    def enabled_somewhere(self, *switches: str) -> bool:
+        """Whether the boolean parameters `switches` are all true together in the stack or in some environment."""
+        return any(all(lookup(self.values(env), switch) for switch in switches) for env in (None, *self.environments))
 
 
 def _job(data: Mapping[str, Any]) -> ComponentJob:

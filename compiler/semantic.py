@@ -4,6 +4,7 @@ exactly-once scraping of extra jobs, and RE2 regexes."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -56,7 +57,31 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
                     severity="warning",
                 )
             )
+    found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
     return found
+
+
+def _closed_node_port(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
+    """A NodePort Service in front of a Prometheus whose NetworkPolicy admits no IP block: node-port
+    clients come from outside the cluster's pods, so nothing but the listed pods gets through."""
+    for env in [None, *stack.environments]:
+        written = data.get("environments", {}).get(env, {}) if env else data
+        if env and not (_has(written, "prometheus", "networkPolicy") or _has(written, "prometheus", "service")):
+            continue  # as the stack's own values: reported there
+        values = stack.values(env)["prometheus"]
+        policy = values["networkPolicy"]
+        if policy["enabled"] and values["service"]["type"] == "NodePort" and not any("ipBlock" in peer for peer in policy["from"]):
+            where: JsonPath = (
+                ("environments", env, "prometheus", "networkPolicy")
+                if env and _has(written, "prometheus", "networkPolicy")
+                else ("prometheus", "networkPolicy")
+            )
+            yield (
+                where,
+                "Prometheus' Service is a NodePort, but its NetworkPolicy admits no IP block" + (f" in environment {env!r}" if env else ""),
+                "node-port clients are not pods of the cluster: add an `ipBlock` of their addresses to `from`, or use a ClusterIP Service",
+                False,
+            )
 
 
 Problem = tuple[JsonPath, str, str, bool]
@@ -69,6 +94,7 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     yield from _environments(data, stack)
     yield from _etcd(stack)
     yield from _extra_jobs(stack)
+    yield from _network_policy_peers(data, stack)
 
 
 def _cluster(stack: Stack) -> Iterator[Problem]:
@@ -287,3 +313,51 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
         yield (path, "action 'hashmod' needs a `modulus`", "set modulus to the number of shards", False)
     if action in ("keep", "drop", "hashmod", "lowercase", "uppercase", "keepequal", "dropequal") and "source_labels" not in rule:
         yield (path, f"action {action!r} needs `source_labels`", "list the labels whose values this step reads", False)
+
+
+def _network_policy_peers(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
+    """What the Kubernetes API would reject in `prometheus.networkPolicy.from`, wherever it is written."""
+    for env in [None, *stack.environments]:
+        written = data.get("environments", {}).get(env, {}) if env else data
+        if env and not _has(written, "prometheus", "networkPolicy", "from"):
+            continue  # inherited: reported where it is written
+        base: JsonPath = ("environments", env, "prometheus", "networkPolicy", "from") if env else ("prometheus", "networkPolicy", "from")
+        for index, peer in enumerate(stack.values(env)["prometheus"]["networkPolicy"]["from"]):
+            yield from _peer(peer, (*base, index))
+
+
+def _peer(peer: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
+    if not peer:
+        yield (
+            path,
+            "the Kubernetes API rejects an empty peer",
+            "name a namespaceSelector, a podSelector or an ipBlock (`namespaceSelector: {}` is every pod)",
+            False,
+        )
+    if "ipBlock" in peer and len(peer) > 1:
+        yield (path, "ipBlock cannot be combined with namespaceSelector or podSelector", "write the IP block as a peer of its own", False)
+    for selector in ("namespaceSelector", "podSelector"):
+        for index, expression in enumerate(peer.get(selector, {}).get("matchExpressions", [])):
+            needs_values = expression["operator"] in ("In", "NotIn")
+            if needs_values != bool(expression.get("values")):
+                where = (*path, selector, "matchExpressions", index)
+                hint = "add the values to match" if needs_values else "remove `values`"
+                yield (where, f"operator {expression['operator']} {'needs' if needs_values else 'takes no'} values", hint, False)
+    if "ipBlock" in peer:
+        yield from _ip_block(peer["ipBlock"], (*path, "ipBlock"))
+
+
+def _ip_block(block: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
+    try:
+        network = ipaddress.ip_network(block["cidr"], strict=False)
+    except ValueError as error:
+        yield ((*path, "cidr"), f"{block['cidr']!r} is not a CIDR: {error}", "write an address range such as 10.0.0.0/8 or fd00::/8", False)
+        return
+    for index, text in enumerate(block.get("except", [])):
+        try:
+            excluded = ipaddress.ip_network(text, strict=False)
+        except ValueError as error:
+            yield ((*path, "except", index), f"{text!r} is not a CIDR: {error}", "write an address range such as 10.0.66.0/24", False)
+            continue
+        if excluded.version != network.version or not excluded.subnet_of(network) or excluded == network:  # type: ignore[arg-type]
+            yield ((*path, "except", index), f"{text} is not strictly inside {block['cidr']}", "an exception must be a strict subrange of `cidr`", False)

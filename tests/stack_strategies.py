@@ -10,6 +10,7 @@ job). The tests still re-validate each document through kmc. `mutated_stacks()` 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -212,6 +213,44 @@ def service_overrides(base: Mapping[str, Any]) -> st.SearchStrategy[dict[str, An
     return st.one_of(options)
 
 
+_match_expressions = st.one_of(
+    st.fixed_dictionaries(
+        {"key": node_selector_keys, "operator": st.sampled_from(("In", "NotIn")), "values": st.lists(label_values(), min_size=1, max_size=3)}
+    ),
+    st.fixed_dictionaries({"key": node_selector_keys, "operator": st.sampled_from(("Exists", "DoesNotExist"))}),
+)
+label_selectors = st.fixed_dictionaries({}, optional={"matchLabels": node_selectors, "matchExpressions": st.lists(_match_expressions, max_size=2)})
+
+
+@st.composite
+def ip_blocks(draw: st.DrawFn) -> dict[str, Any]:
+    """An IPv4 or IPv6 block; each exception a strict subrange of it."""
+    version = draw(st.sampled_from((4, 6)))
+    bits = 32 if version == 4 else 128
+    prefix = draw(st.integers(0, bits - 1))
+    address = draw(st.integers(0, 2**bits - 1)) >> (bits - prefix) << (bits - prefix)
+    network = ipaddress.ip_network((address, prefix)) if version == 4 else ipaddress.IPv6Network((address, prefix))
+    block: dict[str, Any] = {"cidr": str(network)}
+    exceptions = []
+    for _ in range(draw(st.integers(0, 2))):
+        sub_prefix = draw(st.integers(prefix + 1, bits))
+        offset = draw(st.integers(0, 2 ** (sub_prefix - prefix) - 1)) << (bits - sub_prefix)
+        exceptions.append(str(ipaddress.ip_network((address + offset, sub_prefix))))
+    if exceptions:
+        block["except"] = exceptions
+    return block
+
+
+# Peers the API accepts: selectors (one or both), or an IP block alone.
+network_policy_peers = st.one_of(
+    st.fixed_dictionaries({"namespaceSelector": label_selectors}, optional={"podSelector": label_selectors}),
+    st.fixed_dictionaries({"podSelector": label_selectors}),
+    st.builds(lambda block: {"ipBlock": block}, ip_blocks()),
+)
+prometheus_network_policies = st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "from": st.lists(network_policy_peers, max_size=3)})
+exporter_network_policies = st.fixed_dictionaries({}, optional={"enabled": st.booleans()})
+
+
 def prometheus_parameters(service: st.SearchStrategy[dict[str, Any]], storage: bool) -> st.SearchStrategy[dict[str, Any]]:
     optional: dict[str, st.SearchStrategy[Any]] = {
         "image": images,
@@ -219,6 +258,7 @@ def prometheus_parameters(service: st.SearchStrategy[dict[str, Any]], storage: b
         "retention": durations(),
         "retentionSize": retention_sizes,
         "service": service,
+        "networkPolicy": prometheus_network_policies,
         **_scheduling(),
     }
     if storage:
@@ -231,7 +271,9 @@ def node_exporter_parameters() -> st.SearchStrategy[dict[str, Any]]:
 
 
 def kube_state_metrics_parameters() -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "image": images, "replicas": st.integers(0, 1), **_scheduling()})
+    return st.fixed_dictionaries(
+        {}, optional={"enabled": st.booleans(), "image": images, "replicas": st.integers(0, 1), "networkPolicy": exporter_network_policies, **_scheduling()}
+    )
 
 
 # --- sections --------------------------------------------------------------------------------

@@ -153,3 +153,17 @@ def test_user_text_that_looks_like_a_placeholder_stays_text(tmp_path: Path) -> N
     built = helm_objects(helm("helm-4.3", "template", "r", tmp_path / "out/helm/kmc-monitoring").stdout)
     expected = directory_objects(tmp_path / "out/manifests/default")
     assert built == expected, difference(expected, built)
+
+
+def test_notes_say_how_to_reach_what_was_installed() -> None:
+    """NOTES.txt as `helm install` prints it (Helm 4's client-side dry run needs no cluster)."""
+    chart = ROOT / "golden/full/out/helm/monitoring-full"
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    notes = helm("helm-4.3", "install", "rel", chart, "--dry-run=client").stdout.split("NOTES:\n", 1)[1]
+    assert "monitoring-full 1.2.3-rc.1+build.7 is installed as release rel." in notes
+    assert "kubectl -n monitoring rollout status statefulset/prometheus" in notes
+    assert "kubectl -n monitoring rollout status deployment/kube-state-metrics" in notes
+    assert f"http://<any node's address>:{values['prometheus']['service']['nodePort']}" in notes
+    dev = helm("helm-4.3", "install", "rel", chart, "--dry-run=client", "-f", chart / "values-dev.yaml").stdout.split("NOTES:\n", 1)[1]
+    assert "deployment/kube-state-metrics" not in dev  # switched off in dev
+    assert "{{" not in notes + dev

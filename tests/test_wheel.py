@@ -24,7 +24,9 @@ def test_installed_wheel_builds_the_full_stack(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     (work / "stack.yaml").write_bytes((ROOT / "golden/full/stack.yaml").read_bytes())
-    result = subprocess.run([env_dir / "bin/kmc", "build", "stack.yaml", "--out", "out", "--format", "all"], cwd=work, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [env_dir / "bin/kmc", "build", "stack.yaml", "--out", "out", "--format", "all"], cwd=work, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert not tree_diff(read_tree(ROOT / "golden/full/out"), read_tree(work / "out"))  # the chart's texts come from the library
     init = subprocess.run([env_dir / "bin/kmc", "init", "fresh"], cwd=work, capture_output=True, text=True, timeout=60)

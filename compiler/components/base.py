@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from kmc.ir import KObject
@@ -27,6 +27,8 @@ class Facts:
 
     prometheus_url: str
     service_targets: tuple[ServiceTarget, ...]
+    # The labels that select the Prometheus pods: exporters' NetworkPolicies admit these.
+    prometheus_pods: Mapping[str, str]
 
 
 class Component(Protocol):

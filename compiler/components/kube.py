@@ -91,3 +91,18 @@ def service(name: str, namespace: str, role: str, ports: Sequence[Mapping[str, A
         "metadata": metadata(name, name, role, namespace),
         "spec": {**spec, "ports": list(ports), "selector": selector(name)},
     }
+
+
+def network_policy(name: str, namespace: str, role: str, ingress: Any) -> dict[str, Any]:
+    """A NetworkPolicy isolating component `name`'s pods: ingress only by the `ingress` rules (egress is left open)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(name, name, role, namespace),
+        "spec": {"ingress": ingress, "podSelector": {"matchLabels": selector(name)}, "policyTypes": ["Ingress"]},
+    }
+
+
+def tcp_ports(*ports: int) -> list[dict[str, Any]]:
+    """NetworkPolicy ports by number: named ports are not enforced by every CNI plugin."""
+    return [{"port": port, "protocol": "TCP"} for port in ports]

@@ -13,6 +13,8 @@ from kmc.model import Stack
 NAME = "kube-state-metrics"
 ROLE = "exporter"
 SWITCH = "kubeStateMetrics.enabled"
+POLICY_SWITCH = "kubeStateMetrics.networkPolicy.enabled"
+METRICS_PORT = 8080
 
 # API group → the resources whose collectors run by default (secrets only on opt-in).
 COLLECTORS: Mapping[str, tuple[str, ...]] = {
@@ -67,7 +69,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         "rules": [{"apiGroups": [group], "resources": list(resources), "verbs": ["list", "watch"]} for group, resources in groups.items()],
     }
     ports = [
-        {"name": "metrics", "port": 8080, "targetPort": "metrics"},
+        {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
         {"name": "telemetry", "port": 8081, "targetPort": "telemetry"},
     ]
     bodies = [
@@ -77,7 +79,11 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         kube.service(NAME, ns, ROLE, ports),
         _deployment(stack, sorted(resource for resources in groups.values() for resource in resources)),
     ]
-    return [KObject(body, NAME, condition=SWITCH) for body in bodies]
+    objects = [KObject(body, NAME, conditions=(SWITCH,)) for body in bodies]
+    if stack.enabled_somewhere(SWITCH, POLICY_SWITCH):
+        only_prometheus = [{"from": [{"podSelector": {"matchLabels": dict(facts.prometheus_pods)}}], "ports": kube.tcp_ports(METRICS_PORT)}]
+        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, only_prometheus), NAME, conditions=(SWITCH, POLICY_SWITCH)))
+    return objects
 
 
 def _deployment(stack: Stack, resources: list[str]) -> dict[str, Any]:
@@ -85,8 +91,8 @@ def _deployment(stack: Stack, resources: list[str]) -> dict[str, Any]:
     container = {
         "name": NAME,
         "image": Param("kubeStateMetrics.image"),
-        "args": ["--port=8080", "--telemetry-port=8081", f"--resources={','.join(resources)}"],
-        "ports": [{"containerPort": 8080, "name": "metrics"}, {"containerPort": 8081, "name": "telemetry"}],
+        "args": [f"--port={METRICS_PORT}", "--telemetry-port=8081", f"--resources={','.join(resources)}"],
+        "ports": [{"containerPort": METRICS_PORT, "name": "metrics"}, {"containerPort": 8081, "name": "telemetry"}],
         "readinessProbe": probe,
         "livenessProbe": {**probe, "periodSeconds": 30},
         "resources": Param("kubeStateMetrics.resources"),

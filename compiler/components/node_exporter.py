@@ -32,7 +32,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         kube.service(NAME, ns, ROLE, [{"name": "metrics", "port": port, "targetPort": "metrics"}], clusterIP="None"),
         _daemon_set(stack),
     ]
-    return [KObject(body, NAME, condition=SWITCH) for body in bodies]
+    return [KObject(body, NAME, conditions=(SWITCH,)) for body in bodies]
 
 
 def _daemon_set(stack: Stack) -> dict[str, Any]:

@@ -10,12 +10,13 @@ from kmc import yaml_text
 from kmc.components import kube
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config
-from kmc.ir import Join, KObject, Param
+from kmc.ir import Join, KObject, Param, Switch
 from kmc.model import Stack
 
 NAME = "prometheus"
 ROLE = "server"
 PORT = 9090
+POLICY_SWITCH = "prometheus.networkPolicy.enabled"
 
 
 def compiled(stack: Stack) -> bool:
@@ -48,7 +49,16 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         ),
         _workload(stack, hashlib.sha256(config.encode()).hexdigest()),
     ]
-    return [KObject(body, NAME) for body in bodies]
+    objects = [KObject(body, NAME) for body in bodies]
+    if stack.enabled_somewhere(POLICY_SWITCH):
+        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _web_ingress()), NAME, conditions=(POLICY_SWITCH,)))
+    return objects
+
+
+def _web_ingress() -> Switch:
+    # A rule with an empty `from` would admit everyone: with no peers there is no rule at all.
+    peers = "prometheus.networkPolicy.from"
+    return Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}], off=[])
 
 
 def _cluster_role(namespace: str) -> dict[str, Any]:

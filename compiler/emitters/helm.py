@@ -21,7 +21,7 @@ compiled into the templates as literal YAML. An object's parameters are rendered
     Param, omit_empty   the field inside {{- with .Values.p }} ... {{- end }}
     Join                {{ printf "lit%s..." .Values.p | quote }}
     Switch              {{ if .Values.p }}"on"{{ else }}"off"{{ end }}
-    condition           the whole file inside {{- if .Values.p }} ... {{- end }}
+    conditions          the whole file inside {{- if and (.Values.p) (.Values.q) }} ... {{- end }}
 
 Literal `{{` in compiled text (a relabel replacement, a dashboard legend) is escaped, so Helm
 prints it back unchanged.
@@ -79,7 +79,7 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
 
 def parameter_paths(graph: ObjectGraph) -> frozenset[str]:
     """Every value path the graph reads: its parameters, switches and conditions."""
-    paths = {obj.condition for obj in graph.objects if obj.condition is not None}
+    paths = {path for obj in graph.objects for path in obj.conditions}
     for obj in graph.objects:
         paths.update(node.path for node in dynamic_nodes(obj.body) if not isinstance(node, Join))
         paths.update(part.path for node in dynamic_nodes(obj.body) if isinstance(node, Join) for part in node.parts if isinstance(part, Param))
@@ -127,31 +127,46 @@ class _ParamTypes:
 
 
 def _template(obj: KObject, types: _ParamTypes, chart: str) -> str:
-    # Parameters stand in the dumped YAML as placeholder words, then become template actions.
-    # The placeholder must not occur in the object's own text (a user may write anything).
-    token = _fresh_token(obj.body)
+    body = {**obj.body, "metadata": {**obj.body["metadata"], "labels": {**obj.body["metadata"].get("labels", {}), _LABELS: "x"}}}
+    lines = _render(body, types, chart, 0)
+    text = "\n".join(lines) + "\n"
+    condition = _condition(obj)
+    if condition is not None:
+        text = f"{{{{- if {condition} }}}}\n{text}{{{{- end }}}}\n"
+    return text
+
+
+_LABELS = object()  # where the release labels go: a key no stack can write
+
+
+def _render(value: Any, types: _ParamTypes, chart: str, offset: int) -> list[str]:
+    """Template lines of `value` as YAML indented by `offset` columns, parameters as actions.
+
+    Parameters stand in the dumped YAML as placeholder words, then become template actions. The
+    placeholder must not occur in the value's own text (a user may write anything).
+    """
+    token = _fresh_token(value)
     token_re = re.compile(re.escape(token) + r"[0-9]{6}")
     labels_token = token + "labels"
     slots: dict[str, Param | Join | Switch] = {}
 
-    def tokenize(value: Any) -> Any:
-        if isinstance(value, (Param, Join, Switch)):
+    def tokenize(node: Any) -> Any:
+        if isinstance(node, (Param, Join, Switch)):
             slot = f"{token}{len(slots):06d}"
-            slots[slot] = value
+            slots[slot] = node
             return slot
-        if isinstance(value, Mapping):
-            return {key: tokenize(child) for key, child in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [tokenize(child) for child in value]
-        return value
+        if isinstance(node, Mapping):
+            return {labels_token if key is _LABELS else key: "x" if key is _LABELS else tokenize(child) for key, child in node.items()}
+        if isinstance(node, (list, tuple)):
+            return [tokenize(child) for child in node]
+        return node
 
-    body = tokenize(obj.body)
-    body["metadata"] = {**body["metadata"], "labels": {**body["metadata"].get("labels", {}), labels_token: "x"}}
-    text = yaml_text.dump(body)
-    assert text.count(token) == len(slots) + 1, f"a parameter of {obj.kind} {obj.name} is not a whole YAML scalar"
+    text = yaml_text.dump(tokenize(value))
+    assert text.count(token) == len(slots) + text.count(labels_token), "a parameter is not a whole YAML scalar"
     text = text.replace("{{", '{{ "{{" }}')  # literal braces stay literal
     lines = []
     for line in text.splitlines():
+        line = " " * offset + line
         if labels_token in line:
             indent = len(line) - len(line.lstrip(" "))
             lines.append(f'{" " * indent}{{{{- include "{chart}.labels" . | nindent {indent} }}}}')
@@ -161,11 +176,8 @@ def _template(obj: KObject, types: _ParamTypes, chart: str) -> str:
             lines.append(line)
             continue
         assert match.end() == len(line), line
-        lines.extend(_action(line[: match.start()], slots[match.group()], types))
-    text = "\n".join(lines) + "\n"
-    if obj.condition is not None:
-        text = f"{{{{- if {_values(obj.condition)} }}}}\n{text}{{{{- end }}}}\n"
-    return text
+        lines.extend(_action(line[: match.start()], slots[match.group()], types, chart))
+    return lines
 
 
 def _fresh_token(body: Any) -> str:
@@ -177,7 +189,8 @@ def _fresh_token(body: Any) -> str:
             words.append(value)
         elif isinstance(value, Mapping):
             for key, child in value.items():
-                words.append(str(key))
+                if isinstance(key, str):
+                    words.append(key)
                 collect(child)
         elif isinstance(value, (list, tuple)):
             for child in value:
@@ -191,20 +204,41 @@ def _fresh_token(body: Any) -> str:
     return f"kmcQslot{attempt}Q"
 
 
+def _condition(obj: KObject) -> str | None:
+    """The template test of an object's conditions (all must hold), None when it always exists."""
+    if not obj.conditions:
+        return None
+    if len(obj.conditions) == 1:
+        return _values(obj.conditions[0])
+    return "and " + " ".join(f"({_values(path)})" for path in obj.conditions)
+
+
 def _values(path: str) -> str:
     assert _PATH.fullmatch(path), f"parameter path {path!r} is not a Go template field chain"
     return f".Values.{path}"
 
 
-def _action(prefix: str, node: Param | Join | Switch, types: _ParamTypes) -> list[str]:
+def _action(prefix: str, node: Param | Join | Switch, types: _ParamTypes, chart: str) -> list[str]:
     """The template lines for `prefix` (`key: ` or `- `) followed by the value of `node`."""
     if isinstance(node, Join):
         fmt = "".join(part.replace("%", "%%") if isinstance(part, str) else _verb(types.of(part.path)) for part in node.parts)
         args = " ".join(_scalar_arg(_values(part.path), types.of(part.path)) for part in node.parts if isinstance(part, Param))
         return [f"{prefix}{{{{ printf {json.dumps(fmt)} {args} | quote }}}}"]
     if isinstance(node, Switch):
+        if any(isinstance(value, (Mapping, list, tuple)) for value in (node.on, node.off)):
+            # A block: each branch rendered on its own lines under the key.
+            assert prefix.endswith(": ") and not prefix.lstrip(" ").startswith("- "), f"a structured Switch needs a field of its own line: {prefix!r}"
+            indent = " " * (len(prefix) - len(prefix.lstrip(" ")))
+            column = _key_column(prefix) + 2
+            return [
+                prefix.rstrip(),
+                f"{indent}{{{{- if {_values(node.path)} }}}}",
+                *_render(node.on, types, chart, column),
+                f"{indent}{{{{- else }}}}",
+                *_render(node.off, types, chart, column),
+                f"{indent}{{{{- end }}}}",
+            ]
         on, off = (json.dumps(value).replace("{{", '{{ "{{" }}') for value in (node.on, node.off))
-        assert not any(isinstance(value, (Mapping, list, tuple)) for value in (node.on, node.off)), "a Switch chooses between scalars"
         return [f"{prefix}{{{{ if {_values(node.path)} }}}}{on}{{{{ else }}}}{off}{{{{ end }}}}"]
     kinds = types.of(node.path)
     if not node.omit_empty:
@@ -434,13 +468,13 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
                 "name": obj.name,
                 "namespace": obj.namespace,
                 "port": port["port"],
-                "condition": _values(obj.condition) if obj.condition else None,
+                "condition": _condition(obj),
                 "type": _values(spec["type"].path) if isinstance(spec.get("type"), Param) else None,
                 "node_port": _values(node_port.path) if isinstance(node_port, Param) else None,
             }
         )
     workloads = [
-        {"kind": obj.kind.lower(), "name": obj.name, "condition": _values(obj.condition) if obj.condition else None}
+        {"kind": obj.kind.lower(), "name": obj.name, "condition": _condition(obj)}
         for obj in graph.objects
         if obj.kind in ("Deployment", "StatefulSet", "DaemonSet")
     ]

@@ -3,7 +3,9 @@
 Layout (under `kustomize/`):
 
     base/                     objects every environment has, with the stack's own values
-    components/<component>/   a kustomize Component per switchable stack component
+    components/<switch>/      a kustomize Component per set of switches (a stack component's
+                              `enabled`, a feature's such as `prometheus.networkPolicy.enabled`),
+                              named after the last one: node-exporter, prometheus-network-policy
     overlays/<env>/           `default` and each environment: base + the components switched on
                               there + JSON 6902 patches carrying the environment's values
 
@@ -14,12 +16,13 @@ generators are used: APIService service references and object names stay as comp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kmc import yaml_text
 from kmc.emitters.manifests import file_name
-from kmc.ir import KObject, ObjectGraph, lookup, resolve
+from kmc.ir import KObject, ObjectGraph, resolve
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
@@ -62,13 +65,22 @@ def _directory(prefix: str, objects: Iterable[Mapping[str, Any]], kind: str) -> 
     return files
 
 
+def component_name(conditions: tuple[str, ...]) -> str:
+    """The kustomize Component of objects switched by `conditions`: `kubeStateMetrics.networkPolicy.enabled` → kube-state-metrics-network-policy."""
+    words = conditions[-1].removesuffix(".enabled").replace(".", "-")
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", words).lower()
+
+
 def emit(graph: ObjectGraph, defaults: Mapping[str, Any], environments: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, bytes]:
     """`{path: content}` of the kustomize tree; `defaults` are the values the base is built with."""
-    base = [obj for obj in graph.objects if obj.condition is None]
+    base = [obj for obj in graph.objects if not obj.conditions]
     optional: dict[str, list[KObject]] = {}
     for obj in graph.objects:
-        if obj.condition is not None:
-            optional.setdefault(obj.component, []).append(obj)
+        if obj.conditions:
+            group = optional.setdefault(component_name(obj.conditions), [])
+            if group and group[0].conditions != obj.conditions:
+                raise ValueError(f"kustomize component {component_name(obj.conditions)} would hold objects of different switches")
+            group.append(obj)
     # Each object with the stack's values: the base and components hold it, overlays patch from it.
     before = {obj.key: resolve(obj.body, defaults) for obj in graph.objects}
     files = _directory("base", (before[obj.key] for obj in base), "Kustomization")
@@ -82,11 +94,11 @@ def emit(graph: ObjectGraph, defaults: Mapping[str, Any], environments: Iterable
 def _overlay(
     env: str, graph: ObjectGraph, before: Mapping[tuple[str, str, str, str], Any], values: Mapping[str, Any], optional: Mapping[str, list[KObject]]
 ) -> dict[str, bytes]:
-    switched_on = [component for component, objects in sorted(optional.items()) if lookup(values, str(objects[0].condition))]
+    switched_on = [component for component, objects in sorted(optional.items()) if objects[0].switched_on(values)]
     files: dict[str, bytes] = {}
     patches = []
     for obj in graph.objects:
-        if obj.condition is not None and obj.component not in switched_on:
+        if not obj.switched_on(values):
             continue
         original = before[obj.key]
         ops = json_patch(original, resolve(obj.body, values))

@@ -11,14 +11,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kmc import yaml_text
-from kmc.ir import KIND_ORDER, ObjectGraph, lookup, resolve
+from kmc.ir import KIND_ORDER, ObjectGraph, resolve
 
 DEFAULT_ENV = "default"
 
 
 def render_objects(graph: ObjectGraph, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The graph's objects that are switched on under `values`, with parameters resolved."""
-    return [resolve(obj.body, values) for obj in graph.objects if obj.condition is None or lookup(values, obj.condition)]
+    return [resolve(obj.body, values) for obj in graph.objects if obj.switched_on(values)]
 
 
 def file_name(obj: Mapping[str, Any]) -> str:

@@ -1,0 +1,109 @@
+"""NetworkPolicies: present exactly in the environments that switch them on, never a rule that
+admits everyone, exporters open to the stack's Prometheus pods only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from stack_strategies import dump, stacks
+from test_properties import build, by_environment, examples
+from tools import ROOT
+
+from kmc import pipeline
+from kmc.ir import lookup
+from kmc.model import Stack
+from kmc.schema_check import load_schema
+
+ENVIRONMENTS = sorted(ROOT.glob("golden/*/out/manifests/*")) + sorted(ROOT.glob("charts-out/manifests/*"))
+
+
+def _objects(files: dict[str, bytes]) -> list[dict[str, Any]]:
+    return [yaml.safe_load(content) for content in files.values()]
+
+
+def check_policies(objects: list[dict[str, Any]], values: Any) -> None:
+    """The policies of one environment's objects agree with its values, and admit only what they say."""
+    policies = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "NetworkPolicy"}
+    pods = {obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["labels"] for obj in objects if "template" in obj.get("spec", {})}
+    expected = set()
+    if lookup(values, "prometheus.networkPolicy.enabled"):
+        expected.add("prometheus")
+    if lookup(values, "kubeStateMetrics.enabled") and lookup(values, "kubeStateMetrics.networkPolicy.enabled"):
+        expected.add("kube-state-metrics")
+    assert set(policies) == expected
+    for name, policy in policies.items():
+        spec = policy["spec"]
+        assert spec["policyTypes"] == ["Ingress"]
+        assert spec["podSelector"]["matchLabels"].items() <= pods[name].items(), "the policy selects its component's pods"
+        for rule in spec["ingress"]:
+            assert rule["from"] and rule["ports"], f"{name}: a rule without peers or ports admits everyone"
+    if "prometheus" in policies:
+        peers = lookup(values, "prometheus.networkPolicy.from")
+        ingress = policies["prometheus"]["spec"]["ingress"]
+        assert ingress == ([{"from": peers, "ports": [{"port": 9090, "protocol": "TCP"}]}] if peers else [])
+    if "kube-state-metrics" in policies:
+        (rule,) = policies["kube-state-metrics"]["spec"]["ingress"]
+        (peer,) = rule["from"]
+        assert set(peer) == {"podSelector"} and peer["podSelector"]["matchLabels"].items() <= pods["prometheus"].items()
+        assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_golden_policies(env: Path) -> None:
+    out = env.parents[1]
+    stack_file = ROOT / "stack.yaml" if out.name == "charts-out" else out.parent / "stack.yaml"
+    stack = pipeline.compile_stack(stack_file).stack
+    files = {path.name: path.read_bytes() for path in sorted(env.glob("*.yaml"))}
+    check_policies(_objects(files), stack.values(None if env.name == "default" else env.name))
+
+
+def test_golden_full_has_every_policy() -> None:
+    names = {path.name for path in (ROOT / "golden/full/out/manifests/default").glob("*networkpolicy*")}
+    assert names == {"15-networkpolicy-kube-state-metrics.yaml", "15-networkpolicy-prometheus.yaml"}
+
+
+@examples(25)
+@given(stacks())
+def test_generated_policies(doc: dict[str, Any]) -> None:
+    envs = by_environment(build(doc))
+    stack = Stack.from_data(load_schema(), doc)
+    for env, files in envs.items():
+        check_policies(_objects(files), stack.values(None if env == "default" else env))
+
+
+NODE_PORT = """version: 1
+prometheus:
+  service: {type: NodePort}
+  networkPolicy:
+    enabled: true
+    from: [{namespaceSelector: {}}]
+environments:
+  dev: {prometheus: {retention: 2d}}
+  lab: {prometheus: {networkPolicy: {from: [{ipBlock: {cidr: 10.0.0.0/8}}]}}}
+  qa: {prometheus: {service: {type: ClusterIP}}}
+  edge: {prometheus: {networkPolicy: {from: []}}}
+"""
+
+
+def test_a_closed_node_port_is_warned_about_once_per_place(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(NODE_PORT)
+    warnings = pipeline.compile_stack(tmp_path / "stack.yaml", "stack.yaml").warnings
+    assert [(w.line, w.path, w.message) for w in warnings] == [
+        (5, "$.prometheus.networkPolicy", "Prometheus' Service is a NodePort, but its NetworkPolicy admits no IP block"),
+        (
+            11,
+            "$.environments.edge.prometheus.networkPolicy",
+            "Prometheus' Service is a NodePort, but its NetworkPolicy admits no IP block in environment 'edge'",
+        ),
+    ]
+    assert all(w.severity == "warning" for w in warnings)
+
+
+def test_the_node_port_example_builds(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_bytes(dump(yaml.safe_load(NODE_PORT)))
+    compiled = pipeline.compile_stack(tmp_path / "stack.yaml")
+    assert {obj.name for obj in compiled.graph.objects if obj.kind == "NetworkPolicy"} == {"prometheus"}

@@ -1,0 +1,123 @@
+"""RBAC is least privilege, held to reviewed golden lists: every (Cluster)Role of every golden
+case and environment grants exactly what tests/rbac/<component>.yaml lists (plus its opt-ins
+where the stack opts in), no `*` anywhere, and Secrets only through an opt-in."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tools import ROOT
+
+from kmc import pipeline
+
+RBAC_DIR = ROOT / "tests/rbac"
+ROLE_KINDS = ("ClusterRole", "Role")
+BINDING_KINDS = ("ClusterRoleBinding", "RoleBinding")
+# Output directory → the stack it was built from.
+BUILDS = {stack.parent / "out": stack for stack in ROOT.glob("golden/*/stack.yaml")} | {ROOT / "charts-out": ROOT / "stack.yaml"}
+ENVIRONMENTS = sorted(ROOT.glob("golden/*/out/manifests/*")) + sorted(ROOT.glob("charts-out/manifests/*"))
+
+# One permission: (apiGroup, resource, verb, resourceName) or ("url", nonResourceURL, verb, "").
+Grant = tuple[str, str, str, str]
+
+
+def grants(rules: Iterable[Mapping[str, Any]]) -> set[Grant]:
+    """Rules expanded into single permissions, so that how they are grouped does not matter."""
+    found: set[Grant] = set()
+    for rule in rules:
+        for verb in rule["verbs"]:
+            for url in rule.get("nonResourceURLs", []):
+                found.add(("url", url, verb, ""))
+            for group in rule.get("apiGroups", []):
+                for resource in rule.get("resources", []):
+                    found |= {(group, resource, verb, name) for name in rule.get("resourceNames") or [""]}
+    return found
+
+
+def golden(component: str) -> Mapping[str, Any]:
+    path = RBAC_DIR / f"{component}.yaml"
+    assert path.is_file(), f"{component} has a (Cluster)Role but no reviewed list {path.relative_to(ROOT)}: review its rules and write one"
+    return yaml.safe_load(path.read_text())  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _opted_in(stack_file: Path) -> frozenset[str]:
+    """The RBAC opt-ins the stack chooses (names as under `optIn` in the golden files)."""
+    stack = pipeline.compile_stack(stack_file).stack
+    return frozenset({"exportSecrets"} if stack.kube_state_metrics.export_secrets else ())
+
+
+def _objects(env: Path) -> list[dict[str, Any]]:
+    return [yaml.safe_load(path.read_text()) for path in sorted(env.glob("*.yaml"))]
+
+
+def _case(env: Path) -> Path:
+    return env.parents[1]  # <out>/manifests/<env>
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_roles_grant_exactly_the_reviewed_rules(env: Path) -> None:
+    opted_in = _opted_in(BUILDS[_case(env)])
+    roles = [obj for obj in _objects(env) if obj["kind"] in ROLE_KINDS]
+    assert roles, "every environment has Prometheus' ClusterRole"
+    for role in roles:
+        component = role["metadata"]["labels"]["app.kubernetes.io/name"]
+        reviewed = golden(component)
+        expected = grants(reviewed["rules"])
+        for name, extra in reviewed.get("optIn", {}).items():
+            if name in opted_in:
+                expected |= grants(extra)
+        actual = grants(role["rules"])
+        assert actual == expected, (
+            f"{role['kind']} {role['metadata']['name']}: granted beyond review {sorted(actual - expected)}, missing {sorted(expected - actual)}"
+        )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_no_wildcards_and_secrets_only_by_opt_in(env: Path) -> None:
+    opted_in = _opted_in(BUILDS[_case(env)])
+    for role in (obj for obj in _objects(env) if obj["kind"] in ROLE_KINDS):
+        for grant in grants(role["rules"]):
+            assert "*" not in grant, f"{role['metadata']['name']}: wildcard in {grant}"
+            if grant[:2] == ("", "secrets"):
+                assert role["metadata"]["labels"]["app.kubernetes.io/name"] == "kube-state-metrics" and "exportSecrets" in opted_in, grant
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_bindings_bind_only_the_stacks_own_roles_to_its_own_accounts(env: Path) -> None:
+    objects = _objects(env)
+    roles = {(obj["kind"], obj["metadata"]["name"]) for obj in objects if obj["kind"] in ROLE_KINDS}
+    accounts = {(obj["metadata"]["namespace"], obj["metadata"]["name"]) for obj in objects if obj["kind"] == "ServiceAccount"}
+    for binding in (obj for obj in objects if obj["kind"] in BINDING_KINDS):
+        assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) in roles, binding["metadata"]["name"]
+        for subject in binding["subjects"]:
+            assert subject["kind"] == "ServiceAccount" and (subject["namespace"], subject["name"]) in accounts, subject
+
+
+def test_every_reviewed_list_is_used_and_every_opt_in_seen() -> None:
+    used: set[str] = set()
+    seen_opt_ins: set[str] = set()
+    for env in ENVIRONMENTS:
+        for role in (obj for obj in _objects(env) if obj["kind"] in ROLE_KINDS):
+            used.add(role["metadata"]["labels"]["app.kubernetes.io/name"])
+        seen_opt_ins |= _opted_in(BUILDS[_case(env)])
+    files = {path.stem for path in RBAC_DIR.glob("*.yaml")}
+    assert files == used, "a reviewed list without a role in any golden case is stale"
+    declared = {name for component in files for name in golden(component).get("optIn", {})}
+    assert declared <= seen_opt_ins, "every opt-in is exercised by some golden case"
+
+
+def test_grants_expand_rules() -> None:
+    rules = [{"apiGroups": ["", "apps"], "resources": ["pods"], "verbs": ["get", "list"]}, {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+    assert grants(rules) == {
+        ("", "pods", "get", ""),
+        ("", "pods", "list", ""),
+        ("apps", "pods", "get", ""),
+        ("apps", "pods", "list", ""),
+        ("url", "/metrics", "get", ""),
+    }
