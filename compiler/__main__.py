@@ -1,3 +1,3 @@
-from kmc.cli import main
+from kmc.entry import main
 
 main()

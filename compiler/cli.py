@@ -22,20 +22,59 @@ FORMAT_CHOICES = ("manifests", "helm", "kustomize", "all")
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="kmc", message="%(prog)s %(version)s")
-def cli() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems (no summary line, no warnings).")
+@click.option("-v", "--verbose", is_flag=True, help="Say more: each subtree written or checked.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """kmc compiles one declarative stack.yaml into a complete Kubernetes monitoring stack:
     Prometheus with annotation-based discovery, node-exporter and kube-state-metrics, as raw
     manifests, as a Helm chart, or as a kustomize base with one overlay per environment.
 
     \b
     Start:   kmc init && kmc build stack.yaml
-    Check:   kmc validate stack.yaml
+    Check:   kmc validate stack.yaml;  kmc build --check stack.yaml  (is charts-out/ current?)
     Ship:    kmc build --format helm stack.yaml && kmc package charts-out/helm/NAME
              kmc publish charts-out/helm/NAME oci://registry.example.com/charts
+
+    Colours on a terminal only; NO_COLOR=1 turns them off.
     """
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
+
+
+def _set_output(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        root = ctx.find_root()
+        root.obj = {**(root.obj or {}), str(param.name): True}
+
+
+def output_options(command: Any) -> Any:
+    """-q/-v on a subcommand too (`kmc build -q` as well as `kmc -q build`)."""
+    command = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_output, help="Say more.")(command)
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_output, help="Print only problems.")(command)
+
+
+def _say(message: str) -> None:
+    """A status line on stderr, unless -q."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not (ctx.find_root().obj or {}).get("quiet"):
+        click.echo(message, err=True)
+
+
+def _verbose() -> bool:
+    ctx = click.get_current_context(silent=True)
+    flags = (ctx.find_root().obj or {}) if ctx else {}
+    return bool(flags.get("verbose") and not flags.get("quiet"))
+
+
+def _problems(text: str) -> None:
+    """Diagnostics or drift on stderr, in colour on a terminal."""
+    from kmc import report
+
+    click.echo(report.coloured(text) if report.colours_wanted(sys.stderr) else text, err=True, nl=False)
 
 
 @cli.command()
+@output_options
 @click.argument("stack", type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -55,7 +94,13 @@ def cli() -> None:
 @click.option(
     "--env", metavar="NAME", help="Build only this environment's manifests (`default` is the stack without overrides). Without it, every environment is built."
 )
-def build(stack: Path, fmt: str, out: Path, env: str | None) -> None:
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing: exit 0 when OUT is current, 1 listing added/changed/removed files with a short diff each. "
+    "Needs no compile when OUT/.kmc-lock.json proves the output current.",
+)
+def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> None:
     """Compile STACK into OUT/<format>/.
 
     \b
@@ -65,49 +110,91 @@ def build(stack: Path, fmt: str, out: Path, env: str | None) -> None:
       kubectl apply -k charts-out/kustomize/overlays/prod
     The Helm chart lands in OUT/helm/<chart name>/ (values-<env>.yaml per environment):
       helm install monitoring charts-out/helm/kmc-monitoring -f .../values-prod.yaml
-    A failed build writes nothing and leaves the previous output untouched.
+    A failed build writes nothing and leaves the previous output untouched. Each build records
+    in OUT/.kmc-lock.json the hashes of its inputs and outputs (commit it with the output).
     """
     from kmc import pipeline, report
 
     started = time.perf_counter()
     formats = pipeline.FORMATS if fmt == "all" else (fmt,)
+    if check:
+        _check(stack, out, formats, env, started)
+        return
     try:
         result = pipeline.build(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
     except StackInvalid as err:
         err.consequence = "nothing was written"
         raise
-    if result.compiled.warnings:
-        click.echo(report.text(result.compiled.warnings), err=True, nl=False)
+    if result.compiled.warnings and not (click.get_current_context().find_root().obj or {}).get("quiet"):
+        _problems(report.text(result.compiled.warnings))
     files = sum(len(tree) for tree in result.trees.values())
     where = ", ".join(str(out / subtree) for subtree in result.trees)
+    if _verbose():
+        for subtree, tree in sorted(result.trees.items()):
+            _say(f"kmc: wrote {out / subtree}/ ({len(tree)} files)")
     elapsed = time.perf_counter() - started
-    click.echo(f"kmc: {len(result.compiled.graph.objects)} objects, {files} files in {where} ({elapsed:.2f}s)", err=True)
+    _say(f"kmc: {len(result.compiled.graph.objects)} objects, {files} files in {where} ({elapsed:.2f}s)")
+
+
+def _check(stack: Path, out: Path, formats: tuple[str, ...], env: str | None, started: float) -> None:
+    from kmc import lock, pipeline
+
+    drift = pipeline.check(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - started
+    where = ", ".join(str(out / subtree) for subtree in lock.subtrees(formats, env))
+    if not drift:
+        how = "lock" if drift.compiled is None else "compiled and compared"
+        _say(f"kmc: {where} current ({drift.files} files; {how}; {elapsed:.2f}s)")
+        return
+    lines = [f"added:   {out / name}\n" for name in drift.added]
+    lines += [f"removed: {out / name}\n" for name in drift.removed]
+    for name, diff in drift.changed:
+        lines.append(f"changed: {out / name}\n")
+        if not (click.get_current_context().find_root().obj or {}).get("quiet"):
+            lines.append(diff)
+    _problems("".join(lines))
+    count = len(drift.added) + len(drift.removed) + len(drift.changed)
+    raise KmcError(
+        f"{where} is not current: {count} file{'s differ' if count != 1 else ' differs'}; run: kmc build {stack} --out {out}"
+        + ("" if formats == ("manifests",) and env is None else " with the same --format/--env")
+    )
 
 
 @cli.command()
-@click.argument("stack", type=click.Path(path_type=Path))
+@output_options
+@click.argument("stacks", metavar="STACK...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True, help="How problems are reported.")
-def validate(stack: Path, output_format: str) -> None:
-    """Check STACK without building: schema, references, exactly-once scraping.
+def validate(stacks: tuple[Path, ...], output_format: str) -> None:
+    """Check each STACK without building: schema, references, exactly-once scraping.
 
-    Prints every problem as FILE:LINE:COL: error: $.json.path: message (or JSON) and exits 1
-    when there is any.
+    Prints every problem as FILE:LINE:COL: error: $.json.path: message (or JSON, one document
+    per stack) and exits 1 when any stack has one.
     """
     from kmc import pipeline, report
 
-    try:
-        compiled = pipeline.compile_stack(stack, display=str(stack))
-    except StackInvalid as err:
+    invalid: StackInvalid | None = None
+    for stack in stacks:
+        try:
+            compiled = pipeline.compile_stack(stack, display=str(stack))
+        except StackInvalid as err:
+            if output_format == "json":
+                click.echo(report.as_json(err.diagnostics), nl=False)
+            elif len(stacks) > 1:
+                _problems(report.text(err.diagnostics))
+                click.echo(f"kmc: {stack}: {err}", err=True)
+            invalid = err
+            continue
         if output_format == "json":
-            click.echo(report.as_json(err.diagnostics), nl=False)
-            raise SystemExit(err.exit_code) from None
-        raise
-    if output_format == "json":
-        click.echo(report.as_json(compiled.warnings), nl=False)
-    else:
-        if compiled.warnings:
-            click.echo(report.text(compiled.warnings), err=True, nl=False)
-        click.echo(f"{stack}: valid ({len(compiled.graph.objects)} objects)")
+            click.echo(report.as_json(compiled.warnings), nl=False)
+            continue
+        if compiled.warnings and not (click.get_current_context().find_root().obj or {}).get("quiet"):
+            _problems(report.text(compiled.warnings))
+        if not (click.get_current_context().find_root().obj or {}).get("quiet"):
+            click.echo(f"{stack}: valid ({len(compiled.graph.objects)} objects)")
+    if invalid is not None:
+        if output_format == "json" or len(stacks) > 1:
+            raise SystemExit(invalid.exit_code)
+        raise invalid
 
 
 @cli.command()
@@ -199,7 +286,7 @@ def main(argv: list[str] | None = None) -> Any:
     except StackInvalid as err:
         from kmc import report
 
-        click.echo(report.text(err.diagnostics), err=True, nl=False)
+        _problems(report.text(err.diagnostics))
         click.echo(f"kmc: {err}" + (f"; {err.consequence}" if err.consequence else ""), err=True)
         sys.exit(err.exit_code)
     except KmcError as err:

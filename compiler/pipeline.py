@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ class Compiled:
     stack: Stack
     graph: ObjectGraph
     warnings: tuple[Diagnostic, ...]
+    inputs: tuple[Path, ...]  # every file the output depends on: the stack and what it references
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +38,7 @@ def compile_stack(path: Path, display: str | None = None) -> Compiled:
 
     doc = read_stack(path, display)
     stack, warnings = validate(doc)
-    return Compiled(stack, components.object_graph(stack), tuple(warnings))
+    return Compiled(stack, components.object_graph(stack), tuple(warnings), (path,))
 
 
 def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> dict[str, Mapping[str, bytes]]:
@@ -75,9 +77,56 @@ def _env(name: str) -> str | None:
 
 def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, display: str | None = None) -> BuildResult:
     """Compile `path` and replace the built subtrees of `out`; nothing is written on failure."""
+    from kmc import lock
     from kmc.writer import write_trees
 
     compiled = compile_stack(path, display)
     trees = emit(compiled, formats, env)
     write_trees(out, trees)
+    with contextlib.suppress(OSError):  # the lock only speeds up `--check`; without it the check compiles
+        lock.write(out, lock.updated(out, path, compiled.inputs, trees))
     return BuildResult(compiled, trees)
+
+
+@dataclasses.dataclass(frozen=True)
+class Drift:
+    """How the output on disk differs from what the stack builds; empty when it is current."""
+
+    added: tuple[str, ...]  # built, not on disk
+    removed: tuple[str, ...]  # on disk, not built
+    changed: tuple[tuple[str, str], ...]  # (path, short unified diff)
+    files: int
+    compiled: Compiled | None  # None: the lock proved the output current without compiling
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+def check(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, display: str | None = None) -> Drift:
+    """Compare what `path` builds with `out`, writing nothing."""
+    import difflib
+
+    from kmc import lock
+
+    known = lock.current(out, path, lock.subtrees(formats, env))
+    if known is not None:
+        return Drift((), (), (), known, None)
+    compiled = compile_stack(path, display)
+    added: list[str] = []
+    removed: list[str] = []
+    changed: list[tuple[str, str]] = []
+    files = 0
+    for subtree, built in sorted(emit(compiled, formats, env).items()):
+        on_disk = lock.disk_tree(out / subtree)
+        files += len(built)
+        added += [f"{subtree}/{name}" for name in sorted(set(built) - set(on_disk))]
+        removed += [f"{subtree}/{name}" for name in sorted(set(on_disk) - set(built))]
+        for name in sorted(set(built) & set(on_disk)):
+            if built[name] != on_disk[name]:
+                old = on_disk[name].decode("utf-8", "replace").splitlines(keepends=True)
+                new = built[name].decode("utf-8", "replace").splitlines(keepends=True)
+                lines = list(difflib.unified_diff(old, new, f"{out}/{subtree}/{name} (on disk)", f"{subtree}/{name} (built)", n=1))
+                if len(lines) > 24:
+                    lines = [*lines[:24], f"... {len(lines) - 24} more diff lines\n"]
+                changed.append((f"{subtree}/{name}", "".join(lines)))
+    return Drift(tuple(added), tuple(removed), tuple(changed), files, compiled)

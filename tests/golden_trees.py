@@ -10,7 +10,8 @@ REFRESH = "scripts/refresh-golden (then review `git diff`)"
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+    """The compiled files under `root`; the build lock (.kmc-lock.json) is not compiled output."""
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file() and path.name != ".kmc-lock.json"}
 
 
 def flatten(trees: Mapping[str, Mapping[str, bytes]]) -> dict[str, bytes]:

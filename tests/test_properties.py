@@ -98,7 +98,8 @@ def by_environment(tree: Tree) -> dict[str, Tree]:
 
 
 def read_tree(root: Path) -> Tree:
-    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+    """The built files; the lock is left out (it records the stack file's own bytes)."""
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file() and path.name != ".kmc-lock.json"}
 
 
 def permuted(value: Any, rnd: random.Random) -> Any:

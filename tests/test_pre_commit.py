@@ -1,0 +1,75 @@
+"""kmc's pre-commit hooks, run by the real pre-commit framework (`pre-commit try-repo`) on a
+temporary git repository holding a stack and its compiled output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tools import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of hook environments for the module: the first hook run installs kmc into it."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
+
+
+def try_repo(repo: Path, home: Path, hook: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    command = [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), hook, "--color", "never", *args]
+    return subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with golden/minimal's stack and its output, committed."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ROOT / "golden/minimal/stack.yaml", repo / "stack.yaml")
+    subprocess.run([sys.executable, "-m", "kmc", "build", "-q", "stack.yaml", "--format", "all"], cwd=repo, check=True)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "stack")
+    return repo
+
+
+def test_check_passes_on_current_output_and_fails_on_stale(repo: Path, pre_commit_home: Path) -> None:
+    current = try_repo(repo, pre_commit_home, "kmc-check", "--all-files")
+    assert current.returncode == 0, current.stdout + current.stderr
+    assert "Passed" in current.stdout
+    values = next((repo / "charts-out/manifests/default").glob("*deployment-prometheus.yaml"))
+    values.write_text(values.read_text().replace("replicas: 1", "replicas: 3"))
+    stale = try_repo(repo, pre_commit_home, "kmc-check", "--all-files")
+    assert stale.returncode == 1, stale.stdout
+    assert "Failed" in stale.stdout and f"changed: charts-out/manifests/default/{values.name}" in stale.stdout
+    assert values.read_text().count("replicas: 3") == 1  # --check writes nothing
+
+
+def test_build_rewrites_stale_output_and_then_passes(repo: Path, pre_commit_home: Path) -> None:
+    (repo / "stack.yaml").write_text((repo / "stack.yaml").read_text() + "environments:\n  dev:\n    prometheus: {retention: 2d}\n")
+    changed = try_repo(repo, pre_commit_home, "kmc-build", "--all-files")
+    assert changed.returncode == 1, changed.stdout  # pre-commit's rule: a hook that changed files fails
+    assert "files were modified by this hook" in changed.stdout
+    assert (repo / "charts-out/manifests/dev").is_dir()
+    again = try_repo(repo, pre_commit_home, "kmc-build", "--all-files")
+    assert again.returncode == 0, again.stdout
+
+
+def test_validate_fails_with_the_located_error(repo: Path, pre_commit_home: Path) -> None:
+    (repo / "stack.yaml").write_text("version: 1\nprometheus:\n  replicas: many\n")
+    invalid = try_repo(repo, pre_commit_home, "kmc-validate", "--files", "stack.yaml")
+    assert invalid.returncode == 1, invalid.stdout
+    assert "stack.yaml:3:13: error: $.prometheus.replicas:" in invalid.stdout
