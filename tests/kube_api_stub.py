@@ -140,14 +140,18 @@ def _handler_for(stub: KubeApiStub) -> type[BaseHTTPRequestHandler]:
                 self._json(400, _status(400, "BadRequest", str(err)))
                 return
             kind = RESOURCES[plural][1]
+            api_version = RESOURCES[plural][0].removeprefix("/api/").removeprefix("/apis/")
             if query.get("watch") not in ("true", "1"):
                 stub.record(Request("list", url.path, query))
-                api_version = RESOURCES[plural][0].removeprefix("/api/").removeprefix("/apis/")
                 self._json(200, {"kind": f"{kind}List", "apiVersion": api_version, "metadata": {"resourceVersion": RESOURCE_VERSION}, "items": items})
                 return
             watch_list = query.get("sendInitialEvents") == "true"
             stub.record(Request("watch-list" if watch_list else "watch", url.path, query))
-            self._watch(kind, items if watch_list else [], bookmark=watch_list, seconds=float(query.get("timeoutSeconds", "600")))
+            events = [{"type": "ADDED", "object": obj} for obj in items] if watch_list else []
+            if watch_list:  # the end of the initial events; client-go decodes it as the resource's type
+                end = {"resourceVersion": RESOURCE_VERSION, "annotations": {"k8s.io/initial-events-end": "true"}}
+                events.append({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": end}})
+            self._watch(events, seconds=float(query.get("timeoutSeconds", "600")))
 
         def _json(self, code: int, body: Any) -> None:
             data = json.dumps(body).encode("utf-8")
@@ -157,15 +161,11 @@ def _handler_for(stub: KubeApiStub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _watch(self, kind: str, added: list[Obj], *, bookmark: bool, seconds: float) -> None:
+        def _watch(self, events: list[Obj], *, seconds: float) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            events = [{"type": "ADDED", "object": obj} for obj in added]
-            if bookmark:
-                end = {"resourceVersion": RESOURCE_VERSION, "annotations": {"k8s.io/initial-events-end": "true"}}
-                events.append({"type": "BOOKMARK", "object": {"kind": kind, "metadata": end}})
             try:
                 for event in events:
                     self._chunk(json.dumps(event).encode("utf-8") + b"\n")
