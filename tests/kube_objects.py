@@ -148,10 +148,10 @@ def _endpoints(svc: Obj, resolved: list[tuple[Obj, list[tuple[Obj, int]]]]) -> O
 
 
 def _endpoint_slices(svc: Obj, resolved: list[tuple[Obj, list[tuple[Obj, int]]]]) -> list[Obj]:
-    """One slice per set of resolved port numbers (pods may number a named port differently), as the controller does."""
-    groups: dict[tuple[int, ...], list[tuple[Obj, list[tuple[Obj, int]]]]] = {}
-    for member, ports in resolved:
-        groups.setdefault(tuple(number for _, number in ports), []).append((member, ports))
+    """One slice per address family and set of resolved port numbers (pods may number a named port differently), as the controller does."""
+    groups: dict[tuple[bool, tuple[int, ...]], list[tuple[Obj, list[tuple[Obj, int]]]]] = {}
+    for member, ports in resolved:  # a slice holds one address family
+        groups.setdefault((":" in member["status"]["podIP"], tuple(number for _, number in ports)), []).append((member, ports))
     name = svc["metadata"]["name"]
     return [
         {
@@ -162,7 +162,7 @@ def _endpoint_slices(svc: Obj, resolved: list[tuple[Obj, list[tuple[Obj, int]]]]
                 "namespace": svc["metadata"]["namespace"],
                 "labels": {SERVICE_NAME_LABEL: name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
             },
-            "addressType": "IPv4",
+            "addressType": "IPv6" if ":" in group[0][0]["status"]["podIP"] else "IPv4",
             "endpoints": [
                 {
                     "addresses": [member["status"]["podIP"]],

@@ -58,6 +58,10 @@ def get_json(url: str) -> Any:
     return json.loads(body)
 
 
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class MetricsServer:
     """A tiny exporter: serves `body` at `path` in the text exposition format and records every request."""
 
@@ -66,7 +70,7 @@ class MetricsServer:
         self.body = body.encode("utf-8")
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"metrics-{host}", daemon=True)
         self._thread.start()
@@ -78,6 +82,11 @@ class MetricsServer:
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
+
+    @property
+    def address(self) -> str:
+        """host:port as a URL or a Prometheus target has it (IPv6 in brackets)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def seen(self) -> list[tuple[str, dict[str, list[str]]]]:
         with self._lock:

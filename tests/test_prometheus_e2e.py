@@ -10,9 +10,10 @@ behind an annotated kube-dns service (tiny `/metrics` servers), and workload pod
 annotated pod, a service annotated for scraping with two pods behind it, one of them annotated
 itself and the other with a port the service does not expose, a service with a `port`
 annotation in front of a two-port pod, a `scrape_slow` pod, a pod with `param_*` annotations, a
-multi-port pod, a Pending pod and a pod annotated with the custom prefix. Every port of every
-pod has a live server (each pod on its own loopback address 127.0.0.X), so a target the config
-should have dropped would show up, healthy.
+multi-port pod, a Pending pod, a pod annotated with the custom prefix, an annotated IPv6 pod and
+an IPv6 pod behind an annotated service. Every port of every pod has a live server (each pod
+on its own loopback address 127.0.0.X; the IPv6 ones share ::1), so a target the config should
+have dropped would show up, healthy.
 
 The test asserts, through Prometheus' HTTP API, the exact set of active targets with their
 labels, that no scrape URL appears twice, `up == 1` for each; on the servers' side, that
@@ -71,6 +72,8 @@ SCRAPED_SERVERS = {
     "apps/web-a",
     "apps/web-b",
     "apps/api-0",
+    "apps/ipv6",
+    "apps/ipv6-behind",
     "apps/custom",
 }
 TIMEOUT = 30  # seconds, for each wait; a run takes about 7
@@ -150,10 +153,6 @@ class Cluster:
     node_exporters: dict[str, str]  # namespace -> address of its real node-exporter
 
 
-def _address(server: MetricsServer) -> str:
-    return f"{server.host}:{server.port}"
-
-
 @contextlib.contextmanager
 def _node_exporter(host: str, log: Path) -> Iterator[str]:
     address = f"{host}:{free_port(host)}"
@@ -190,6 +189,7 @@ def cluster(stacks: dict[str, Built], tmp_path_factory: pytest.TempPathFactory) 
         web_b = serve("apps/web-b", "127.0.0.15")
         api_http, api_metrics = serve("apps/api-0:http", "127.0.0.18", "/"), serve("apps/api-0", "127.0.0.18")
         pending = serve("apps/pending", "127.0.0.16")
+        v6, v6_behind = serve("apps/ipv6", "::1"), serve("apps/ipv6-behind", "::1")  # the one IPv6 loopback address
         custom = serve("apps/custom", "127.0.0.17", "/custom-metrics")
         coredns = serve("kube-system/coredns", "127.0.0.20", port=COREDNS_PORT)
 
@@ -244,6 +244,9 @@ def cluster(stacks: dict[str, Built], tmp_path_factory: pytest.TempPathFactory) 
             ),
             pod("apps", "api-0", ip=api_http.host, containers={"api": {"http": api_http.port, "metrics": api_metrics.port}}, labels={"app": "api"}),
             service("apps", "api", ports={"http": (80, "http")}, selector={"app": "api"}, annotations={**scrape, "prometheus.io/port": str(api_metrics.port)}),
+            pod("apps", "ipv6", ip=v6.host, containers={"app": {"metrics": v6.port}}, annotations={**scrape, "prometheus.io/port": str(v6.port)}),
+            pod("apps", "ipv6-behind", ip=v6_behind.host, containers={"app": {"http": v6_behind.port}}, labels={"app": "ipv6"}),
+            service("apps", "ipv6", ports={"http": (80, "http")}, selector={"app": "ipv6"}, annotations={**scrape, "prometheus.io/port": str(v6_behind.port)}),
             pod("apps", "pending", ip=pending.host, containers={"app": {"metrics": pending.port}}, annotations=scrape, phase="Pending"),
             pod(
                 "apps",
@@ -277,7 +280,7 @@ def expected_targets(cluster: Cluster) -> dict[str, set[Target]]:
     """Per stack, the exact active targets: (scrape pool, labels)."""
 
     def at(key: str) -> str:
-        return _address(cluster.servers[key])
+        return cluster.servers[key].address
 
     def pod_target(job: str, key: str, address: str | None = None) -> Target:
         namespace, name = key.split("/")
@@ -299,6 +302,7 @@ def expected_targets(cluster: Cluster) -> dict[str, set[Target]]:
             pod_target("kubernetes-pods", "apps/params"),
             pod_target("kubernetes-pods", "apps/multi-port"),
             pod_target("kubernetes-pods", "apps/web-b"),
+            pod_target("kubernetes-pods", "apps/ipv6"),
             pod_target("kubernetes-pods-slow", "apps/slow"),
             (
                 "kubernetes-service-endpoints",
@@ -307,6 +311,12 @@ def expected_targets(cluster: Cluster) -> dict[str, set[Target]]:
             (
                 "kubernetes-service-endpoints",
                 _labels(job="kubernetes-service-endpoints", instance=at("apps/api-0"), namespace="apps", service="api", pod="api-0", node="node-1"),
+            ),
+            (
+                "kubernetes-service-endpoints",
+                _labels(
+                    job="kubernetes-service-endpoints", instance=at("apps/ipv6-behind"), namespace="apps", service="ipv6", pod="ipv6-behind", node="node-1"
+                ),
             ),
         },
         "custom-prefix": {
