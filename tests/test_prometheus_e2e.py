@@ -9,9 +9,9 @@ watch-list requests of Prometheus 3): kmc's own node-exporter pods (the real Deb
 behind an annotated kube-dns service (tiny `/metrics` servers), and workload pods in `apps`: an
 annotated pod, a service annotated for scraping with two pods behind it, one of them annotated
 itself and the other with a port the service does not expose, a service with a `port`
-annotation in front of a two-port pod, a `scrape_slow` pod, a pod with `param_*` annotations, a
-multi-port pod, a Pending pod, a pod annotated with the custom prefix, an annotated IPv6 pod and
-an IPv6 pod behind an annotated service. Every port of every pod has a live server (each pod
+annotation in front of a two-port pod, a `scrape_slow` pod and a `scrape_slow` service, a pod
+with `param_*` annotations, a multi-port pod, a Pending pod, a pod annotated with the custom
+prefix, an annotated IPv6 pod and an IPv6 pod behind an annotated service. Every port of every pod has a live server (each pod
 on its own loopback address 127.0.0.X; the IPv6 ones share ::1), so a target the config should
 have dropped would show up, healthy.
 
@@ -72,6 +72,7 @@ SCRAPED_SERVERS = {
     "apps/web-a",
     "apps/web-b",
     "apps/api-0",
+    "apps/batch-0",
     "apps/ipv6",
     "apps/ipv6-behind",
     "apps/custom",
@@ -188,6 +189,7 @@ def cluster(stacks: dict[str, Built], tmp_path_factory: pytest.TempPathFactory) 
         web_a, web_a_admin = serve("apps/web-a", "127.0.0.14", "/stats/prometheus"), serve("apps/web-a:admin", "127.0.0.14", "/admin")
         web_b = serve("apps/web-b", "127.0.0.15")
         api_http, api_metrics = serve("apps/api-0:http", "127.0.0.18", "/"), serve("apps/api-0", "127.0.0.18")
+        batch = serve("apps/batch-0", "127.0.0.19")
         pending = serve("apps/pending", "127.0.0.16")
         v6, v6_behind = serve("apps/ipv6", "::1"), serve("apps/ipv6-behind", "::1")  # the one IPv6 loopback address
         custom = serve("apps/custom", "127.0.0.17", "/custom-metrics")
@@ -247,6 +249,8 @@ def cluster(stacks: dict[str, Built], tmp_path_factory: pytest.TempPathFactory) 
             pod("apps", "ipv6", ip=v6.host, containers={"app": {"metrics": v6.port}}, annotations={**scrape, "prometheus.io/port": str(v6.port)}),
             pod("apps", "ipv6-behind", ip=v6_behind.host, containers={"app": {"http": v6_behind.port}}, labels={"app": "ipv6"}),
             service("apps", "ipv6", ports={"http": (80, "http")}, selector={"app": "ipv6"}, annotations={**scrape, "prometheus.io/port": str(v6_behind.port)}),
+            pod("apps", "batch-0", ip=batch.host, containers={"batch": {"metrics": batch.port}}, labels={"app": "batch"}),
+            service("apps", "batch", ports={"metrics": (9000, "metrics")}, selector={"app": "batch"}, annotations={"prometheus.io/scrape_slow": "true"}),
             pod("apps", "pending", ip=pending.host, containers={"app": {"metrics": pending.port}}, annotations=scrape, phase="Pending"),
             pod(
                 "apps",
@@ -307,6 +311,10 @@ def expected_targets(cluster: Cluster) -> dict[str, set[Target]]:
             (
                 "kubernetes-service-endpoints",
                 _labels(job="kubernetes-service-endpoints", instance=at("apps/web-a"), namespace="apps", service="web", pod="web-a", node="node-1"),
+            ),
+            (
+                "kubernetes-service-endpoints-slow",
+                _labels(job="kubernetes-service-endpoints-slow", instance=at("apps/batch-0"), namespace="apps", service="batch", pod="batch-0", node="node-1"),
             ),
             (
                 "kubernetes-service-endpoints",
