@@ -15,21 +15,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from timing import measure
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def measure(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed")
-    return elapsed, usage.ru_maxrss
 
 
 def main() -> None:
@@ -49,6 +39,9 @@ def main() -> None:
             "kmc build --format helm": [kmc, "build", str(args.stack), "--format", "helm", "--out", out],
             "kmc build --format all": [kmc, "build", str(args.stack), "--format", "all", "--out", out],
         }
+        current = Path(chart_out) / "current"
+        subprocess.run([kmc, "build", "-q", str(args.stack), "--format", "all", "--out", str(current)], check=True)
+        cases["kmc build --check (lock, all formats)"] = [kmc, "build", "--check", str(args.stack), "--format", "all", "--out", str(current)]
         if helm.exists():
             cases["helm template (4.x) of that chart"] = [str(helm), "template", "bench", str(chart)]
         for command in cases.values():
@@ -67,7 +60,7 @@ def main() -> None:
     reference = "helm template (4.x) of that chart"
     if reference in results:
         base = statistics.median(seconds for seconds, _ in results[reference])
-        for name in ("kmc build --format manifests", "kmc build --format helm", "kmc build --format all"):
+        for name in ("kmc build --format manifests", "kmc build --format helm", "kmc build --format all", "kmc build --check (lock, all formats)"):
             ratio = statistics.median(seconds for seconds, _ in results[name]) / base
             print(f"  {name} / helm template: {ratio:.2f}x")
 

@@ -197,6 +197,147 @@ def validate(stacks: tuple[Path, ...], output_format: str) -> None:
         raise invalid
 
 
+def _complete_key(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from kmc import explain as explaining
+    from kmc.schema_check import load_schema
+
+    return [path for path in explaining.paths(load_schema()) if path.startswith(incomplete)]
+
+
+@cli.command()
+@click.argument("key", metavar="KEY.PATH", default="", shell_complete=_complete_key)
+def explain(key: str) -> None:
+    """Describe a key of stack.yaml: type, description, default, examples, sub-keys.
+
+    \b
+    kmc explain prometheus.retention
+    kmc explain scrape.extraJobs.relabel_configs
+    kmc explain            (the top level)
+    """
+    from kmc import explain as explaining
+    from kmc.schema_check import load_schema
+
+    click.echo(explaining.explain(load_schema(), key), nl=False)
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL (commands, options, `kmc explain` keys).
+
+    \b
+    bash:  eval "$(kmc completion bash)"     (e.g. in ~/.bashrc)
+    zsh:   eval "$(kmc completion zsh)"      (e.g. in ~/.zshrc)
+    fish:  kmc completion fish > ~/.config/fish/completions/kmc.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    complete = get_completion_class(shell)
+    assert complete is not None
+    click.echo(complete(cli, {}, "kmc", "_KMC_COMPLETE").source())
+
+
+DIFFERS = 4  # `kmc diff`: the objects differ
+
+
+@cli.command()
+@output_options
+@click.argument("stack", type=click.Path(path_type=Path))
+@click.option(
+    "--against",
+    "against",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A directory of manifests (or an output directory holding manifests/<env>/).",
+)
+@click.option("--rev", metavar="REV", help="A git revision: the stack as committed there, compiled by this kmc (default: HEAD).")
+@click.option("--env", metavar="NAME", default="default", show_default=True, help="The environment whose objects are compared.")
+def diff(stack: Path, against: Path | None, rev: str | None, env: str) -> None:
+    """What applying STACK's objects would change, compared with --against DIR or --rev REV.
+
+    Lists added (+), removed (-) and changed (~) objects with the paths of their changed fields,
+    and flags changes the API server refuses in place (workload selectors, StatefulSet
+    volumeClaimTemplates, a Service's clusterIP, a binding's roleRef): delete and recreate needed.
+
+    \b
+    Exit codes: 0 no difference; 4 the objects differ; 1 error; 2 usage.
+    """
+    from kmc import objdiff, pipeline
+    from kmc.emitters.manifests import render_objects
+
+    if against is not None and rev is not None:
+        raise click.UsageError("give --against or --rev, not both")
+    compiled = pipeline.compile_stack(stack, display=str(stack))
+    if env != "default" and env not in compiled.stack.environments:
+        raise click.UsageError(f"the stack has no environment {env!r}")
+    new = render_objects(compiled.graph, compiled.stack.values(None if env == "default" else env))
+    if against is not None:
+        old = _objects_in(against / "manifests" / env if (against / "manifests").is_dir() else against)
+        label = str(against)
+    else:
+        old, label = _objects_at(stack, rev or "HEAD", env)
+    diffs = objdiff.diff(old, new)
+    if not diffs:
+        _say(f"kmc: no difference between {label} and {stack} ({env}: {len(new)} objects)")
+        return
+    click.echo(objdiff.render(diffs), nl=False)
+    recreate = sum(1 for item in diffs if item.recreate)
+    _say(
+        f"kmc: {len(diffs)} object{'s differ' if len(diffs) != 1 else ' differs'} from {label}" + (f"; {recreate} need delete and recreate" if recreate else "")
+    )
+    sys.exit(DIFFERS)
+
+
+def _objects_in(directory: Path) -> list[Any]:
+    import yaml
+
+    objects = []
+    for path in sorted(directory.glob("*.y*ml")):
+        try:
+            objects += [obj for obj in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(obj, dict)]
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise KmcError(f"{path}: not YAML objects: {err}") from None
+    if not objects:
+        raise KmcError(f"{directory}: no Kubernetes objects (*.yaml) to compare with")
+    return objects
+
+
+def _objects_at(stack: Path, rev: str, env: str) -> tuple[list[Any], str]:
+    """The objects the stack at git revision `rev` builds (its directory checked out in a temp dir)."""
+    import io
+    import subprocess
+    import tarfile
+    import tempfile
+
+    from kmc import pipeline
+    from kmc.emitters.manifests import render_objects
+
+    def git(*args: str, cwd: Path | None = None) -> bytes:
+        try:
+            result = subprocess.run(["git", *args], cwd=cwd or stack.resolve().parent, capture_output=True, check=False, timeout=60)
+        except FileNotFoundError:
+            raise KmcError("--rev needs git, which is not installed") from None
+        if result.returncode != 0:
+            raise KmcError(f"git {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
+        return result.stdout
+
+    prefix = git("rev-parse", "--show-prefix").decode().strip()
+    top = Path(git("rev-parse", "--show-toplevel").decode().strip())
+    archive = git("archive", "--format=tar", f"{rev}:{prefix}", cwd=top)  # the stack's directory as it was
+    with tempfile.TemporaryDirectory() as temp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(temp, filter="data")
+        old_stack = Path(temp) / stack.name
+        if not old_stack.is_file():
+            raise KmcError(f"{stack.name} does not exist at {rev}")
+        label = f"{rev}:{prefix}{stack.name}"
+        try:
+            compiled = pipeline.compile_stack(old_stack, display=label)
+        except StackInvalid as err:
+            raise KmcError(f"the stack at {rev} does not compile ({err}); compare with --against a directory instead") from None
+        values = compiled.stack.values(None if env == "default" else env) if env == "default" or env in compiled.stack.environments else None
+        return ([] if values is None else render_objects(compiled.graph, values)), label
+
+
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of stack.yaml."""

@@ -24,6 +24,10 @@ MAX_DEPTH = 64
 # parsers disagree on them (Go's, in kubectl and Helm, refuses them) and no Kubernetes field wants them.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
+# What YAML refuses anywhere in a stream, and what it counts as a line break.
+_NOT_YAML_TEXT = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
 JsonPath = tuple[str | int, ...]
 
 
@@ -126,6 +130,8 @@ def parse_stack(raw: bytes, file: str) -> Document:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         raise _yaml_error(err, file, lines) from None
+    except yaml.reader.ReaderError as err:
+        raise _reader_error(err, text, file, lines) from None
     except yaml.YAMLError as err:
         raise _located(file, 1, 1, f"not valid YAML: {err}") from None
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
@@ -183,6 +189,21 @@ def _yaml_error(err: yaml.MarkedYAMLError, file: str, lines: tuple[str, ...]) ->
         hint = "a stack is one document; remove the `---` separators"
     source = lines[line - 1] if 0 < line <= len(lines) else ""
     return StackInvalid([Diagnostic(file, line, column, "$", f"not valid YAML: {problem}", hint, source_line=source)])
+
+
+def _reader_error(err: yaml.reader.ReaderError, text: str, file: str, lines: tuple[str, ...]) -> StackInvalid:
+    """A character YAML allows nowhere in a file, located (libyaml counts its offset in bytes, so find it again)."""
+    found = _NOT_YAML_TEXT.search(text)
+    index = found.start() if found else min(err.position, len(text))
+    before = text[:index]
+    line = len(_YAML_LINE_BREAK.findall(before)) + 1
+    column = index - max(before.rfind(char) for char in "\n\r\x85\u2028\u2029")
+    character = text[index] if index < len(text) else ""
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    message = f"not valid YAML: the character {character!r} is not allowed anywhere in a YAML file"
+    return StackInvalid(
+        [Diagnostic(file, line, column, "$", message, "remove it; stack files are printable text (tabs and line breaks aside)", source_line=source)]
+    )
 
 
 class _Loader(yaml.SafeLoader if not hasattr(yaml, "CSafeLoader") else yaml.CSafeLoader):  # type: ignore[misc]

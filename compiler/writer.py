@@ -1,13 +1,15 @@
 """The only code that touches the output directory.
 
 Each built subtree (e.g. `manifests`, or `manifests/prod` for one environment) is written into a
-temporary sibling directory first and then swapped in with renames, so a failure leaves the
-previous output as it was and no partial tree behind; files that are no longer produced
-disappear with the old tree.
+temporary sibling directory first and then swapped in with renames. The swaps of one build are
+one unit: if any step fails, the subtrees already swapped are swapped back, so a failure leaves
+the previous output as it was, no partial tree and no directory the build created behind;
+files that are no longer produced disappear with the old tree.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -25,13 +27,15 @@ class WriteError(KmcError):
 
 def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
     """Replace each `out/<subtree>` by exactly the given files (relative path → content)."""
-    staged: list[tuple[Path, Path]] = []
     if out.exists() and not out.is_dir():
         raise WriteError(f"cannot write {out}: it is not a directory; the previous output is unchanged")
+    created: list[Path] = []  # directories above the subtrees that this write made, outermost first
+    staged: list[tuple[Path, Path]] = []  # (temporary tree, target)
+    swapped: list[tuple[Path, Path | None]] = []  # (target, where its previous tree waits, if it had one)
     try:
         for subtree, files in sorted(trees.items()):
             target = out / subtree
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_parents(target.parent, created)
             temp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
             staged.append((temp, target))
             temp.chmod(0o755)  # mkdtemp makes it private; the swapped-in tree is ordinary output
@@ -40,25 +44,70 @@ def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(content)
         for temp, target in staged:
-            _swap(temp, target)
+            swapped.append((target, _swap(temp, target)))
     except OSError as err:
-        for temp, _ in staged:
-            shutil.rmtree(temp, ignore_errors=True)
-        raise WriteError(f"cannot write {out}: {err.strerror or err}; the previous output is unchanged") from None
+        problem = f"cannot write {out}: {err.strerror or err}"
+        stranded = _roll_back(staged, swapped, created)
+        if stranded:
+            raise WriteError(f"{problem}; restoring the previous output failed too, it is still in: {', '.join(stranded)}") from None
+        raise WriteError(f"{problem}; the previous output is unchanged") from None
+    for _, previous in swapped:
+        if previous is not None:
+            shutil.rmtree(previous.parent, ignore_errors=True)
 
 
-def _swap(temp: Path, target: Path) -> None:
+def _make_parents(directory: Path, created: list[Path]) -> None:
+    missing = []
+    for parent in (directory, *directory.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        try:
+            parent.mkdir()
+        except FileExistsError:
+            continue  # made by someone else meanwhile: not ours to remove
+        created.append(parent)
+
+
+def _swap(temp: Path, target: Path) -> Path | None:
+    """Move `temp` to `target`; return where the previous `target` tree now is (None if there was none)."""
     if target.is_symlink() or target.is_file():
         raise OSError(f"{target} exists and is not a directory")
     if not target.exists():
         os.rename(temp, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
-    os.rename(target, old / "previous")
+        return None
+    aside = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+    previous = aside / "previous"
+    try:
+        os.rename(target, previous)
+    except OSError:
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
     try:
         os.rename(temp, target)
     except OSError:
-        os.rename(old / "previous", target)
-        shutil.rmtree(old, ignore_errors=True)
+        os.rename(previous, target)
+        shutil.rmtree(aside, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    return previous
+
+
+def _roll_back(staged: list[tuple[Path, Path]], swapped: list[tuple[Path, Path | None]], created: list[Path]) -> list[str]:
+    """Undo a failed write; return the places of previous trees that could not be put back."""
+    stranded = []
+    for target, previous in reversed(swapped):
+        shutil.rmtree(target, ignore_errors=True)
+        if previous is not None:
+            try:
+                os.rename(previous, target)
+            except OSError:
+                stranded.append(str(previous))
+                continue
+            shutil.rmtree(previous.parent, ignore_errors=True)
+    for temp, _ in staged:
+        shutil.rmtree(temp, ignore_errors=True)
+    for directory in reversed(created):
+        with contextlib.suppress(OSError):  # not empty (a stranded tree) or gone: leave it
+            directory.rmdir()
+    return stranded

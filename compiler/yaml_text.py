@@ -11,7 +11,10 @@ _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc]
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        # A list shared by two places (one `verbs` for two RBAC rules) is written out twice, never
+        # as an anchor and alias: plainer for people, and some tools mishandle aliases.
+        return True
 
 
 # Plain scalars that PyYAML (YAML 1.1) may write bare but Go's YAML parsers (kubectl, kustomize,

@@ -623,3 +623,72 @@ def mutated_stacks(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(1, 3))):
         doc = _mutate(draw, doc)
     return dump(doc)
+
+
+# --- mutants of the golden stacks -------------------------------------------------------------------
+
+GOLDEN_DIR = SCHEMA_FILE.parents[1] / "golden"
+# The golden stacks as written: the valid ones, and the invalid ones (near misses that reach odd corners).
+GOLDEN_TEXTS = tuple(path.read_bytes() for path in sorted(GOLDEN_DIR.glob("*/stack.yaml")))
+INVALID_GOLDEN_TEXTS = tuple(path.read_bytes() for path in sorted(GOLDEN_DIR.glob("invalid/*/stack.yaml")))
+# Values YAML reads in surprising ways, and text that is not YAML at all.
+ODD_SCALARS = (
+    "no", "yes", "on", "off", "~", "null", "010", "0o10", "0x1F", "1e3", "1_000", ".inf", "-.nan", "2026-01-01", "12:30:00",
+    '"unterminated', "'", "[", "{", "]", "}", "[a, b]", "{a: 1}", "&anchor x", "*nowhere", "!!binary aGk=", "!!python/object:os.system x",
+    "<<: *a", "|", ">-", "- x", ": x", "? x", "#", "%", "@", "`", "\\t", "\t", "-", "---", "...", "\u00e9t\u00e9", "\U0001f600", "a" * 300,
+)  # fmt: skip
+ODD_LINES = ("---", "...", "%YAML 1.1", "%TAG ! tag:x,2000:", "? complex", ": value", "<<: *a", "- item", "&a {}", "*a", "!!set {a}", "\t- tab", "key: &a [*a]")
+
+
+def _lines(text: bytes) -> list[bytes]:
+    return text.split(b"\n")
+
+
+@st.composite
+def _text_mutation(draw: st.DrawFn, text: bytes) -> bytes:
+    """One mistake made in the text itself: a duplicated, lost, moved or re-indented line, a wrong value or key, cut-off or random bytes."""
+    lines = _lines(text)
+    at = draw(st.integers(0, max(len(lines) - 1, 0)))
+    line = lines[at] if lines else b""
+    kind = draw(st.sampled_from(("duplicate-line", "delete-line", "swap-lines", "indent", "value", "key", "insert-line", "truncate", "bytes")))
+    if kind == "duplicate-line":  # a duplicate key, or a list item twice
+        lines.insert(at, line)
+    elif kind == "delete-line":
+        del lines[at : at + 1]
+    elif kind == "swap-lines" and len(lines) > 1:
+        other = draw(st.integers(0, len(lines) - 1))
+        lines[at], lines[other] = lines[other], line
+    elif kind == "indent":  # wrong nesting
+        shift = draw(st.integers(-4, 6))
+        stripped = line.lstrip(b" ")
+        lines[at] = b" " * max(len(line) - len(stripped) + shift, 0) + stripped
+    elif kind in ("value", "key") and b":" in line:
+        key, _, value = line.partition(b":")
+        encoded = draw(st.sampled_from(ODD_SCALARS) | scalars.map(json.dumps) | scalars.map(str) | keys).encode("utf-8")
+        lines[at] = key + b": " + encoded if kind == "value" else key[: len(key) - len(key.lstrip())] + encoded + b":" + value
+    elif kind == "insert-line":
+        indent = b" " * draw(st.integers(0, 8))
+        lines.insert(at, indent + draw(st.sampled_from(ODD_LINES)).encode("utf-8"))
+    elif kind == "truncate":
+        return text[: draw(st.integers(0, len(text)))]
+    elif kind == "bytes":
+        position = draw(st.integers(0, len(text)))
+        return text[:position] + draw(st.binary(min_size=1, max_size=8)) + text[position:]
+    return b"\n".join(lines)
+
+
+@st.composite
+def golden_mutants(draw: st.DrawFn) -> bytes:
+    """A golden stack with one to three mistakes: in its data (see `_mutate`) and/or in its text."""
+    text = draw(st.sampled_from(GOLDEN_TEXTS) | st.sampled_from(INVALID_GOLDEN_TEXTS))  # half and half
+    mutated = False
+    if draw(st.booleans()):
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            doc = None
+        if doc is not None:
+            text, mutated = dump(_mutate(draw, doc)), True
+    for _ in range(draw(st.integers(0 if mutated else 1, 3))):
+        text = draw(_text_mutation(text))
+    return text

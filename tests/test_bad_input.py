@@ -157,6 +157,12 @@ BAD_STACKS = [
     pytest.param(_missing, "stack.yaml:1:1: error: $: no such file", id="missing-file"),
     pytest.param(_bytes(b"\x00\x01version\xff\xfe\x80" + bytes(range(256)) * 16), "stack.yaml:1:10: error: $: the file is not UTF-8 text", id="binary-garbage"),
     pytest.param(_bytes(b"\x00" * 64), "stack.yaml:1:1: error: $: not valid YAML: ", id="nul-bytes"),
+    # regression: once reported at 1:1 with PyYAML's two-line message ('in "<unicode string>", position 31')
+    pytest.param(
+        _bytes("version: 1\nnamespace: monitoring # caf\u00e9 \x1f\n".encode()),
+        "stack.yaml:2:30: error: $: not valid YAML: the character '\\x1f' is not allowed anywhere in a YAML file",
+        id="control-character-in-a-comment",
+    ),
     pytest.param(_bytes("version: 1\nnamespace: café\n".encode("latin-1")), "stack.yaml:2:15: error: $: the file is not UTF-8 text", id="latin-1"),
     pytest.param(_huge, "kmc reads stack files up to 1 MiB", id="5-mb-stack"),
     pytest.param(_bytes(BILLION_LAUGHS), "the document expands to more than 200000 values", id="billion-laughs"),

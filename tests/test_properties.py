@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import json
 import os
 import random
@@ -21,11 +22,11 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from stack_strategies import SCHEMA_FILE, dump, mutated_stacks, stacks, yamlish_documents
+from stack_strategies import SCHEMA_FILE, dump, golden_mutants, mutated_stacks, stacks, yamlish_documents
 
-from kmc import yaml_text
+from kmc import cli, yaml_text
 from kmc.components import object_graph
 from kmc.errors import Diagnostic, KmcError, StackInvalid
 from kmc.loader import parse_stack
@@ -211,6 +212,57 @@ def test_arbitrary_yaml_raises_only_kmc_errors(raw: bytes) -> None:
 @given(mutated_stacks())
 def test_broken_stacks_raise_only_kmc_errors(raw: bytes) -> None:
     check_only_kmc_errors(raw)
+
+
+def run_cli(args: Sequence[str]) -> tuple[int, str]:
+    """`kmc ARGS` in this process: its exit code and stderr."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+        try:
+            cli.main(list(args))
+        except SystemExit as exit_info:
+            code = exit_info.code
+    return int(code or 0), stderr.getvalue()
+
+
+def assert_cli_report_located(stderr: str, file: str, raw: bytes, last: re.Pattern[str]) -> None:
+    """Every line of the report is a located diagnostic, an indented part of one, or the one summary line `last`."""
+    last_line = len(LINE_BREAK.findall(raw.decode("utf-8", errors="replace"))) + 1
+    header = re.compile(re.escape(file) + r":(\d+):(\d+): (error|warning): \$")
+    *report, summary = stderr.removesuffix("\n").split("\n")
+    assert last.fullmatch(summary), f"last line: {summary!r}"
+    for line in report:
+        if line.startswith(" "):
+            assert re.match(r" +(\d+ \| |\| +\^$|hint: )", line), f"not part of a diagnostic: {line!r}"
+            continue
+        located = header.match(line)
+        assert located, f"an error without file:line:col: {line!r}"
+        assert 1 <= int(located[1]) <= last_line and int(located[2]) >= 1, f"position outside the file: {line!r}"
+
+
+BUILT = re.compile(r"kmc: \d+ objects, \d+ files in .* \(\d+\.\d\ds\)")
+REFUSED = re.compile(r"kmc: \d+ problems? in the stack; nothing was written")
+
+
+@examples(int(os.environ.get("KMC_FUZZ_EXAMPLES", "1000")))
+@given(golden_mutants())
+@example(b"version: 1\nnamespace: monitoring # \x1f\n")  # regression: reported at 1:1, on two lines
+def test_mutated_golden_stacks_through_the_cli(raw: bytes) -> None:
+    """`kmc build` of a golden stack with mistakes: exit 0 or 1 (never 3), and every problem located.
+
+    1,000 cases by default; KMC_FUZZ_EXAMPLES=N runs N.
+    """
+    with tempfile.TemporaryDirectory() as directory:
+        stack, out = Path(directory) / "stack.yaml", Path(directory) / "out"
+        stack.write_bytes(raw)
+        code, stderr = run_cli(["build", str(stack), "--format", "all", "--out", str(out)])
+        event(f"exit {code}")
+        assert code in (0, 1), f"exit {code}:\n{stderr}"
+        assert_cli_report_located(stderr, str(stack), raw, BUILT if code == 0 else REFUSED)
+        if code == 0:
+            assert sorted(path.name for path in out.iterdir()) == [".kmc-lock.json", "helm", "kustomize", "manifests"]
+        else:
+            assert not out.exists(), "a refused stack wrote output"
 
 
 # --- 4. names, uniqueness and scope of emitted objects -----------------------------------------

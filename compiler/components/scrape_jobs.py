@@ -281,7 +281,11 @@ def _annotated_pods(name: str, prefix: str, claims: list[Claim], *, slow: bool) 
 
 def _annotated_services(name: str, prefix: str, claims: list[Claim], *, slow: bool, leave_annotated_pods: bool) -> Job:
     pod_annotation = f"__meta_kubernetes_pod_annotation_{prefix}_"
-    steps = [*_discovery("service", prefix, slow)]
+    # EndpointSlice discovery also makes a target of every container port of a backing pod that
+    # the service does not expose; those carry no slice port. Scraping them would hit ports the
+    # service never offered, and with a `port` annotation they would become second targets of
+    # the same URL.
+    steps = [*_discovery("service", prefix, slow), _keep(["__meta_kubernetes_endpointslice_port"], ".+")]
     if leave_annotated_pods:
         # The pod jobs scrape these pods already.
         steps.append(_drop([pod_annotation + "scrape", pod_annotation + "scrape_slow"], "true;.*|.*;true"))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kmc import yaml_text
-from kmc.ir import KIND_ORDER, ObjectGraph, resolve
+from kmc.ir import KIND_ORDER, ObjectGraph, dynamic_nodes, resolve
 
 DEFAULT_ENV = "default"
 
@@ -32,9 +32,21 @@ def file_name(obj: Mapping[str, Any]) -> str:
 def emit(graph: ObjectGraph, environments: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, bytes]:
     """`{env/file: content}` for each (environment name, values) pair."""
     files: dict[str, bytes] = {}
+    # An object without parameters reads the same in every environment: dumped once.
+    fixed: dict[tuple[str, str, str, str], tuple[str, bytes]] = {}
+    for obj in graph.objects:
+        if not any(dynamic_nodes(obj.body)):
+            fixed[obj.key] = (file_name(obj.body), yaml_text.dump(obj.body).encode("utf-8"))
     for env, values in environments:
-        for obj in render_objects(graph, values):
-            path = f"{env}/{file_name(obj)}"
+        for obj in graph.objects:
+            if not obj.switched_on(values):
+                continue
+            if obj.key in fixed:
+                name, content = fixed[obj.key]
+            else:
+                resolved = resolve(obj.body, values)
+                name, content = file_name(resolved), yaml_text.dump(resolved).encode("utf-8")
+            path = f"{env}/{name}"
             assert path not in files, f"two objects map to {path}"
-            files[path] = yaml_text.dump(obj).encode("utf-8")
+            files[path] = content
     return files

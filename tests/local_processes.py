@@ -1,0 +1,156 @@
+"""Real processes and tiny HTTP servers on loopback for end-to-end tests, each on a free port.
+
+Every wait is bounded; processes are started by the test and stopped by PID (SIGTERM, then
+SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus 3 rejects a scrape without one
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on at `host` right now (the OS's choice, so collisions are unlikely)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.1, describe: Callable[[], str] = lambda: "") -> None:
+    """Return once `check()` holds; fail with `what` (and `describe()`) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{describe()}")
+        time.sleep(interval)
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    """Status and body of a GET; (0, b"") when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+    except OSError:
+        return 0, b""
+
+
+def get_json(url: str) -> Any:
+    status, body = http_get(url)
+    assert status == 200, f"GET {url}: {status} {body[:500]!r}"
+    return json.loads(body)
+
+
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+class MetricsServer:
+    """A tiny exporter: serves `body` at `path` in the text exposition format and records every request."""
+
+    def __init__(self, host: str, path: str = "/metrics", body: str = "fixture_up 1\n", port: int = 0) -> None:
+        self.path = path
+        self.body = body.encode("utf-8")
+        self.requests: list[tuple[str, dict[str, list[str]]]] = []
+        self._lock = threading.Lock()
+        self._server = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"metrics-{host}", daemon=True)
+        self._thread.start()
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def address(self) -> str:
+        """host:port as a URL or a Prometheus target has it (IPv6 in brackets)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def seen(self) -> list[tuple[str, dict[str, list[str]]]]:
+        with self._lock:
+            return list(self.requests)
+
+    def forget(self) -> None:
+        """Drop the requests recorded so far."""
+        with self._lock:
+            self.requests.clear()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                with server._lock:
+                    server.requests.append((url.path, parse_qs(url.query)))
+                found = url.path == server.path
+                body = server.body if found else b"not found\n"
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", METRICS_CONTENT_TYPE if found else "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+class Process:
+    """A started binary with its output in `log`; `stop()` ends it by PID."""
+
+    def __init__(self, args: Sequence[str | Path], log: Path) -> None:
+        self.args = [str(arg) for arg in args]
+        self.log = log
+        with log.open("wb") as out:
+            self.popen = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+        return f"--- last lines of {self.log.name} (pid {self.pid}, {'running' if self.alive() else f'exit {self.popen.returncode}'}):\n" + "\n".join(
+            text.splitlines()[-lines:]
+        )
+
+    def stop(self, grace: float = 10) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=grace)

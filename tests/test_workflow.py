@@ -1,0 +1,174 @@
+"""Everyday commands: build --check (and its lock), validate of several stacks, explain,
+shell completion, -q, colours."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tools import ROOT
+
+from kmc import report
+from kmc.lock import LOCK_NAME
+
+
+def kmc(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kmc", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "golden/full/stack.yaml", tmp_path / "stack.yaml")
+    assert kmc("build", "-q", "stack.yaml", "--format", "all", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def test_check_of_a_fresh_build_is_proven_by_the_lock(built: Path) -> None:
+    result = kmc("build", "--check", "stack.yaml", "--format", "all", cwd=built)
+    assert result.returncode == 0, result.stderr
+    assert "current (" in result.stderr and "; lock;" in result.stderr
+
+
+def test_check_without_lock_compiles_and_compares(built: Path) -> None:
+    (built / "charts-out" / LOCK_NAME).unlink()
+    result = kmc("build", "--check", "stack.yaml", "--format", "all", cwd=built)
+    assert result.returncode == 0, result.stderr
+    assert "compiled and compared" in result.stderr
+
+
+@pytest.mark.parametrize("lock", ["kept", "deleted"])
+def test_check_reports_every_drift_and_writes_nothing(built: Path, lock: str) -> None:
+    out = built / "charts-out"
+    if lock == "deleted":
+        (out / LOCK_NAME).unlink()
+    values = out / "helm/monitoring-full/values.yaml"
+    values.write_text(values.read_text().replace("replicas: 1", "replicas: 4", 1))  # a hand edit
+    (out / "manifests/dev/99-stray.yaml").write_text("kind: Stray\n")  # a stray file
+    gone = next((out / "kustomize/base").glob("*configmap*"))
+    gone.unlink()  # a deleted file
+    before = snapshot(built)
+    result = kmc("build", "--check", "stack.yaml", "--format", "all", cwd=built)
+    assert result.returncode == 1
+    assert "changed: charts-out/helm/monitoring-full/values.yaml" in result.stderr
+    assert "-  replicas: 4" in result.stderr and "+  replicas: 1" in result.stderr
+    assert "removed: charts-out/manifests/dev/99-stray.yaml" in result.stderr
+    assert f"added:   charts-out/kustomize/base/{gone.name}" in result.stderr
+    assert "3 files differ" in result.stderr
+    assert snapshot(built) == before
+
+
+def test_check_of_a_changed_stack_compiles(built: Path) -> None:
+    stack = built / "stack.yaml"
+    stack.write_text(stack.read_text().replace("retention: 30d", "retention: 31d"))
+    result = kmc("build", "--check", "stack.yaml", cwd=built)
+    assert result.returncode == 1
+    assert "changed: charts-out/manifests/default/" in result.stderr
+
+
+def test_check_of_another_stack_is_not_proven_by_this_lock(built: Path) -> None:
+    shutil.copy(ROOT / "golden/minimal/stack.yaml", built / "other.yaml")
+    result = kmc("build", "--check", "other.yaml", "--format", "all", cwd=built)
+    assert result.returncode == 1, result.stderr
+
+
+def test_lock_fast_path_imports_neither_click_nor_yaml(built: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kmc", "build", "--check", "-q", "stack.yaml", "--format", "all"],
+        cwd=built,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert not {"click", "yaml", "jsonschema", "jinja2"} & imported
+    assert "kmc.lock" in imported
+
+
+def test_lock_records_inputs_and_outputs(built: Path) -> None:
+    lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
+    assert sorted(lock["trees"]) == ["helm", "kustomize", "manifests"]
+    for entry in lock["trees"].values():
+        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml"}
+    assert len(lock["trees"]["manifests"]["files"]) == len(list((built / "charts-out/manifests").rglob("*.yaml")))
+    # One environment rebuilt: its entry replaces the whole-manifests one, the others stay.
+    assert kmc("build", "-q", "stack.yaml", "--env", "dev", cwd=built).returncode == 0
+    lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
+    assert sorted(lock["trees"]) == ["helm", "kustomize", "manifests/dev"]
+    assert kmc("build", "--check", "stack.yaml", "--env", "dev", cwd=built).returncode == 0
+
+
+def test_repo_output_is_current() -> None:
+    """The repository dogfoods the check: charts-out/ is what stack.yaml builds."""
+    result = kmc("build", "--check", "stack.yaml", "--format", "all", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+def test_validate_takes_several_stacks_and_fails_if_any_is_invalid(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "golden/minimal/stack.yaml", tmp_path / "good.yaml")
+    (tmp_path / "bad.yaml").write_text("version: 1\nnamespace: Not_A_Label\n")
+    result = kmc("validate", "good.yaml", "bad.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "good.yaml: valid" in result.stdout
+    assert "bad.yaml:2:12: error: $.namespace:" in result.stderr
+
+
+def test_quiet_build_prints_nothing(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "golden/minimal/stack.yaml", tmp_path / "stack.yaml")
+    for args in (["-q", "build", "stack.yaml"], ["build", "-q", "stack.yaml"]):
+        result = kmc(*args, cwd=tmp_path)
+        assert result.returncode == 0 and result.stderr == "" and result.stdout == ""
+
+
+def test_explain_describes_a_key_and_suggests_on_a_typo(tmp_path: Path) -> None:
+    result = kmc("explain", "prometheus.retention", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("prometheus.retention: string\n  How long samples are kept")
+    assert '  default: "15d"' in result.stdout and "deploy-time parameter" in result.stdout
+    top = kmc("explain", cwd=tmp_path)
+    assert "keys:" in top.stdout and "    prometheus " in top.stdout
+    typo = kmc("explain", "prometheus.servce", cwd=tmp_path)
+    assert typo.returncode == 2 and "did you mean prometheus.service?" in typo.stderr
+
+
+def test_every_schema_key_can_be_explained() -> None:
+    from kmc.explain import explain, paths
+    from kmc.schema_check import load_schema
+
+    schema = load_schema()
+    every = list(paths(schema))
+    assert "prometheus.service.nodePort" in every and "environments.<name>.prometheus.replicas" in every
+    for path in every:
+        assert explain(schema, path).startswith(f"{path}: ")
+
+
+def test_shell_completion_offers_schema_keys(tmp_path: Path) -> None:
+    script = kmc("completion", "bash", cwd=tmp_path)
+    assert script.returncode == 0 and "_KMC_COMPLETE" in script.stdout
+    env = {**dict(__import__("os").environ), "_KMC_COMPLETE": "bash_complete", "COMP_WORDS": "kmc explain prometheus.ret", "COMP_CWORD": "2"}
+    result = kmc(cwd=tmp_path, env=env)
+    assert result.stdout.split() == ["plain,prometheus.retention", "plain,prometheus.retentionSize"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colours_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert report.colours_wanted(Terminal()) and not report.colours_wanted(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not report.colours_wanted(Terminal())
+    text = "s.yaml:1:2: error: $.x: bad\n  hint: fix it\n"
+    assert "\033[1;31merror\033[0m" in report.coloured(text) and "\033[36mhint\033[0m" in report.coloured(text)

@@ -1,0 +1,183 @@
+"""The writer is atomic: a failure at any write leaves the previous output byte-identical and no temp dir.
+
+A successful run is recorded first: every call the writer makes that changes the file system
+(`Path.mkdir`, `tempfile.mkdtemp`, `Path.chmod`, `Path.write_bytes`, `os.rename`). Then the same
+write is repeated once per recorded call, that call failing as a full disk would (a file write
+leaves half the file behind first). Each time the writer must raise its `WriteError`, the output
+directory must be exactly as before, and no `.kmc-tmp-*` directory may remain; a retry must then
+succeed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kmc import cli, pipeline
+from kmc.writer import TEMP_PREFIX, WriteError, write_trees
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK = ROOT / "golden" / "full" / "stack.yaml"
+Trees = Mapping[str, Mapping[str, bytes]]
+Snapshot = dict[str, tuple[int, bytes | None]]
+
+
+def snapshot(root: Path) -> Snapshot:
+    """Every entry under `root`: permission bits, and bytes for files (None for directories)."""
+    if not root.exists():
+        return {}
+    return {
+        path.relative_to(root).as_posix(): (stat.S_IMODE(path.lstat().st_mode), path.read_bytes() if path.is_file() else None)
+        for path in sorted(root.rglob("*"))
+    }
+
+
+def restore(state: Snapshot, root: Path) -> None:
+    """Recreate the entries of a snapshot under `root` (directories first: the snapshot is sorted)."""
+    for name, (mode, content) in state.items():
+        path = root / name
+        if content is None:
+            path.mkdir(exist_ok=True)
+        else:
+            path.write_bytes(content)
+        path.chmod(mode)
+
+
+def temp_dirs(root: Path) -> list[str]:
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob(f"{TEMP_PREFIX}*"))
+
+
+def trees(formats: tuple[pipeline.Format, ...], env: str | None) -> Trees:
+    return pipeline.emit(pipeline.compile_stack(STACK), formats, env)
+
+
+class Writes:
+    """Wraps the file-system-changing calls the writer makes; records them, fails the `fail_at`-th and those `fails` picks."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None, fails: Callable[[str, tuple[Any, ...]], bool] | None = None) -> None:
+        self.calls: list[str] = []
+        self.fail_at = fail_at
+        self.fails = fails or (lambda name, args: False)
+        originals: dict[tuple[Any, str], Callable[..., Any]] = {
+            (Path, "mkdir"): Path.mkdir,
+            (Path, "chmod"): Path.chmod,
+            (Path, "write_bytes"): Path.write_bytes,
+            (tempfile, "mkdtemp"): tempfile.mkdtemp,
+            (os, "rename"): os.rename,
+        }
+        for (owner, name), original in originals.items():
+            monkeypatch.setattr(owner, name, self._wrap(name, original))
+
+    def _wrap(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(f"{name}{tuple(str(arg) for arg in args)}")
+            if len(self.calls) - 1 == self.fail_at or self.fails(name, args):
+                if name == "write_bytes":  # a full disk takes part of the file first
+                    path, content = args
+                    with open(path, "wb") as half:
+                        half.write(content[: len(content) // 2])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return original(*args, **kwargs)
+
+        return call
+
+
+SCENARIOS = [
+    pytest.param(pipeline.FORMATS, None, True, id="every-format-over-a-previous-build"),
+    pytest.param(("manifests",), "dev", True, id="one-environment-over-a-previous-build"),
+    pytest.param(pipeline.FORMATS, None, False, id="every-format-into-nothing"),
+    pytest.param(("manifests",), "dev", False, id="one-environment-into-nothing"),
+]
+
+
+@pytest.mark.parametrize(("formats", "env", "previous"), SCENARIOS)
+def test_a_failure_at_any_write_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, formats: tuple[pipeline.Format, ...], env: str | None, previous: bool
+) -> None:
+    out = tmp_path / "out"
+    built = trees(formats, env)
+    if previous:  # an older build of another stack: different files, some of the same names
+        write_trees(out, pipeline.emit(pipeline.compile_stack(ROOT / "golden" / "minimal" / "stack.yaml"), pipeline.FORMATS, None))
+        (out / "notes.txt").write_text("the user's own file\n")
+    before = snapshot(tmp_path)
+
+    rehearsal = tmp_path / "rehearsal" / "out"  # the same write on a copy, to count its calls
+    if previous:
+        shutil.copytree(out, rehearsal, symlinks=True)
+    else:
+        rehearsal.parent.mkdir()
+    with monkeypatch.context() as patch:
+        recorder = Writes(patch)
+        write_trees(rehearsal, built)
+    shutil.rmtree(rehearsal.parent)
+    assert {call.split("(")[0] for call in recorder.calls} == {"mkdir", "mkdtemp", "chmod", "write_bytes", "rename"}
+
+    broken = []
+    for index, call in enumerate(recorder.calls):
+        with monkeypatch.context() as patch:
+            Writes(patch, fail_at=index)
+            try:
+                write_trees(out, built)
+                error = "no error"
+            except WriteError as failure:
+                error = str(failure)
+        after = snapshot(tmp_path)
+        changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+        if error != f"cannot write {out}: No space left on device; the previous output is unchanged" or changed:
+            broken.append(f"write {index + 1} ({call.replace(str(rehearsal), 'OUT')}): {error}; changed: {changed}")
+            shutil.rmtree(tmp_path / "out", ignore_errors=True)  # back to the previous state for the next case
+            if previous:
+                restore(before, tmp_path)
+    assert not broken, f"{len(broken)} of {len(recorder.calls)} failure points break atomicity:\n" + "\n".join(broken)
+
+    write_trees(out, built)
+    for subtree, files in built.items():
+        assert {name: content for name, (_, content) in snapshot(out / subtree).items() if content is not None} == files, f"the retry of {subtree}"
+    assert temp_dirs(tmp_path) == []
+
+
+def test_a_failed_roll_back_says_where_the_previous_output_is(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_trees(out, trees(("kustomize", "manifests"), None))
+    previous_kustomize = snapshot(out / "kustomize")
+
+    def fails(name: str, args: tuple[Any, ...]) -> bool:
+        if name != "rename":
+            return False
+        source, destination = map(Path, args)
+        swap_in = source.name.startswith(TEMP_PREFIX) and destination == out / "manifests"  # kustomize is swapped by then
+        put_back = source.name == "previous" and destination == out / "kustomize"
+        return swap_in or put_back
+
+    Writes(monkeypatch, fails=fails)
+    with pytest.raises(WriteError) as failure:
+        write_trees(out, trees(("kustomize", "manifests"), None))
+
+    message = str(failure.value)
+    assert message.startswith(f"cannot write {out}: No space left on device; restoring the previous output failed too, it is still in: ")
+    stranded = Path(message.rsplit(": ", 1)[1])
+    assert stranded.parent.parent == out and stranded.parent.name.startswith(TEMP_PREFIX)
+    assert snapshot(stranded) == previous_kustomize
+
+
+def test_the_cli_reports_a_failed_write_and_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    write_trees(out, trees(pipeline.FORMATS, None))
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    Writes(monkeypatch, fail_at=3)
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["build", str(STACK), "--format", "all", "--out", "out"])
+
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == "kmc: error: cannot write out: No space left on device; the previous output is unchanged\n"
+    assert snapshot(tmp_path) == before
