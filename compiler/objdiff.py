@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 Obj = Mapping[str, Any]
@@ -80,27 +80,13 @@ def diff(old: Iterable[Obj], new: Iterable[Obj]) -> list[ObjectDiff]:
 def fields(old: Any, new: Any, path: str = "") -> Iterable[Change]:
     """The changed leaves between two values; lists of named items are matched by name."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
-        for key in sorted(set(old) | set(new), key=str):
-            here = f"{path}.{key}" if path else str(key)
-            if key not in old:
-                yield Change(here, _MISSING, new[key])
-            elif key not in new:
-                yield Change(here, old[key], _MISSING)
-            else:
-                yield from fields(old[key], new[key], here)
+        yield from _keyed(old, new, lambda key: f"{path}.{key}" if path else str(key))
         return
     if isinstance(old, list) and isinstance(new, list) and old != new:
         if _named(old) and _named(new):
             old_by, new_by = {item["name"]: item for item in old}, {item["name"]: item for item in new}
             if len(old_by) == len(old) and len(new_by) == len(new):
-                for name in sorted(set(old_by) | set(new_by), key=str):
-                    here = f"{path}[{name}]"
-                    if name not in old_by:
-                        yield Change(here, _MISSING, new_by[name])
-                    elif name not in new_by:
-                        yield Change(here, old_by[name], _MISSING)
-                    else:
-                        yield from fields(old_by[name], new_by[name], here)
+                yield from _keyed(old_by, new_by, lambda name: f"{path}[{name}]")
                 return
         if len(old) == len(new):
             for index, (a, b) in enumerate(zip(old, new, strict=True)):
@@ -108,6 +94,16 @@ def fields(old: Any, new: Any, path: str = "") -> Iterable[Change]:
             return
     if old != new:
         yield Change(path, old, new)
+
+
+def _keyed(old: Mapping[Any, Any], new: Mapping[Any, Any], where: Callable[[Any], str]) -> Iterable[Change]:
+    for key in sorted(set(old) | set(new), key=str):
+        if key not in old:
+            yield Change(where(key), _MISSING, new[key])
+        elif key not in new:
+            yield Change(where(key), old[key], _MISSING)
+        else:
+            yield from fields(old[key], new[key], where(key))
 
 
 def _named(items: list[Any]) -> bool:

@@ -113,46 +113,41 @@ def test_values_override_reaches_the_objects(helm_name: str) -> None:
 TRICKY = ["y", "Y", "n", "N", "yes", "no", "on", "off", "true", "False", "null", "0o17", "0x1F", "1e3", "1_000", "012", "1.0", "0", "inf", "nan"]
 
 
-@pytest.mark.parametrize("helm_name", sorted(HELMS))
-def test_strings_stay_strings_through_helm(helm_name: str, tmp_path: Path) -> None:
+def assert_helm_equals_manifests(tmp_path: Path, stack: str, helm_names: list[str], env: str = "default") -> None:
+    """Build `stack` (text) and compare `helm template` of environment `env` with its manifests."""
     from kmc import pipeline
 
-    selector = "\n".join(f"        k{index}: {value!r}" for index, value in enumerate(TRICKY))
-    (tmp_path / "stack.yaml").write_text(f"version: 1\nenvironments:\n  odd:\n    prometheus:\n      nodeSelector:\n{selector}\n")
+    (tmp_path / "stack.yaml").write_text(stack)
     pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "helm"), None)
     chart = tmp_path / "out/helm/kmc-monitoring"
-    built = helm_objects(helm(helm_name, "template", "r", chart, "-f", chart / "values-odd.yaml").stdout)
-    expected = directory_objects(tmp_path / "out/manifests/odd")
-    assert built == expected, difference(expected, built)
+    expected = directory_objects(tmp_path / "out/manifests" / env)
+    for name in helm_names:
+        built = helm_objects(helm(name, "template", "r", chart, *values_args(chart, env)).stdout)
+        assert built == expected, difference(expected, built)
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_strings_stay_strings_through_helm(helm_name: str, tmp_path: Path) -> None:
+    selector = "\n".join(f"        k{index}: {value!r}" for index, value in enumerate(TRICKY))
+    assert_helm_equals_manifests(tmp_path, f"version: 1\nenvironments:\n  odd:\n    prometheus:\n      nodeSelector:\n{selector}\n", [helm_name], "odd")
 
 
 def test_literal_braces_in_compiled_text_survive_helm(tmp_path: Path) -> None:
     """A relabel replacement holding `{{` is compiled text: Helm must print it back as written."""
-    from kmc import pipeline
-
-    (tmp_path / "stack.yaml").write_text(
+    stack = (
         "version: 1\nscrape:\n  extraJobs:\n    - job_name: braces\n      static_configs:\n        - targets: ['example.com:9100']\n"
         "      relabel_configs:\n        - target_label: note\n          replacement: '{{ .Release.Name }} {{- x }}'\n"
     )
-    pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "helm"), None)
-    for name in sorted(HELMS):
-        built = helm_objects(helm(name, "template", "r", tmp_path / "out/helm/kmc-monitoring").stdout)
-        expected = directory_objects(tmp_path / "out/manifests/default")
-        assert built == expected, difference(expected, built)
+    assert_helm_equals_manifests(tmp_path, stack, sorted(HELMS))
 
 
 def test_user_text_that_looks_like_a_placeholder_stays_text(tmp_path: Path) -> None:
     """Regression: hypothesis found a relabel label named like the emitter's placeholder words."""
-    from kmc import pipeline
-
-    (tmp_path / "stack.yaml").write_text(
+    stack = (
         "version: 1\nscrape:\n  extraJobs:\n    - job_name: lookalike\n      static_configs:\n        - targets: ['example.com:9100']\n"
         "          labels: {kmcQslot0Q000000: kmcQslot0Qlabels, kmcQslot1Q000000: x}\n"
     )
-    pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "helm"), None)
-    built = helm_objects(helm("helm-4.3", "template", "r", tmp_path / "out/helm/kmc-monitoring").stdout)
-    expected = directory_objects(tmp_path / "out/manifests/default")
-    assert built == expected, difference(expected, built)
+    assert_helm_equals_manifests(tmp_path, stack, ["helm-4.3"])
 
 
 def test_notes_say_how_to_reach_what_was_installed() -> None:
