@@ -7,8 +7,6 @@ Heavy modules are imported inside the commands that need them: start-up time is 
 from __future__ import annotations
 
 import sys
-import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -53,24 +51,23 @@ def output_options(command: Any) -> Any:
     return click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_output, help="Print only problems.")(command)
 
 
-def _say(message: str) -> None:
-    """A status line on stderr, unless -q."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is None or not (ctx.find_root().obj or {}).get("quiet"):
-        click.echo(message, err=True)
+def _output() -> Any:
+    """-q/-v as given to the group or the command."""
+    from kmc.commands import Output
 
-
-def _verbose() -> bool:
     ctx = click.get_current_context(silent=True)
     flags = (ctx.find_root().obj or {}) if ctx else {}
-    return bool(flags.get("verbose") and not flags.get("quiet"))
+    return Output(quiet=bool(flags.get("quiet")), verbose=bool(flags.get("verbose") and not flags.get("quiet")))
+
+
+def _say(message: str) -> None:
+    _output().say(message)
 
 
 def _problems(text: str) -> None:
-    """Diagnostics or drift on stderr, in colour on a terminal."""
-    from kmc import report
+    from kmc.commands import problems
 
-    click.echo(report.coloured(text) if report.colours_wanted(sys.stderr) else text, err=True, nl=False)
+    problems(text)
 
 
 @cli.command()
@@ -113,51 +110,9 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
     A failed build writes nothing and leaves the previous output untouched. Each build records
     in OUT/.kmc-lock.json the hashes of its inputs and outputs (commit it with the output).
     """
-    from kmc import pipeline, report
+    from kmc import commands
 
-    started = time.perf_counter()
-    formats = pipeline.FORMATS if fmt == "all" else (fmt,)
-    if check:
-        _check(stack, out, formats, env, started)
-        return
-    try:
-        result = pipeline.build(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
-    except StackInvalid as err:
-        err.consequence = "nothing was written"
-        raise
-    if result.compiled.warnings and not (click.get_current_context().find_root().obj or {}).get("quiet"):
-        _problems(report.text(result.compiled.warnings))
-    files = sum(len(tree) for tree in result.trees.values())
-    where = ", ".join(str(out / subtree) for subtree in result.trees)
-    if _verbose():
-        for subtree, tree in sorted(result.trees.items()):
-            _say(f"kmc: wrote {out / subtree}/ ({len(tree)} files)")
-    elapsed = time.perf_counter() - started
-    _say(f"kmc: {len(result.compiled.graph.objects)} objects, {files} files in {where} ({elapsed:.2f}s)")
-
-
-def _check(stack: Path, out: Path, formats: tuple[str, ...], env: str | None, started: float) -> None:
-    from kmc import lock, pipeline
-
-    drift = pipeline.check(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - started
-    where = ", ".join(str(out / subtree) for subtree in lock.subtrees(formats, env))
-    if not drift:
-        how = "lock" if drift.compiled is None else "compiled and compared"
-        _say(f"kmc: {where} current ({drift.files} files; {how}; {elapsed:.2f}s)")
-        return
-    lines = [f"added:   {out / name}\n" for name in drift.added]
-    lines += [f"removed: {out / name}\n" for name in drift.removed]
-    for name, diff in drift.changed:
-        lines.append(f"changed: {out / name}\n")
-        if not (click.get_current_context().find_root().obj or {}).get("quiet"):
-            lines.append(diff)
-    _problems("".join(lines))
-    count = len(drift.added) + len(drift.removed) + len(drift.changed)
-    raise KmcError(
-        f"{where} is not current: {count} file{'s differ' if count != 1 else ' differs'}; run: kmc build {stack} --out {out}"
-        + ("" if formats == ("manifests",) and env is None else " with the same --format/--env")
-    )
+    commands.build(stack, fmt, out, env, check, _output())
 
 
 @cli.command()
@@ -422,30 +377,18 @@ def publish(source: Path, reference: str, plain_http: bool, username: str | None
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI and turn every outcome into an exit code."""
+    from kmc.commands import failure
+
     try:
         cli.main(args=argv, prog_name="kmc", standalone_mode=False)
-    except StackInvalid as err:
-        from kmc import report
-
-        _problems(report.text(err.diagnostics))
-        click.echo(f"kmc: {err}" + (f"; {err.consequence}" if err.consequence else ""), err=True)
-        sys.exit(err.exit_code)
-    except KmcError as err:
-        click.echo(f"kmc: error: {err}", err=True)
-        sys.exit(err.exit_code)
     except click.exceptions.Abort:
         click.echo("kmc: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("kmc: interrupted", err=True)
-        sys.exit(130)
     except SystemExit:
         raise
-    except Exception:  # noqa: BLE001 - the last line of defence: a bug in kmc
-        traceback.print_exc()
-        click.echo(f"kmc {__version__}: internal error; please report it with the stack that caused it", err=True)
-        sys.exit(3)
+    except BaseException as err:  # noqa: BLE001 - every outcome is an exit code (a bug in kmc: 3, with its traceback)
+        sys.exit(failure(err))
     sys.exit(0)

@@ -1,12 +1,14 @@
 """The `kmc` console script: answers the hot paths of a pre-commit hook before importing click.
 
-`kmc --version` and a `kmc build --check` whose output the lock proves current need nothing but
-the standard library; everything else (and any argument this parser does not know) goes to the
-full CLI in `kmc.cli`, which parses the command line again and owns every message and exit code.
+`kmc --version`, a `kmc build --check` whose output the lock proves current (standard library
+only) and any plain `kmc build` command line (no click) run here; everything else, and any
+argument this parser does not know (--help, a typo), goes to the full CLI in `kmc.cli`, which
+parses the command line itself. Both paths print through `kmc.commands`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -17,50 +19,67 @@ _VALUED = {"--format", "--out", "--env"}
 _FORMATS = {"manifests": ("manifests",), "helm": ("helm",), "kustomize": ("kustomize",), "all": ("helm", "kustomize", "manifests")}
 
 
-def _fast_check(argv: list[str]) -> int | None:
-    """0 when `argv` is a `build --check` the lock proves current; None: let the full CLI decide."""
-    started = time.perf_counter()
-    quiet = False
-    while argv and argv[0] in ("-q", "--quiet"):
-        quiet, argv = True, argv[1:]
+@dataclasses.dataclass(frozen=True)
+class BuildLine:
+    stack: Path
+    fmt: str
+    out: Path
+    env: str | None
+    check: bool
+    quiet: bool
+    verbose: bool
+
+
+def parse_build(argv: list[str]) -> BuildLine | None:
+    """`argv` as a `kmc [-q|-v] build STACK [options]` line, or None when it is anything else."""
+    flags = {"-q": "quiet", "--quiet": "quiet", "-v": "verbose", "--verbose": "verbose", "--check": "check"}
+    seen: set[str] = set()
+    while argv and argv[0] in ("-q", "--quiet", "-v", "--verbose"):
+        seen.add(flags[argv[0]])
+        argv = argv[1:]
     if not argv or argv[0] != "build":
         return None
     options: dict[str, str] = {}
     positional: list[str] = []
-    check = False
     rest = argv[1:]
     while rest:
         token, rest = rest[0], rest[1:]
         name, equals, value = token.partition("=")
-        if token == "--check":
-            check = True
-        elif token in ("-q", "--quiet"):
-            quiet = True
-        elif name in _VALUED and equals:
+        if token in flags:
+            seen.add(flags[token])
+        elif name in _VALUED and equals and name not in options:
             options[name] = value
-        elif token in _VALUED and rest:
+        elif token in _VALUED and rest and token not in options:
             options[token], rest = rest[0], rest[1:]
-        elif token.startswith("-"):
-            return None  # --help, -v, a typo: the full CLI's business
+        elif token.startswith("-") and token != "-":
+            return None  # --help, a typo, a repeated option: the full CLI's business
         else:
             positional.append(token)
-    formats = _FORMATS.get(options.get("--format", "manifests"))
-    if not check or len(positional) != 1 or formats is None:
+    fmt = options.get("--format", "manifests")
+    if len(positional) != 1 or fmt not in _FORMATS:
         return None
+    env = options.get("--env")
+    return BuildLine(
+        Path(positional[0]), fmt, Path(options.get("--out", "charts-out")), env, "check" in seen, "quiet" in seen, "verbose" in seen and "quiet" not in seen
+    )
+
+
+def _proven_current(line: BuildLine) -> bool:
+    """Whether the lock proves `line`'s output current (then said, unless -q); stdlib only."""
+    started = time.perf_counter()
     from kmc import lock
 
-    out = Path(options.get("--out", "charts-out"))
-    names = lock.subtrees(formats, options.get("--env"))
+    names = lock.subtrees(_FORMATS[line.fmt], line.env)
     try:
-        files = lock.current(out, Path(positional[0]), names)
+        files = lock.current(line.out, line.stack, names)
     except OSError:
-        return None
+        return False
     if files is None:
-        return None
-    if not quiet:
-        where = ", ".join(str(out / name) for name in names)
+        return False
+    if not line.quiet:
+        where = ", ".join(str(line.out / name) for name in names)
         print(f"kmc: {where} current ({files} files; lock; {time.perf_counter() - started:.2f}s)", file=sys.stderr)
-    return 0
+    return True
 
 
 def main() -> None:
@@ -68,10 +87,14 @@ def main() -> None:
     if argv == ["--version"]:
         print(f"kmc {__version__}")
         sys.exit(0)
-    if "build" in argv and "--check" in argv:
-        code = _fast_check(argv)
-        if code is not None:
-            sys.exit(code)
+    line = parse_build(argv)
+    if line is not None:
+        if line.check and _proven_current(line):
+            sys.exit(0)
+        from kmc import commands
+
+        output = commands.Output(line.quiet, line.verbose)
+        sys.exit(commands.guarded(lambda: commands.build(line.stack, line.fmt, line.out, line.env, line.check, output)))
     from kmc.cli import main as full
 
     full()

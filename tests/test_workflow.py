@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -172,3 +173,61 @@ def test_colours_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.
     assert not report.colours_wanted(Terminal())
     text = "s.yaml:1:2: error: $.x: bad\n  hint: fix it\n"
     assert "\033[1;31merror\033[0m" in report.coloured(text) and "\033[36mhint\033[0m" in report.coloured(text)
+
+
+def test_plain_build_skips_click(built: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kmc", "build", "-q", "stack.yaml", "--format", "all"], cwd=built, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "click" not in imported and "kmc.pipeline" in imported
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "stack.yaml", "--format", "all"],
+        ["-q", "build", "broken.yaml"],
+        ["build", "stack.yaml", "--env", "staging"],
+        ["build", "--check", "stack.yaml", "--out", "elsewhere"],
+        ["build", "-v", "stack.yaml", "--format=helm", "--out=o2"],
+    ],
+    ids=["build", "invalid", "unknown-env", "stale-check", "verbose"],
+)
+def test_fast_path_and_click_path_say_the_same(built: Path, args: list[str]) -> None:
+    """A plain build line runs without click (kmc.entry); the same line through click (kmc.cli) must
+    print the same and exit the same."""
+    from kmc.entry import parse_build
+
+    assert parse_build(args) is not None
+    (built / "broken.yaml").write_text("version: 1\nprometheus:\n  replicas: many\n")
+    runs = []
+    for module in ("kmc", "kmc.cli"):
+        code = "import sys; from kmc.cli import main; sys.argv[0] = 'kmc'; main()" if module == "kmc.cli" else "from kmc.entry import main; main()"
+        result = subprocess.run([sys.executable, "-c", code, *args], cwd=built, capture_output=True, text=True, timeout=120)
+        runs.append((result.returncode, re.sub(r"\(\d+\.\d\ds\)|\d+\.\d\ds\)", "(T)", result.stderr), result.stdout))
+    assert runs[0] == runs[1]
+
+
+def test_anything_else_goes_to_click() -> None:
+    from kmc.entry import parse_build
+
+    for args in (
+        ["build", "--help"],
+        ["build"],
+        ["build", "a.yaml", "b.yaml"],
+        ["build", "s.yaml", "--format", "yaml"],
+        ["validate", "s.yaml"],
+        ["build", "s.yaml", "--out", "a", "--out", "b"],
+    ):
+        assert parse_build(args) is None, args
+    line = parse_build(["-q", "build", "--env=dev", "s.yaml", "--check", "--out", "o"])
+    assert line is not None and (line.stack, line.out, line.env, line.check, line.quiet, line.fmt) == (
+        Path("s.yaml"),
+        Path("o"),
+        "dev",
+        True,
+        True,
+        "manifests",
+    )
