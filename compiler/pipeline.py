@@ -35,7 +35,7 @@ def compile_stack(path: Path, display: str | None = None) -> Compiled:
     from kmc.validate import validate
 
     doc = read_stack(path, display)
-    stack, warnings = validate(doc)
+    stack, warnings = validate(doc, path.parent)
     return Compiled(stack, components.object_graph(stack), tuple(warnings))
 
 

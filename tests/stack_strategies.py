@@ -276,6 +276,20 @@ def kube_state_metrics_parameters() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def grafana_parameters(service: st.SearchStrategy[dict[str, Any]], storage: bool) -> st.SearchStrategy[dict[str, Any]]:
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "enabled": st.booleans(),
+        "image": images,
+        "replicas": st.integers(0, 1),
+        "service": service,
+        "networkPolicy": prometheus_network_policies,
+        **_scheduling(),
+    }
+    if storage:
+        optional["storage"] = storages
+    return st.fixed_dictionaries({}, optional=optional)
+
+
 # --- sections --------------------------------------------------------------------------------
 
 
@@ -467,8 +481,48 @@ def kube_state_metrics_sections(draw: st.DrawFn) -> Doc:
     return section
 
 
+# Settings kmc accepts in grafana.ini (no credential, nothing kmc owns), and datasources.
+_INI_SETTINGS = {"server": ("root_url", "enable_gzip"), "users": ("default_theme", "viewers_can_edit"), "dashboards": ("min_refresh_interval",)}
+_INI_VALUES = st.booleans() | st.integers(0, 10**6) | st.text(PRINTABLE, max_size=20).filter(lambda text: "\n" not in text and "$" not in text)
+_DATASOURCES = (
+    {"name": "InfluxDB", "uid": "influx", "type": "influxdb", "url": "http://influxdb.storage.svc:8086", "jsonData": {"version": "Flux"}},
+    {"name": "Loki", "uid": "loki", "type": "loki", "url": "http://loki.logging.svc:3100"},
+    {"name": "Thanos", "uid": "thanos", "type": "prometheus", "url": "https://thanos.example.com", "basicAuth": True, "basicAuthUser": "grafana"},
+)
+_SECRET_REFS = st.fixed_dictionaries({"secretName": dns_subdomains(), "key": st.text(ALNUM + "-._", min_size=1, max_size=12)})
+
+
 @st.composite
-def environments(draw: st.DrawFn, prometheus: Mapping[str, Any]) -> Doc:
+def grafana_sections(draw: st.DrawFn) -> Doc:
+    """Top-level `grafana`: parameters (storage sometimes set) and its structure, without dashboard files (no files next to generated stacks)."""
+    section = draw(grafana_parameters(top_services, storage=False))
+    if draw(st.booleans()):
+        section["storage"] = draw(storages)
+    ini = {name: draw(st.dictionaries(st.sampled_from(keys), _INI_VALUES, max_size=2)) for name, keys in _INI_SETTINGS.items() if draw(st.booleans())}
+    sources = [dict(source) for source in draw(st.lists(st.sampled_from(_DATASOURCES), max_size=3, unique_by=lambda source: source["uid"]))]
+    for source in sources:
+        if draw(st.booleans()):
+            source["secureJsonData"] = {"basicAuthPassword" if source.get("basicAuth") else "password": draw(_SECRET_REFS)}
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "adminSecret": st.fixed_dictionaries({}, optional={"name": dns_subdomains(), "passwordKey": st.text(ALNUM + "-._", min_size=1, max_size=12)}),
+        "anonymous": st.fixed_dictionaries({}, optional={"enabled": st.booleans()}),
+        "ini": st.just(ini),
+        "secretSettings": st.dictionaries(st.sampled_from(("GF_DATABASE_PASSWORD", "GF_SMTP_PASSWORD")), _SECRET_REFS, max_size=2),
+        "datasources": st.just(sources),
+        "dashboards": st.fixed_dictionaries(
+            {},
+            optional={
+                "library": st.lists(st.sampled_from(("cluster", "nodes", "workloads", "metrics-apis", "prometheus")), unique=True, max_size=5),
+                "libraryFolder": st.sampled_from(("Kubernetes", "Platform team", "k8s_2")),
+            },
+        ),
+    }
+    section.update(draw(st.fixed_dictionaries({}, optional=optional)))
+    return section
+
+
+@st.composite
+def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mapping[str, Any]) -> Doc:
     """Named overrides; each stays valid once merged (maps merge, lists replace) over the stack's."""
     names = draw(st.lists(dns_labels(20).filter(lambda name: name != "default"), max_size=3, unique=True))
     base_service = prometheus.get("service", {"type": "ClusterIP"})
@@ -476,6 +530,7 @@ def environments(draw: st.DrawFn, prometheus: Mapping[str, Any]) -> Doc:
         "prometheus": prometheus_parameters(service_overrides(base_service), storage="storage" in prometheus),
         "nodeExporter": node_exporter_parameters(),
         "kubeStateMetrics": kube_state_metrics_parameters(),
+        "grafana": grafana_parameters(service_overrides(grafana.get("service", {"type": "ClusterIP"})), storage="storage" in grafana),
     }
     return {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
 
@@ -514,10 +569,11 @@ def stacks(draw: st.DrawFn) -> Doc:
         ("scrape", scrape_sections(global_timing)),
         ("nodeExporter", node_exporter_sections()),
         ("kubeStateMetrics", kube_state_metrics_sections()),
+        ("grafana", grafana_sections()),
     ):
         if often(draw):
             doc[key] = draw(strategy)
-    envs = draw(environments(prometheus))
+    envs = draw(environments(prometheus, doc.get("grafana", {})))
     if bool(envs) or draw(st.booleans()):
         doc["environments"] = envs
     return doc

@@ -480,7 +480,10 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
         if obj.kind in ("Deployment", "StatefulSet", "DaemonSet")
     ]
     api_services = [obj.name for obj in graph.objects if obj.kind == "APIService"]
-    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services)
+    # The Secret Grafana needs before it starts: kmc never writes credentials into the chart.
+    grafana = [_condition(obj) for obj in graph.objects if obj.kind == "Deployment" and obj.component == "grafana"]
+    admin = {"condition": grafana[0], "secret": stack.grafana.admin_secret} if grafana else None
+    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin)
 
 
 def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:
