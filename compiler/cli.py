@@ -66,6 +66,16 @@ def build(stack: Path, fmt: str, out: Path, env: str | None) -> None:
     The Helm chart lands in OUT/helm/<chart name>/ (values-<env>.yaml per environment):
       helm install monitoring charts-out/helm/kmc-monitoring -f .../values-prod.yaml
     A failed build writes nothing and leaves the previous output untouched.
+
+    \b
+    Files the stack names (Grafana dashboard JSON) are read relative to STACK's
+    directory and vendored into the output. No secret is ever written: Grafana's admin
+    credentials come from a Secret you create first (see `grafana.adminSecret` in
+    `kmc schema`):
+      kubectl -n NAMESPACE create secret generic grafana-admin \\
+        --from-literal=admin-user=admin \\
+        --from-literal=admin-password="$(openssl rand -base64 24)" \\
+        --from-literal=secret-key="$(openssl rand -base64 32)"
     """
     from kmc import pipeline, report
 
