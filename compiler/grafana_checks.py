@@ -5,9 +5,11 @@ grafana.ini sections kmc owns left alone."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from kmc.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID, Problem
+from kmc.loader import JsonPath
 from kmc.model import Stack
 
 # Keys whose values are credentials by their name.
@@ -84,3 +86,41 @@ def _keys(value: object) -> Iterator[str]:
     elif isinstance(value, list):
         for child in value:
             yield from _keys(child)
+
+
+def prometheus_closed_to_grafana(stack: Stack, grafana_pods: Mapping[str, str]) -> Iterator[Problem]:
+    """Where Grafana runs but Prometheus' NetworkPolicy admits no peer sure to select Grafana's
+    pods (its default datasource would time out): the stack, and each environment that differs."""
+    closed_at_top = False
+    for env in [None, *stack.environments]:
+        values = stack.values(env)
+        policy = values["prometheus"]["networkPolicy"]
+        if not (values["grafana"]["enabled"] and policy["enabled"]) or any(_admits(peer, stack.namespace, grafana_pods) for peer in policy["from"]):
+            continue
+        written = "networkPolicy" in stack.environments.get(env, {}).get("prometheus", {}) if env else False
+        if env is None:
+            closed_at_top = True
+        elif closed_at_top and not written:
+            continue  # the stack's own policy, reported there
+        where: JsonPath = (
+            ("prometheus", "networkPolicy") if env is None else ("environments", env, "prometheus", "networkPolicy") if written else ("environments", env)
+        )
+        yield (
+            where,
+            "Prometheus' NetworkPolicy does not admit the stack's Grafana" + (f" in environment {env!r}" if env else ""),
+            "add `{podSelector: {matchLabels: {app.kubernetes.io/name: grafana}}}` to prometheus.networkPolicy.from, or Grafana's Prometheus datasource times out",
+        )
+
+
+def _admits(peer: Mapping[str, Any], namespace: str, pods: Mapping[str, str]) -> bool:
+    """Whether `peer` surely selects pods labelled `pods` in `namespace` (only what can be known at compile time)."""
+    if "ipBlock" in peer:
+        return False
+    pod_selector = peer.get("podSelector", {})
+    if pod_selector.get("matchExpressions") or not pod_selector.get("matchLabels", {}).items() <= pods.items():
+        return False
+    namespaces = peer.get("namespaceSelector")
+    if namespaces is None:
+        return True  # the policy's own namespace, which is the stack's
+    own = {"kubernetes.io/metadata.name": namespace}
+    return not namespaces.get("matchExpressions") and namespaces.get("matchLabels", {}).items() <= own.items()

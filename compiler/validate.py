@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from kmc import dashboards, grafana_checks, schema_check, schema_gate, semantic
+from kmc.components import grafana, kube
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.loader import Document
 from kmc.model import Stack
@@ -30,4 +32,7 @@ def validate(doc: Document, stack_dir: Path = Path()) -> tuple[Stack, list[Diagn
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
     if problems:
         raise StackInvalid(problems)
-    return stack, semantic.risky_choices(doc, stack)
+    warnings = semantic.risky_choices(doc, stack)
+    closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
+    warnings += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
+    return stack, warnings

@@ -121,3 +121,25 @@ def test_the_node_port_example_builds(tmp_path: Path) -> None:
     (tmp_path / "stack.yaml").write_bytes(dump(yaml.safe_load(NODE_PORT)))
     compiled = pipeline.compile_stack(tmp_path / "stack.yaml")
     assert {obj.name for obj in compiled.graph.objects if obj.kind == "NetworkPolicy"} == {"prometheus"}
+
+
+CLOSED_TO_GRAFANA = """version: 1
+prometheus:
+  networkPolicy: {enabled: true, from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: grafana}}}]}
+grafana: {enabled: true}
+environments:
+  dev: {prometheus: {retention: 2d}}
+  lab: {prometheus: {networkPolicy: {from: [{podSelector: {matchLabels: {app.kubernetes.io/name: grafana}}}]}}}
+  edge: {prometheus: {networkPolicy: {from: [{namespaceSelector: {}}]}}}
+  other: {prometheus: {networkPolicy: {from: [{podSelector: {matchLabels: {app: other}}}]}}}
+"""
+
+
+def test_a_prometheus_closed_to_the_stacks_grafana_is_warned_about_once_per_place(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(CLOSED_TO_GRAFANA)
+    warnings = pipeline.compile_stack(tmp_path / "stack.yaml", "stack.yaml").warnings
+    # dev inherits the stack's policy (reported there); lab admits Grafana's pods, edge every pod.
+    assert [(w.line, w.path, w.message, w.severity) for w in warnings] == [
+        (3, "$.prometheus.networkPolicy", "Prometheus' NetworkPolicy does not admit the stack's Grafana", "warning"),
+        (9, "$.environments.other.prometheus.networkPolicy", "Prometheus' NetworkPolicy does not admit the stack's Grafana in environment 'other'", "warning"),
+    ]

@@ -86,8 +86,10 @@ def _claim(namespace: str) -> dict[str, Any]:
 def _secrets(stack: Stack) -> tuple[list[dict[str, str]], list[SecretRef]]:
     """The environment variables naming the Secret files Grafana reads (`GF_..._FILE`), and every Secret key to mount.
 
-    Files rather than variables holding the values: a value in the environment shows in
-    /proc/PID/environ and is inherited by every child process.
+    Files rather than `secretKeyRef` variables: the values stay out of the container's declared
+    environment (what `kubectl describe` and admission tools see), a Secret's keys are read when
+    the file is, and the same mount serves `$__file{}` in the provisioning files. (The image's
+    entrypoint still exports each `GF_*__FILE` as `GF_*` to the Grafana process.)
     """
     admin = stack.grafana.admin_secret
     settings = {
