@@ -22,7 +22,11 @@ OWNED_KEYS = {("server", "http_port"), ("server", "protocol"), ("security", "adm
 OWNED_VARIABLES = ("GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_SECRET_KEY")
 
 
+NODE_PORTS = range(30000, 32768)
+
+
 def check(stack: Stack) -> Iterator[Problem]:
+    yield from _services(stack)
     grafana = stack.grafana
     for section, settings in grafana.ini.items():
         if section in OWNED_SECTIONS:
@@ -76,6 +80,35 @@ def check(stack: Stack) -> Iterator[Problem]:
                     f"jsonData.{key} looks like a credential",
                     "jsonData goes into a ConfigMap: move it to secureJsonData, read from a Secret",
                 )
+
+
+def _services(stack: Stack) -> Iterator[Problem]:
+    """Grafana's Service in every environment: a node port only with type NodePort, in the
+    default range, and not the one Prometheus' Service takes (Kubernetes would refuse it)."""
+    reported: set[tuple[str, int]] = set()
+    for env in [None, *stack.environments]:
+        values = stack.values(env)
+        service, node_port = values["grafana"]["service"], values["grafana"]["service"].get("nodePort")
+        if node_port is None or not values["grafana"]["enabled"]:
+            continue
+        written = "nodePort" in stack.environments.get(env, {}).get("grafana", {}).get("service", {}) if env else False
+        where: JsonPath = ("environments", env, "grafana", "service", "nodePort") if env and written else ("grafana", "service", "nodePort")
+        suffix = f" in environment {env!r}" if env else ""
+        prometheus = values["prometheus"]["service"]
+        if service["type"] != "NodePort":
+            problem = (f"nodePort is set but the service type is {service['type']}{suffix}", "set `type: NodePort`, or remove nodePort")
+        elif node_port not in NODE_PORTS:
+            problem = (
+                f"node port {node_port} is outside the NodePort range 30000-32767",
+                "Kubernetes allocates node ports from --service-node-port-range (default 30000-32767)",
+            )
+        elif prometheus["type"] == "NodePort" and prometheus.get("nodePort") == node_port:
+            problem = (f"node port {node_port} is Prometheus' too{suffix}", "two Services cannot share a node port: choose another one for Grafana")
+        else:
+            continue
+        if (str(where), node_port) not in reported:  # an environment that inherits it: reported once
+            reported.add((str(where), node_port))
+            yield (where, *problem)
 
 
 def _keys(value: object) -> Iterator[str]:

@@ -96,7 +96,9 @@ def label_values() -> st.SearchStrategy[str]:
 
 
 label_names = shaped(LETTERS + "_", ALNUM + "_", ALNUM + "_", 16)
-node_ports = st.integers(30000, 32767)
+# Prometheus' and Grafana's node ports from ranges of their own: kmc refuses two Services on one.
+node_ports = st.integers(30000, 31999)
+grafana_node_ports = st.integers(32000, 32767)
 ports = st.integers(1, 65535)
 
 
@@ -196,18 +198,24 @@ def _scheduling() -> dict[str, st.SearchStrategy[Any]]:
 
 
 storages = st.fixed_dictionaries({}, optional={"size": quantities, "storageClassName": dns_subdomains()})
-top_services = st.one_of(
-    st.just({"type": "ClusterIP"}),
-    st.just({"type": "NodePort"}),
-    st.builds(lambda port: {"type": "NodePort", "nodePort": port}, node_ports),
-)
 
 
-def service_overrides(base: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """Environment overrides of the Prometheus Service that stay valid once merged over `base`."""
-    options = [st.just({"type": "NodePort"}), st.builds(lambda port: {"type": "NodePort", "nodePort": port}, node_ports)]
+def services(ports: st.SearchStrategy[int]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.one_of(
+        st.just({"type": "ClusterIP"}),
+        st.just({"type": "NodePort"}),
+        st.builds(lambda port: {"type": "NodePort", "nodePort": port}, ports),
+    )
+
+
+top_services = services(node_ports)
+
+
+def service_overrides(base: Mapping[str, Any], ports: st.SearchStrategy[int] = node_ports) -> st.SearchStrategy[dict[str, Any]]:
+    """Environment overrides of a Service that stay valid once merged over `base`."""
+    options = [st.just({"type": "NodePort"}), st.builds(lambda port: {"type": "NodePort", "nodePort": port}, ports)]
     if base.get("type", "ClusterIP") == "NodePort":
-        options.append(st.builds(lambda port: {"nodePort": port}, node_ports))
+        options.append(st.builds(lambda port: {"nodePort": port}, ports))
     if "nodePort" not in base:
         options.append(st.just({"type": "ClusterIP"}))
     return st.one_of(options)
@@ -495,7 +503,7 @@ _SECRET_REFS = st.fixed_dictionaries({"secretName": dns_subdomains(), "key": st.
 @st.composite
 def grafana_sections(draw: st.DrawFn) -> Doc:
     """Top-level `grafana`: parameters (storage sometimes set) and its structure, without dashboard files (no files next to generated stacks)."""
-    section = draw(grafana_parameters(top_services, storage=False))
+    section = draw(grafana_parameters(services(grafana_node_ports), storage=False))
     if draw(st.booleans()):
         section["storage"] = draw(storages)
     ini = {name: draw(st.dictionaries(st.sampled_from(keys), _INI_VALUES, max_size=2)) for name, keys in _INI_SETTINGS.items() if draw(st.booleans())}
@@ -530,7 +538,7 @@ def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mappin
         "prometheus": prometheus_parameters(service_overrides(base_service), storage="storage" in prometheus),
         "nodeExporter": node_exporter_parameters(),
         "kubeStateMetrics": kube_state_metrics_parameters(),
-        "grafana": grafana_parameters(service_overrides(grafana.get("service", {"type": "ClusterIP"})), storage="storage" in grafana),
+        "grafana": grafana_parameters(service_overrides(grafana.get("service", {"type": "ClusterIP"}), grafana_node_ports), storage="storage" in grafana),
     }
     return {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
 
