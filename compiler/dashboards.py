@@ -40,6 +40,13 @@ def provisioned_datasources(stack: Stack) -> dict[str, str]:
     return {PROMETHEUS_UID: PROMETHEUS_NAME, **{source.uid: source.name for source in stack.grafana.datasources}}
 
 
+def input_files(stack: Stack, stack_dir: Path) -> tuple[Path, ...]:
+    """The files besides the stack that a build reads: the dashboard files, when Grafana is built."""
+    if not stack.enabled_somewhere("grafana.enabled"):
+        return ()
+    return tuple(stack_dir / entry.file for entry in stack.grafana.files)
+
+
 def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
     """`stack` with its dashboards read (library first, then the files in stack order), and the problems found."""
     grafana = stack.grafana

@@ -17,7 +17,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from tools import PROMTOOLS, ROOT, tool
 
-from kmc import pipeline
+from kmc import dashboards, pipeline
 from kmc.errors import StackInvalid
 from kmc.resources import data_dir
 
@@ -236,3 +236,10 @@ def test_datasource_variables_and_built_ins_are_accepted(tmp_path: Path) -> None
         "panels": [{**panel, "datasource": {"uid": "${ds}"}}, {**panel, "datasource": {"uid": "-- Grafana --"}}, {**panel, "datasource": "Prometheus"}],
     }
     pipeline.compile_stack(_stack(tmp_path, board))
+
+
+def test_input_files_are_the_dashboard_files_a_build_reads() -> None:
+    case = ROOT / "golden/grafana-custom"
+    stack = pipeline.compile_stack(case / "stack.yaml").stack
+    assert dashboards.input_files(stack, case) == (case / "dashboards/app.json", case / "dashboards/team/logs.json")
+    assert dashboards.input_files(pipeline.compile_stack(ROOT / "golden/minimal/stack.yaml").stack, ROOT) == ()
