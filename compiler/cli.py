@@ -109,6 +109,16 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
       helm install monitoring charts-out/helm/kmc-monitoring -f .../values-prod.yaml
     A failed build writes nothing and leaves the previous output untouched. Each build records
     in OUT/.kmc-lock.json the hashes of its inputs and outputs (commit it with the output).
+
+    \b
+    Files the stack names (Grafana dashboard JSON) are read relative to STACK's
+    directory and vendored into the output. No secret is ever written: Grafana's admin
+    credentials come from a Secret you create first (see `grafana.adminSecret` in
+    `kmc schema`):
+      kubectl -n NAMESPACE create secret generic grafana-admin \\
+        --from-literal=admin-user=admin \\
+        --from-literal=admin-password="$(openssl rand -base64 24)" \\
+        --from-literal=secret-key="$(openssl rand -base64 32)"
     """
     from kmc import commands
 

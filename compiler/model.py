@@ -159,11 +159,70 @@ class KubeStateMetrics:
     export_secrets: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class AdminSecret:
+    name: str
+    user_key: str
+    password_key: str
+    secret_key_key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretRef:
+    secret_name: str
+    key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Datasource:
+    """A datasource of the stack's own (the stack's Prometheus is added by the grafana component)."""
+
+    name: str
+    uid: str
+    type: str
+    url: str
+    settings: Mapping[str, Any]  # database, user, basicAuth, basicAuthUser, isDefault as written
+    json_data: Mapping[str, Any]
+    secure_json_data: Mapping[str, SecretRef]
+
+
+@dataclasses.dataclass(frozen=True)
+class DashboardFile:
+    file: str
+    folder: str | None
+    replace_datasource_uids: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dashboard:
+    """A dashboard to provision: its ConfigMap name, folder (None: General) and JSON text."""
+
+    name: str
+    folder: str | None
+    json: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Grafana:
+    admin_secret: AdminSecret
+    anonymous: bool
+    storage: bool
+    ini: Mapping[str, Mapping[str, Any]]
+    secret_settings: Mapping[str, SecretRef]
+    datasources: tuple[Datasource, ...]
+    library: tuple[str, ...]
+    library_folder: str
+    files: tuple[DashboardFile, ...]
+    # Filled by the validation stage, which reads the files (kmc.dashboards).
+    dashboards: tuple[Dashboard, ...] = ()
+
+
 # The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
 PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "prometheus": ("image", "replicas", "retention", "retentionSize", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations"),
     "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "networkPolicy"),
+    "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
 }
 
 
@@ -179,6 +238,7 @@ class Stack:
     scrape: Scrape
     node_exporter: NodeExporter
     kube_state_metrics: KubeStateMetrics
+    grafana: Grafana
     parameters: Mapping[str, Any]
     environments: Mapping[str, Mapping[str, Any]]
 
@@ -231,6 +291,7 @@ class Stack:
                 systemd_unit_include=node_exporter["systemd"]["unitInclude"],
             ),
             kube_state_metrics=KubeStateMetrics(export_secrets=data["kubeStateMetrics"]["exportSecrets"]),
+            grafana=_grafana(data["grafana"]),
             parameters={section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()},
             environments=data["environments"],
         )
@@ -244,6 +305,27 @@ class Stack:
     def enabled_somewhere(self, *switches: str) -> bool:
         """Whether the boolean parameters `switches` are all true together in the stack or in some environment."""
         return any(all(lookup(self.values(env), switch) for switch in switches) for env in (None, *self.environments))
+
+
+def _grafana(data: Mapping[str, Any]) -> Grafana:
+    admin, dashboards = data["adminSecret"], data["dashboards"]
+    return Grafana(
+        admin_secret=AdminSecret(admin["name"], admin["userKey"], admin["passwordKey"], admin["secretKeyKey"]),
+        anonymous=data["anonymous"]["enabled"],
+        storage="storage" in data,
+        ini=data["ini"],
+        secret_settings={name: SecretRef(ref["secretName"], ref["key"]) for name, ref in data["secretSettings"].items()},
+        datasources=tuple(_datasource(source) for source in data["datasources"]),
+        library=tuple(dashboards["library"]),
+        library_folder=dashboards["libraryFolder"],
+        files=tuple(DashboardFile(entry["file"], entry.get("folder"), entry["replaceDatasourceUids"]) for entry in dashboards["files"]),
+    )
+
+
+def _datasource(data: Mapping[str, Any]) -> Datasource:
+    settings = {key: data[key] for key in ("database", "user", "basicAuth", "basicAuthUser", "isDefault") if key in data}
+    secrets = {field: SecretRef(ref["secretName"], ref["key"]) for field, ref in data["secureJsonData"].items()}
+    return Datasource(data["name"], data["uid"], data["type"], data["url"], settings, data["jsonData"], secrets)
 
 
 def _job(data: Mapping[str, Any]) -> ComponentJob:

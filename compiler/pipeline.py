@@ -32,13 +32,14 @@ class BuildResult:
 
 def compile_stack(path: Path, display: str | None = None) -> Compiled:
     """Load, validate and compile a stack file into its object graph."""
-    from kmc import components
+    from kmc import components, dashboards
     from kmc.loader import read_stack
     from kmc.validate import validate
 
     doc = read_stack(path, display)
-    stack, warnings = validate(doc)
-    return Compiled(stack, components.object_graph(stack), tuple(warnings), (path,))
+    stack, warnings = validate(doc, path.parent)
+    inputs = (path, *dashboards.input_files(stack, path.parent))
+    return Compiled(stack, components.object_graph(stack), tuple(warnings), inputs)
 
 
 def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> dict[str, Mapping[str, bytes]]:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from kmc import schema_check, schema_gate, semantic
+import dataclasses
+from pathlib import Path
+
+from kmc import dashboards, grafana_checks, schema_check, schema_gate, semantic
+from kmc.components import grafana, kube
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.loader import Document
 from kmc.model import Stack
 
 
-def validate(doc: Document) -> tuple[Stack, list[Diagnostic]]:
-    """The stack model of `doc` and its warnings; StackInvalid with every problem otherwise."""
+def validate(doc: Document, stack_dir: Path = Path()) -> tuple[Stack, list[Diagnostic]]:
+    """The stack model of `doc` and its warnings; StackInvalid with every problem otherwise.
+
+    Grafana dashboard files the stack names are read relative to `stack_dir`.
+    """
     schema_check.check_version(doc)
     schema = schema_check.load_schema()
     # jsonschema (slow to import) is only needed to explain a stack the fast gate rejects.
@@ -19,6 +26,13 @@ def validate(doc: Document) -> tuple[Stack, list[Diagnostic]]:
             raise StackInvalid(problems)
     stack = Stack.from_data(schema, doc.data)
     problems = semantic.check(doc, stack)
+    problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
+    if stack.enabled_somewhere("grafana.enabled"):
+        stack, found = dashboards.vendor(stack, stack_dir)
+        problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
     if problems:
         raise StackInvalid(problems)
-    return stack, semantic.risky_choices(doc, stack)
+    warnings = semantic.risky_choices(doc, stack)
+    closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
+    warnings += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
+    return stack, warnings

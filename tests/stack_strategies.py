@@ -96,7 +96,9 @@ def label_values() -> st.SearchStrategy[str]:
 
 
 label_names = shaped(LETTERS + "_", ALNUM + "_", ALNUM + "_", 16)
-node_ports = st.integers(30000, 32767)
+# Prometheus' and Grafana's node ports from ranges of their own: kmc refuses two Services on one.
+node_ports = st.integers(30000, 31999)
+grafana_node_ports = st.integers(32000, 32767)
 ports = st.integers(1, 65535)
 
 
@@ -196,18 +198,24 @@ def _scheduling() -> dict[str, st.SearchStrategy[Any]]:
 
 
 storages = st.fixed_dictionaries({}, optional={"size": quantities, "storageClassName": dns_subdomains()})
-top_services = st.one_of(
-    st.just({"type": "ClusterIP"}),
-    st.just({"type": "NodePort"}),
-    st.builds(lambda port: {"type": "NodePort", "nodePort": port}, node_ports),
-)
 
 
-def service_overrides(base: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """Environment overrides of the Prometheus Service that stay valid once merged over `base`."""
-    options = [st.just({"type": "NodePort"}), st.builds(lambda port: {"type": "NodePort", "nodePort": port}, node_ports)]
+def services(ports: st.SearchStrategy[int]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.one_of(
+        st.just({"type": "ClusterIP"}),
+        st.just({"type": "NodePort"}),
+        st.builds(lambda port: {"type": "NodePort", "nodePort": port}, ports),
+    )
+
+
+top_services = services(node_ports)
+
+
+def service_overrides(base: Mapping[str, Any], ports: st.SearchStrategy[int] = node_ports) -> st.SearchStrategy[dict[str, Any]]:
+    """Environment overrides of a Service that stay valid once merged over `base`."""
+    options = [st.just({"type": "NodePort"}), st.builds(lambda port: {"type": "NodePort", "nodePort": port}, ports)]
     if base.get("type", "ClusterIP") == "NodePort":
-        options.append(st.builds(lambda port: {"nodePort": port}, node_ports))
+        options.append(st.builds(lambda port: {"nodePort": port}, ports))
     if "nodePort" not in base:
         options.append(st.just({"type": "ClusterIP"}))
     return st.one_of(options)
@@ -229,13 +237,15 @@ def ip_blocks(draw: st.DrawFn) -> dict[str, Any]:
     bits = 32 if version == 4 else 128
     prefix = draw(st.integers(0, bits - 1))
     address = draw(st.integers(0, 2**bits - 1)) >> (bits - prefix) << (bits - prefix)
-    network = ipaddress.ip_network((address, prefix)) if version == 4 else ipaddress.IPv6Network((address, prefix))
+    # By class, not ip_network(): an IPv6 address below 2**32 would be read as IPv4 (a bug hypothesis found).
+    kind: type[ipaddress.IPv4Network] | type[ipaddress.IPv6Network] = ipaddress.IPv4Network if version == 4 else ipaddress.IPv6Network
+    network = kind((address, prefix))
     block: dict[str, Any] = {"cidr": str(network)}
     exceptions = []
     for _ in range(draw(st.integers(0, 2))):
         sub_prefix = draw(st.integers(prefix + 1, bits))
         offset = draw(st.integers(0, 2 ** (sub_prefix - prefix) - 1)) << (bits - sub_prefix)
-        exceptions.append(str(ipaddress.ip_network((address + offset, sub_prefix))))
+        exceptions.append(str(kind((address + offset, sub_prefix))))
     if exceptions:
         block["except"] = exceptions
     return block
@@ -274,6 +284,20 @@ def kube_state_metrics_parameters() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {}, optional={"enabled": st.booleans(), "image": images, "replicas": st.integers(0, 1), "networkPolicy": exporter_network_policies, **_scheduling()}
     )
+
+
+def grafana_parameters(service: st.SearchStrategy[dict[str, Any]], storage: bool) -> st.SearchStrategy[dict[str, Any]]:
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "enabled": st.booleans(),
+        "image": images,
+        "replicas": st.integers(0, 1),
+        "service": service,
+        "networkPolicy": prometheus_network_policies,
+        **_scheduling(),
+    }
+    if storage:
+        optional["storage"] = storages
+    return st.fixed_dictionaries({}, optional=optional)
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -467,8 +491,48 @@ def kube_state_metrics_sections(draw: st.DrawFn) -> Doc:
     return section
 
 
+# Settings kmc accepts in grafana.ini (no credential, nothing kmc owns), and datasources.
+_INI_SETTINGS = {"server": ("root_url", "enable_gzip"), "users": ("default_theme", "viewers_can_edit"), "dashboards": ("min_refresh_interval",)}
+_INI_VALUES = st.booleans() | st.integers(0, 10**6) | st.text(PRINTABLE, max_size=20).filter(lambda text: "\n" not in text and "$" not in text)
+_DATASOURCES = (
+    {"name": "InfluxDB", "uid": "influx", "type": "influxdb", "url": "http://influxdb.storage.svc:8086", "jsonData": {"version": "Flux"}},
+    {"name": "Loki", "uid": "loki", "type": "loki", "url": "http://loki.logging.svc:3100"},
+    {"name": "Thanos", "uid": "thanos", "type": "prometheus", "url": "https://thanos.example.com", "basicAuth": True, "basicAuthUser": "grafana"},
+)
+_SECRET_REFS = st.fixed_dictionaries({"secretName": dns_subdomains(), "key": st.text(ALNUM + "-._", min_size=1, max_size=12)})
+
+
 @st.composite
-def environments(draw: st.DrawFn, prometheus: Mapping[str, Any]) -> Doc:
+def grafana_sections(draw: st.DrawFn) -> Doc:
+    """Top-level `grafana`: parameters (storage sometimes set) and its structure, without dashboard files (no files next to generated stacks)."""
+    section = draw(grafana_parameters(services(grafana_node_ports), storage=False))
+    if draw(st.booleans()):
+        section["storage"] = draw(storages)
+    ini = {name: draw(st.dictionaries(st.sampled_from(keys), _INI_VALUES, max_size=2)) for name, keys in _INI_SETTINGS.items() if draw(st.booleans())}
+    sources = [dict(source) for source in draw(st.lists(st.sampled_from(_DATASOURCES), max_size=3, unique_by=lambda source: source["uid"]))]
+    for source in sources:
+        if draw(st.booleans()):
+            source["secureJsonData"] = {"basicAuthPassword" if source.get("basicAuth") else "password": draw(_SECRET_REFS)}
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "adminSecret": st.fixed_dictionaries({}, optional={"name": dns_subdomains(), "passwordKey": st.text(ALNUM + "-._", min_size=1, max_size=12)}),
+        "anonymous": st.fixed_dictionaries({}, optional={"enabled": st.booleans()}),
+        "ini": st.just(ini),
+        "secretSettings": st.dictionaries(st.sampled_from(("GF_DATABASE_PASSWORD", "GF_SMTP_PASSWORD")), _SECRET_REFS, max_size=2),
+        "datasources": st.just(sources),
+        "dashboards": st.fixed_dictionaries(
+            {},
+            optional={
+                "library": st.lists(st.sampled_from(("cluster", "nodes", "workloads", "metrics-apis", "prometheus")), unique=True, max_size=5),
+                "libraryFolder": st.sampled_from(("Kubernetes", "Platform team", "k8s_2")),
+            },
+        ),
+    }
+    section.update(draw(st.fixed_dictionaries({}, optional=optional)))
+    return section
+
+
+@st.composite
+def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mapping[str, Any]) -> Doc:
     """Named overrides; each stays valid once merged (maps merge, lists replace) over the stack's."""
     names = draw(st.lists(dns_labels(20).filter(lambda name: name != "default"), max_size=3, unique=True))
     base_service = prometheus.get("service", {"type": "ClusterIP"})
@@ -476,6 +540,7 @@ def environments(draw: st.DrawFn, prometheus: Mapping[str, Any]) -> Doc:
         "prometheus": prometheus_parameters(service_overrides(base_service), storage="storage" in prometheus),
         "nodeExporter": node_exporter_parameters(),
         "kubeStateMetrics": kube_state_metrics_parameters(),
+        "grafana": grafana_parameters(service_overrides(grafana.get("service", {"type": "ClusterIP"}), grafana_node_ports), storage="storage" in grafana),
     }
     return {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
 
@@ -514,10 +579,11 @@ def stacks(draw: st.DrawFn) -> Doc:
         ("scrape", scrape_sections(global_timing)),
         ("nodeExporter", node_exporter_sections()),
         ("kubeStateMetrics", kube_state_metrics_sections()),
+        ("grafana", grafana_sections()),
     ):
         if often(draw):
             doc[key] = draw(strategy)
-    envs = draw(environments(prometheus))
+    envs = draw(environments(prometheus, doc.get("grafana", {})))
     if bool(envs) or draw(st.booleans()):
         doc["environments"] = envs
     return doc

@@ -26,6 +26,17 @@ import kmc
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INVALID_DIR = REPO_ROOT / "golden" / "invalid"
 VALID_STACK = REPO_ROOT / "golden" / "full" / "stack.yaml"
+# Files the full stack names besides itself (its Grafana dashboards), relative to it.
+VALID_STACK_FILES = ("dashboards",)
+
+
+def copy_valid_stack(work: Path) -> None:
+    """The full golden stack in `work`, with the dashboard files it refers to."""
+    shutil.copyfile(VALID_STACK, work / "stack.yaml")
+    for name in VALID_STACK_FILES:
+        shutil.copytree(VALID_STACK.parent / name, work / name)
+
+
 TEMP_PREFIX = ".kmc-tmp-"
 LOCK_NAME = ".kmc-lock.json"
 LOCATED_ERROR = re.compile(r"^stack\.yaml:\d+:\d+: error: ", re.MULTILINE)
@@ -74,7 +85,7 @@ def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 def built_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real `kmc build` of the full golden stack; tests copy its output as "the previous build"."""
     work = tmp_path_factory.mktemp("previous-build")
-    shutil.copyfile(VALID_STACK, work / "stack.yaml")
+    copy_valid_stack(work)
     result = run_kmc("build", "stack.yaml", "--out", "out", cwd=work)
     assert result.returncode == 0, result.stderr
     assert snapshot(work / "out"), "the valid build wrote nothing"
@@ -84,7 +95,7 @@ def built_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def previous_build(tmp_path: Path, built_output: Path) -> Path:
     """tmp_path holding a valid stack.yaml and the output kmc built from it in out/."""
-    shutil.copyfile(VALID_STACK, tmp_path / "stack.yaml")
+    copy_valid_stack(tmp_path)
     shutil.copytree(built_output, tmp_path / "out", symlinks=True)
     return tmp_path
 
@@ -210,6 +221,7 @@ def test_bad_stack_creates_no_output_directory(tmp_path: Path) -> None:
 
 
 def test_byte_order_mark_is_accepted_and_changes_nothing(tmp_path: Path, built_output: Path) -> None:
+    copy_valid_stack(tmp_path)
     (tmp_path / "stack.yaml").write_bytes(b"\xef\xbb\xbf" + VALID_STACK.read_bytes())
 
     result = run_kmc("build", "stack.yaml", "--out", "out", cwd=tmp_path)

@@ -29,6 +29,7 @@ def repo(tmp_path: Path) -> Path:
     """A git repository whose stacks/ directory holds golden/full's stack, committed."""
     (tmp_path / "stacks").mkdir()
     shutil.copy(ROOT / "golden/full/stack.yaml", tmp_path / "stacks/stack.yaml")
+    shutil.copytree(ROOT / "golden/full/dashboards", tmp_path / "stacks/dashboards")
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "stack")

@@ -34,6 +34,8 @@ def check_policies(objects: list[dict[str, Any]], values: Any) -> None:
         expected.add("prometheus")
     if lookup(values, "kubeStateMetrics.enabled") and lookup(values, "kubeStateMetrics.networkPolicy.enabled"):
         expected.add("kube-state-metrics")
+    if lookup(values, "grafana.enabled") and lookup(values, "grafana.networkPolicy.enabled"):
+        expected.add("grafana")
     assert set(policies) == expected
     for name, policy in policies.items():
         spec = policy["spec"]
@@ -45,6 +47,9 @@ def check_policies(objects: list[dict[str, Any]], values: Any) -> None:
         peers = lookup(values, "prometheus.networkPolicy.from")
         ingress = policies["prometheus"]["spec"]["ingress"]
         assert ingress == ([{"from": peers, "ports": [{"port": 9090, "protocol": "TCP"}]}] if peers else [])
+    if "grafana" in policies:
+        peers = lookup(values, "grafana.networkPolicy.from")
+        assert policies["grafana"]["spec"]["ingress"] == ([{"from": peers, "ports": [{"port": 3000, "protocol": "TCP"}]}] if peers else [])
     if "kube-state-metrics" in policies:
         (rule,) = policies["kube-state-metrics"]["spec"]["ingress"]
         (peer,) = rule["from"]
@@ -63,7 +68,16 @@ def test_golden_policies(env: Path) -> None:
 
 def test_golden_full_has_every_policy() -> None:
     names = {path.name for path in (ROOT / "golden/full/out/manifests/default").glob("*networkpolicy*")}
-    assert names == {"15-networkpolicy-kube-state-metrics.yaml", "15-networkpolicy-prometheus.yaml"}
+    assert names == {"15-networkpolicy-grafana.yaml", "15-networkpolicy-kube-state-metrics.yaml", "15-networkpolicy-prometheus.yaml"}
+
+
+def test_golden_full_prometheus_admits_its_grafana() -> None:
+    """With both policies on, Grafana's pods must be among Prometheus' peers or its datasource is cut off."""
+    env = ROOT / "golden/full/out/manifests/default"
+    policy = yaml.safe_load((env / "15-networkpolicy-prometheus.yaml").read_text())
+    grafana = yaml.safe_load((env / "12-deployment-grafana.yaml").read_text())["spec"]["template"]["metadata"]["labels"]
+    peers = policy["spec"]["ingress"][0]["from"]
+    assert any(set(peer) == {"podSelector"} and peer["podSelector"]["matchLabels"].items() <= grafana.items() for peer in peers)
 
 
 @examples(25)
@@ -107,3 +121,25 @@ def test_the_node_port_example_builds(tmp_path: Path) -> None:
     (tmp_path / "stack.yaml").write_bytes(dump(yaml.safe_load(NODE_PORT)))
     compiled = pipeline.compile_stack(tmp_path / "stack.yaml")
     assert {obj.name for obj in compiled.graph.objects if obj.kind == "NetworkPolicy"} == {"prometheus"}
+
+
+CLOSED_TO_GRAFANA = """version: 1
+prometheus:
+  networkPolicy: {enabled: true, from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: grafana}}}]}
+grafana: {enabled: true}
+environments:
+  dev: {prometheus: {retention: 2d}}
+  lab: {prometheus: {networkPolicy: {from: [{podSelector: {matchLabels: {app.kubernetes.io/name: grafana}}}]}}}
+  edge: {prometheus: {networkPolicy: {from: [{namespaceSelector: {}}]}}}
+  other: {prometheus: {networkPolicy: {from: [{podSelector: {matchLabels: {app: other}}}]}}}
+"""
+
+
+def test_a_prometheus_closed_to_the_stacks_grafana_is_warned_about_once_per_place(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(CLOSED_TO_GRAFANA)
+    warnings = pipeline.compile_stack(tmp_path / "stack.yaml", "stack.yaml").warnings
+    # dev inherits the stack's policy (reported there); lab admits Grafana's pods, edge every pod.
+    assert [(w.line, w.path, w.message, w.severity) for w in warnings] == [
+        (3, "$.prometheus.networkPolicy", "Prometheus' NetworkPolicy does not admit the stack's Grafana", "warning"),
+        (9, "$.environments.other.prometheus.networkPolicy", "Prometheus' NetworkPolicy does not admit the stack's Grafana in environment 'other'", "warning"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,8 +23,7 @@ def test_installed_wheel_builds_the_full_stack(tmp_path: Path) -> None:
     venv.create(env_dir, with_pip=True)
     subprocess.run([env_dir / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel], check=True, timeout=300)
     work = tmp_path / "work"
-    work.mkdir()
-    (work / "stack.yaml").write_bytes((ROOT / "golden/full/stack.yaml").read_bytes())
+    shutil.copytree(ROOT / "golden/full", work, ignore=shutil.ignore_patterns("out"))
     result = subprocess.run(
         [env_dir / "bin/kmc", "build", "stack.yaml", "--out", "out", "--format", "all"], cwd=work, capture_output=True, text=True, timeout=120
     )

@@ -25,6 +25,7 @@ def kmc(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subp
 @pytest.fixture
 def built(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "golden/full/stack.yaml", tmp_path / "stack.yaml")
+    shutil.copytree(ROOT / "golden/full/dashboards", tmp_path / "dashboards")
     assert kmc("build", "-q", "stack.yaml", "--format", "all", cwd=tmp_path).returncode == 0
     return tmp_path
 
@@ -99,7 +100,7 @@ def test_lock_records_inputs_and_outputs(built: Path) -> None:
     lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
     assert sorted(lock["trees"]) == ["helm", "kustomize", "manifests"]
     for entry in lock["trees"].values():
-        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml"}
+        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml", "../dashboards/checkout.json"}
     assert len(lock["trees"]["manifests"]["files"]) == len(list((built / "charts-out/manifests").rglob("*.yaml")))
     # One environment rebuilt: its entry replaces the whole-manifests one, the others stay.
     assert kmc("build", "-q", "stack.yaml", "--env", "dev", cwd=built).returncode == 0
@@ -231,3 +232,14 @@ def test_anything_else_goes_to_click() -> None:
         True,
         "manifests",
     )
+
+
+def test_lock_watches_the_dashboard_files_the_stack_names(built: Path) -> None:
+    """A vendored dashboard is an input: editing it must defeat the lock's shortcut."""
+    lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
+    assert "../dashboards/checkout.json" in lock["trees"]["manifests"]["inputs"]
+    board = built / "dashboards/checkout.json"
+    board.write_text(board.read_text().replace('"title": "', '"title": "Edited ', 1))
+    result = kmc("build", "--check", "stack.yaml", "--format", "all", cwd=built)
+    assert result.returncode == 1, result.stderr
+    assert "changed: charts-out/manifests/default/" in result.stderr

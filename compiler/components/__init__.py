@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kmc.components import kube, kube_state_metrics, namespace, node_exporter, prometheus
+from kmc.components import grafana, kube, kube_state_metrics, namespace, node_exporter, prometheus
 from kmc.components.base import Component, Facts
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
 
 # Sorted by name; every component of kmc is listed here and nowhere else.
 COMPONENTS: Mapping[str, Component] = {
+    grafana.NAME: grafana,
     kube_state_metrics.NAME: kube_state_metrics,
     namespace.NAME: namespace,
     node_exporter.NAME: node_exporter,

@@ -58,7 +58,7 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
     used = parameter_paths(graph)
     defaults = _prune(stack.values(None), used)
     files = {
-        "Chart.yaml": _chart_yaml(stack),
+        "Chart.yaml": _chart_yaml(stack, used),
         "values.yaml": _values_yaml(defaults, schema),
         "values.schema.json": json.dumps(values_schema(schema, used, defaults, chart), indent=2, sort_keys=True) + "\n",
         "templates/_helpers.tpl": _helpers(chart),
@@ -305,9 +305,10 @@ def chart_version(stack: Stack) -> str:
     return stack.chart.version or __version__
 
 
-def _chart_yaml(stack: Stack) -> str:
+def _chart_yaml(stack: Stack, used: frozenset[str]) -> str:
     chart = stack.chart
-    images = sorted({str(value) for path, value in _leaves(stack.values(None)) if path.endswith(".image")})
+    # Only the images the chart's templates use: not those of components the stack never deploys.
+    images = sorted({str(value) for path, value in _leaves(stack.values(None)) if path.endswith(".image") and path in used})
     metadata: dict[str, Any] = {
         "apiVersion": "v2",
         "name": chart.name,
@@ -479,7 +480,10 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
         if obj.kind in ("Deployment", "StatefulSet", "DaemonSet")
     ]
     api_services = [obj.name for obj in graph.objects if obj.kind == "APIService"]
-    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services)
+    # The Secret Grafana needs before it starts: kmc never writes credentials into the chart.
+    grafana = [_condition(obj) for obj in graph.objects if obj.kind == "Deployment" and obj.component == "grafana"]
+    admin = {"condition": grafana[0], "secret": stack.grafana.admin_secret} if grafana else None
+    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin)
 
 
 def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:

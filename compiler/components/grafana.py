@@ -1,0 +1,174 @@
+"""Grafana: grafana.ini, provisioned datasources and dashboards, Service, Deployment.
+
+Everything Grafana reads at start is compiled into ConfigMaps and mounted (no sidecar, no
+download); credentials come only from Secrets, through environment variables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from kmc import dashboards, yaml_text
+from kmc.components import kube
+from kmc.components.base import Facts, ServiceTarget
+from kmc.components.grafana_files import SECRETS_DIR, datasources_file, grafana_ini, providers_file, secret_file
+from kmc.ir import KObject, Param, Switch
+from kmc.model import SecretRef, Stack
+
+NAME = "grafana"
+ROLE = "visualization"
+SWITCH = "grafana.enabled"
+POLICY_SWITCH = "grafana.networkPolicy.enabled"
+PORT = 3000
+# Not the image's 472: Grafana runs as any user, and a high one clashes with no user of the node.
+USER = 65534
+DASHBOARDS_DIR = "/etc/grafana-dashboards"
+
+
+def compiled(stack: Stack) -> bool:
+    return stack.enabled_somewhere(SWITCH)
+
+
+def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
+    return ()
+
+
+def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
+    ns = stack.namespace
+    boards = stack.grafana.dashboards
+    config: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": kube.metadata(NAME, NAME, ROLE, ns),
+        "data": {
+            "datasources.yaml": yaml_text.dump(datasources_file(stack, facts.prometheus_url)),
+            "grafana.ini": grafana_ini(stack),
+            **({"dashboards.yaml": yaml_text.dump(providers_file(DASHBOARDS_DIR))} if boards else {}),
+        },
+    }
+    board_maps = [dashboards.config_map(board, ns, kube.labels(NAME, "dashboard")) for board in boards]
+    checksum = hashlib.sha256(json.dumps([config["data"], *(cm["data"] for cm in board_maps)], sort_keys=True).encode()).hexdigest()
+    service = kube.service(
+        NAME,
+        ns,
+        ROLE,
+        [{"name": "http", "nodePort": Param("grafana.service.nodePort", omit_empty=True), "port": PORT, "targetPort": "http"}],
+        type=Param("grafana.service.type"),
+    )
+    bodies = [kube.service_account(NAME, ns, ROLE), config, *board_maps, service, _deployment(stack, checksum)]
+    if stack.grafana.storage:
+        bodies.append(_claim(ns))
+    objects = [KObject(body, NAME, conditions=(SWITCH,)) for body in bodies]
+    if stack.enabled_somewhere(SWITCH, POLICY_SWITCH):
+        peers = "grafana.networkPolicy.from"
+        # A rule with an empty `from` would admit everyone: with no peers there is no rule at all.
+        ingress = Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}], off=[])
+        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, ingress), NAME, conditions=(SWITCH, POLICY_SWITCH)))
+    return objects
+
+
+def _claim(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": kube.metadata(NAME, NAME, ROLE, namespace),
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": Param("grafana.storage.size")}},
+            "storageClassName": Param("grafana.storage.storageClassName", omit_empty=True),
+        },
+    }
+
+
+def _secrets(stack: Stack) -> tuple[list[dict[str, str]], list[SecretRef]]:
+    """The environment variables naming the Secret files Grafana reads (`GF_..._FILE`), and every Secret key to mount.
+
+    Files rather than `secretKeyRef` variables: the values stay out of the container's declared
+    environment (what `kubectl describe` and admission tools see), a Secret's keys are read when
+    the file is, and the same mount serves `$__file{}` in the provisioning files. (The image's
+    entrypoint still exports each `GF_*__FILE` as `GF_*` to the Grafana process.)
+    """
+    admin = stack.grafana.admin_secret
+    settings = {
+        "GF_SECURITY_ADMIN_USER": SecretRef(admin.name, admin.user_key),
+        "GF_SECURITY_ADMIN_PASSWORD": SecretRef(admin.name, admin.password_key),
+        "GF_SECURITY_SECRET_KEY": SecretRef(admin.name, admin.secret_key_key),
+        **stack.grafana.secret_settings,
+    }
+    env = [{"name": f"{name}__FILE", "value": secret_file(ref)} for name, ref in settings.items()]
+    refs = [*settings.values(), *(ref for source in stack.grafana.datasources for ref in source.secure_json_data.values())]
+    return env, sorted(set(refs), key=lambda ref: (ref.secret_name, ref.key))
+
+
+def _secrets_volume(refs: list[SecretRef]) -> dict[str, Any]:
+    sources = [{"secret": {"items": [{"key": ref.key, "path": f"{ref.secret_name}/{ref.key}"}], "name": ref.secret_name}} for ref in refs]
+    return {"name": "secrets", "projected": {"defaultMode": 0o440, "sources": sources}}
+
+
+def _deployment(stack: Stack, checksum: str) -> dict[str, Any]:
+    mounts: list[dict[str, Any]] = [
+        {"mountPath": "/etc/grafana", "name": "config", "readOnly": True},
+        {"mountPath": "/var/lib/grafana", "name": "data"},
+        {"mountPath": "/tmp", "name": "tmp"},
+        {"mountPath": SECRETS_DIR, "name": "secrets", "readOnly": True},
+    ]
+    env, refs = _secrets(stack)
+    config_items = [
+        {"key": "grafana.ini", "path": "grafana.ini"},
+        {"key": "datasources.yaml", "path": "provisioning/datasources/kmc.yaml"},
+    ]
+    boards = stack.grafana.dashboards
+    if boards:
+        config_items.append({"key": "dashboards.yaml", "path": "provisioning/dashboards/kmc.yaml"})
+        mounts.append({"mountPath": DASHBOARDS_DIR, "name": "dashboards", "readOnly": True})
+    volumes: list[dict[str, Any]] = [
+        {"configMap": {"items": config_items, "name": NAME}, "name": "config"},
+        {"name": "data", **({"persistentVolumeClaim": {"claimName": NAME}} if stack.grafana.storage else {"emptyDir": {}})},
+        {"emptyDir": {}, "name": "tmp"},
+        _secrets_volume(refs),
+    ]
+    if boards:
+        sources = [
+            {
+                "configMap": {
+                    "items": [{"key": f"{board.name}.json", "path": f"{board.folder}/{board.name}.json" if board.folder else f"{board.name}.json"}],
+                    "name": dashboards.config_map_name(board.name),
+                }
+            }
+            for board in boards
+        ]
+        volumes.append({"name": "dashboards", "projected": {"sources": sources}})
+    container = {
+        "name": NAME,
+        "image": Param("grafana.image"),
+        "env": env,
+        "ports": [{"containerPort": PORT, "name": "http"}],
+        "readinessProbe": kube.http_probe("/api/health", "http", 10),
+        "livenessProbe": {**kube.http_probe("/api/health", "http", 30), "failureThreshold": 10},
+        "resources": Param("grafana.resources"),
+        "securityContext": kube.restricted_container(),
+        "volumeMounts": mounts,
+    }
+    pod = {
+        "metadata": {"annotations": {"checksum/config": checksum}, "labels": kube.labels(NAME, ROLE)},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "containers": [container],
+            "enableServiceLinks": False,
+            **kube.scheduling("grafana"),
+            "securityContext": kube.restricted_pod(USER),
+            "serviceAccountName": NAME,
+            "volumes": volumes,
+        },
+    }
+    # One pod owns a ReadWriteOnce volume: the old pod must go before the new one mounts it.
+    strategy = {"type": "Recreate"} if stack.grafana.storage else {"type": "RollingUpdate"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace),
+        "spec": {"replicas": Param("grafana.replicas"), "selector": {"matchLabels": kube.selector(NAME)}, "strategy": strategy, "template": pod},
+    }

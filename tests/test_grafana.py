@@ -1,0 +1,245 @@
+"""Grafana: the dashboards library (PromQL that parses, with promql-parser and both promtools, over
+metrics the stack scrapes), dashboard JSON against a schema of Grafana's documented model, the
+provisioning files, the compile-time dashboard checks, and a pod that rolls when they change."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from tools import PROMTOOLS, ROOT, tool
+
+from kmc import dashboards, pipeline
+from kmc.errors import StackInvalid
+from kmc.resources import data_dir
+
+LIBRARY = sorted((data_dir("library") / "dashboards").glob("*.json"))
+SCHEMA = json.loads((ROOT / "tests/grafana_dashboard.schema.json").read_text())
+# Every dashboard ConfigMap kmc emitted in a golden case (library and user dashboards).
+DASHBOARD_MAPS = sorted(ROOT.glob("golden/*/out/manifests/default/04-configmap-grafana-dashboard-*.yaml"))
+# Metric name prefixes of what the stack scrapes: node-exporter, cAdvisor, kube-state-metrics,
+# the apiserver (and its aggregator), Prometheus itself, and the series every scrape makes.
+SCRAPED = re.compile(r"^(node_|container_|kube_|apiserver_|aggregator_|prometheus_|process_|up$|scrape_)")
+# Grafana's own variables, replaced by values PromQL accepts before parsing.
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+
+
+def _dashboard(path: Path) -> dict[str, Any]:
+    board: dict[str, Any] = json.loads(path.read_text())
+    return board
+
+
+def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for panel in panels:
+        yield panel
+        yield from _panels(panel.get("panels", []))
+
+
+def library_expressions() -> list[tuple[str, str]]:
+    """(dashboard/panel, PromQL) of every target of the library, Grafana variables replaced."""
+    found = []
+    for path in LIBRARY:
+        for panel in _panels(_dashboard(path)["panels"]):
+            for target in panel.get("targets", []):
+                expr = target["expr"]
+                for variable, value in GRAFANA_VARIABLES.items():
+                    expr = expr.replace(variable, value)
+                found.append((f"{path.stem}/{panel['title']}", re.sub(r"\$\{?\w+\}?", "placeholder", expr)))
+    return found
+
+
+EXPRESSIONS = library_expressions()
+
+
+def test_library_has_the_five_dashboards() -> None:
+    assert [path.stem for path in LIBRARY] == ["cluster", "metrics-apis", "nodes", "prometheus", "workloads"]
+    assert len(EXPRESSIONS) >= 40
+
+
+@pytest.mark.parametrize(("where", "expr"), EXPRESSIONS, ids=[where for where, _ in EXPRESSIONS])
+def test_library_promql_parses_over_scraped_metrics(where: str, expr: str) -> None:
+    names: list[str] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.append(node.name)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    assert names, f"{where}: no metric"
+    assert all(SCRAPED.match(name) for name in names), f"{where}: {names} are not metrics the stack scrapes"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", sorted(PROMTOOLS))
+def test_promtool_accepts_library_promql(version: str, tmp_path: Path) -> None:
+    """Each expression as a recording rule: promtool checks rules with the real PromQL parser."""
+    rules = [{"record": f"kmc:library:{index}", "expr": expr} for index, (_, expr) in enumerate(EXPRESSIONS)]
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "library", "rules": rules}]}))
+    result = subprocess.run([tool(PROMTOOLS[version]), "check", "rules", tmp_path / "rules.yml"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_is_valid() -> None:
+    Draft202012Validator.check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda path: path.stem)
+def test_library_dashboards_meet_the_dashboard_schema(path: Path) -> None:
+    board = _dashboard(path)
+    errors = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in Draft202012Validator(SCHEMA).iter_errors(board)]
+    assert not errors
+    assert board["uid"] == f"kmc-{path.stem}" and "kmc" in board["tags"]
+    assert [panel["id"] for panel in board["panels"]] == list(range(1, len(board["panels"]) + 1))
+
+
+def test_every_golden_dashboard_config_map_holds_a_valid_dashboard() -> None:
+    assert len(DASHBOARD_MAPS) >= 9
+    for path in DASHBOARD_MAPS:
+        config_map = yaml.safe_load(path.read_text())
+        ((key, text),) = config_map["data"].items()
+        board = json.loads(text)
+        assert not list(Draft202012Validator(SCHEMA).iter_errors(board)), path
+        assert board.get("id") is None  # provisioning goes by uid
+        assert config_map["metadata"]["name"] == "grafana-dashboard-" + key.removesuffix(".json")
+
+
+def _objects(env: Path) -> dict[str, dict[str, Any]]:
+    return {path.name: yaml.safe_load(path.read_text()) for path in sorted(env.glob("*.yaml"))}
+
+
+def test_custom_case_provisions_datasources_with_secrets_from_env() -> None:
+    objects = _objects(ROOT / "golden/grafana-custom/out/manifests/default")
+    config = objects["04-configmap-grafana.yaml"]["data"]
+    sources = yaml.safe_load(config["datasources.yaml"])
+    assert sources["apiVersion"] == 1
+    assert [(s["uid"], s["isDefault"]) for s in sources["datasources"]] == [
+        ("kmc-prometheus", True),
+        ("influx-longterm", False),
+        ("loki", False),
+        ("thanos", False),
+    ]
+    assert sources["datasources"][0]["url"] == "http://prometheus.observability.svc.cluster.local:9090"
+    # A `$` the stack wrote stays literal: provisioning files expand $VAR.
+    assert sources["datasources"][3]["jsonData"]["customQueryParameters"] == "dedup=true&partial_response=$$partial"
+    pod = objects["12-deployment-grafana.yaml"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    # Credentials only as files of mounted Secrets: no variable holds a value from a Secret.
+    assert all("valueFrom" not in var for var in container["env"])
+    env = {var["name"]: var["value"] for var in container["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/etc/grafana-secrets/ops-grafana/password"
+    (secrets,) = [volume["projected"] for volume in pod["volumes"] if volume["name"] == "secrets"]
+    mounted = {
+        f"/etc/grafana-secrets/{item['path']}": (source["secret"]["name"], item["key"]) for source in secrets["sources"] for item in source["secret"]["items"]
+    }
+    assert mounted["/etc/grafana-secrets/influxdb-grafana/token"] == ("influxdb-grafana", "token")
+    assert mounted["/etc/grafana-secrets/thanos-grafana/password"] == ("thanos-grafana", "password")
+    assert set(env.values()) <= set(mounted)
+    for source in sources["datasources"]:
+        for value in source.get("secureJsonData", {}).values():
+            assert re.fullmatch(r"\$__file\{(.+)\}", value) and value[8:-1] in mounted
+    ini = config["grafana.ini"]
+    assert "[auth.anonymous]\nenabled = true\norg_role = Viewer\n" in ini
+    assert "root_url = https://grafana.example.com/" in ini
+
+
+def test_custom_case_mounts_dashboards_in_their_folders() -> None:
+    objects = _objects(ROOT / "golden/grafana-custom/out/manifests/default")
+    volumes = {v["name"]: v for v in objects["12-deployment-grafana.yaml"]["spec"]["template"]["spec"]["volumes"]}
+    paths = [item["path"] for source in volumes["dashboards"]["projected"]["sources"] for item in source["configMap"]["items"]]
+    assert paths == ["Platform/kmc-cluster.json", "Platform/kmc-workloads.json", "Apps/app.json", "Team logs/logs.json"]
+    app = json.loads(objects["04-configmap-grafana-dashboard-app.yaml"]["data"]["app.json"])
+    assert {ref for ref in re.findall(r'"uid": "([^"]+)"', json.dumps(app["panels"]))} == {"kmc-prometheus", "influx-longterm"}
+    assert app["id"] is None and app["uid"] == "checkout"
+    logs = json.loads(objects["04-configmap-grafana-dashboard-logs.yaml"]["data"]["logs.json"])
+    assert logs["uid"] == "kmc-logs"  # none in the file: a stable one, not Grafana's random pick
+
+
+DASHBOARD = {"title": "Mine", "panels": [{"id": 1, "type": "timeseries", "gridPos": {"h": 8, "w": 12, "x": 0, "y": 0}}]}
+
+
+def _stack(tmp_path: Path, board: Any, extra: str = "") -> Path:
+    (tmp_path / "mine.json").write_text(board if isinstance(board, str) else json.dumps(board))
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(f"version: 1\ngrafana:\n  enabled: true\n  dashboards:\n    library: []\n    files: [{{file: mine.json}}]\n{extra}")
+    return stack
+
+
+def _checksum(stack: Path) -> str:
+    graph = pipeline.compile_stack(stack).graph
+    (deployment,) = [obj for obj in graph.objects if obj.kind == "Deployment" and obj.name == "grafana"]
+    return str(deployment.body["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+
+
+def test_pods_roll_when_a_dashboard_changes(tmp_path: Path) -> None:
+    before = _checksum(_stack(tmp_path, DASHBOARD))
+    assert _checksum(_stack(tmp_path, DASHBOARD)) == before
+    assert _checksum(_stack(tmp_path, {**DASHBOARD, "title": "Mine, renamed"})) != before
+
+
+def _problems(stack: Path) -> list[str]:
+    with pytest.raises(StackInvalid) as raised:
+        pipeline.compile_stack(stack, "stack.yaml")
+    return [f"{d.line}:{d.column}: {d.path}: {d.message} | {d.hint}" for d in raised.value.diagnostics]
+
+
+def test_a_dashboard_over_the_apply_annotation_limit_is_an_error_that_says_what_to_do(tmp_path: Path) -> None:
+    big = {**DASHBOARD, "description": "x" * 262_000}
+    assert _problems(_stack(tmp_path, big)) == [
+        "6:20: $.grafana.dashboards.files[0].file: dashboard ConfigMap grafana-dashboard-mine would be 262547 bytes, over the 262144 bytes "
+        "`kubectl apply` can record in its last-applied annotation | split the dashboard into smaller ones (e.g. a row per dashboard), or trim it; "
+        "only server-side apply (`kubectl apply --server-side`) takes ConfigMaps up to 1 MiB"
+    ]
+    _stack(tmp_path, {**DASHBOARD, "description": "x" * 261_000})
+    pipeline.compile_stack(tmp_path / "stack.yaml")  # just under: fine
+
+
+@pytest.mark.parametrize(
+    ("board", "extra", "expected"),
+    [
+        pytest.param(
+            {**DASHBOARD, "panels": [{**DASHBOARD["panels"][0], "datasource": {"uid": "nope"}}]},  # type: ignore[dict-item]
+            "",
+            "mine.json refers to datasource uid 'nope', which is not provisioned",
+            id="dangling-uid",
+        ),
+        pytest.param(
+            {**DASHBOARD, "panels": [{**DASHBOARD["panels"][0], "datasource": "Old name"}]},  # type: ignore[dict-item]
+            "",
+            "mine.json refers to datasource uid 'Old name', which is not provisioned",
+            id="legacy-name",
+        ),
+        pytest.param({**DASHBOARD, "uid": "kmc-nodes"}, "    library: [nodes]\n", "dashboard uid 'kmc-nodes' is used twice", id="duplicate-uid"),
+        pytest.param([1, 2], "", "mine.json is not a Grafana dashboard: expected a JSON object with a `title` and `panels`", id="not-an-object"),
+        pytest.param("\xff", "", "mine.json is not JSON: Expecting value (line 1, column 1)", id="not-json"),
+    ],
+)
+def test_dashboard_problems(tmp_path: Path, board: Any, extra: str, expected: str) -> None:
+    stack = _stack(tmp_path, board)
+    if extra:
+        stack.write_text(stack.read_text().replace("    library: []\n", extra))
+    assert [problem.split(": ", 2)[2].split(" | ")[0] for problem in _problems(stack)] == [expected]
+
+
+def test_datasource_variables_and_built_ins_are_accepted(tmp_path: Path) -> None:
+    panel = DASHBOARD["panels"][0]  # type: ignore[index]
+    board = {
+        **DASHBOARD,
+        "templating": {"list": [{"name": "ds", "type": "datasource", "query": "prometheus"}]},
+        "panels": [{**panel, "datasource": {"uid": "${ds}"}}, {**panel, "datasource": {"uid": "-- Grafana --"}}, {**panel, "datasource": "Prometheus"}],
+    }
+    pipeline.compile_stack(_stack(tmp_path, board))
+
+
+def test_input_files_are_the_dashboard_files_a_build_reads() -> None:
+    case = ROOT / "golden/grafana-custom"
+    stack = pipeline.compile_stack(case / "stack.yaml").stack
+    assert dashboards.input_files(stack, case) == (case / "dashboards/app.json", case / "dashboards/team/logs.json")
+    assert dashboards.input_files(pipeline.compile_stack(ROOT / "golden/minimal/stack.yaml").stack, ROOT) == ()
