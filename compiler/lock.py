@@ -43,8 +43,11 @@ def kmc_identity() -> str:
     roots = [("kmc", _PACKAGE), ("schema", data_dir("schema")), ("library", data_dir("library"))]
     for name, root in roots:
         for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root)
+            if name == "kmc" and relative.parts[0] in ("schema", "library"):
+                continue  # in a wheel the data lives inside the package: counted once, under its own name
             if path.is_file() and path.suffix in (".py", ".json", ".yaml", ".j2") and "__pycache__" not in path.parts:
-                digest.update(f"{name}/{path.relative_to(root).as_posix()}\0".encode())
+                digest.update(f"{name}/{relative.as_posix()}\0".encode())
                 digest.update(path.read_bytes())
                 digest.update(b"\0")
     return f"{__version__}+{digest.hexdigest()}"

@@ -29,6 +29,15 @@ def test_installed_wheel_builds_the_full_stack(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert not tree_diff(read_tree(ROOT / "golden/full/out"), read_tree(work / "out"))  # the chart's texts come from the library
+    # The same kmc, installed or in the checkout, has one identity: the lock the wheel wrote proves the output to the checkout's kmc.
+    check = subprocess.run(
+        [sys.executable, "-m", "kmc", "build", "--check", "stack.yaml", "--format", "all", "--out", "out"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0 and "; lock;" in check.stderr, check.stderr
     init = subprocess.run([env_dir / "bin/kmc", "init", "fresh"], cwd=work, capture_output=True, text=True, timeout=60)
     assert init.returncode == 0, init.stderr
     assert (work / "fresh/stack.schema.json").read_bytes() == (ROOT / "schema/stack.schema.json").read_bytes()
