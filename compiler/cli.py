@@ -152,9 +152,9 @@ def validate(stacks: tuple[Path, ...], output_format: str) -> None:
         if output_format == "json":
             click.echo(report.as_json(compiled.warnings), nl=False)
             continue
-        if compiled.warnings and not (click.get_current_context().find_root().obj or {}).get("quiet"):
+        if compiled.warnings and not _output().quiet:
             _problems(report.text(compiled.warnings))
-        if not (click.get_current_context().find_root().obj or {}).get("quiet"):
+        if not _output().quiet:
             click.echo(f"{stack}: valid ({len(compiled.graph.objects)} objects)")
     if invalid is not None:
         if output_format == "json" or len(stacks) > 1:

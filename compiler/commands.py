@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,6 +98,8 @@ def failure(err: BaseException) -> int:
     if isinstance(err, KeyboardInterrupt):
         print("kmc: interrupted", file=sys.stderr)
         return 130
+    import traceback  # only a bug in kmc gets here; not worth its import on every run
+
     traceback.print_exception(err)
     print(f"kmc {__version__}: internal error; please report it with the stack that caused it", file=sys.stderr)
     return 3

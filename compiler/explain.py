@@ -13,15 +13,8 @@ from kmc.errors import UsageError
 Schema = Mapping[str, Any]
 
 
-def _resolved(root: Schema, node: Schema) -> Schema:
-    """`node` merged over the fragment its `$ref` names (the local keywords win)."""
-    if "$ref" not in node:
-        return node
-    return {**_resolved(root, schema_refs.resolve(root, node["$ref"])), **{key: value for key, value in node.items() if key != "$ref"}}
-
-
 def _children(root: Schema, node: Schema) -> dict[str, Schema]:
-    resolved = _resolved(root, node)
+    resolved = schema_refs.resolved(root, node)
     if resolved.get("type") == "array" and isinstance(resolved.get("items"), Mapping):
         return _children(root, resolved["items"])
     children = dict(schema_refs.properties(root, node))  # the fragment's properties and the node's own
@@ -59,7 +52,7 @@ def paths(root: Schema, node: Schema | None = None, prefix: str = "", depth: int
 
 
 def _type(root: Schema, node: Schema) -> str:
-    node = _resolved(root, node)
+    node = schema_refs.resolved(root, node)
     if "enum" in node:
         return "one of " + ", ".join(json.dumps(value) for value in node["enum"])
     kind = node.get("type", "any")
@@ -70,7 +63,7 @@ def _type(root: Schema, node: Schema) -> str:
 
 def explain(root: Schema, path: str) -> str:
     node = lookup(root, path)
-    merged = _resolved(root, node)
+    merged = schema_refs.resolved(root, node)
     lines = [f"{path or '(stack.yaml)'}: {_type(root, node)}"]
     descriptions = [str(text) for text in (node.get("description"), merged.get("description")) if text]
     for text in dict.fromkeys(descriptions):
@@ -93,6 +86,6 @@ def explain(root: Schema, path: str) -> str:
         lines.append("  keys:")
         width = max(len(key) for key in children)
         for key, child in sorted(children.items()):
-            summary = str(child.get("description") or _resolved(root, child).get("description") or "").split(". ")[0].rstrip(".")
+            summary = str(child.get("description") or schema_refs.resolved(root, child).get("description") or "").split(". ")[0].rstrip(".")
             lines.append(f"    {key:<{width}}  {summary}")
     return "\n".join(lines) + "\n"

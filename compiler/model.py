@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmc.ir import lookup
-from kmc.schema_refs import properties, resolve
+from kmc.schema_refs import properties, resolve, resolved
 
 Json = Any
 
@@ -69,9 +69,7 @@ def _number(root: Mapping[str, Any], schema: Mapping[str, Any], value: float) ->
 
 
 def _type(root: Mapping[str, Any], schema: Mapping[str, Any]) -> Any:
-    if "type" in schema:
-        return schema["type"]
-    return _type(root, resolve(root, schema["$ref"])) if "$ref" in schema else None
+    return resolved(root, schema).get("type")
 
 
 def canonical(value: Json) -> Json:

@@ -14,6 +14,13 @@ def resolve(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
     return node  # type: ignore[no-any-return]
 
 
+def resolved(root: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`node` merged over the fragment its `$ref` names, recursively (the node's own keywords win)."""
+    if "$ref" not in node:
+        return node
+    return {**resolved(root, resolve(root, node["$ref"])), **{key: value for key, value in node.items() if key != "$ref"}}
+
+
 def properties(root: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The properties `schema` declares, including those of the fragment its `$ref` names."""
     merged: dict[str, Mapping[str, Any]] = {}

@@ -33,7 +33,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from kmc import __version__, schema_refs, yaml_text
@@ -115,9 +115,7 @@ class _ParamTypes:
         return node
 
     def of(self, path: str) -> set[str]:
-        node = self.node(path)
-        while "type" not in node and "$ref" in node:
-            node = schema_refs.resolve(self.schema, node["$ref"])
+        node = schema_refs.resolved(self.schema, self.node(path))
         kind = node.get("type", "string" if "enum" in node else None)
         assert kind is not None, f"the schema gives no type for parameter {path}"
         return {kind} if isinstance(kind, str) else set(kind)
@@ -308,7 +306,7 @@ def chart_version(stack: Stack) -> str:
 def _chart_yaml(stack: Stack, used: frozenset[str]) -> str:
     chart = stack.chart
     # Only the images the chart's templates use: not those of components the stack never deploys.
-    images = sorted({str(value) for path, value in _leaves(stack.values(None)) if path.endswith(".image") and path in used})
+    images = sorted({str(lookup(stack.values(None), path)) for path in used if path.endswith(".image")})
     metadata: dict[str, Any] = {
         "apiVersion": "v2",
         "name": chart.name,
@@ -327,14 +325,6 @@ def _chart_yaml(stack: Stack, used: frozenset[str]) -> str:
         "kmc.dev/generated-by": f"kmc {__version__}",
     }
     return yaml_text.dump(metadata)
-
-
-def _leaves(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for key, value in values.items():
-        if isinstance(value, Mapping) and value:
-            yield from _leaves(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def values_schema(schema: Mapping[str, Any], used: frozenset[str], defaults: Mapping[str, Any], chart: str) -> dict[str, Any]:
@@ -398,9 +388,7 @@ def _portable(node: Any, refs: set[str]) -> Any:
 
 def _description(schema: Mapping[str, Any], node: Mapping[str, Any]) -> str:
     """A property's description, or that of the fragment it refers to."""
-    if "description" in node:
-        return str(node["description"])
-    return _description(schema, schema_refs.resolve(schema, node["$ref"])) if "$ref" in node else ""
+    return str(schema_refs.resolved(schema, node).get("description", ""))
 
 
 def _values_yaml(defaults: Mapping[str, Any], schema: Mapping[str, Any]) -> str:
