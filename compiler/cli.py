@@ -112,13 +112,18 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
 
     \b
     Files the stack names (Grafana dashboard JSON) are read relative to STACK's
-    directory and vendored into the output. No secret is ever written: Grafana's admin
+    directory and vendored into the output. No password is ever written: Grafana's admin
     credentials come from a Secret you create first (see `grafana.adminSecret` in
     `kmc schema`):
       kubectl -n NAMESPACE create secret generic grafana-admin \\
         --from-literal=admin-user=admin \\
         --from-literal=admin-password="$(openssl rand -base64 24)" \\
         --from-literal=secret-key="$(openssl rand -base64 32)"
+
+    Serving certificates of metrics-server and prometheus-adapter (tls mode generate or
+    ca) are made once into the stack's state directory (certificates.stateDir, default
+    .kmc-state) and reused; their keys reach manifests/ and kustomize/ only with
+    certificates.keysInOutput, and never a Helm chart. --check never makes them.
     """
     from kmc import commands
 

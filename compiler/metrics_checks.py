@@ -3,7 +3,7 @@ the TLS settings each mode needs, and HPAs that scale only on metrics the stack 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kmc import adapter_rules
@@ -14,7 +14,7 @@ Problem = tuple[JsonPath, str, str]
 _TLS_BLOCKS = {"ca": "ca", "secret": "secret", "cert-manager": "certManager"}
 
 
-def problems(stack: Stack, jobs: list[Mapping[str, Any]]) -> Iterator[Problem]:
+def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Problem]:
     metrics_server = stack.enabled_somewhere("metricsServer.enabled")
     adapter = stack.enabled_somewhere("prometheusAdapter.enabled")
     if metrics_server and adapter and stack.prometheus_adapter.resource_metrics:
@@ -30,7 +30,11 @@ def problems(stack: Stack, jobs: list[Mapping[str, Any]]) -> Iterator[Problem]:
                 replicas = stack.values(env)["metricsServer"]["replicas"]
                 if stack.values(env)["metricsServer"]["enabled"] and replicas < 2:
                     where: JsonPath = ("environments", env, "metricsServer") if env else ("metricsServer", "highAvailability")
-                    yield (where, f"highAvailability needs at least 2 replicas, {'environment ' + repr(env) if env else 'the stack'} has {replicas}", "set metricsServer.replicas: 2")
+                    yield (
+                        where,
+                        f"highAvailability needs at least 2 replicas, {'environment ' + repr(env) if env else 'the stack'} has {replicas}",
+                        "set metricsServer.replicas: 2",
+                    )
     if adapter:
         yield from _adapter(stack, jobs)
     yield from _autoscalers(stack, metrics_server, adapter)
@@ -39,13 +43,21 @@ def problems(stack: Stack, jobs: list[Mapping[str, Any]]) -> Iterator[Problem]:
 def _tls(where: JsonPath, tls: ApiServerTls, stack: Stack) -> Iterator[Problem]:
     given = {"ca": tls.ca_cert is not None, "secret": tls.secret_name is not None, "cert-manager": tls.issuer_name is not None}
     if tls.mode in ("ca", "secret") and not given[tls.mode]:
-        yield ((*where, "mode"), f"mode {tls.mode} needs `{_TLS_BLOCKS[tls.mode]}`", f"add {'ca: {cert: ca.crt, key: ca.key}' if tls.mode == 'ca' else 'secret: {name: NAME, caBundle: ca.crt}'}")
+        yield (
+            (*where, "mode"),
+            f"mode {tls.mode} needs `{_TLS_BLOCKS[tls.mode]}`",
+            f"add {'ca: {cert: ca.crt, key: ca.key}' if tls.mode == 'ca' else 'secret: {name: NAME, caBundle: ca.crt}'}",
+        )
     for mode, present in given.items():
         if present and mode != tls.mode:
-            yield ((*where, _TLS_BLOCKS[mode]), f"`{_TLS_BLOCKS[mode]}` is only read in mode {mode}, and the mode is {tls.mode}", f"remove it, or set mode: {mode}")
+            yield (
+                (*where, _TLS_BLOCKS[mode]),
+                f"`{_TLS_BLOCKS[mode]}` is only read in mode {mode}, and the mode is {tls.mode}",
+                f"remove it, or set mode: {mode}",
+            )
 
 
-def _adapter(stack: Stack, jobs: list[Mapping[str, Any]]) -> Iterator[Problem]:
+def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Problem]:
     from kmc.semantic import seconds
 
     adapter = stack.prometheus_adapter
@@ -73,7 +85,11 @@ def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool) -> Iterator[
         return any(metric.offers(api, name, resource) for metric in served)
 
     def listed(api: str) -> str:
-        names = sorted(f"{metric.name}" + (f" ({metric.resource})" if metric.resource else "") + (" (a pattern)" if metric.pattern else "") for metric in served if metric.api == api)
+        names = sorted(
+            f"{metric.name}" + (f" ({metric.resource})" if metric.resource else "") + (" (a pattern)" if metric.pattern else "")
+            for metric in served
+            if metric.api == api
+        )
         return ", ".join(names) or "none"
 
     resources = metrics_server or (adapter and stack.prometheus_adapter.resource_metrics)
@@ -95,7 +111,9 @@ def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool) -> Iterator[
                     "enable metricsServer, or prometheusAdapter.resourceMetrics",
                 )
             elif "pods" in metric or "object" in metric:
-                name, resource = (metric["pods"], "pod") if "pods" in metric else (metric["object"]["metric"], adapter_rules.KIND_RESOURCES[metric["object"]["kind"]])
+                name, resource = (
+                    (metric["pods"], "pod") if "pods" in metric else (metric["object"]["metric"], adapter_rules.KIND_RESOURCES[metric["object"]["kind"]])
+                )
                 if not offered("custom", name, resource):
                     yield (
                         (*at, "pods" if "pods" in metric else "object"),
@@ -113,8 +131,17 @@ def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool) -> Iterator[
 def _target_fields(at: JsonPath, metric: Mapping[str, Any]) -> Iterator[Problem]:
     kind = next(key for key in ("resource", "pods", "object", "external") if key in metric)
     targets = [key for key in ("averageUtilization", "averageValue", "value") if key in metric]
-    allowed = {"resource": ("averageUtilization", "averageValue"), "pods": ("averageValue",), "object": ("value", "averageValue"), "external": ("value", "averageValue")}[kind]
+    allowed = {
+        "resource": ("averageUtilization", "averageValue"),
+        "pods": ("averageValue",),
+        "object": ("value", "averageValue"),
+        "external": ("value", "averageValue"),
+    }[kind]
     if len(targets) != 1 or targets[0] not in allowed:
-        yield (at, f"{'an' if kind in ('object', 'external') else 'a'} {kind} metric needs exactly one target: {' or '.join(allowed)}", f"it has: {', '.join(targets) or 'none'}")
+        yield (
+            at,
+            f"{'an' if kind in ('object', 'external') else 'a'} {kind} metric needs exactly one target: {' or '.join(allowed)}",
+            f"it has: {', '.join(targets) or 'none'}",
+        )
     if "selector" in metric and kind not in ("pods", "external"):
         yield ((*at, "selector"), f"{'an' if kind == 'object' else 'a'} {kind} metric takes no selector", "selectors narrow pods and external metrics")

@@ -51,7 +51,9 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
         web = [{"port": 9090, "protocol": "TCP"}]
         own = []
         if prometheus_adapter.compiled(stack) and stack.prometheus_adapter.prometheus_url is None:
-            own = [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/part-of": "kmc"}}}], "ports": web}]
+            own = [
+                {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/part-of": "kmc"}}}], "ports": web}
+            ]
         assert ingress == ([{"from": peers, "ports": web}] if peers else []) + own
     if "grafana" in policies:
         peers = lookup(values, "grafana.networkPolicy.from")

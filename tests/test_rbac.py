@@ -112,7 +112,9 @@ def test_no_wildcards_and_secrets_only_by_opt_in(env: Path) -> None:
     opted_in = _opted_in(BUILDS[_case(env)])
     for role in (obj for obj in _objects(env) if obj["kind"] in ROLE_KINDS):
         for grant in grants(role["rules"]):
-            assert "*" not in grant or (grant[0] in WILDCARD_APIS and grant[1] == "*" and grant[2] in ("get", "list")), f"{role['metadata']['name']}: wildcard in {grant}"
+            assert "*" not in grant or (grant[0] in WILDCARD_APIS and grant[1] == "*" and grant[2] in ("get", "list")), (
+                f"{role['metadata']['name']}: wildcard in {grant}"
+            )
             if grant[:2] == ("", "secrets"):
                 assert role["metadata"]["labels"]["app.kubernetes.io/name"] == "kube-state-metrics" and "exportSecrets" in opted_in, grant
 

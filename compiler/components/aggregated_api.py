@@ -101,7 +101,7 @@ def api_service(server: TlsServer, stack: Stack, group: str, version: str, versi
         material = stack.tls[server.name]
         assert material.ca_bundle is not None
         spec["caBundle"] = base64.b64encode(material.ca_bundle.encode()).decode()
-    extra = {"annotations": annotations} if annotations else {}
+    extra: dict[str, Any] = {"annotations": annotations} if annotations else {}
     body = {
         "apiVersion": "apiregistration.k8s.io/v1",
         "kind": "APIService",
@@ -193,7 +193,7 @@ def _cert_manager(server: TlsServer) -> list[dict[str, Any]]:
             },
             {"apiVersion": api, "kind": "Issuer", "metadata": kube.metadata(issuer, name, "api-server", ns), "spec": {"ca": {"secretName": f"{name}-ca"}}},
         ]
-        issuer_ref = {"group": "cert-manager.io", "kind": "Issuer", "name": issuer}
+        issuer_ref: dict[str, Any] = {"group": "cert-manager.io", "kind": "Issuer", "name": issuer}
     else:
         issuer_ref = {"group": "cert-manager.io", "kind": tls.issuer_kind, "name": tls.issuer_name}
     bodies.append(
@@ -231,6 +231,18 @@ def tls_mount(server: TlsServer) -> tuple[list[str], list[dict[str, Any]], list[
         mounts.append({"mountPath": CERT_DIR, "name": "tls", "readOnly": True})
         volumes.append({"name": "tls", "secret": {"secretName": server.secret_name}})
     return args, mounts, volumes
+
+
+def probes(failure_threshold: int, initial_delay: int = 0) -> dict[str, Any]:
+    """Readiness and liveness over HTTPS on the serving port, as the generic API server offers them."""
+
+    def probe(path: str) -> dict[str, Any]:
+        return {"failureThreshold": failure_threshold, "httpGet": {"path": path, "port": "https", "scheme": "HTTPS"}, "periodSeconds": 10}
+
+    ready = probe("/readyz")
+    if initial_delay:
+        ready["initialDelaySeconds"] = initial_delay
+    return {"readinessProbe": ready, "livenessProbe": probe("/livez")}
 
 
 def hardened_pod(stack: Stack, server: TlsServer, section: str, container: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:

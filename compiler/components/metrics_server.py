@@ -80,14 +80,12 @@ def args(stack: Stack, server: TlsServer) -> list[str]:
 
 def _deployment(stack: Stack, server: TlsServer) -> dict[str, Any]:
     _, mounts, volumes = aggregated_api.tls_mount(server)
-    probe = {"httpGet": {"path": "/readyz", "port": "https", "scheme": "HTTPS"}, "periodSeconds": 10, "failureThreshold": 3}
     container = {
         "name": NAME,
         "image": Param("metricsServer.image"),
         "args": args(stack, server),
         "ports": [{"containerPort": PORT, "name": "https"}],
-        "readinessProbe": {**probe, "initialDelaySeconds": 20},
-        "livenessProbe": {**probe, "httpGet": {**probe["httpGet"], "path": "/livez"}},
+        **aggregated_api.probes(3, initial_delay=20),
         "resources": Param("metricsServer.resources"),
         "securityContext": kube.restricted_container(),
         "volumeMounts": mounts,

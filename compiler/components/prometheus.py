@@ -59,7 +59,11 @@ def _web_ingress(facts: Facts) -> Switch:
     # A rule with an empty `from` would admit everyone: with no peers there is no rule at all.
     # The stack's own clients (prometheus-adapter) are admitted whatever the user lists.
     peers = "prometheus.networkPolicy.from"
-    own = [{"from": [{"podSelector": {"matchLabels": dict(pods)}} for pods in facts.prometheus_clients], "ports": kube.tcp_ports(PORT)}] if facts.prometheus_clients else []
+    own = (
+        [{"from": [{"podSelector": {"matchLabels": dict(pods)}} for pods in facts.prometheus_clients], "ports": kube.tcp_ports(PORT)}]
+        if facts.prometheus_clients
+        else []
+    )
     return Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}, *own], off=own)
 
 

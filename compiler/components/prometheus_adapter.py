@@ -119,7 +119,6 @@ def _hpa_controller_access(namespace: str, group: str) -> list[dict[str, Any]]:
 
 def _deployment(stack: Stack, server: TlsServer, url: str, config_hash: str) -> dict[str, Any]:
     tls_args, mounts, volumes = aggregated_api.tls_mount(server)
-    probe = {"httpGet": {"path": "/readyz", "port": "https", "scheme": "HTTPS"}, "periodSeconds": 10, "failureThreshold": 5}
     container = {
         "name": NAME,
         "image": Param("prometheusAdapter.image"),
@@ -131,8 +130,7 @@ def _deployment(stack: Stack, server: TlsServer, url: str, config_hash: str) -> 
             f"--metrics-relist-interval={stack.prometheus_adapter.relist_interval}",
         ],
         "ports": [{"containerPort": PORT, "name": "https"}],
-        "readinessProbe": probe,
-        "livenessProbe": {**probe, "httpGet": {**probe["httpGet"], "path": "/livez"}},
+        **aggregated_api.probes(5),
         "resources": Param("prometheusAdapter.resources"),
         "securityContext": kube.restricted_container(),
         "volumeMounts": [{"mountPath": CONFIG_DIR, "name": "config", "readOnly": True}, *mounts],

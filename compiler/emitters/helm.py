@@ -478,13 +478,16 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
     # Serving certificates kmc made: their keys stay out of the chart, so the Secrets come from the state directory.
     deployments = {obj.name: _condition(obj) for obj in graph.objects if obj.kind == "Deployment"}
     tls_secrets = [
-        {"server": server.name, "secret": server.secret_name, "condition": deployments.get(server.name), "state": f"{stack.certificates.state_dir}/{server.name}"}
+        {
+            "server": server.name,
+            "secret": server.secret_name,
+            "condition": deployments.get(server.name),
+            "state": f"{stack.certificates.state_dir}/{server.name}",
+        }
         for server in aggregated_api.tls_servers(stack, Path())
         if server.tls.mode in ("generate", "ca") and server.name in deployments
     ]
-    return _jinja(
-        "NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin, tls_secrets=tls_secrets
-    )
+    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin, tls_secrets=tls_secrets)
 
 
 def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:
