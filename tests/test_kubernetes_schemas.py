@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_schemas import KUBERNETES_VERSIONS, iter_golden_manifest_files, validate_manifests, validate_object
+import yaml
+from kube_schemas import CRD_API_VERSIONS, KUBERNETES_VERSIONS, iter_golden_manifest_files, validate_manifests, validate_object
+from tools import TOOLS, tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_FILES = iter_golden_manifest_files(REPO_ROOT)
@@ -112,3 +116,39 @@ def test_every_document_of_a_stream_is_validated() -> None:
         "document 2: $: expected a mapping, got list",
         "Service/b: $.spec.type: 3 is not of type 'string', 'null'",
     ]
+
+
+# -- cert-manager's custom resources ------------------------------------------------------------
+
+CERT_MANAGER_VALIDATOR = TOOLS / "cert-manager-schemas" / "validate"
+
+
+def _cert_manager(objects: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    validator = tool(CERT_MANAGER_VALIDATOR)
+    return subprocess.run([validator], input=json.dumps(objects), capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_cert_manager_objects_match_cert_managers_crds() -> None:
+    """The Issuers and Certificates of every golden case, against cert-manager's own CRD schemas."""
+    objects = [
+        obj
+        for path in GOLDEN_FILES
+        for obj in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        if isinstance(obj, dict) and obj.get("apiVersion") in CRD_API_VERSIONS
+    ]
+    assert {obj["kind"] for obj in objects} == {"Issuer", "Certificate"}, "golden/full uses tls mode cert-manager"
+    result = _cert_manager(objects)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("valid ") == len(objects)
+
+
+def test_the_cert_manager_validator_rejects_a_broken_certificate() -> None:
+    broken = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": "x", "namespace": "monitoring"},
+        "spec": {"secretName": "x", "dnsNames": "x.monitoring.svc", "issuerRef": {"name": "ca"}, "privateKey": {"algorithm": "EC"}},
+    }
+    result = _cert_manager([broken])
+    assert result.returncode == 1
+    assert "dnsNames must be array" in result.stdout and "algorithm must be equal to one of the allowed values" in result.stdout

@@ -26,6 +26,7 @@ def kmc(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subp
 def built(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "golden/full/stack.yaml", tmp_path / "stack.yaml")
     shutil.copytree(ROOT / "golden/full/dashboards", tmp_path / "dashboards")
+    shutil.copytree(ROOT / "golden/full/.kmc-state", tmp_path / ".kmc-state")
     assert kmc("build", "-q", "stack.yaml", "--format", "all", cwd=tmp_path).returncode == 0
     return tmp_path
 
@@ -96,11 +97,15 @@ def test_lock_fast_path_imports_neither_click_nor_yaml(built: Path) -> None:
     assert "kmc.lock" in imported
 
 
+# The certificate state golden/full's metrics-server reads (tls mode generate).
+STATE = {f"../.kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
+
+
 def test_lock_records_inputs_and_outputs(built: Path) -> None:
     lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
     assert sorted(lock["trees"]) == ["helm", "kustomize", "manifests"]
     for entry in lock["trees"].values():
-        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml", "../dashboards/checkout.json"}
+        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml", "../dashboards/checkout.json", *STATE}
     assert len(lock["trees"]["manifests"]["files"]) == len(list((built / "charts-out/manifests").rglob("*.yaml")))
     # One environment rebuilt: its entry replaces the whole-manifests one, the others stay.
     assert kmc("build", "-q", "stack.yaml", "--env", "dev", cwd=built).returncode == 0
