@@ -8,9 +8,10 @@ values; the Helm emitter turns them into `.Values` references.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from kmc.record import record
 
 # Apply order: what others depend on comes first.
 KIND_ORDER = (
@@ -35,7 +36,7 @@ KIND_ORDER = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Param:
     """A deploy-time parameter: the value at `path` of the environment's values.
 
@@ -47,14 +48,14 @@ class Param:
     omit_empty: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Join:
     """A string made of literal text and parameters, e.g. `--retention=` + retention."""
 
     parts: tuple[str | Param, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Switch:
     """`on` where the parameter at `path` is true, else `off`.
 
@@ -67,7 +68,7 @@ class Switch:
     off: Any
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class KObject:
     """One Kubernetes object; `conditions` name the boolean parameters that must all be true for it
     to exist (none: always there), e.g. a component's `enabled` and then its `networkPolicy.enabled`."""
@@ -105,7 +106,7 @@ class KObject:
         return (rank, self.kind, self.namespace, self.name, self.group)
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ObjectGraph:
     """The stack's objects in apply order, unique by (group, kind, namespace, name)."""
 

@@ -10,12 +10,12 @@ the order the user wrote keys in.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import decimal
 from collections.abc import Mapping
 from typing import Any
 
 from kmc.ir import lookup
+from kmc.record import record
 from kmc.schema_refs import properties, resolve, resolved
 
 Json = Any
@@ -81,14 +81,14 @@ def canonical(value: Json) -> Json:
     return value
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Cluster:
     name: str
     domain: str
     kubernetes_version: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Chart:
     """Chart.yaml metadata; `version` None means kmc's own version."""
 
@@ -99,7 +99,7 @@ class Chart:
     sources: tuple[str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Prometheus:
     storage: bool
     scrape_interval: str
@@ -108,13 +108,13 @@ class Prometheus:
     external_labels: Mapping[str, str]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ComponentJob:
     enabled: bool
     insecure_skip_verify: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class EtcdJob:
     enabled: bool
     secret_name: str | None
@@ -122,7 +122,7 @@ class EtcdJob:
     insecure_skip_verify: bool
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class KubernetesJobs:
     apiserver: ComponentJob
     kubelet: ComponentJob
@@ -134,7 +134,7 @@ class KubernetesJobs:
     etcd: EtcdJob
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Scrape:
     annotation_prefix: str
     pods: bool
@@ -145,19 +145,19 @@ class Scrape:
     extra_jobs: tuple[Mapping[str, Any], ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class NodeExporter:
     port: int
     systemd: bool
     systemd_unit_include: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class KubeStateMetrics:
     export_secrets: bool
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class AdminSecret:
     name: str
     user_key: str
@@ -165,13 +165,13 @@ class AdminSecret:
     secret_key_key: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class SecretRef:
     secret_name: str
     key: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Datasource:
     """A datasource of the stack's own (the stack's Prometheus is added by the grafana component)."""
 
@@ -184,14 +184,14 @@ class Datasource:
     secure_json_data: Mapping[str, SecretRef]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class DashboardFile:
     file: str
     folder: str | None
     replace_datasource_uids: Mapping[str, str]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Dashboard:
     """A dashboard to provision: its ConfigMap name, folder (None: General) and JSON text."""
 
@@ -200,7 +200,7 @@ class Dashboard:
     json: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Grafana:
     admin_secret: AdminSecret
     anonymous: bool
@@ -224,7 +224,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Stack:
     """A validated stack with its defaults applied."""
 

@@ -3,7 +3,6 @@ exactly-once scraping of extra jobs, and RE2 regexes."""
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 import warnings
@@ -15,6 +14,7 @@ from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
 from kmc.loader import Document, JsonPath
 from kmc.model import Stack
+from kmc.record import replace
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 NODE_PORTS = range(30000, 32768)
@@ -48,7 +48,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
     ):
         if job.enabled and job.insecure_skip_verify:
             found.append(
-                dataclasses.replace(
+                replace(
                     doc.diagnostic(
                         ("scrape", "kubernetes", field, "insecureSkipVerify"),
                         f"{field} is scraped without verifying its certificate",
@@ -57,7 +57,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
                     severity="warning",
                 )
             )
-    found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
     return found
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from kmc import dashboards, grafana_checks, schema_check, schema_gate, semantic
@@ -10,6 +9,7 @@ from kmc.components import grafana, kube
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.loader import Document
 from kmc.model import Stack
+from kmc.record import replace
 
 
 def validate(doc: Document, stack_dir: Path = Path()) -> tuple[Stack, list[Diagnostic]]:
@@ -34,5 +34,5 @@ def validate(doc: Document, stack_dir: Path = Path()) -> tuple[Stack, list[Diagn
         raise StackInvalid(problems)
     warnings = semantic.risky_choices(doc, stack)
     closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
-    warnings += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
+    warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
     return stack, warnings

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from kmc.ir import KObject
 from kmc.model import Stack
+from kmc.record import record
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ServiceTarget:
     """An exporter of the stack that Prometheus scrapes through its Service's endpoints."""
 
@@ -21,7 +21,7 @@ class ServiceTarget:
     honor_labels: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Facts:
     """What components need to know about each other, computed once from the stack."""
 
