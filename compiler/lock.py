@@ -42,14 +42,18 @@ def kmc_identity() -> str:
     digest = hashlib.sha256()
     roots = [("kmc", _PACKAGE), ("schema", data_dir("schema")), ("library", data_dir("library"))]
     for name, root in roots:
-        for path in sorted(root.rglob("*")):
-            relative = path.relative_to(root)
-            if name == "kmc" and relative.parts[0] in ("schema", "library"):
-                continue  # in a wheel the data lives inside the package: counted once, under its own name
-            if path.is_file() and path.suffix in (".py", ".json", ".yaml", ".j2") and "__pycache__" not in path.parts:
-                digest.update(f"{name}/{relative.as_posix()}\0".encode())
-                digest.update(path.read_bytes())
-                digest.update(b"\0")
+        for directory, subdirs, files in os.walk(root):
+            relative = Path(directory).relative_to(root).as_posix()
+            prefix = f"{name}/" if relative == "." else f"{name}/{relative}/"
+            # In a wheel the data lives inside the package: counted once, under its own name.
+            skipped = {"__pycache__", "schema", "library"} if prefix == "kmc/" else {"__pycache__"}
+            subdirs[:] = sorted(subdir for subdir in subdirs if subdir not in skipped)
+            for file in sorted(files):
+                if file.endswith((".py", ".json", ".yaml", ".j2")):
+                    digest.update(f"{prefix}{file}\0".encode())
+                    with open(os.path.join(directory, file), "rb") as content:
+                        digest.update(content.read())
+                    digest.update(b"\0")
     return f"{__version__}+{digest.hexdigest()}"
 
 
@@ -107,6 +111,11 @@ def updated(out: Path, stack: Path, inputs: Iterable[Path], trees: Mapping[str, 
 
 def write(out: Path, text: bytes) -> None:
     """Replace the lock atomically (a rename); a lock that fails to write only costs speed."""
+    try:
+        if (out / LOCK_NAME).read_bytes() == text:
+            return  # a rebuild of an unchanged stack writes nothing
+    except OSError:
+        pass
     partial = out / f"{LOCK_NAME}.partial"
     partial.write_bytes(text)
     os.replace(partial, out / LOCK_NAME)

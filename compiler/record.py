@@ -63,7 +63,7 @@ def record(cls: type[_T] | None = None, /, *, order: bool = False) -> Any:
             "_record_fields": names,
             "_record_defaults": defaults,
             "_record_compared": tuple(compared),
-            "__init__": _init,
+            "__init__": _initializer(cls, names, defaults),
             "__setattr__": _frozen,
             "__delattr__": _frozen,
             "__eq__": _eq,
@@ -82,9 +82,20 @@ def record(cls: type[_T] | None = None, /, *, order: bool = False) -> Any:
 _MISSING = object()
 
 
-def _init(self: Any, *args: Any, **kwargs: Any) -> None:
-    cls = type(self)
-    names: tuple[str, ...] = cls._record_fields
+def _initializer(cls: type, names: tuple[str, ...], defaults: dict[str, Any]) -> Callable[..., None]:
+    count = len(names)
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if not kwargs and len(args) == count:  # the common call: every field by position
+            self.__dict__.update(zip(names, args, strict=True))
+        else:
+            self.__dict__.update(_bound(cls, names, defaults, args, kwargs))
+
+    return __init__
+
+
+def _bound(cls: type, names: tuple[str, ...], defaults: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Each field's value from a call's arguments, in field order."""
     if len(args) > len(names):
         raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")
     values = dict(zip(names, args, strict=False))
@@ -92,14 +103,10 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
         if name not in names or name in values:
             raise TypeError(f"{cls.__name__}() got an unexpected or repeated argument {name!r}")
         values[name] = value
-    defaults = cls._record_defaults
     for name in names:
-        if name in values:
-            object.__setattr__(self, name, values[name])
-        elif name in defaults:
-            object.__setattr__(self, name, defaults[name])
-        else:
+        if name not in values and name not in defaults:
             raise TypeError(f"{cls.__name__}() missing argument {name!r}")
+    return {name: values[name] if name in values else defaults[name] for name in names}
 
 
 def _frozen(self: Any, name: str, *_: Any) -> None:

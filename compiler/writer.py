@@ -4,15 +4,15 @@ Each built subtree (e.g. `manifests`, or `manifests/prod` for one environment) i
 temporary sibling directory first and then swapped in with renames. The swaps of one build are
 one unit: if any step fails, the subtrees already swapped are swapped back, so a failure leaves
 the previous output as it was, no partial tree and no directory the build created behind;
-files that are no longer produced disappear with the old tree.
+files that are no longer produced disappear with the old tree. A subtree that already holds
+exactly the built files is left alone: a rebuild of an unchanged stack writes nothing (and costs
+reads, not writes, renames and a tree removal).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,6 +27,12 @@ class WriteError(KmcError):
 
 def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
     """Replace each `out/<subtree>` by exactly the given files (relative path → content)."""
+    trees = {subtree: files for subtree, files in trees.items() if not _holds(out / subtree, files)}
+    if not trees:
+        return
+    import shutil  # here and below, not at the top: with tempfile ~5 ms, not needed when nothing changes
+    import tempfile
+
     if out.exists() and not out.is_dir():
         raise WriteError(f"cannot write {out}: it is not a directory; the previous output is unchanged")
     created: list[Path] = []  # directories above the subtrees that this write made, outermost first
@@ -39,9 +45,12 @@ def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
             temp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
             staged.append((temp, target))
             temp.chmod(0o755)  # mkdtemp makes it private; the swapped-in tree is ordinary output
+            made = {temp}
             for relative, content in sorted(files.items()):
                 path = temp / relative
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if path.parent not in made:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(path.parent)
                 path.write_bytes(content)
         for temp, target in staged:
             swapped.append((target, _swap(temp, target)))
@@ -54,6 +63,35 @@ def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
     for _, previous in swapped:
         if previous is not None:
             shutil.rmtree(previous.parent, ignore_errors=True)
+
+
+def _holds(directory: Path, files: Mapping[str, bytes]) -> bool:
+    """Whether `directory` holds exactly `files`: no other file, no empty directory, no symlink."""
+    if directory.is_symlink() or not directory.is_dir():
+        return False
+    expected = dict(files)
+
+    def same(path: str, prefix: str) -> bool:
+        found = False
+        with os.scandir(path) as entries:
+            for entry in entries:
+                name = prefix + entry.name
+                if entry.is_symlink():
+                    return False
+                if entry.is_dir():
+                    if not same(entry.path, name + "/"):
+                        return False
+                else:
+                    with open(entry.path, "rb") as file:
+                        if expected.pop(name, None) != file.read():
+                            return False
+                found = True
+        return found
+
+    try:
+        return same(str(directory), "") and not expected
+    except OSError:
+        return False
 
 
 def _make_parents(directory: Path, created: list[Path]) -> None:
@@ -72,6 +110,9 @@ def _make_parents(directory: Path, created: list[Path]) -> None:
 
 def _swap(temp: Path, target: Path) -> Path | None:
     """Move `temp` to `target`; return where the previous `target` tree now is (None if there was none)."""
+    import shutil
+    import tempfile
+
     if target.is_symlink() or target.is_file():
         raise OSError(f"{target} exists and is not a directory")
     if not target.exists():
@@ -95,6 +136,8 @@ def _swap(temp: Path, target: Path) -> Path | None:
 
 def _roll_back(staged: list[tuple[Path, Path]], swapped: list[tuple[Path, Path | None]], created: list[Path]) -> list[str]:
     """Undo a failed write; return the places of previous trees that could not be put back."""
+    import shutil
+
     stranded = []
     for target, previous in reversed(swapped):
         shutil.rmtree(target, ignore_errors=True)
