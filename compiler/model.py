@@ -10,7 +10,6 @@ the order the user wrote keys in.
 from __future__ import annotations
 
 import copy
-import decimal
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +61,11 @@ def _extra(root: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, A
 def _number(root: Mapping[str, Any], schema: Mapping[str, Any], value: float) -> Any:
     if schema.get("$ref") == QUANTITY:
         # As text, a quantity reads the same to every YAML parser: 0.0 stays 0.0, 1e-05 is 0.00001.
-        return str(int(value)) if isinstance(value, int) else format(decimal.Decimal(repr(value)), "f")
+        if isinstance(value, int):
+            return str(value)
+        import decimal  # only for a quantity written as a float, rare
+
+        return format(decimal.Decimal(repr(value)), "f")
     if isinstance(value, float) and _type(root, schema) == "integer":
         return int(value)  # JSON Schema's integer admits 2.0; Kubernetes wants 2
     return value
