@@ -163,19 +163,22 @@ def text(value: Any) -> str:
 
 def resolve(value: Any, values: Mapping[str, Any]) -> Any:
     """`value` with every Param and Join replaced by its value in `values`."""
-    if isinstance(value, Param):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most nodes: checked first, by exact type
+        return value
+    if kind is Param:
         return lookup(values, value.path)
-    if isinstance(value, Switch):
+    if kind is Switch:
         return resolve(value.on if lookup(values, value.path) else value.off, values)
-    if isinstance(value, Join):
+    if kind is Join:
         return "".join(part if isinstance(part, str) else text(lookup(values, part.path)) for part in value.parts)
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         out = {}
         for key, child in value.items():
-            if isinstance(child, Param) and child.omit_empty and is_empty(lookup(values, child.path)):
+            if type(child) is Param and child.omit_empty and is_empty(lookup(values, child.path)):
                 continue
             out[key] = resolve(child, values)
         return out
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
         return [resolve(item, values) for item in value]
     return value

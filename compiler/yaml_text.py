@@ -9,6 +9,7 @@ generated values and on every golden file.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -62,8 +63,6 @@ class _Unsupported(Exception):
     """A value `_Writer` leaves to PyYAML."""
 
 
-# Printable ASCII and line feeds: all `_Writer` writes (anything else may need escapes).
-_SIMPLE_TEXT = re.compile("[\n\x20-\x7e]*")
 # First characters that make a plain scalar read as something else (YAML's indicators).
 _INDICATOR_FIRST = frozenset("#,[]{}&*!|>'\"%@`")
 # Longer plain or quoted scalars may be folded at the emitter's width (4096 columns).
@@ -77,12 +76,9 @@ class _Writer:
 
     def __init__(self) -> None:
         self.out: list[str] = []
-        # Whether PyYAML's resolver reads a plain scalar back as a string (YAML 1.1 rules).
-        self.resolver: Any = yaml.resolver.Resolver()
-        self.plain_strings: dict[str, bool] = {}
 
     def document(self, value: dict[str, Any] | list[Any]) -> str:
-        if isinstance(value, dict):
+        if type(value) is dict:
             self.mapping(value, 0, inline=False)
         else:
             self.sequence(value, 0, inline=False)
@@ -90,68 +86,64 @@ class _Writer:
 
     def mapping(self, value: dict[str, Any], indent: int, *, inline: bool) -> None:
         """Keys at column `indent`; with `inline`, the first one right after a `- `."""
+        pad = " " * indent
         for key, child in value.items():
-            if not isinstance(key, str) or not key or len(key) > _MAX_KEY or "\n" in key:
+            if type(key) is not str or not key or len(key) > _MAX_KEY or "\n" in key:
                 raise _Unsupported
-            self.out.append(f"{'' if inline else ' ' * indent}{self.scalar(key, indent)}:")
+            self.out.append(f"{'' if inline else pad}{_one_line(key)}:")
             inline = False
             self.node(child, indent, item=False)
 
     def sequence(self, value: list[Any], indent: int, *, inline: bool) -> None:
         """Dashes at column `indent`; with `inline`, the first one right after a `- `."""
+        dash = " " * indent + "-"
         for child in value:
-            self.out.append("-" if inline else " " * indent + "-")
+            self.out.append("-" if inline else dash)
             inline = False
             self.node(child, indent, item=True)
 
     def node(self, value: Any, indent: int, *, item: bool) -> None:
         """`value` after a key (or, with `item`, a dash) at column `indent`."""
-        out = self.out
-        if isinstance(value, dict) and value:
-            out.append(" " if item else "\n")
-            self.mapping(value, indent + 2, inline=item)
-        elif isinstance(value, list) and value:
-            out.append(" " if item else "\n")  # a mapping's sequence is not indented
-            self.sequence(value, indent + 2 if item else indent, inline=item)
-        elif isinstance(value, (dict, list)):
-            out.append(" {}\n" if isinstance(value, dict) else " []\n")
+        kind = type(value)
+        if kind is str:
+            text = _literal(value, indent + 2) if "\n" in value else _one_line(value)
+            self.out.append(f" {text}\n")
+        elif kind is dict:
+            if value:
+                self.out.append(" " if item else "\n")
+                self.mapping(value, indent + 2, inline=item)
+            else:
+                self.out.append(" {}\n")
+        elif kind is list:
+            if value:
+                self.out.append(" " if item else "\n")  # a mapping's sequence is not indented
+                self.sequence(value, indent + 2 if item else indent, inline=item)
+            else:
+                self.out.append(" []\n")
+        elif kind is bool:
+            self.out.append(" true\n" if value else " false\n")
+        elif kind is int:
+            self.out.append(f" {value}\n")
+        elif value is None:
+            self.out.append(" null\n")
         else:
-            out.append(f" {self.scalar(value, indent + 2)}\n")
+            raise _Unsupported
 
-    def scalar(self, value: Any, indent: int) -> str:
-        """`value` as one scalar; a multi-line string as a literal block indented by `indent`."""
-        if isinstance(value, str):
-            return self.string(value, indent)
-        if value is True:
-            return "true"
-        if value is False:
-            return "false"
-        if value is None:
-            return "null"
-        if type(value) is int:
-            return str(value)
+
+# Whether PyYAML's resolver reads a plain scalar back as a string (YAML 1.1 rules).
+_RESOLVER: Any = yaml.resolver.Resolver()
+
+
+@functools.lru_cache(maxsize=16384)  # keys and values repeat across objects and environments
+def _one_line(value: str) -> str:
+    """A string without line breaks as libyaml writes it (plain, double- or single-quoted)."""
+    if len(value) > _MAX_INLINE or not (value.isascii() and value.isprintable()):
         raise _Unsupported
-
-    def string(self, value: str, indent: int) -> str:
-        if not _SIMPLE_TEXT.fullmatch(value):
-            raise _Unsupported
-        if "\n" in value:
-            return _literal(value, indent)
-        if len(value) > _MAX_INLINE:
-            raise _Unsupported
-        if _GO_NON_STRINGS.fullmatch(value):
-            return f'"{value}"'  # only digits, letters and . _ + -: nothing to escape
-        if self.plain(value):
-            return value
-        return "'" + value.replace("'", "''") + "'"
-
-    def plain(self, value: str) -> bool:
-        """Whether libyaml writes the one-line string `value` without quotes."""
-        known = self.plain_strings.get(value)
-        if known is None:
-            known = _plain_allowed(value) and self.resolver.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
-            self.plain_strings[value] = known
-        return known
+    if _GO_NON_STRINGS.fullmatch(value):
+        return f'"{value}"'  # only digits, letters and . _ + -: nothing to escape
+    if _plain_allowed(value) and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str":
+        return value
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _plain_allowed(value: str) -> bool:
@@ -167,6 +159,8 @@ def _plain_allowed(value: str) -> bool:
 
 def _literal(value: str, indent: int) -> str:
     """A multi-line string as a `|` block (clip or strip chomping)."""
+    if not (value.isascii() and value.replace("\n", "").isprintable()):
+        raise _Unsupported  # anything but printable ASCII may need escapes
     if value[0] in " \n" or value.endswith(("\n\n", " ")) or " \n" in value:
         raise _Unsupported  # needs an indentation indicator, keep chomping, or double quotes
     header = "|" if value.endswith("\n") else "|-"
