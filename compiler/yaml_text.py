@@ -45,7 +45,7 @@ _Dumper.add_representer(str, _str)
 
 def dump(value: Any) -> str:
     """One YAML document for `value`, ending in a newline."""
-    if isinstance(value, (dict, list)) and value:
+    if type(value) in (dict, list) and value:
         try:
             return _Writer().document(value)
         except _Unsupported:
@@ -78,7 +78,7 @@ class _Writer:
         self.out: list[str] = []
 
     def document(self, value: dict[str, Any] | list[Any]) -> str:
-        if type(value) is dict:
+        if isinstance(value, dict):
             self.mapping(value, 0, inline=False)
         else:
             self.sequence(value, 0, inline=False)
