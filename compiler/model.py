@@ -29,13 +29,15 @@ def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
     Below `additionalProperties` (environment overrides) no default is filled: an override must
     not reset what it does not mention.
     """
-    return _fill(schema, schema, copy.deepcopy(data), defaults=True)
+    return _fill(schema, schema, data, defaults=True)
 
 
 def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json, *, defaults: bool) -> Json:
+    """`value` with defaults and numbers filled in; new mappings and lists, `value` is left as it is."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _number(root, schema, value)
     if isinstance(value, dict):
+        value = dict(value)
         known = properties(root, schema)
         for key, child in known.items():
             if defaults and key not in value and "default" in child:
