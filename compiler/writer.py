@@ -30,9 +30,6 @@ def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
     trees = {subtree: files for subtree, files in trees.items() if not _holds(out / subtree, files)}
     if not trees:
         return
-    import shutil  # here and below, not at the top: with tempfile ~5 ms, not needed when nothing changes
-    import tempfile
-
     if out.exists() and not out.is_dir():
         raise WriteError(f"cannot write {out}: it is not a directory; the previous output is unchanged")
     created: list[Path] = []  # directories above the subtrees that this write made, outermost first
@@ -42,9 +39,9 @@ def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
         for subtree, files in sorted(trees.items()):
             target = out / subtree
             _make_parents(target.parent, created)
-            temp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+            temp = _temp_dir(target.parent)
             staged.append((temp, target))
-            temp.chmod(0o755)  # mkdtemp makes it private; the swapped-in tree is ordinary output
+            temp.chmod(0o755)  # made private; the swapped-in tree is ordinary output
             made = {temp}
             for relative, content in sorted(files.items()):
                 path = temp / relative
@@ -60,9 +57,23 @@ def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
         if stranded:
             raise WriteError(f"{problem}; restoring the previous output failed too, it is still in: {', '.join(stranded)}") from None
         raise WriteError(f"{problem}; the previous output is unchanged") from None
-    for _, previous in swapped:
-        if previous is not None:
+    previous_trees = [previous for _, previous in swapped if previous is not None]
+    if previous_trees:
+        import shutil  # here and below, not at the top: ~3 ms, only needed to remove a tree
+
+        for previous in previous_trees:
             shutil.rmtree(previous.parent, ignore_errors=True)
+
+
+def _temp_dir(parent: Path) -> Path:
+    """A new private directory in `parent`, as tempfile.mkdtemp makes one (without its ~2 ms import)."""
+    while True:
+        path = parent / f"{TEMP_PREFIX}{os.urandom(6).hex()}"
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return path
 
 
 def _holds(directory: Path, files: Mapping[str, bytes]) -> bool:
@@ -110,15 +121,14 @@ def _make_parents(directory: Path, created: list[Path]) -> None:
 
 def _swap(temp: Path, target: Path) -> Path | None:
     """Move `temp` to `target`; return where the previous `target` tree now is (None if there was none)."""
-    import shutil
-    import tempfile
-
     if target.is_symlink() or target.is_file():
         raise OSError(f"{target} exists and is not a directory")
     if not target.exists():
         os.rename(temp, target)
         return None
-    aside = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+    import shutil
+
+    aside = _temp_dir(target.parent)
     previous = aside / "previous"
     try:
         os.rename(target, previous)

@@ -1,7 +1,8 @@
 """The writer is atomic: a failure at any write leaves the previous output byte-identical and no temp dir.
 
 A successful run is recorded first: every call the writer makes that changes the file system
-(`Path.mkdir`, `tempfile.mkdtemp`, `Path.chmod`, `Path.write_bytes`, `os.rename`). Then the same
+(`Path.mkdir`, temporary directories included, `Path.chmod`, `Path.write_bytes`, `os.rename`;
+`tempfile.mkdtemp` too, should it come back). Then the same
 write is repeated once per recorded call, that call failing as a full disk would (a file write
 leaves half the file behind first). Each time the writer must raise its `WriteError`, the output
 directory must be exactly as before, and no `.kmc-tmp-*` directory may remain; a retry must then
@@ -122,7 +123,7 @@ def test_a_failure_at_any_write_changes_nothing(
         write_trees(rehearsal, built)
     shutil.rmtree(rehearsal.parent)
     kinds = {call.split("(")[0] for call in recorder.calls}
-    assert {"mkdtemp", "chmod", "write_bytes", "rename"} <= kinds <= {"mkdir", "mkdtemp", "chmod", "write_bytes", "rename"}
+    assert {"mkdir", "chmod", "write_bytes", "rename"} <= kinds <= {"mkdir", "mkdtemp", "chmod", "write_bytes", "rename"}
 
     broken = []
     for index, call in enumerate(recorder.calls):
