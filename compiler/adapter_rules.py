@@ -6,13 +6,13 @@ jobs actually put on the series."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kmc.loader import JsonPath
 from kmc.model import CustomMetric, ExternalMetric, PrometheusAdapter, Stack
+from kmc.record import record
 
 # The labels that name each resource on a series (namespaced resources need `namespace` too).
 RESOURCE_LABELS: Mapping[str, tuple[str, ...]] = {
@@ -41,7 +41,7 @@ _SAMPLE = {
 Problem = tuple[JsonPath, str, str]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Exposed:
     """A metric the adapter serves: `api` is custom or external; `resource` None for external ones.
     With `pattern`, `name` is a regex of the names a raw rule may expose: they depend on the

@@ -7,7 +7,6 @@ print the same lines and exit with the same codes.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -15,9 +14,10 @@ from pathlib import Path
 
 from kmc import __version__
 from kmc.errors import KmcError, StackInvalid
+from kmc.record import record
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Output:
     quiet: bool = False
     verbose: bool = False

@@ -8,7 +8,6 @@ is provisioned (after the stack's uid replacements), and its ConfigMap fits in w
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from typing import Any
 
 from kmc.loader import JsonPath
 from kmc.model import Dashboard, Stack
+from kmc.record import replace
 from kmc.resources import data_dir
 
 PROMETHEUS_UID = "kmc-prometheus"
@@ -75,7 +75,7 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
         found.append(((*where, "file"), Dashboard(name, entry.folder, _text(board))))
     problems += _collisions(found)
     problems += _sizes(found, stack.namespace)
-    return dataclasses.replace(stack, grafana=dataclasses.replace(grafana, dashboards=tuple(board for _, board in found))), problems
+    return replace(stack, grafana=replace(grafana, dashboards=tuple(board for _, board in found))), problems
 
 
 def _read(stack_dir: Path, file: str) -> tuple[dict[str, Any] | None, str]:

@@ -6,14 +6,15 @@ them without a traceback and exits with their `exit_code`. Anything else is a bu
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Literal
+
+from kmc.record import field, record
 
 Severity = Literal["error", "warning"]
 
 
-@dataclasses.dataclass(frozen=True, order=True)
+@record(order=True)
 class Diagnostic:
     """One problem found in a stack file, at a 1-based line and column."""
 
@@ -24,7 +25,7 @@ class Diagnostic:
     message: str
     hint: str = ""
     severity: Severity = "error"
-    source_line: str = dataclasses.field(default="", compare=False)
+    source_line: str = field(default="", compare=False)
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -8,9 +8,10 @@ values; the Helm emitter turns them into `.Values` references.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from kmc.record import record
 
 # Apply order: what others depend on comes first.
 KIND_ORDER = (
@@ -37,7 +38,7 @@ KIND_ORDER = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Param:
     """A deploy-time parameter: the value at `path` of the environment's values.
 
@@ -49,14 +50,14 @@ class Param:
     omit_empty: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Join:
     """A string made of literal text and parameters, e.g. `--retention=` + retention."""
 
     parts: tuple[str | Param, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Switch:
     """`on` where the parameter at `path` is true, else `off`.
 
@@ -69,7 +70,7 @@ class Switch:
     off: Any
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class KObject:
     """One Kubernetes object; `conditions` name the boolean parameters that must all be true for it
     to exist (none: always there), e.g. a component's `enabled` and then its `networkPolicy.enabled`.
@@ -110,7 +111,7 @@ class KObject:
         return (rank, self.kind, self.namespace, self.name, self.group)
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ObjectGraph:
     """The stack's objects in apply order, unique by (group, kind, namespace, name)."""
 
@@ -167,19 +168,22 @@ def text(value: Any) -> str:
 
 def resolve(value: Any, values: Mapping[str, Any]) -> Any:
     """`value` with every Param and Join replaced by its value in `values`."""
-    if isinstance(value, Param):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most nodes: checked first, by exact type
+        return value
+    if kind is Param:
         return lookup(values, value.path)
-    if isinstance(value, Switch):
+    if kind is Switch:
         return resolve(value.on if lookup(values, value.path) else value.off, values)
-    if isinstance(value, Join):
+    if kind is Join:
         return "".join(part if isinstance(part, str) else text(lookup(values, part.path)) for part in value.parts)
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         out = {}
         for key, child in value.items():
-            if isinstance(child, Param) and child.omit_empty and is_empty(lookup(values, child.path)):
+            if type(child) is Param and child.omit_empty and is_empty(lookup(values, child.path)):
                 continue
             out[key] = resolve(child, values)
         return out
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
         return [resolve(item, values) for item in value]
     return value

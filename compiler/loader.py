@@ -7,7 +7,6 @@ are reported with their position instead of being silently accepted.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from kmc.errors import Diagnostic, StackInvalid
+from kmc.record import record
 
 MAX_STACK_BYTES = 1024 * 1024
 MAX_NODES = 200_000
@@ -31,7 +31,7 @@ _YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 JsonPath = tuple[str | int, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Scalar:
     """How a scalar was written in the file (for hints about YAML 1.1 surprises)."""
 
@@ -39,7 +39,7 @@ class Scalar:
     quoted: bool
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Document:
     """A loaded stack: its data plus 1-based (line, column) of every value and mapping key."""
 

@@ -3,13 +3,13 @@ the material each `tls` mode needs, and report what is wrong with it where the s
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Literal
 
 from kmc.components.aggregated_api import TlsServer, tls_servers
 from kmc.loader import JsonPath
 from kmc.model import Stack, TlsMaterial
+from kmc.record import replace
 
 # `create`: a build, which may mint certificates into the state directory; `read`: `build
 # --check`, which must not write and needs the state to exist; `files`: `kmc validate`, which only
@@ -25,7 +25,7 @@ def load(stack: Stack, stack_dir: Path, certificates: Certificates, state_base: 
     problems: list[Problem] = []
     for server in tls_servers(stack, stack_dir):
         if state_base is not None:
-            server = dataclasses.replace(server, state_dir=state_base / stack.certificates.state_dir)
+            server = replace(server, state_dir=state_base / stack.certificates.state_dir)
         try:
             material = _material(server, certificates)
         except Exception as error:  # kmc.certs.CertError, imported lazily
@@ -35,7 +35,7 @@ def load(stack: Stack, stack_dir: Path, certificates: Certificates, state_base: 
             continue
         if material is not None:
             found[server.name] = material
-    return dataclasses.replace(stack, tls=found), problems
+    return replace(stack, tls=found), problems
 
 
 def _material(server: TlsServer, certificates: Certificates) -> TlsMaterial | None:

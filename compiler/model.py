@@ -10,13 +10,13 @@ the order the user wrote keys in.
 from __future__ import annotations
 
 import copy
-import dataclasses
-import decimal
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from kmc.ir import lookup
+from kmc.record import field, record
 from kmc.schema_refs import properties, resolve, resolved
 
 Json = Any
@@ -31,13 +31,15 @@ def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
     Below `additionalProperties` (environment overrides) no default is filled: an override must
     not reset what it does not mention.
     """
-    return _fill(schema, schema, copy.deepcopy(data), defaults=True)
+    return _fill(schema, schema, data, defaults=True)
 
 
 def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json, *, defaults: bool) -> Json:
+    """`value` with defaults and numbers filled in; new mappings and lists, `value` is left as it is."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _number(root, schema, value)
     if isinstance(value, dict):
+        value = dict(value)
         known = properties(root, schema)
         for key, child in known.items():
             if defaults and key not in value and "default" in child:
@@ -63,7 +65,11 @@ def _extra(root: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, A
 def _number(root: Mapping[str, Any], schema: Mapping[str, Any], value: float) -> Any:
     if schema.get("$ref") == QUANTITY:
         # As text, a quantity reads the same to every YAML parser: 0.0 stays 0.0, 1e-05 is 0.00001.
-        return str(int(value)) if isinstance(value, int) else format(decimal.Decimal(repr(value)), "f")
+        if isinstance(value, int):
+            return str(value)
+        import decimal  # only for a quantity written as a float, rare
+
+        return format(decimal.Decimal(repr(value)), "f")
     if isinstance(value, float) and _type(root, schema) == "integer":
         return int(value)  # JSON Schema's integer admits 2.0; Kubernetes wants 2
     return value
@@ -82,14 +88,14 @@ def canonical(value: Json) -> Json:
     return value
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Cluster:
     name: str
     domain: str
     kubernetes_version: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Chart:
     """Chart.yaml metadata; `version` None means kmc's own version."""
 
@@ -100,7 +106,7 @@ class Chart:
     sources: tuple[str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Prometheus:
     storage: bool
     scrape_interval: str
@@ -109,13 +115,13 @@ class Prometheus:
     external_labels: Mapping[str, str]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ComponentJob:
     enabled: bool
     insecure_skip_verify: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class EtcdJob:
     enabled: bool
     secret_name: str | None
@@ -123,7 +129,7 @@ class EtcdJob:
     insecure_skip_verify: bool
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class KubernetesJobs:
     apiserver: ComponentJob
     kubelet: ComponentJob
@@ -135,7 +141,7 @@ class KubernetesJobs:
     etcd: EtcdJob
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Scrape:
     annotation_prefix: str
     pods: bool
@@ -146,19 +152,19 @@ class Scrape:
     extra_jobs: tuple[Mapping[str, Any], ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class NodeExporter:
     port: int
     systemd: bool
     systemd_unit_include: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class KubeStateMetrics:
     export_secrets: bool
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class AdminSecret:
     name: str
     user_key: str
@@ -166,13 +172,13 @@ class AdminSecret:
     secret_key_key: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class SecretRef:
     secret_name: str
     key: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Datasource:
     """A datasource of the stack's own (the stack's Prometheus is added by the grafana component)."""
 
@@ -185,14 +191,14 @@ class Datasource:
     secure_json_data: Mapping[str, SecretRef]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class DashboardFile:
     file: str
     folder: str | None
     replace_datasource_uids: Mapping[str, str]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Dashboard:
     """A dashboard to provision: its ConfigMap name, folder (None: General) and JSON text."""
 
@@ -201,7 +207,7 @@ class Dashboard:
     json: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Grafana:
     admin_secret: AdminSecret
     anonymous: bool
@@ -216,7 +222,7 @@ class Grafana:
     dashboards: tuple[Dashboard, ...] = ()
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ApiServerTls:
     """How an aggregated API server gets its serving certificate (schema `$defs/apiServerTls`)."""
 
@@ -230,7 +236,7 @@ class ApiServerTls:
     ca_bundle_file: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class TlsMaterial:
     """What the validation stage read or made for one API server: PEM texts (None when not kmc's to hold)."""
 
@@ -240,7 +246,7 @@ class TlsMaterial:
     files: tuple[Path, ...]  # the files read: inputs of the build
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class MetricsServer:
     high_availability: bool
     metric_resolution: str
@@ -250,7 +256,7 @@ class MetricsServer:
     tls: ApiServerTls
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class CustomMetric:
     name: str
     series: str
@@ -261,7 +267,7 @@ class CustomMetric:
     job: str | None
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ExternalMetric:
     name: str
     series: str
@@ -272,7 +278,7 @@ class ExternalMetric:
     job: str | None
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class PrometheusAdapter:
     prometheus_url: str | None  # None: the stack's Prometheus
     relist_interval: str
@@ -286,13 +292,13 @@ class PrometheusAdapter:
     tls: ApiServerTls
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Certificates:
     state_dir: str
     keys_in_output: bool
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Autoscaler:
     """One HPA as the stack writes it; `metrics` are the schema's metric entries."""
 
@@ -316,7 +322,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Stack:
     """A validated stack with its defaults applied."""
 
@@ -336,7 +342,7 @@ class Stack:
     parameters: Mapping[str, Any]
     environments: Mapping[str, Mapping[str, Any]]
     # Filled by the validation stage, which reads or makes them (kmc.metrics_tls): by API server name.
-    tls: Mapping[str, TlsMaterial] = dataclasses.field(default_factory=dict)
+    tls: Mapping[str, TlsMaterial] = field(default=MappingProxyType({}))
 
     @classmethod
     def from_data(cls, schema: Mapping[str, Any], raw: Json) -> Stack:

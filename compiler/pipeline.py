@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from kmc.errors import Diagnostic, UsageError
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
+from kmc.record import record
 
 if TYPE_CHECKING:
     from kmc.metrics_tls import Certificates
@@ -19,7 +19,7 @@ Format = Literal["manifests", "helm", "kustomize"]
 FORMATS: tuple[Format, ...] = ("manifests", "helm", "kustomize")
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Compiled:
     stack: Stack
     graph: ObjectGraph
@@ -27,7 +27,7 @@ class Compiled:
     inputs: tuple[Path, ...]  # every file the output depends on: the stack and what it references
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class BuildResult:
     compiled: Compiled
     trees: Mapping[str, Mapping[str, bytes]]
@@ -99,7 +99,7 @@ def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     return BuildResult(compiled, trees)
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Drift:
     """How the output on disk differs from what the stack builds; empty when it is current."""
 

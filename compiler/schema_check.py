@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
@@ -122,6 +121,8 @@ def _did_you_mean(word: str, options: list[str]) -> str:
     lowered = {option.lower(): option for option in options}
     match = lowered.get(word.lower().replace("_", "").replace("-", "")) or lowered.get(word.lower())
     if match is None:
+        import difflib  # only to explain a rejected stack
+
         close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
         match = close[0] if close else None
     if match is not None:

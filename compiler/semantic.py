@@ -3,7 +3,7 @@ exactly-once scraping of extra jobs, and RE2 regexes."""
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import ipaddress
 import re
 import warnings
@@ -16,6 +16,7 @@ from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
 from kmc.loader import Document, JsonPath
 from kmc.model import Stack
+from kmc.record import replace
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 NODE_PORTS = range(30000, 32768)
@@ -49,7 +50,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
     ):
         if job.enabled and job.insecure_skip_verify:
             found.append(
-                dataclasses.replace(
+                replace(
                     doc.diagnostic(
                         ("scrape", "kubernetes", field, "insecureSkipVerify"),
                         f"{field} is scraped without verifying its certificate",
@@ -58,8 +59,8 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
                     severity="warning",
                 )
             )
-    found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
-    found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _unverified_metrics_apis(stack)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _unverified_metrics_apis(stack)]
     return found
 
 
@@ -308,6 +309,18 @@ def _python_spelling(regex: str) -> str:
     return _RE2_ONLY.sub(swap, regex)
 
 
+@functools.lru_cache(maxsize=1024)  # generated jobs repeat the same few regexes
+def _regex_error(regex: str) -> str | None:
+    """Why Python's re refuses `regex` (in its Python spelling), or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. FutureWarning on RE2's valid [[:alpha:]]
+            re.compile(_python_spelling(regex))
+    except (re.error, OverflowError, RecursionError) as err:
+        return err.msg if isinstance(err, re.error) else str(err)
+    return None
+
+
 def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
     regex = rule.get("regex")
     if regex is not None:
@@ -318,14 +331,8 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
                 "rewrite the regex without (?=, (?!, (?<, or \\1",
                 False,
             )
-        else:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # e.g. FutureWarning on RE2's valid [[:alpha:]]
-                    re.compile(_python_spelling(regex))
-            except (re.error, OverflowError, RecursionError) as err:
-                reason = err.msg if isinstance(err, re.error) else str(err)
-                yield ((*path, "regex"), f"invalid regex: {reason}", "Prometheus regexes are RE2, anchored at both ends", False)
+        elif (reason := _regex_error(regex)) is not None:
+            yield ((*path, "regex"), f"invalid regex: {reason}", "Prometheus regexes are RE2, anchored at both ends", False)
     action = rule.get("action", "replace")
     if action in ("replace", "hashmod", "lowercase", "uppercase") and "target_label" not in rule:
         yield (path, f"action {action!r} needs a `target_label`", "name the label this step writes", False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from kmc.loader import Document
 if TYPE_CHECKING:
     from kmc.metrics_tls import Certificates
 from kmc.model import Stack
+from kmc.record import replace
 
 
 def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates = "files", state_base: Path | None = None) -> tuple[Stack, list[Diagnostic]]:
@@ -45,5 +45,5 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
         raise StackInvalid(problems)
     warnings = semantic.risky_choices(doc, stack)
     closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
-    warnings += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
+    warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
     return stack, warnings

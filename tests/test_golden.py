@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from golden_trees import REFRESH, flatten, read_tree, tree_diff
 
-from kmc import pipeline
+from kmc import pipeline, record
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = sorted(path.parent for path in ROOT.glob("golden/*/stack.yaml"))
@@ -43,4 +43,4 @@ def test_full_case_enables_every_component() -> None:
     compiled = pipeline.compile_stack(ROOT / "golden/full/stack.yaml")
     assert {obj.component for obj in compiled.graph.objects} == set(COMPONENTS)
     kube = compiled.stack.scrape.kubernetes
-    assert all(getattr(kube, field).enabled for field in kube.__dataclass_fields__)
+    assert all(getattr(kube, field).enabled for field in record.fields(kube))

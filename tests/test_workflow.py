@@ -230,8 +230,8 @@ def test_anything_else_goes_to_click() -> None:
         assert parse_build(args) is None, args
     line = parse_build(["-q", "build", "--env=dev", "s.yaml", "--check", "--out", "o"])
     assert line is not None and (line.stack, line.out, line.env, line.check, line.quiet, line.fmt) == (
-        Path("s.yaml"),
-        Path("o"),
+        "s.yaml",
+        "o",
         "dev",
         True,
         True,
@@ -248,3 +248,10 @@ def test_lock_watches_the_dashboard_files_the_stack_names(built: Path) -> None:
     result = kmc("build", "--check", "stack.yaml", "--format", "all", cwd=built)
     assert result.returncode == 1, result.stderr
     assert "changed: charts-out/manifests/default/" in result.stderr
+
+
+@pytest.mark.parametrize("directory", ["charts-out", "./out/", "a//b/./c", "/", "//net/x", "///x", ".", "", "../up", "a/../b"])
+def test_fast_path_prints_paths_as_pathlib_does(directory: str) -> None:
+    from kmc.entry import shown
+
+    assert shown(directory, "manifests/dev") == str(Path(directory) / "manifests/dev")

@@ -1,7 +1,8 @@
 """The writer is atomic: a failure at any write leaves the previous output byte-identical and no temp dir.
 
 A successful run is recorded first: every call the writer makes that changes the file system
-(`Path.mkdir`, `tempfile.mkdtemp`, `Path.chmod`, `Path.write_bytes`, `os.rename`). Then the same
+(`Path.mkdir`, temporary directories included, `Path.chmod`, `Path.write_bytes`, `os.rename`;
+`tempfile.mkdtemp` too, should it come back). Then the same
 write is repeated once per recorded call, that call failing as a full disk would (a file write
 leaves half the file behind first). Each time the writer must raise its `WriteError`, the output
 directory must be exactly as before, and no `.kmc-tmp-*` directory may remain; a retry must then
@@ -55,8 +56,11 @@ def temp_dirs(root: Path) -> list[str]:
     return sorted(path.relative_to(root).as_posix() for path in root.rglob(f"{TEMP_PREFIX}*"))
 
 
-def trees(formats: tuple[pipeline.Format, ...], env: str | None) -> Trees:
-    return pipeline.emit(pipeline.compile_stack(STACK), formats, env)
+def trees(formats: tuple[pipeline.Format, ...], env: str | None, stack: Path = STACK) -> Trees:
+    return pipeline.emit(pipeline.compile_stack(stack), formats, env)
+
+
+MINIMAL = ROOT / "golden" / "minimal" / "stack.yaml"  # a previous build that differs (a current one is left alone)
 
 
 class Writes:
@@ -105,7 +109,7 @@ def test_a_failure_at_any_write_changes_nothing(
     out = tmp_path / "out"
     built = trees(formats, env)
     if previous:  # an older build of another stack: different files, some of the same names
-        write_trees(out, pipeline.emit(pipeline.compile_stack(ROOT / "golden" / "minimal" / "stack.yaml"), pipeline.FORMATS, None))
+        write_trees(out, trees(pipeline.FORMATS, None, MINIMAL))
         (out / "notes.txt").write_text("the user's own file\n")
     before = snapshot(tmp_path)
 
@@ -118,7 +122,8 @@ def test_a_failure_at_any_write_changes_nothing(
         recorder = Writes(patch)
         write_trees(rehearsal, built)
     shutil.rmtree(rehearsal.parent)
-    assert {call.split("(")[0] for call in recorder.calls} == {"mkdir", "mkdtemp", "chmod", "write_bytes", "rename"}
+    kinds = {call.split("(")[0] for call in recorder.calls}
+    assert {"mkdir", "chmod", "write_bytes", "rename"} <= kinds <= {"mkdir", "mkdtemp", "chmod", "write_bytes", "rename"}
 
     broken = []
     for index, call in enumerate(recorder.calls):
@@ -146,7 +151,7 @@ def test_a_failure_at_any_write_changes_nothing(
 
 def test_a_failed_roll_back_says_where_the_previous_output_is(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    write_trees(out, trees(("kustomize", "manifests"), None))
+    write_trees(out, trees(("kustomize", "manifests"), None, MINIMAL))
     previous_kustomize = snapshot(out / "kustomize")
 
     def fails(name: str, args: tuple[Any, ...]) -> bool:
@@ -170,7 +175,7 @@ def test_a_failed_roll_back_says_where_the_previous_output_is(monkeypatch: pytes
 
 def test_the_cli_reports_a_failed_write_and_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    write_trees(out, trees(pipeline.FORMATS, None))
+    write_trees(out, trees(pipeline.FORMATS, None, MINIMAL))
     before = snapshot(tmp_path)
     monkeypatch.chdir(tmp_path)
     Writes(monkeypatch, fail_at=3)
@@ -181,3 +186,41 @@ def test_the_cli_reports_a_failed_write_and_exits_1(monkeypatch: pytest.MonkeyPa
     assert exit_info.value.code == 1
     assert capsys.readouterr().err == "kmc: error: cannot write out: No space left on device; the previous output is unchanged\n"
     assert snapshot(tmp_path) == before
+
+
+def test_a_current_subtree_is_left_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    built = trees(pipeline.FORMATS, None)
+    write_trees(out, built)
+    before = {path: path.stat().st_mtime_ns for path in out.rglob("*")}
+    with monkeypatch.context() as patch:
+        recorder = Writes(patch)
+        write_trees(out, built)
+    assert recorder.calls == []
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*")} == before
+
+
+@pytest.mark.parametrize("change", ["edited", "extra-file", "missing-file", "empty-dir", "symlink"])
+def test_a_subtree_that_differs_in_any_way_is_rewritten(tmp_path: Path, change: str) -> None:
+    out = tmp_path / "out"
+    built = trees(("manifests",), None)
+    write_trees(out, built)
+    first = sorted(built["manifests"])[0]
+    if change == "edited":
+        (out / "manifests" / first).write_bytes(b"edited by hand\n")
+    elif change == "extra-file":
+        (out / "manifests" / "stray.yaml").write_bytes(b"{}\n")
+    elif change == "missing-file":
+        (out / "manifests" / first).unlink()
+    elif change == "empty-dir":
+        (out / "manifests" / "empty").mkdir()
+    else:
+        target = out / "manifests" / first
+        (tmp_path / "elsewhere").write_bytes(target.read_bytes())
+        target.unlink()
+        target.symlink_to(tmp_path / "elsewhere")
+    write_trees(out, built)
+    assert snapshot(out / "manifests") == {
+        **{directory: (0o755, None) for directory in {str(Path(name).parent) for name in built["manifests"]} - {"."}},
+        **{name: (0o644, content) for name, content in built["manifests"].items()},
+    }

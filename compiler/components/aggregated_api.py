@@ -4,7 +4,6 @@ certificates, APIService objects and the RBAC every extension API server needs."
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kmc.components import kube
 from kmc.ir import KObject
 from kmc.model import ApiServerTls, Stack
+from kmc.record import record
 
 if TYPE_CHECKING:
     from kmc.certs import ServingRequest
@@ -24,7 +24,7 @@ CERT_DIR = "/etc/kmc-tls"
 KUBE_SYSTEM = "kube-system"
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class TlsServer:
     """One aggregated API server of a stack and where its certificate comes from."""
 

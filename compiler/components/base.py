@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from kmc.ir import KObject
 from kmc.model import Stack
+from kmc.record import record
 
 if TYPE_CHECKING:
     from kmc.components.aggregated_api import TlsServer
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ServiceTarget:
     """An exporter of the stack that Prometheus scrapes through its Service's endpoints."""
 
@@ -24,7 +24,7 @@ class ServiceTarget:
     honor_labels: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Facts:
     """What components need to know about each other, computed once from the stack."""
 

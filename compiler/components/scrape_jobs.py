@@ -8,13 +8,13 @@ job leaves pods that are annotated themselves to the pod job; the plain jobs lea
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from kmc.components.base import ServiceTarget
 from kmc.model import ComponentJob, Stack
+from kmc.record import record
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 ETCD_CERTS = "/etc/prometheus/secrets/etcd"
@@ -28,7 +28,7 @@ def sanitize(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", name)
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Claim:
     """Pods in `namespace` with label `label=value` belong to a dedicated job."""
 
@@ -37,7 +37,7 @@ class Claim:
     value: str
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class PodJob:
     """A Kubernetes component found as pods in kube-system by one label."""
 

@@ -30,7 +30,6 @@ prints it back unchanged.
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import re
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ from typing import Any
 
 from kmc import __version__, schema_refs, yaml_text
 from kmc.components import aggregated_api
+from kmc.emitters import helm_texts
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, dynamic_nodes, lookup
 from kmc.model import Stack
@@ -421,33 +421,6 @@ def _commented(lines: list[str], values: Mapping[str, Any], schema: Mapping[str,
 # -- texts for people ----------------------------------------------------------------------------
 
 
-def _jinja(name: str, **context: Any) -> str:
-    return str(_jinja_environment().get_template(name).render(**context))
-
-
-@functools.cache
-def _jinja_environment() -> Any:
-    import jinja2
-
-    from kmc.resources import data_dir
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(data_dir("library") / "helm")),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        # The templates write Helm (Go) template text, whose own delimiters are {{ }}.
-        block_start_string="[%",
-        block_end_string="%]",
-        variable_start_string="[[",
-        variable_end_string="]]",
-        comment_start_string="[#",
-        comment_end_string="#]",
-    )
-
-
 def _notes(graph: ObjectGraph, stack: Stack) -> str:
     services = []
     for obj in graph.objects:
@@ -474,7 +447,7 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
     api_services = [obj.name for obj in graph.objects if obj.kind == "APIService"]
     # The Secret Grafana needs before it starts: kmc never writes credentials into the chart.
     grafana = [_condition(obj) for obj in graph.objects if obj.kind == "Deployment" and obj.component == "grafana"]
-    admin = {"condition": grafana[0], "secret": stack.grafana.admin_secret} if grafana else None
+    admin = (grafana[0], stack.grafana.admin_secret) if grafana else None
     # Serving certificates kmc made: their keys stay out of the chart, so the Secrets come from the state directory.
     deployments = {obj.name: _condition(obj) for obj in graph.objects if obj.kind == "Deployment"}
     tls_secrets = [
@@ -487,7 +460,7 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
         for server in aggregated_api.tls_servers(stack, Path())
         if server.tls.mode in ("generate", "ca") and server.name in deployments
     ]
-    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin, tls_secrets=tls_secrets)
+    return helm_texts.notes(stack, services, workloads, api_services, admin, tls_secrets)
 
 
 def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:
@@ -497,4 +470,4 @@ def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any]
         value = lookup(defaults, path)
         default = "unset" if value is None else f"`{json.dumps(value, sort_keys=True)}`"
         rows.append({"path": path, "default": default, "description": _description(schema, types.node(path)).replace("|", "\\|")})
-    return _jinja("README.md.j2", stack=stack, version=chart_version(stack), rows=rows, environments=list(stack.environments), kmc_version=__version__)
+    return helm_texts.readme(stack, chart_version(stack), rows, __version__)

@@ -30,6 +30,8 @@ COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
 
 def json_patch(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     """The JSON 6902 operations that turn `old` into `new`."""
+    if old == new:  # most of an object is the same in every environment: one comparison in C
+        return []
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         ops: list[dict[str, Any]] = [{"op": "remove", "path": f"{path}/{_token(key)}"} for key in old if key not in new]
         for key, value in new.items():
