@@ -1,0 +1,188 @@
+"""`kmc certs`: show, verify and rotate the stored serving certificates; make the front-proxy pair.
+
+Only parses options and prints; the work is in kmc.certs, kmc.certs_report and kmc.front_proxy.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from pathlib import Path
+
+import click
+
+from kmc.certs import KEY_TYPES, ServingRequest
+from kmc.errors import UsageError
+
+VERIFY_DAYS = 30
+
+
+@click.group()
+def certs() -> None:
+    """Certificates of the aggregated API servers (metrics-server, prometheus-adapter).
+
+    \b
+    In TLS modes `generate` and `ca`, `kmc build` keeps each server's certificate and key in
+    the stack's certificate state directory (private keys: keep it out of git, or encrypt it)
+    and reuses them on every build. These commands look after that state:
+      kmc certs show stack.yaml            what is there
+      kmc certs verify stack.yaml          exit 1 when a check fails or a cert expires soon
+      kmc certs rotate stack.yaml          new serving certificates (then: kmc build)
+      kmc certs front-proxy --out pki/     the kube-apiserver's aggregation-layer certificates
+    """
+
+
+@certs.command()
+@click.argument("stack", type=click.Path(path_type=Path))
+def show(stack: Path) -> None:
+    """Show each API server's certificate: mode, subject, SANs, issuer, validity, key type, chain.
+
+    Servers in TLS modes `cert-manager` and `secret` have no certificate state in kmc; their line
+    says so.
+    """
+    from kmc import certs_report
+
+    state_dir, servers = _servers(stack)
+    at = _now()
+    blocks = []
+    for name, request, mode in servers:
+        if request is None:
+            blocks.append(f"{name}: mode {mode}; {_not_kept(mode)}\n")
+            continue
+        found = certs_report.inspect(state_dir, request, at)
+        lines = [f"{name}: mode {mode}, state {found.directory}"]
+        if found.leaf is not None:
+            leaf = found.leaf
+            lines += [
+                f"  subject:    {leaf.subject}",
+                f"  SANs:       {', '.join(leaf.dns_names) or '(none)'}",
+                f"  issuer:     {leaf.issuer}",
+                f"  not before: {certs_report.stamp(leaf.not_before)}",
+                f"  not after:  {certs_report.stamp(leaf.not_after)} ({_left(leaf.days_left(at))})",
+                f"  key type:   {leaf.key_type}",
+            ]
+        if found.ca is not None:
+            lines.append(
+                f"  CA:         {found.ca.subject}, {found.ca.key_type}, not after {certs_report.stamp(found.ca.not_after)} ({_left(found.ca.days_left(at))})"
+            )
+        if found.problems:
+            lines += [f"  problem:    {problem}" for problem in found.problems]
+        else:
+            lines.append(f"  chain:      ok (verifies against the CA for {request.hostname})")
+        blocks.append("\n".join(lines) + "\n")
+    click.echo("\n".join(blocks) if blocks else f"{stack}: no aggregated API server with TLS\n", nl=False)
+
+
+@certs.command()
+@click.argument("stack", type=click.Path(path_type=Path))
+@click.option("--days", type=click.IntRange(min=0), default=VERIFY_DAYS, show_default=True, help="Fail when a certificate expires within this many days.")
+def verify(stack: Path, days: int) -> None:
+    """Check each stored certificate: it chains to its CA for `<svc>.<ns>.svc`, its SANs cover the
+    Service's names, the key matches, and neither it nor its CA expires within --days.
+
+    Exit codes: 0 all good; 1 a check failed or a certificate expires soon. Handy in CI or cron.
+    """
+    from kmc import certs_report
+
+    state_dir, servers = _servers(stack)
+    at = _now()
+    failed = 0
+    for name, request, mode in servers:
+        if request is None:
+            click.echo(f"{name}: skipped (mode {mode}; {_not_kept(mode)})")
+            continue
+        found = certs_report.inspect(state_dir, request, at)
+        problems = (*found.problems, *found.expiring(at, days))
+        if problems:
+            failed += 1
+            click.echo(f"{name}: FAILED")
+            for problem in problems:
+                click.echo(f"  {problem}")
+        else:
+            assert found.leaf is not None
+            click.echo(f"{name}: ok (valid until {certs_report.stamp(found.leaf.not_after)}, {_left(found.leaf.days_left(at))})")
+    if failed:
+        click.echo(f"kmc: {failed} server{'s' if failed != 1 else ''} failed verification; `kmc certs rotate {stack}` issues new certificates", err=True)
+        sys.exit(1)
+
+
+@certs.command()
+@click.argument("stack", type=click.Path(path_type=Path))
+@click.option("--server", "only", metavar="NAME", help="Rotate only this API server (default: every server kmc keeps state for).")
+@click.option("--ca", "new_ca", is_flag=True, help="Also mint a new CA (mode `generate` only): the APIService's caBundle changes.")
+def rotate(stack: Path, only: str | None, new_ca: bool) -> None:
+    """Issue new serving certificates (and with --ca new CAs) into the state directory.
+
+    Run `kmc build` afterwards: it puts the new certificate and caBundle into the output. With
+    --ca, apply the new APIService and Secret together, or the kube-apiserver refuses the server
+    until both have arrived.
+    """
+    from kmc import certs as certs_state
+
+    state_dir, servers = _servers(stack)
+    known = [name for name, request, _ in servers if request is not None]
+    if only is not None and only not in known:
+        raise UsageError(f"--server {only}: no API server of that name keeps certificate state; " + (f"these do: {', '.join(known)}" if known else "none does"))
+    for name, request, mode in servers:
+        if request is None or (only is not None and name != only):
+            continue
+        material = certs_state.rotate(state_dir, request, new_ca=new_ca)
+        what = "new CA and serving certificate" if new_ca else "new serving certificate"
+        click.echo(f"{name}: {what} (mode {mode}), valid until {material.not_after.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    if not known:
+        click.echo(f"{stack}: no API server keeps certificate state; nothing to rotate")
+        return
+    click.echo(f"next: kmc build {stack}", err=True)
+
+
+@certs.command("front-proxy")
+@click.option("--out", "directory", required=True, type=click.Path(path_type=Path, file_okay=False), help="Directory for the four files (created 0700).")
+@click.option("--days", type=click.IntRange(min=1), default=365, show_default=True, help="Validity of the client certificate (the CA: 10 years).")
+@click.option("--key-type", type=click.Choice(KEY_TYPES), default=KEY_TYPES[0], show_default=True, help="Key algorithm.")
+def front_proxy(directory: Path, days: int, key_type: str) -> None:
+    """Create the aggregation layer's front-proxy CA and client certificate, and print the
+    kube-apiserver flags that use them.
+
+    \b
+    Writes into DIR: front-proxy-ca.crt/.key (a CA of its own, never the cluster CA) and
+    front-proxy-client.crt/.key (CN front-proxy-client, clientAuth). When DIR already holds the
+    CA, only a new client certificate is issued (rotation). Copy the files to each control-plane
+    node and add the printed flags to kube-apiserver; it then publishes the CA in kube-system's
+    extension-apiserver-authentication ConfigMap, where metrics-server and prometheus-adapter
+    read it. Clusters made by kubeadm and managed clusters have all this already.
+    """
+    from kmc.front_proxy import CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY, apiserver_flags, write_front_proxy
+
+    made = write_front_proxy(directory, days=days, key_type=key_type)
+    names = [CLIENT_CERT, CLIENT_KEY] if made.reused_ca else [CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY]
+    how = f"signed by the existing {CA_CERT}" if made.reused_ca else "signed by a new CA"
+    click.echo(
+        f"wrote {', '.join(str(made.path(name)) for name in names)} ({how}; client certificate valid until {made.not_after.strftime('%Y-%m-%dT%H:%M:%SZ')})"
+    )
+    click.echo("\nkube-apiserver flags (use the paths the files have on the control-plane nodes):")
+    for flag in apiserver_flags(made):
+        click.echo(f"  {flag}")
+    click.echo(
+        "\nIf kube-apiserver does not run on a host that runs kube-proxy (it cannot reach Service IPs), also add\n"
+        "  --enable-aggregator-routing=true\n"
+        "so that it sends aggregated API requests to the endpoint (Pod) IPs instead of the Service's cluster IP."
+    )
+
+
+def _servers(stack: Path) -> tuple[Path, tuple[tuple[str, ServingRequest | None, str], ...]]:
+    """The stack's certificate state directory and its TLS servers: (name, request or None, mode)."""
+    raise UsageError("kmc certs show/verify/rotate need the stack's TLS servers (not yet wired)")
+
+
+def _not_kept(mode: str) -> str:
+    if mode == "cert-manager":
+        return "cert-manager issues and renews its certificate in the cluster"
+    return "its certificate is not kept by kmc"
+
+
+def _left(days: int) -> str:
+    return "expired" if days < 0 else f"{days} day{'s' if days != 1 else ''} left"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
