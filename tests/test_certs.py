@@ -6,26 +6,19 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from x509_tools import openssl, user_ca
 
 from kmc import certs, certs_x509
 from kmc.certs import CertError, ServingRequest
 
-OPENSSL = Path(shutil.which("openssl") or "/usr/bin/openssl")
 REQUEST = ServingRequest(server="metrics-server", service="metrics-server", namespace="monitoring", cluster_domain="cluster.local")
 HOST = "metrics-server.monitoring.svc"
-
-
-def openssl(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    if not OPENSSL.exists():
-        pytest.fail(f"{OPENSSL} is not installed (apt-get install openssl)", pytrace=False)
-    return subprocess.run([str(OPENSSL), *map(str, args)], capture_output=True, text=True, check=False, cwd=cwd, timeout=60)
 
 
 def write_pem(path: Path, text: str) -> Path:
@@ -37,18 +30,6 @@ def openssl_verify(tmp_path: Path, material: certs.ServingMaterial, *options: st
     ca = write_pem(tmp_path / "bundle.pem", material.ca_bundle)
     leaf = write_pem(tmp_path / "leaf.pem", material.cert)
     return openssl("verify", "-CAfile", ca, *options, leaf)
-
-
-def user_ca(directory: Path, name: str = "user-ca", *extra: str) -> tuple[Path, Path]:
-    """A CA made the way users make one: `openssl req -x509` (OpenSSL 3 marks it CA:TRUE)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
-    made = openssl(
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key, "-out", cert, "-subj", f"/CN={name}", "-days", "30", *extra,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    return cert, key
 
 
 def mtimes(directory: Path) -> dict[str, int]:
