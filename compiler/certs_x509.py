@@ -95,10 +95,15 @@ def issue_client(ca: Pair, common_name: str, key_type: str, *, days: int) -> Pai
 
 
 def _issue(ca: Pair, common_name: str, dns_names: tuple[str, ...], usage: x509.ObjectIdentifier, key_type: str, days: int) -> Pair:
-    key = new_key(key_type)
     start = now() - CLOCK_SKEW
     # A leaf never outlives its CA: clients would refuse it from that day on anyway.
     end = min(start + datetime.timedelta(days=days), ca.cert.not_valid_after_utc)
+    if end <= now():
+        raise CertError(
+            f"the CA {subject(ca.cert)} expired on {ca.cert.not_valid_after_utc:%Y-%m-%d}; it cannot sign a new certificate",
+            "renew the CA (mode generate: `kmc certs rotate STACK --ca`)",
+        )
+    key = new_key(key_type)
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))

@@ -299,3 +299,12 @@ def test_read_ca_bundle_takes_a_ca_and_refuses_the_rest(tmp_path: Path) -> None:
         certs.read_ca_bundle(write_pem(tmp_path / "junk.pem", "hello\n"))
     with pytest.raises(CertError, match="cannot read the caBundle file"):
         certs.read_ca_bundle(tmp_path / "absent.pem")
+
+
+def test_an_expired_ca_cannot_sign(tmp_path: Path) -> None:
+    old = certs_x509.mint_ca("old-ca", "ecdsa-p256", days=0)  # valid until five minutes ago
+    cert, key = write_pem(tmp_path / "old.crt", old.cert_pem), write_pem(tmp_path / "old.key", old.key_pem)
+    with pytest.raises(CertError) as refused:
+        certs.serving_material(tmp_path / "state", dataclasses.replace(REQUEST, ca_cert=cert, ca_key=key), create=True)
+    expired = old.cert.not_valid_after_utc.strftime("%Y-%m-%d")
+    assert refused.value.message == f"the CA CN=old-ca expired on {expired}; it cannot sign a new certificate"
