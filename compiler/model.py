@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import decimal
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kmc.ir import lookup
@@ -215,12 +216,103 @@ class Grafana:
     dashboards: tuple[Dashboard, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class ApiServerTls:
+    """How an aggregated API server gets its serving certificate (schema `$defs/apiServerTls`)."""
+
+    mode: str  # generate | ca | cert-manager | secret | insecure
+    key_type: str
+    ca_cert: str | None = None  # mode ca: the user's CA files, as written (relative to the stack)
+    ca_key: str | None = None
+    issuer_kind: str | None = None  # mode cert-manager: an existing issuer (None: kmc creates a CA chain)
+    issuer_name: str | None = None
+    secret_name: str | None = None  # mode secret
+    ca_bundle_file: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsMaterial:
+    """What the validation stage read or made for one API server: PEM texts (None when not kmc's to hold)."""
+
+    ca_bundle: str | None
+    cert: str | None
+    key: str | None
+    files: tuple[Path, ...]  # the files read: inputs of the build
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricsServer:
+    high_availability: bool
+    metric_resolution: str
+    address_types: tuple[str, ...]
+    use_node_status_port: bool
+    insecure_kubelet_tls: bool
+    tls: ApiServerTls
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomMetric:
+    name: str
+    series: str
+    resource: str  # pod | service | namespace | node
+    type: str  # rate | gauge
+    window: str
+    aggregation: str
+    job: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalMetric:
+    name: str
+    series: str
+    type: str
+    window: str
+    aggregation: str
+    namespaced: bool
+    job: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class PrometheusAdapter:
+    prometheus_url: str | None  # None: the stack's Prometheus
+    relist_interval: str
+    custom: tuple[CustomMetric, ...]
+    external: tuple[ExternalMetric, ...]
+    resource_metrics: bool
+    resource_nodes: str  # cadvisor | node-exporter
+    resource_window: str
+    raw_custom: tuple[Mapping[str, Any], ...]
+    raw_external: tuple[Mapping[str, Any], ...]
+    tls: ApiServerTls
+
+
+@dataclasses.dataclass(frozen=True)
+class Certificates:
+    state_dir: str
+    keys_in_output: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Autoscaler:
+    """One HPA as the stack writes it; `metrics` are the schema's metric entries."""
+
+    name: str
+    namespace: str
+    target_kind: str
+    target_name: str
+    min_replicas: int
+    max_replicas: int
+    metrics: tuple[Mapping[str, Any], ...]
+
+
 # The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
 PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "prometheus": ("image", "replicas", "retention", "retentionSize", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations"),
     "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
+    "metricsServer": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
+    "prometheusAdapter": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
 }
 
 
@@ -237,8 +329,14 @@ class Stack:
     node_exporter: NodeExporter
     kube_state_metrics: KubeStateMetrics
     grafana: Grafana
+    metrics_server: MetricsServer
+    prometheus_adapter: PrometheusAdapter
+    certificates: Certificates
+    autoscaling: tuple[Autoscaler, ...]
     parameters: Mapping[str, Any]
     environments: Mapping[str, Mapping[str, Any]]
+    # Filled by the validation stage, which reads or makes them (kmc.metrics_tls): by API server name.
+    tls: Mapping[str, TlsMaterial] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_data(cls, schema: Mapping[str, Any], raw: Json) -> Stack:
@@ -290,6 +388,13 @@ class Stack:
             ),
             kube_state_metrics=KubeStateMetrics(export_secrets=data["kubeStateMetrics"]["exportSecrets"]),
             grafana=_grafana(data["grafana"]),
+            metrics_server=_metrics_server(data["metricsServer"]),
+            prometheus_adapter=_prometheus_adapter(data["prometheusAdapter"], _times(prom["scrapeInterval"], 4)),
+            certificates=Certificates(data["certificates"]["stateDir"], data["certificates"]["keysInOutput"]),
+            autoscaling=tuple(
+                Autoscaler(hpa["name"], hpa["namespace"], hpa["target"]["kind"], hpa["target"]["name"], hpa["minReplicas"], hpa["maxReplicas"], tuple(hpa["metrics"]))
+                for hpa in data["autoscaling"]
+            ),
             parameters={section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()},
             environments=data["environments"],
         )
@@ -324,6 +429,70 @@ def _datasource(data: Mapping[str, Any]) -> Datasource:
     settings = {key: data[key] for key in ("database", "user", "basicAuth", "basicAuthUser", "isDefault") if key in data}
     secrets = {field: SecretRef(ref["secretName"], ref["key"]) for field, ref in data["secureJsonData"].items()}
     return Datasource(data["name"], data["uid"], data["type"], data["url"], settings, data["jsonData"], secrets)
+
+
+def _tls(data: Mapping[str, Any]) -> ApiServerTls:
+    ca, issuer, secret = data.get("ca", {}), data.get("certManager", {}).get("issuer", {}), data.get("secret", {})
+    return ApiServerTls(
+        mode=data["mode"],
+        key_type=data["keyType"],
+        ca_cert=ca.get("cert"),
+        ca_key=ca.get("key"),
+        issuer_kind=issuer.get("kind", "Issuer") if issuer else None,
+        issuer_name=issuer.get("name"),
+        secret_name=secret.get("name"),
+        ca_bundle_file=secret.get("caBundle"),
+    )
+
+
+def _metrics_server(data: Mapping[str, Any]) -> MetricsServer:
+    kubelet = data["kubelet"]
+    return MetricsServer(
+        high_availability=data["highAvailability"],
+        metric_resolution=data["metricResolution"],
+        address_types=tuple(kubelet["preferredAddressTypes"]),
+        use_node_status_port=kubelet["useNodeStatusPort"],
+        insecure_kubelet_tls=kubelet["insecureTLS"],
+        tls=_tls(data["tls"]),
+    )
+
+
+def _prometheus_adapter(data: Mapping[str, Any], default_window: str) -> PrometheusAdapter:
+    resource = data["resourceMetrics"]
+    return PrometheusAdapter(
+        prometheus_url=data.get("prometheusUrl"),
+        relist_interval=data["metricsRelistInterval"],
+        custom=tuple(
+            CustomMetric(m["name"], m["series"], m["resource"], m["type"], m.get("window", default_window), m["aggregation"], m.get("job"))
+            for m in data["customMetrics"]
+        ),
+        external=tuple(
+            ExternalMetric(m["name"], m["series"], m["type"], m.get("window", default_window), m["aggregation"], m["namespaced"], m.get("job"))
+            for m in data["externalMetrics"]
+        ),
+        resource_metrics=resource["enabled"],
+        resource_nodes=resource["nodes"],
+        resource_window=resource.get("window", default_window),
+        raw_custom=tuple(data["rules"]["custom"]),
+        raw_external=tuple(data["rules"]["external"]),
+        tls=_tls(data["tls"]),
+    )
+
+
+_DURATION_UNITS = (("y", 31536000000), ("w", 604800000), ("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1))
+
+
+def _times(duration: str, factor: int) -> str:
+    """`duration` × `factor`, spelt as Prometheus spells durations (4 × 30s = 2m)."""
+    import re
+
+    millis = factor * sum(int(amount) * dict(_DURATION_UNITS)[unit] for amount, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", duration))
+    parts = []
+    for unit, size in _DURATION_UNITS:
+        if millis >= size:
+            parts.append(f"{millis // size}{unit}")
+            millis %= size
+    return "".join(parts) or "0s"
 
 
 def _job(data: Mapping[str, Any]) -> ComponentJob:
