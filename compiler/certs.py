@@ -133,7 +133,7 @@ def rotate(state_dir: Path, request: ServingRequest, *, new_ca: bool = False) ->
     if new_ca:
         fresh = certs_x509.mint_ca(f"kmc {request.server} CA", request.key_type)
         _write(directory, {CA_CERT: fresh.cert_pem, CA_KEY: fresh.key_pem})
-    ca = _signing_ca(directory, request, create=True)
+    ca = _signing_ca(directory, request, create=False)
     leaf = certs_x509.issue_serving(ca, request.hostname, request.dns_names, request.key_type)
     _write(directory, {TLS_CERT: leaf.cert_pem, TLS_KEY: leaf.key_pem})
     material = _material(directory, request, ca, leaf)
@@ -151,7 +151,9 @@ def read_ca_bundle(path: Path) -> str:
         raise CertError(f"cannot read the caBundle file {path}: {err.strerror or err}") from None
     certs = certs_x509.load_certs(data, path)
     if not any(certs_x509.is_ca(cert) for cert in certs):
-        raise CertError(f"{path}: no certificate in it is a CA (basicConstraints CA:TRUE)", "give the CA that signed the server's certificate, not the certificate itself")
+        raise CertError(
+            f"{path}: no certificate in it is a CA (basicConstraints CA:TRUE)", "give the CA that signed the server's certificate, not the certificate itself"
+        )
     try:
         return data.decode("ascii")
     except UnicodeDecodeError:
@@ -213,7 +215,10 @@ def _signing_ca(directory: Path, request: ServingRequest, *, create: bool) -> Pa
     if request.mode == "ca":
         ca = certs_x509.read_pair(paths[CA_CERT], paths[CA_KEY])
         if not certs_x509.is_ca(ca.cert):
-            raise CertError(f"{paths[CA_CERT]} is not a CA certificate (no basicConstraints CA:TRUE with keyCertSign)", "give the CA that is to sign the serving certificate")
+            raise CertError(
+                f"{paths[CA_CERT]} is not a CA certificate (no basicConstraints CA:TRUE with keyCertSign)",
+                "give the CA that is to sign the serving certificate",
+            )
         return ca
     present = [role for role in (CA_CERT, CA_KEY) if paths[role].exists()]
     if not present:
@@ -231,7 +236,9 @@ def _signing_ca(directory: Path, request: ServingRequest, *, create: bool) -> Pa
     try:
         ca = certs_x509.read_pair(paths[CA_CERT], paths[CA_KEY])
     except CertError as err:
-        raise CertError(err.message, "restore the CA from your backup, or run `kmc certs rotate STACK --ca` for a new one (the APIService's caBundle changes)") from None
+        raise CertError(
+            err.message, "restore the CA from your backup, or run `kmc certs rotate STACK --ca` for a new one (the APIService's caBundle changes)"
+        ) from None
     if not certs_x509.is_ca(ca.cert):
         raise CertError(f"{paths[CA_CERT]} is not a CA certificate", "run `kmc certs rotate STACK --ca` for a new CA")
     return ca

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
@@ -15,6 +16,14 @@ from kmc.certs import KEY_TYPES, ServingRequest
 from kmc.errors import UsageError
 
 VERIFY_DAYS = 30
+KEPT_MODES = ("generate", "ca")  # the TLS modes whose certificates kmc keeps as state
+
+
+class Server(NamedTuple):
+    name: str
+    mode: str
+    state_dir: Path
+    request: ServingRequest | None  # None: kmc keeps no certificate for this mode
 
 
 @click.group()
@@ -42,10 +51,9 @@ def show(stack: Path) -> None:
     """
     from kmc import certs_report
 
-    state_dir, servers = _servers(stack)
     at = _now()
     blocks = []
-    for name, request, mode in servers:
+    for name, mode, state_dir, request in _servers(stack):
         if request is None:
             blocks.append(f"{name}: mode {mode}; {_not_kept(mode)}\n")
             continue
@@ -84,10 +92,9 @@ def verify(stack: Path, days: int) -> None:
     """
     from kmc import certs_report
 
-    state_dir, servers = _servers(stack)
     at = _now()
     failed = 0
-    for name, request, mode in servers:
+    for name, mode, state_dir, request in _servers(stack):
         if request is None:
             click.echo(f"{name}: skipped (mode {mode}; {_not_kept(mode)})")
             continue
@@ -119,11 +126,11 @@ def rotate(stack: Path, only: str | None, new_ca: bool) -> None:
     """
     from kmc import certs as certs_state
 
-    state_dir, servers = _servers(stack)
-    known = [name for name, request, _ in servers if request is not None]
+    servers = _servers(stack)
+    known = [server.name for server in servers if server.request is not None]
     if only is not None and only not in known:
         raise UsageError(f"--server {only}: no API server of that name keeps certificate state; " + (f"these do: {', '.join(known)}" if known else "none does"))
-    for name, request, mode in servers:
+    for name, mode, state_dir, request in servers:
         if request is None or (only is not None and name != only):
             continue
         material = certs_state.rotate(state_dir, request, new_ca=new_ca)
@@ -169,15 +176,32 @@ def front_proxy(directory: Path, days: int, key_type: str) -> None:
     )
 
 
-def _servers(stack: Path) -> tuple[Path, tuple[tuple[str, ServingRequest | None, str], ...]]:
-    """The stack's certificate state directory and its TLS servers: (name, request or None, mode)."""
-    raise UsageError("kmc certs show/verify/rotate need the stack's TLS servers (not yet wired)")
+def _servers(stack: Path) -> tuple[Server, ...]:
+    """The stack's aggregated API servers: (name, mode, state directory, request or None when kmc keeps no state)."""
+    from kmc import schema_check, schema_gate
+    from kmc.components.aggregated_api import tls_servers
+    from kmc.errors import StackInvalid
+    from kmc.loader import read_stack
+    from kmc.model import Stack
+
+    # The model only: full validation would read (or want) the very certificates these commands look after.
+    doc = read_stack(stack, str(stack))
+    schema_check.check_version(doc)
+    schema = schema_check.load_schema()
+    if not schema_gate.is_valid(schema, doc.data):
+        problems = schema_check.schema_diagnostics(doc)
+        if problems:
+            raise StackInvalid(problems)
+    found = tls_servers(Stack.from_data(schema, doc.data), stack.parent)
+    return tuple(Server(s.name, s.tls.mode, s.state_dir, s.request() if s.tls.mode in KEPT_MODES else None) for s in found)
 
 
 def _not_kept(mode: str) -> str:
-    if mode == "cert-manager":
-        return "cert-manager issues and renews its certificate in the cluster"
-    return "its certificate is not kept by kmc"
+    return {
+        "cert-manager": "cert-manager issues and renews its certificate in the cluster",
+        "secret": "its certificate is in a Secret you manage",
+        "insecure": "the server makes a self-signed certificate and the APIService skips verification",
+    }.get(mode, "kmc keeps no certificate for it")
 
 
 def _left(days: int) -> str:

@@ -229,14 +229,30 @@ def dns_names(cert: x509.Certificate) -> tuple[str, ...]:
 
 
 def verify_server(cert: x509.Certificate, bundle: list[x509.Certificate], hostname: str, at: datetime.datetime) -> str:
-    """Why `cert` does not verify as a TLS server for `hostname` against the CAs in `bundle` at time `at` ("" when it does)."""
-    from cryptography.x509 import verification
+    """Why `cert` does not verify as a TLS server for `hostname` against the CAs in `bundle` at time `at` ("" when it does).
 
-    verifier = verification.PolicyBuilder().store(verification.Store(bundle)).time(at).build_server_verifier(x509.DNSName(hostname))
+    The checks a Go client (the kube-apiserver) makes with a caBundle as its roots: issued and
+    signed by a CA of the bundle, both valid at `at`, `hostname` among the DNS SANs, serverAuth
+    allowed. (cryptography's own verifier holds CAs to the Web PKI profile, which refuses e.g. a
+    CA from a plain `openssl req -x509` for lacking keyUsage; the kube-apiserver accepts it.)
+    """
+    issuers = [ca for ca in bundle if signed_by(cert, ca)]
+    if not issuers:
+        return "not signed by a CA of the bundle"
+    if not any(is_ca(ca) for ca in issuers):
+        return "its issuer is not a CA (basicConstraints CA:TRUE with keyCertSign)"
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        return f"not valid at {at:%Y-%m-%dT%H:%M:%SZ} (valid {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ})"
+    if not any(ca.not_valid_before_utc <= at <= ca.not_valid_after_utc for ca in issuers if is_ca(ca)):
+        return f"its CA is not valid at {at:%Y-%m-%dT%H:%M:%SZ}"
+    if hostname.lower() not in (name.lower() for name in dns_names(cert)):
+        return f"{hostname} is not among its DNS SANs"
     try:
-        verifier.verify(cert, [])
-    except verification.VerificationError as err:
-        return str(err).removeprefix("validation failed: ").split(" (encountered processing")[0]
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return ""
+    if ExtendedKeyUsageOID.SERVER_AUTH not in usages and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in usages:
+        return "its extendedKeyUsage does not allow serverAuth"
     return ""
 
 

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from x509_tools import openssl, user_ca
 
 from kmc import certs, certs_x509
@@ -83,10 +84,16 @@ def test_serving_cert_verifies_for_the_service_name_only_while_valid(tmp_path: P
     now = certs_x509.now()
     assert certs_x509.verify_server(leaf, bundle, HOST, now) == ""
     assert certs_x509.verify_server(leaf, bundle, f"{HOST}.cluster.local", now) == ""
-    assert "no matching subjectAltName" in certs_x509.verify_server(leaf, bundle, "prometheus-adapter.monitoring.svc", now)
-    assert "not valid at validation time" in certs_x509.verify_server(leaf, bundle, HOST, material.not_after + datetime.timedelta(seconds=1))
+    assert certs_x509.verify_server(leaf, bundle, "prometheus-adapter.monitoring.svc", now) == "prometheus-adapter.monitoring.svc is not among its DNS SANs"
+    later = material.not_after + datetime.timedelta(seconds=1)
+    assert certs_x509.verify_server(leaf, bundle, HOST, later).startswith(f"not valid at {later:%Y-%m-%dT%H:%M:%SZ} (valid ")
     other = certs.serving_material(tmp_path / "other", REQUEST, create=True)  # another CA
-    assert certs_x509.verify_server(leaf, certs_x509.load_certs(other.ca_bundle.encode(), "ca.crt"), HOST, now) != ""
+    assert certs_x509.verify_server(leaf, certs_x509.load_certs(other.ca_bundle.encode(), "ca.crt"), HOST, now) == "not signed by a CA of the bundle"
+    ca = certs_x509.read_pair(tmp_path / "state/metrics-server/ca.crt", tmp_path / "state/metrics-server/ca.key")
+    client = certs_x509.issue_client(ca, HOST, "ecdsa-p256", days=1)
+    assert certs_x509.verify_server(client.cert, bundle, HOST, now) == f"{HOST} is not among its DNS SANs"
+    named_client = certs_x509._issue(ca, HOST, (HOST,), ExtendedKeyUsageOID.CLIENT_AUTH, "ecdsa-p256", 1)
+    assert certs_x509.verify_server(named_client.cert, bundle, HOST, now) == "its extendedKeyUsage does not allow serverAuth"
 
 
 def test_openssl_verify_agrees(tmp_path: Path) -> None:
@@ -308,3 +315,10 @@ def test_an_expired_ca_cannot_sign(tmp_path: Path) -> None:
         certs.serving_material(tmp_path / "state", dataclasses.replace(REQUEST, ca_cert=cert, ca_key=key), create=True)
     expired = old.cert.not_valid_after_utc.strftime("%Y-%m-%d")
     assert refused.value.message == f"the CA CN=old-ca expired on {expired}; it cannot sign a new certificate"
+
+
+def test_rotate_needs_state_unless_it_makes_a_new_ca(tmp_path: Path) -> None:
+    with pytest.raises(CertError, match="no certificate state at"):
+        certs.rotate(tmp_path, REQUEST)
+    made = certs.rotate(tmp_path, REQUEST, new_ca=True)
+    assert certs.serving_material(tmp_path, REQUEST, create=False) == made

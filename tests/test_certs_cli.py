@@ -6,9 +6,23 @@ import datetime
 from pathlib import Path
 
 import pytest
-from x509_tools import openssl
+from x509_tools import openssl, user_ca
 
-from kmc import certs_x509, cli
+from kmc import certs, certs_x509, cli
+from kmc.certs import ServingRequest
+
+STACK = """\
+version: 1
+metricsServer:
+  enabled: true
+prometheusAdapter:
+  enabled: true
+  customMetrics:
+    - {name: http_requests_per_second, series: http_requests_total, resource: pod}
+  tls:
+    mode: cert-manager
+"""
+METRICS_SERVER = ServingRequest("metrics-server", "metrics-server", "monitoring", "cluster.local")
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -16,6 +30,123 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         cli.main(argv)
     out, err = capsys.readouterr()
     return int(exit_info.value.code or 0), out, err
+
+
+def built(tmp_path: Path, stack: str = STACK, request: ServingRequest = METRICS_SERVER) -> tuple[Path, Path]:
+    """A stack file and the certificate state its first build leaves (made the way the build makes it)."""
+    (tmp_path / "stack.yaml").write_text(stack)
+    state = tmp_path / ".kmc-state"
+    certs.serving_material(state, request, create=True)
+    return tmp_path / "stack.yaml", state / request.server
+
+
+# show, verify, rotate
+
+
+def test_verify_before_the_first_build_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "stack.yaml").write_text(STACK)
+    code, out, err = run(["certs", "verify", str(tmp_path / "stack.yaml")], capsys)
+    assert code == 1
+    assert out == (
+        "metrics-server: FAILED\n"
+        f"  no certificate state at {tmp_path / '.kmc-state/metrics-server'}; run `kmc build` once\n"
+        "prometheus-adapter: skipped (mode cert-manager; cert-manager issues and renews its certificate in the cluster)\n"
+    )
+    assert err == f"kmc: 1 server failed verification; `kmc certs rotate {tmp_path / 'stack.yaml'}` issues new certificates\n"
+
+
+def test_verify_passes_and_fails_on_days_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack, server = built(tmp_path)
+    leaf = certs_x509.load_cert((server / "tls.crt").read_bytes(), "tls.crt")
+    left = (leaf.not_valid_after_utc - datetime.datetime.now(datetime.UTC)).days
+    code, out, _ = run(["certs", "verify", str(stack)], capsys)
+    assert code == 0 and out.startswith(f"metrics-server: ok (valid until {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, {left} days left)\n")
+    assert run(["certs", "verify", str(stack), "--days", str(left)], capsys)[0] == 0
+    code, out, _ = run(["certs", "verify", str(stack), "--days", str(left + 1)], capsys)
+    assert code == 1
+    assert f"  the serving certificate expires on {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, in {left} days (under {left + 1})\n" in out
+    code, out, _ = run(["certs", "verify", str(stack), "--days", "4000"], capsys)
+    assert code == 1 and "  the CA expires on " in out  # the CA's ten years count too
+
+
+def test_verify_finds_a_foreign_key_and_a_stale_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack, server = built(tmp_path)
+    key = server / "tls.key"
+    original = key.read_text()
+    key.write_text(certs_x509.mint_ca("another", "ecdsa-p256").key_pem)
+    code, out, _ = run(["certs", "verify", str(stack)], capsys)
+    assert code == 1 and f"  {key} is not the private key of {server / 'tls.crt'}\n" in out
+    key.write_text(original)
+    stack.write_text("namespace: observability\n" + STACK)  # the Service moved; the certificate did not
+    code, out, _ = run(["certs", "verify", str(stack)], capsys)
+    assert code == 1
+    assert "  the serving certificate's SANs lack metrics-server.observability, metrics-server.observability.svc," in out
+    assert "does not verify against" in out and "for metrics-server.observability.svc: metrics-server.observability.svc is not among its DNS SANs\n" in out
+
+
+def test_show_describes_each_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack, server = built(tmp_path)
+    leaf = certs_x509.load_cert((server / "tls.crt").read_bytes(), "tls.crt")
+    code, out, _ = run(["certs", "show", str(stack)], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"metrics-server: mode generate, state {server}"
+    assert lines[1:4] == [
+        "  subject:    CN=metrics-server.monitoring.svc",
+        "  SANs:       metrics-server, metrics-server.monitoring, metrics-server.monitoring.svc, metrics-server.monitoring.svc.cluster.local",
+        "  issuer:     CN=kmc metrics-server CA",
+    ]
+    assert lines[4] == f"  not before: {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}"
+    assert lines[5].startswith(f"  not after:  {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ} (")
+    assert lines[6] == "  key type:   ecdsa-p256"
+    assert lines[7].startswith("  CA:         CN=kmc metrics-server CA, ecdsa-p256, not after ")
+    assert lines[8] == "  chain:      ok (verifies against the CA for metrics-server.monitoring.svc)"
+    assert lines[9:] == ["", "prometheus-adapter: mode cert-manager; cert-manager issues and renews its certificate in the cluster"]
+
+
+def test_ca_mode_shows_and_verifies_against_the_users_ca(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca_cert, ca_key = user_ca(tmp_path / "pki")
+    stack_text = STACK.replace(
+        "metricsServer:\n  enabled: true\n", "metricsServer:\n  enabled: true\n  tls: {mode: ca, ca: {cert: pki/user-ca.crt, key: pki/user-ca.key}}\n"
+    )
+    stack, _ = built(tmp_path, stack_text, ServingRequest("metrics-server", "metrics-server", "monitoring", "cluster.local", ca_cert=ca_cert, ca_key=ca_key))
+    code, out, _ = run(["certs", "show", str(stack)], capsys)
+    assert code == 0 and "  issuer:     CN=user-ca\n" in out and "  chain:      ok " in out
+    assert run(["certs", "verify", str(stack)], capsys)[0] == 0
+    code, _, err = run(["certs", "rotate", str(stack), "--ca"], capsys)
+    assert code == 1 and "kmc cannot rotate it" in err
+
+
+def test_rotate_issues_new_certificates_that_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack, server = built(tmp_path)
+    ca, leaf = (server / "ca.crt").read_bytes(), (server / "tls.crt").read_bytes()
+    code, out, err = run(["certs", "rotate", str(stack)], capsys)
+    assert code == 0 and out.startswith("metrics-server: new serving certificate (mode generate), valid until ")
+    assert err == f"next: kmc build {stack}\n"
+    assert (server / "ca.crt").read_bytes() == ca and (server / "tls.crt").read_bytes() != leaf
+    assert run(["certs", "verify", str(stack)], capsys)[0] == 0
+    code, out, _ = run(["certs", "rotate", str(stack), "--server", "metrics-server", "--ca"], capsys)
+    assert code == 0 and out.startswith("metrics-server: new CA and serving certificate (mode generate)")
+    assert (server / "ca.crt").read_bytes() != ca
+    verified = openssl("verify", "-CAfile", server / "ca.crt", "-verify_hostname", "metrics-server.monitoring.svc", server / "tls.crt")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    code, _, err = run(["certs", "rotate", str(stack), "--server", "prometheus-adapter"], capsys)
+    assert code == 2
+    assert err == "kmc: error: --server prometheus-adapter: no API server of that name keeps certificate state; these do: metrics-server\n"
+
+
+def test_a_stack_without_aggregated_api_servers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "stack.yaml").write_text("version: 1\n")
+    assert run(["certs", "show", str(tmp_path / "stack.yaml")], capsys)[1] == f"{tmp_path / 'stack.yaml'}: no aggregated API server with TLS\n"
+    assert run(["certs", "verify", str(tmp_path / "stack.yaml")], capsys)[0] == 0
+    code, out, _ = run(["certs", "rotate", str(tmp_path / "stack.yaml")], capsys)
+    assert code == 0 and out.endswith("no API server keeps certificate state; nothing to rotate\n")
+
+
+def test_an_invalid_stack_is_reported_with_its_position(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "stack.yaml").write_text("version: 1\nmetricsServer:\n  enabled: maybe\n")
+    code, _, err = run(["certs", "show", str(tmp_path / "stack.yaml")], capsys)
+    assert code == 1 and f"{tmp_path / 'stack.yaml'}:3:" in err
 
 
 # front-proxy
