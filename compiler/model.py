@@ -392,9 +392,7 @@ class Stack:
             prometheus_adapter=_prometheus_adapter(data["prometheusAdapter"], _times(prom["scrapeInterval"], 4)),
             certificates=Certificates(data["certificates"]["stateDir"], data["certificates"]["keysInOutput"]),
             autoscaling=tuple(
-                Autoscaler(
-                    hpa["name"], hpa["namespace"], hpa["target"]["kind"], hpa["target"]["name"], hpa["minReplicas"], hpa["maxReplicas"], tuple(hpa["metrics"])
-                )
+                Autoscaler(hpa["name"], hpa["namespace"], hpa["target"]["kind"], hpa["target"]["name"], hpa["minReplicas"], hpa["maxReplicas"], tuple(hpa["metrics"]))
                 for hpa in data["autoscaling"]
             ),
             parameters={section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()},
