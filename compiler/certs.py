@@ -15,11 +15,13 @@ which checks the files and mints or re-issues what is missing or no longer fits.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -102,6 +104,15 @@ def serving_material(state_dir: Path, request: ServingRequest, *, create: bool) 
     stored = _reuse(directory, request)
     if stored is not None:
         return stored
+    if not create:
+        return _checked(directory, request, create=False)
+    with _locked(state_dir):
+        # Another kmc (a parallel hook) may have made it while this one waited for the lock.
+        return _reuse(directory, request) or _checked(directory, request, create=True)
+
+
+def _checked(directory: Path, request: ServingRequest, *, create: bool) -> ServingMaterial:
+    """The slow path: every file read and checked; with `create`, what is missing or stale is made."""
     from kmc import certs_x509
 
     if not create and not directory.is_dir():
@@ -115,8 +126,8 @@ def serving_material(state_dir: Path, request: ServingRequest, *, create: bool) 
                 "run `kmc build`; it re-issues the certificate",
             )
         leaf = certs_x509.issue_serving(ca, request.hostname, request.dns_names, request.key_type)
-        _write(directory, {TLS_CERT: leaf.cert_pem, TLS_KEY: leaf.key_pem})
-    material = _material(directory, request, ca, leaf)
+        write_private_files(directory, {TLS_CERT: leaf.cert_pem, TLS_KEY: leaf.key_pem})
+    material = _material(directory, request, leaf)
     if create:
         _write_sidecar(directory, request, material)
     return material
@@ -130,14 +141,15 @@ def rotate(state_dir: Path, request: ServingRequest, *, new_ca: bool = False) ->
     if new_ca and request.mode == "ca":
         raise CertError(f"{request.server} is signed by your CA ({request.ca_cert}); kmc cannot rotate it", "rotate without --ca, or replace your CA files")
     directory = state_dir / request.server
-    if new_ca:
-        fresh = certs_x509.mint_ca(f"kmc {request.server} CA", request.key_type)
-        _write(directory, {CA_CERT: fresh.cert_pem, CA_KEY: fresh.key_pem})
-    ca = _signing_ca(directory, request, create=False)
-    leaf = certs_x509.issue_serving(ca, request.hostname, request.dns_names, request.key_type)
-    _write(directory, {TLS_CERT: leaf.cert_pem, TLS_KEY: leaf.key_pem})
-    material = _material(directory, request, ca, leaf)
-    _write_sidecar(directory, request, material)
+    with _locked(state_dir):
+        if new_ca:
+            fresh = certs_x509.mint_ca(f"kmc {request.server} CA", request.key_type)
+            write_private_files(directory, {CA_CERT: fresh.cert_pem, CA_KEY: fresh.key_pem})
+        ca = _signing_ca(directory, request, create=False)
+        leaf = certs_x509.issue_serving(ca, request.hostname, request.dns_names, request.key_type)
+        write_private_files(directory, {TLS_CERT: leaf.cert_pem, TLS_KEY: leaf.key_pem})
+        material = _material(directory, request, leaf)
+        _write_sidecar(directory, request, material)
     return material
 
 
@@ -225,7 +237,7 @@ def _signing_ca(directory: Path, request: ServingRequest, *, create: bool) -> Pa
         if not create:
             raise CertError(f"no certificate state at {directory}", "run `kmc build` once; it creates the certificates there")
         ca = certs_x509.mint_ca(f"kmc {request.server} CA", request.key_type)
-        _write(directory, {CA_CERT: ca.cert_pem, CA_KEY: ca.key_pem})
+        write_private_files(directory, {CA_CERT: ca.cert_pem, CA_KEY: ca.key_pem})
         return ca
     if len(present) == 1:
         missing = paths[CA_KEY if present == [CA_CERT] else CA_CERT]
@@ -263,7 +275,7 @@ def _current_leaf(directory: Path, request: ServingRequest, ca: Pair) -> Pair | 
     return leaf if fits else None
 
 
-def _material(directory: Path, request: ServingRequest, ca: Pair, leaf: Pair) -> ServingMaterial:
+def _material(directory: Path, request: ServingRequest, leaf: Pair) -> ServingMaterial:
     """The material as stored on disk (the bytes the fast path returns next time)."""
     paths = state_files(directory, request)
     text = {role: path.read_text(encoding="ascii") for role, path in paths.items() if role != CA_KEY}
@@ -285,21 +297,28 @@ def _write_sidecar(directory: Path, request: ServingRequest, material: ServingMa
             return
     except (OSError, UnicodeDecodeError):
         pass
-    _write(directory, {SIDECAR: text})
+    write_private_files(directory, {SIDECAR: text})
 
 
-def _write(directory: Path, files: dict[str, str]) -> None:
-    """Write `files` into `directory` (`STATE/<server>`); a new STATE gets a `.gitignore` of everything."""
-    root = directory.parent
-    if not root.is_dir():
-        try:
-            root.mkdir(mode=0o700, parents=True)
-            root.chmod(0o700)
+@contextlib.contextmanager
+def _locked(state_dir: Path) -> Iterator[None]:
+    """Hold the state directory's lock (made, with a `.gitignore` of everything, when new)."""
+    import fcntl
+
+    try:
+        if not state_dir.is_dir():
+            state_dir.mkdir(mode=0o700, parents=True)
+            state_dir.chmod(0o700)
             # Private keys live here: keep the whole directory out of version control.
-            (root / ".gitignore").write_text("# kmc certificate state: private keys; never commit it (or encrypt it)\n*\n", encoding="utf-8")
-        except OSError as err:
-            raise CertError(f"cannot create the certificate state directory {root}: {err.strerror or err}") from None
-    write_private_files(directory, files)
+            (state_dir / ".gitignore").write_text("# kmc certificate state: private keys; never commit it (or encrypt it)\n*\n", encoding="utf-8")
+        fd = os.open(state_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise CertError(f"cannot create the certificate state directory {state_dir}: {err.strerror or err}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def write_private_files(directory: Path, files: dict[str, str]) -> None:

@@ -322,3 +322,19 @@ def test_rotate_needs_state_unless_it_makes_a_new_ca(tmp_path: Path) -> None:
         certs.rotate(tmp_path, REQUEST)
     made = certs.rotate(tmp_path, REQUEST, new_ca=True)
     assert certs.serving_material(tmp_path, REQUEST, create=False) == made
+
+
+def test_parallel_first_builds_mint_once(tmp_path: Path) -> None:
+    program = textwrap.dedent(f"""
+        import hashlib
+        from pathlib import Path
+        from kmc import certs
+        request = certs.ServingRequest("metrics-server", "metrics-server", "monitoring", "cluster.local")
+        material = certs.serving_material(Path({str(tmp_path)!r}), request, create=True)
+        print(hashlib.sha256((material.ca_bundle + material.cert + material.key).encode()).hexdigest())
+    """)
+    runs = [subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    digests = {run.communicate(timeout=60)[0] for run in runs}
+    assert all(run.returncode == 0 for run in runs)
+    assert len(digests) == 1  # one minted, the others waited for the lock and reused it
+    assert certs.serving_material(tmp_path, REQUEST, create=False).cert == (tmp_path / "metrics-server/tls.crt").read_text()
