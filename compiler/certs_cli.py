@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime
 import sys
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
 from kmc.certs import KEY_TYPES, ServingRequest
 from kmc.errors import UsageError
+
+if TYPE_CHECKING:
+    from kmc.certs_report import Inspection
 
 VERIFY_DAYS = 30
 KEPT_MODES = ("generate", "ca")  # the TLS modes whose certificates kmc keeps as state
@@ -24,6 +27,7 @@ class Server(NamedTuple):
     mode: str
     state_dir: Path
     request: ServingRequest | None  # None: kmc keeps no certificate for this mode
+    ca_bundle: Path | None  # mode `secret`: the caBundle file the stack names
 
 
 @click.group()
@@ -46,19 +50,20 @@ def certs() -> None:
 def show(stack: Path) -> None:
     """Show each API server's certificate: mode, subject, SANs, issuer, validity, key type, chain.
 
-    Servers in TLS modes `cert-manager` and `secret` have no certificate state in kmc; their line
-    says so.
+    Mode `secret` shows the CA of its caBundle file (the certificate itself is in the cluster);
+    modes `cert-manager` and `insecure` have nothing kmc holds, and their line says so.
     """
     from kmc import certs_report
 
     at = _now()
     blocks = []
-    for name, mode, state_dir, request in _servers(stack):
-        if request is None:
-            blocks.append(f"{name}: mode {mode}; {_not_kept(mode)}\n")
+    for server in _servers(stack):
+        found = _inspect(server, at)
+        if found is None:
+            blocks.append(f"{server.name}: mode {server.mode}; {_not_kept(server.mode)}\n")
             continue
-        found = certs_report.inspect(state_dir, request, at)
-        lines = [f"{name}: mode {mode}, state {found.directory}"]
+        where = "caBundle" if server.request is None else "state"
+        lines = [f"{server.name}: mode {server.mode}, {where} {found.where}"]
         if found.leaf is not None:
             leaf = found.leaf
             lines += [
@@ -70,13 +75,11 @@ def show(stack: Path) -> None:
                 f"  key type:   {leaf.key_type}",
             ]
         if found.ca is not None:
-            lines.append(
-                f"  CA:         {found.ca.subject}, {found.ca.key_type}, not after {certs_report.stamp(found.ca.not_after)} ({_left(found.ca.days_left(at))})"
-            )
-        if found.problems:
-            lines += [f"  problem:    {problem}" for problem in found.problems]
-        else:
-            lines.append(f"  chain:      ok (verifies against the CA for {request.hostname})")
+            ca = found.ca
+            lines.append(f"  CA:         {ca.subject}, {ca.key_type}, not after {certs_report.stamp(ca.not_after)} ({_left(ca.days_left(at))})")
+        lines += [f"  problem:    {problem}" for problem in found.problems]
+        if server.request is not None and not found.problems:
+            lines.append(f"  chain:      ok (verifies against the CA for {server.request.hostname})")
         blocks.append("\n".join(lines) + "\n")
     click.echo("\n".join(blocks) if blocks else f"{stack}: no aggregated API server with TLS\n", nl=False)
 
@@ -88,26 +91,29 @@ def verify(stack: Path, days: int) -> None:
     """Check each stored certificate: it chains to its CA for `<svc>.<ns>.svc`, its SANs cover the
     Service's names, the key matches, and neither it nor its CA expires within --days.
 
+    Mode `secret`: its caBundle file holds a CA that does not expire within --days.
     Exit codes: 0 all good; 1 a check failed or a certificate expires soon. Handy in CI or cron.
     """
     from kmc import certs_report
 
     at = _now()
     failed = 0
-    for name, mode, state_dir, request in _servers(stack):
-        if request is None:
-            click.echo(f"{name}: skipped (mode {mode}; {_not_kept(mode)})")
+    for server in _servers(stack):
+        found = _inspect(server, at)
+        if found is None:
+            click.echo(f"{server.name}: skipped (mode {server.mode}; {_not_kept(server.mode)})")
             continue
-        found = certs_report.inspect(state_dir, request, at)
         problems = (*found.problems, *found.expiring(at, days))
         if problems:
             failed += 1
-            click.echo(f"{name}: FAILED")
+            click.echo(f"{server.name}: FAILED")
             for problem in problems:
                 click.echo(f"  {problem}")
-        else:
-            assert found.leaf is not None
-            click.echo(f"{name}: ok (valid until {certs_report.stamp(found.leaf.not_after)}, {_left(found.leaf.days_left(at))})")
+            continue
+        valid = found.leaf or found.ca
+        assert valid is not None
+        what = "" if found.leaf else "its CA "
+        click.echo(f"{server.name}: ok ({what}valid until {certs_report.stamp(valid.not_after)}, {_left(valid.days_left(at))})")
     if failed:
         click.echo(f"kmc: {failed} server{'s' if failed != 1 else ''} failed verification; `kmc certs rotate {stack}` issues new certificates", err=True)
         sys.exit(1)
@@ -130,7 +136,7 @@ def rotate(stack: Path, only: str | None, new_ca: bool) -> None:
     known = [server.name for server in servers if server.request is not None]
     if only is not None and only not in known:
         raise UsageError(f"--server {only}: no API server of that name keeps certificate state; " + (f"these do: {', '.join(known)}" if known else "none does"))
-    for name, mode, state_dir, request in servers:
+    for name, mode, state_dir, request, _ in servers:
         if request is None or (only is not None and name != only):
             continue
         material = certs_state.rotate(state_dir, request, new_ca=new_ca)
@@ -193,13 +199,32 @@ def _servers(stack: Path) -> tuple[Server, ...]:
         if problems:
             raise StackInvalid(problems)
     found = tls_servers(Stack.from_data(schema, doc.data), stack.parent)
-    return tuple(Server(s.name, s.tls.mode, s.state_dir, s.request() if s.tls.mode in KEPT_MODES else None) for s in found)
+    return tuple(
+        Server(
+            s.name,
+            s.tls.mode,
+            s.state_dir,
+            s.request() if s.tls.mode in KEPT_MODES else None,
+            s.file(s.tls.ca_bundle_file) if s.tls.mode == "secret" and s.tls.ca_bundle_file else None,
+        )
+        for s in found
+    )
+
+
+def _inspect(server: Server, at: datetime.datetime) -> Inspection | None:
+    """What kmc can check of `server`'s certificate: its state, or (mode `secret`) its caBundle file."""
+    from kmc import certs_report
+
+    if server.request is not None:
+        return certs_report.inspect(server.state_dir, server.request, at)
+    if server.ca_bundle is not None:
+        return certs_report.inspect_bundle(server.ca_bundle)
+    return None
 
 
 def _not_kept(mode: str) -> str:
     return {
         "cert-manager": "cert-manager issues and renews its certificate in the cluster",
-        "secret": "its certificate is in a Secret you manage",
         "insecure": "the server makes a self-signed certificate and the APIService skips verification",
     }.get(mode, "kmc keeps no certificate for it")
 

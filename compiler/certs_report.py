@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography import x509
 
 from kmc import certs_x509
-from kmc.certs import CA_CERT, TLS_CERT, TLS_KEY, CertError, ServingRequest, state_files
+from kmc.certs import CA_CERT, TLS_CERT, TLS_KEY, CertError, ServingRequest, read_ca_bundle, state_files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,8 +29,7 @@ class CertInfo:
 class Inspection:
     """One server's serving certificate and CA as stored, and what is wrong with them (expiry aside)."""
 
-    request: ServingRequest
-    directory: Path
+    where: Path  # the state directory (or, mode `secret`, the caBundle file)
     leaf: CertInfo | None
     ca: CertInfo | None
     problems: tuple[str, ...]
@@ -61,7 +60,7 @@ def inspect(state_dir: Path, request: ServingRequest, at: datetime.datetime) -> 
     bundle: list[x509.Certificate] = []
     leaf = ca = None
     if not directory.is_dir():
-        return Inspection(request, directory, None, None, (f"no certificate state at {directory}; run `kmc build` once",))
+        return Inspection(directory, None, None, (f"no certificate state at {directory}; run `kmc build` once",))
     try:
         bundle = certs_x509.load_certs(paths[CA_CERT].read_bytes(), paths[CA_CERT])
         ca = _info(bundle[0])
@@ -84,7 +83,17 @@ def inspect(state_dir: Path, request: ServingRequest, at: datetime.datetime) -> 
             reason = certs_x509.verify_server(pair.cert, bundle, request.hostname, at)
             if reason:
                 problems.append(f"the serving certificate does not verify against {paths[CA_CERT]} for {request.hostname}: {reason}")
-    return Inspection(request, directory, leaf, ca, tuple(problems))
+    return Inspection(directory, leaf, ca, tuple(problems))
+
+
+def inspect_bundle(path: Path) -> Inspection:
+    """Mode `secret`: the caBundle file the stack names (the serving certificate is in the cluster, not here)."""
+    try:
+        text = read_ca_bundle(path)
+    except CertError as err:
+        return Inspection(path, None, None, (err.message,))
+    ca = next(cert for cert in certs_x509.load_certs(text.encode(), path) if certs_x509.is_ca(cert))
+    return Inspection(path, None, _info(ca), ())
 
 
 def _info(cert: x509.Certificate) -> CertInfo:

@@ -117,6 +117,25 @@ def test_ca_mode_shows_and_verifies_against_the_users_ca(tmp_path: Path, capsys:
     assert code == 1 and "kmc cannot rotate it" in err
 
 
+def test_secret_mode_checks_the_ca_bundle_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    user_ca(tmp_path / "pki")  # 30 days
+    user_ca(tmp_path / "pki", "leaf", "-addext", "basicConstraints=critical,CA:FALSE")
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(STACK.replace("mode: cert-manager", "mode: secret\n    secret: {name: adapter-tls, caBundle: pki/user-ca.crt}"))
+    code, out, _ = run(["certs", "show", str(stack)], capsys)
+    assert code == 0  # show reports; verify judges
+    assert f"prometheus-adapter: mode secret, caBundle {tmp_path / 'pki/user-ca.crt'}\n  CA:         CN=user-ca, ecdsa-p256, not after " in out
+    built(tmp_path, stack.read_text())
+    code, out, _ = run(["certs", "verify", str(stack), "--days", "29"], capsys)
+    assert code == 0 and "prometheus-adapter: ok (its CA valid until " in out
+    code, out, _ = run(["certs", "verify", str(stack), "--days", "31"], capsys)
+    assert code == 1 and "prometheus-adapter: FAILED\n  the CA expires on " in out
+    stack.write_text(stack.read_text().replace("pki/user-ca.crt", "pki/leaf.crt"))
+    code, out, _ = run(["certs", "verify", str(stack)], capsys)
+    assert code == 1
+    assert f"prometheus-adapter: FAILED\n  {tmp_path / 'pki/leaf.crt'}: no certificate in it is a CA (basicConstraints CA:TRUE)\n" in out
+
+
 def test_rotate_issues_new_certificates_that_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack, server = built(tmp_path)
     ca, leaf = (server / "ca.crt").read_bytes(), (server / "tls.crt").read_bytes()
