@@ -166,10 +166,7 @@ def read_ca_bundle(path: Path) -> str:
         raise CertError(
             f"{path}: no certificate in it is a CA (basicConstraints CA:TRUE)", "give the CA that signed the server's certificate, not the certificate itself"
         )
-    try:
-        return data.decode("ascii")
-    except UnicodeDecodeError:
-        raise CertError(f"{path}: not ASCII PEM text") from None
+    return _pem_text(path)
 
 
 def state_files(directory: Path, request: ServingRequest) -> dict[str, Path]:
@@ -205,7 +202,7 @@ def _reuse(directory: Path, request: ServingRequest) -> ServingMaterial | None:
         if issued.get("sha256") != {role: _sha256(data) for role, data in content.items()}:
             return None
         not_after = datetime.datetime.fromisoformat(issued["notAfter"])
-        text = {role: content[role].decode("ascii") for role in (CA_CERT, TLS_CERT, TLS_KEY)}
+        text = {role: content[role].decode("utf-8") for role in (CA_CERT, TLS_CERT, TLS_KEY)}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, unreadable or hand-edited: the slow path says what is wrong
     files = tuple(sorted({*paths.values(), directory / SIDECAR}))
@@ -278,9 +275,18 @@ def _current_leaf(directory: Path, request: ServingRequest, ca: Pair) -> Pair | 
 def _material(directory: Path, request: ServingRequest, leaf: Pair) -> ServingMaterial:
     """The material as stored on disk (the bytes the fast path returns next time)."""
     paths = state_files(directory, request)
-    text = {role: path.read_text(encoding="ascii") for role, path in paths.items() if role != CA_KEY}
+    text = {role: _pem_text(path) for role, path in paths.items() if role != CA_KEY}
     files = tuple(sorted({*paths.values(), directory / SIDECAR}))
     return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], leaf.cert.not_valid_after_utc, files)
+
+
+def _pem_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise CertError(f"cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise CertError(f"{path}: not PEM text (not even UTF-8)", "give the certificate in PEM form: `openssl x509 -in FILE -out FILE.pem`") from None
 
 
 def _write_sidecar(directory: Path, request: ServingRequest, material: ServingMaterial) -> None:

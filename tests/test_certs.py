@@ -338,3 +338,13 @@ def test_parallel_first_builds_mint_once(tmp_path: Path) -> None:
     assert all(run.returncode == 0 for run in runs)
     assert len(digests) == 1  # one minted, the others waited for the lock and reused it
     assert certs.serving_material(tmp_path, REQUEST, create=False).cert == (tmp_path / "metrics-server/tls.crt").read_text()
+
+
+def test_a_der_ca_file_is_a_cert_error(tmp_path: Path) -> None:
+    ca_cert, ca_key = user_ca(tmp_path / "pki")
+    der = tmp_path / "pki/ca.der"
+    assert openssl("x509", "-in", ca_cert, "-outform", "DER", "-out", der).returncode == 0
+    with pytest.raises(CertError, match="no PEM certificate could be read"):
+        certs.serving_material(tmp_path / "state", dataclasses.replace(REQUEST, ca_cert=der, ca_key=ca_key), create=True)
+    with pytest.raises(CertError, match="no PEM certificate could be read"):
+        certs.read_ca_bundle(der)
