@@ -43,8 +43,8 @@ class Inspection:
             left = info.days_left(at)
             if info.not_after <= at:
                 lines.append(f"the {what} expired on {stamp(info.not_after)}")
-            elif left < days:
-                lines.append(f"the {what} expires on {stamp(info.not_after)}, in {left} day{'s' if left != 1 else ''} (under {days})")
+            elif info.not_after - at <= datetime.timedelta(days=days):
+                lines.append(f"the {what} expires on {stamp(info.not_after)}, in {left} day{'s' if left != 1 else ''} (within {days})")
         return tuple(lines)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,7 +66,7 @@ def test_verify_passes_and_fails_on_days_left(tmp_path: Path, capsys: pytest.Cap
     assert run(["certs", "verify", str(stack), "--days", str(left)], capsys)[0] == 0
     code, out, _ = run(["certs", "verify", str(stack), "--days", str(left + 1)], capsys)
     assert code == 1
-    assert f"  the serving certificate expires on {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, in {left} days (under {left + 1})\n" in out
+    assert f"  the serving certificate expires on {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, in {left} days (within {left + 1})\n" in out
     code, out, _ = run(["certs", "verify", str(stack), "--days", "4000"], capsys)
     assert code == 1 and "  the CA expires on " in out  # the CA's ten years count too
 
@@ -112,7 +114,8 @@ def test_ca_mode_shows_and_verifies_against_the_users_ca(tmp_path: Path, capsys:
     stack, _ = built(tmp_path, stack_text, ServingRequest("metrics-server", "metrics-server", "monitoring", "cluster.local", ca_cert=ca_cert, ca_key=ca_key))
     code, out, _ = run(["certs", "show", str(stack)], capsys)
     assert code == 0 and "  issuer:     CN=user-ca\n" in out and "  chain:      ok " in out
-    assert run(["certs", "verify", str(stack)], capsys)[0] == 0
+    assert run(["certs", "verify", str(stack), "--days", "7"], capsys)[0] == 0  # the CA lives 30 days, and so does the certificate
+    assert run(["certs", "verify", str(stack)], capsys)[0] == 1
     code, _, err = run(["certs", "rotate", str(stack), "--ca"], capsys)
     assert code == 1 and "kmc cannot rotate it" in err
 
@@ -243,3 +246,14 @@ def test_every_certs_command_has_help(command: str, capsys: pytest.CaptureFixtur
     code, out, _ = run(["certs", command, "--help"], capsys)
     assert code == 0 and out.startswith(f"Usage: kmc certs {command} ")
     assert len(out.split("\n\n")[1].strip()) > 40  # a description, not just the usage line
+
+
+def test_the_kmc_command_runs_them(tmp_path: Path) -> None:
+    stack, server = built(tmp_path)
+    (server / "tls.crt").write_text("damaged\n")
+    verify = subprocess.run([sys.executable, "-m", "kmc", "certs", "verify", str(stack)], capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 1 and "Traceback" not in verify.stderr
+    assert verify.stdout.startswith(f"metrics-server: FAILED\n  {server / 'tls.crt'}: no PEM certificate could be read from it\n")
+    rotate = subprocess.run([sys.executable, "-m", "kmc", "certs", "rotate", str(stack)], capture_output=True, text=True, timeout=60)
+    assert rotate.returncode == 0, rotate.stderr
+    assert subprocess.run([sys.executable, "-m", "kmc", "certs", "verify", str(stack)], capture_output=True, timeout=60).returncode == 0
