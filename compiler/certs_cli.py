@@ -122,7 +122,12 @@ def verify(stack: Path, days: int) -> None:
 @certs.command()
 @click.argument("stack", type=click.Path(path_type=Path))
 @click.option("--server", "only", metavar="NAME", help="Rotate only this API server (default: every server kmc keeps state for).")
-@click.option("--ca", "new_ca", is_flag=True, help="Also mint a new CA (mode `generate` only): the APIService's caBundle changes.")
+@click.option(
+    "--ca",
+    "new_ca",
+    is_flag=True,
+    help="Also mint new CAs for the servers in mode `generate` (their APIService's caBundle changes); your own CA (mode `ca`) is yours to renew.",
+)
 def rotate(stack: Path, only: str | None, new_ca: bool) -> None:
     """Issue new serving certificates (and with --ca new CAs) into the state directory.
 
@@ -139,8 +144,10 @@ def rotate(stack: Path, only: str | None, new_ca: bool) -> None:
     for name, mode, state_dir, request, _ in servers:
         if request is None or (only is not None and name != only):
             continue
-        material = certs_state.rotate(state_dir, request, new_ca=new_ca)
-        what = "new CA and serving certificate" if new_ca else "new serving certificate"
+        # --ca for every server renews kmc's own CAs; a server your CA signs gets a new certificate from it.
+        renew_ca = new_ca and (mode == "generate" or only is not None)
+        material = certs_state.rotate(state_dir, request, new_ca=renew_ca)
+        what = "new CA and serving certificate" if renew_ca else "new serving certificate"
         click.echo(f"{name}: {what} (mode {mode}), valid until {material.not_after.strftime('%Y-%m-%dT%H:%M:%SZ')}")
     if not known:
         click.echo(f"{stack}: no API server keeps certificate state; nothing to rotate")

@@ -116,8 +116,11 @@ def test_ca_mode_shows_and_verifies_against_the_users_ca(tmp_path: Path, capsys:
     assert code == 0 and "  issuer:     CN=user-ca\n" in out and "  chain:      ok " in out
     assert run(["certs", "verify", str(stack), "--days", "7"], capsys)[0] == 0  # the CA lives 30 days, and so does the certificate
     assert run(["certs", "verify", str(stack)], capsys)[0] == 1
-    code, _, err = run(["certs", "rotate", str(stack), "--ca"], capsys)
+    code, _, err = run(["certs", "rotate", str(stack), "--server", "metrics-server", "--ca"], capsys)
     assert code == 1 and "kmc cannot rotate it" in err
+    code, out, _ = run(["certs", "rotate", str(stack), "--ca"], capsys)  # every server: --ca renews kmc's CAs only
+    assert code == 0 and out.startswith("metrics-server: new serving certificate (mode ca), valid until ")
+    assert openssl("verify", "-CAfile", ca_cert, tmp_path / ".kmc-state/metrics-server/tls.crt").returncode == 0
 
 
 def test_secret_mode_checks_the_ca_bundle_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
