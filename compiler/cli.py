@@ -112,13 +112,18 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
 
     \b
     Files the stack names (Grafana dashboard JSON) are read relative to STACK's
-    directory and vendored into the output. No secret is ever written: Grafana's admin
+    directory and vendored into the output. No password is ever written: Grafana's admin
     credentials come from a Secret you create first (see `grafana.adminSecret` in
     `kmc schema`):
       kubectl -n NAMESPACE create secret generic grafana-admin \\
         --from-literal=admin-user=admin \\
         --from-literal=admin-password="$(openssl rand -base64 24)" \\
         --from-literal=secret-key="$(openssl rand -base64 32)"
+
+    Serving certificates of metrics-server and prometheus-adapter (tls mode generate or
+    ca) are made once into the stack's state directory (certificates.stateDir, default
+    .kmc-state) and reused; their keys reach manifests/ and kustomize/ only with
+    certificates.keysInOutput, and never a Helm chart. --check never makes them.
     """
     from kmc import commands
 
@@ -140,7 +145,7 @@ def validate(stacks: tuple[Path, ...], output_format: str) -> None:
     invalid: StackInvalid | None = None
     for stack in stacks:
         try:
-            compiled = pipeline.compile_stack(stack, display=str(stack))
+            compiled = pipeline.compile_stack(stack, display=str(stack), certificates="files")
         except StackInvalid as err:
             if output_format == "json":
                 click.echo(report.as_json(err.diagnostics), nl=False)
@@ -231,7 +236,7 @@ def diff(stack: Path, against: Path | None, rev: str | None, env: str) -> None:
 
     if against is not None and rev is not None:
         raise click.UsageError("give --against or --rev, not both")
-    compiled = pipeline.compile_stack(stack, display=str(stack))
+    compiled = pipeline.compile_stack(stack, display=str(stack), certificates="read")
     if env != "default" and env not in compiled.stack.environments:
         raise click.UsageError(f"the stack has no environment {env!r}")
     new = render_objects(compiled.graph, compiled.stack.values(None if env == "default" else env))
@@ -296,7 +301,8 @@ def _objects_at(stack: Path, rev: str, env: str) -> tuple[list[Any], str]:
             raise KmcError(f"{stack.name} does not exist at {rev}")
         label = f"{rev}:{prefix}{stack.name}"
         try:
-            compiled = pipeline.compile_stack(old_stack, display=label)
+            # The certificates of the stack as it was are the ones in today's state directory.
+            compiled = pipeline.compile_stack(old_stack, display=label, certificates="read", state_base=stack.parent)
         except StackInvalid as err:
             raise KmcError(f"the stack at {rev} does not compile ({err}); compare with --against a directory instead") from None
         values = compiled.stack.values(None if env == "default" else env) if env == "default" or env in compiled.stack.environments else None

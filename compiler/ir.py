@@ -32,6 +32,8 @@ KIND_ORDER = (
     "NetworkPolicy",
     "APIService",
     "HorizontalPodAutoscaler",
+    "Issuer",  # cert-manager's: the pods that mount its Secrets wait for it
+    "Certificate",
 )
 
 
@@ -70,11 +72,14 @@ class Switch:
 @dataclasses.dataclass(frozen=True)
 class KObject:
     """One Kubernetes object; `conditions` name the boolean parameters that must all be true for it
-    to exist (none: always there), e.g. a component's `enabled` and then its `networkPolicy.enabled`."""
+    to exist (none: always there), e.g. a component's `enabled` and then its `networkPolicy.enabled`.
+    """
 
     body: Mapping[str, Any]
     component: str
     conditions: tuple[str, ...] = ()
+    # Holds a private key: fit for output applied directly, never for a Helm chart (which is published).
+    private: bool = False
 
     def switched_on(self, values: Mapping[str, Any]) -> bool:
         return all(lookup(values, path) for path in self.conditions)

@@ -392,7 +392,9 @@ class Stack:
             prometheus_adapter=_prometheus_adapter(data["prometheusAdapter"], _times(prom["scrapeInterval"], 4)),
             certificates=Certificates(data["certificates"]["stateDir"], data["certificates"]["keysInOutput"]),
             autoscaling=tuple(
-                Autoscaler(hpa["name"], hpa["namespace"], hpa["target"]["kind"], hpa["target"]["name"], hpa["minReplicas"], hpa["maxReplicas"], tuple(hpa["metrics"]))
+                Autoscaler(
+                    hpa["name"], hpa["namespace"], hpa["target"]["kind"], hpa["target"]["name"], hpa["minReplicas"], hpa["maxReplicas"], tuple(hpa["metrics"])
+                )
                 for hpa in data["autoscaling"]
             ),
             parameters={section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()},
@@ -483,7 +485,7 @@ _DURATION_UNITS = (("y", 31536000000), ("w", 604800000), ("d", 86400000), ("h", 
 
 
 def _times(duration: str, factor: int) -> str:
-    """`duration` × `factor`, spelt as Prometheus spells durations (4 × 30s = 2m)."""
+    """`duration` times `factor`, spelt as Prometheus spells durations (30s times 4 is 2m)."""
     import re
 
     millis = factor * sum(int(amount) * dict(_DURATION_UNITS)[unit] for amount, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", duration))

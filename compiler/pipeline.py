@@ -6,11 +6,14 @@ import contextlib
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from kmc.errors import Diagnostic, UsageError
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
+
+if TYPE_CHECKING:
+    from kmc.metrics_tls import Certificates
 
 Format = Literal["manifests", "helm", "kustomize"]
 FORMATS: tuple[Format, ...] = ("manifests", "helm", "kustomize")
@@ -30,15 +33,22 @@ class BuildResult:
     trees: Mapping[str, Mapping[str, bytes]]
 
 
-def compile_stack(path: Path, display: str | None = None) -> Compiled:
-    """Load, validate and compile a stack file into its object graph."""
+def compile_stack(path: Path, display: str | None = None, *, certificates: Certificates = "create", state_base: Path | None = None) -> Compiled:
+    """Load, validate and compile a stack file into its object graph.
+
+    `certificates` (see kmc.metrics_tls): "create" makes the certificates the stack asks kmc for,
+    once, in its state directory; "read" needs them there; "files" (validation only) reads
+    neither and leaves the caBundles out. `state_base`: the directory the state directory is
+    relative to, when not the stack's own (a stack checked out from git history).
+    """
     from kmc import components, dashboards
     from kmc.loader import read_stack
     from kmc.validate import validate
 
     doc = read_stack(path, display)
-    stack, warnings = validate(doc, path.parent)
-    inputs = (path, *dashboards.input_files(stack, path.parent))
+    stack, warnings = validate(doc, path.parent, certificates, state_base)
+    state = sorted({file for material in stack.tls.values() for file in material.files})
+    inputs = (path, *dashboards.input_files(stack, path.parent), *state)
     return Compiled(stack, components.object_graph(stack), tuple(warnings), inputs)
 
 
@@ -112,7 +122,7 @@ def check(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     known = lock.current(out, path, lock.subtrees(formats, env))
     if known is not None:
         return Drift((), (), (), known, None)
-    compiled = compile_stack(path, display)
+    compiled = compile_stack(path, display, certificates="read")
     added: list[str] = []
     removed: list[str] = []
     changed: list[tuple[str, str]] = []

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kmc import metrics_checks
 from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
@@ -58,7 +59,25 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
                 )
             )
     found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
+    found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _unverified_metrics_apis(stack)]
     return found
+
+
+def _unverified_metrics_apis(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
+    """The metrics APIs' conscious opt-outs of TLS verification, and what each costs."""
+    if stack.enabled_somewhere("metricsServer.enabled") and stack.metrics_server.insecure_kubelet_tls:
+        yield (
+            ("metricsServer", "kubelet", "insecureTLS"),
+            "metrics-server does not verify the kubelets' certificates (--kubelet-insecure-tls)",
+            "anyone on the path to a kubelet can feed false CPU and memory figures to kubectl top and your HPAs; sign kubelet serving certificates with the cluster CA (serverTLSBootstrap) and drop this",
+        )
+    for server in facts(stack).api_servers:
+        if server.tls.mode == "insecure":
+            yield (
+                (*server.where, "mode"),
+                f"the APIService of {server.name} skips TLS verification (insecureSkipTLSVerify)",
+                "anyone who can intercept kube-apiserver's connection can impersonate this API; use mode generate, ca, cert-manager or secret",
+            )
 
 
 def _closed_node_port(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
@@ -95,6 +114,7 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     yield from _etcd(stack)
     yield from _extra_jobs(stack)
     yield from _network_policy_peers(data, stack)
+    yield from ((path, message, hint, False) for path, message, hint in metrics_checks.problems(stack, scrape_configs(stack, facts(stack).service_targets)))
 
 
 def _cluster(stack: Stack) -> Iterator[Problem]:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kmc import dashboards, grafana_checks, schema_check, schema_gate, semantic
-from kmc.components import grafana, kube
+from kmc.components import aggregated_api, grafana, kube
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.loader import Document
+
+if TYPE_CHECKING:
+    from kmc.metrics_tls import Certificates
 from kmc.model import Stack
 
 
-def validate(doc: Document, stack_dir: Path = Path()) -> tuple[Stack, list[Diagnostic]]:
+def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates = "files", state_base: Path | None = None) -> tuple[Stack, list[Diagnostic]]:
     """The stack model of `doc` and its warnings; StackInvalid with every problem otherwise.
 
-    Grafana dashboard files the stack names are read relative to `stack_dir`.
+    Grafana dashboard files and certificate files the stack names are read relative to
+    `stack_dir`; `certificates` says whether the API servers' certificates may be made (see
+    kmc.metrics_tls).
     """
     schema_check.check_version(doc)
     schema = schema_check.load_schema()
@@ -29,6 +35,11 @@ def validate(doc: Document, stack_dir: Path = Path()) -> tuple[Stack, list[Diagn
     problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
     if stack.enabled_somewhere("grafana.enabled"):
         stack, found = dashboards.vendor(stack, stack_dir)
+        problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
+    if not problems and aggregated_api.tls_servers(stack, stack_dir):
+        from kmc import metrics_tls
+
+        stack, found = metrics_tls.load(stack, stack_dir, certificates, state_base)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
     if problems:
         raise StackInvalid(problems)

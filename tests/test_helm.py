@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from object_sets import difference, directory_objects, helm_objects
+from object_sets import chart_objects, difference, directory_objects, helm_objects
 from tools import HELMS, ROOT, tool
+
+from kmc.model import PARAMETER_SECTIONS
 
 CHARTS = sorted(ROOT.glob("golden/*/out/helm/*")) + sorted(ROOT.glob("charts-out/helm/*"))
 ENVIRONMENTS = [
@@ -49,7 +51,7 @@ def test_lint_strict_is_clean(helm_name: str, chart: Path, env: str) -> None:
 def test_template_equals_manifests(helm_name: str, chart: Path, env: str) -> None:
     rendered = helm(helm_name, "template", "release-x", chart, *values_args(chart, env)).stdout
     built = helm_objects(rendered)
-    expected = directory_objects(chart.parents[1] / "manifests" / env)
+    expected = chart_objects(directory_objects(chart.parents[1] / "manifests" / env))
     assert built == expected, difference(expected, built)
 
 
@@ -87,7 +89,7 @@ def test_values_schema_is_cut_from_the_stack_schema() -> None:
     stack_schema = json.loads((ROOT / "schema/stack.schema.json").read_text())
     schema = json.loads((ROOT / "golden/full/out/helm/monitoring-full/values.schema.json").read_text())
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"prometheus", "nodeExporter", "kubeStateMetrics", "grafana"}
+    assert set(schema["properties"]) == set(PARAMETER_SECTIONS)
     for name, definition in schema["$defs"].items():
         original = stack_schema["$defs"][name]
         assert definition.get("description") == original.get("description"), name
@@ -120,7 +122,7 @@ def assert_helm_equals_manifests(tmp_path: Path, stack: str, helm_names: list[st
     (tmp_path / "stack.yaml").write_text(stack)
     pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "helm"), None)
     chart = tmp_path / "out/helm/kmc-monitoring"
-    expected = directory_objects(tmp_path / "out/manifests" / env)
+    expected = chart_objects(directory_objects(tmp_path / "out/manifests" / env))
     for name in helm_names:
         built = helm_objects(helm(name, "template", "r", chart, *values_args(chart, env)).stdout)
         assert built == expected, difference(expected, built)

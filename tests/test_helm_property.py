@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
-from object_sets import difference, directory_objects, helm_objects
+from object_sets import chart_objects, difference, directory_objects, helm_objects
 from stack_strategies import dump, stacks
 from tools import HELMS, tool
 
@@ -33,7 +33,7 @@ def test_helm_template_equals_manifests(helm_name: str, doc: dict[str, Any], tmp
             result = subprocess.run([tool(HELMS[helm_name]), *command, str(chart), *values], capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, result.stdout + result.stderr
         built = helm_objects(result.stdout)
-        expected = directory_objects(env_dir)
+        expected = chart_objects(directory_objects(env_dir))
         assert built == expected, difference(expected, built)
 
 

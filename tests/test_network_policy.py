@@ -14,6 +14,7 @@ from test_properties import build, by_environment, examples
 from tools import ROOT
 
 from kmc import pipeline
+from kmc.components import prometheus_adapter
 from kmc.ir import lookup
 from kmc.model import Stack
 from kmc.schema_check import load_schema
@@ -25,8 +26,9 @@ def _objects(files: dict[str, bytes]) -> list[dict[str, Any]]:
     return [yaml.safe_load(content) for content in files.values()]
 
 
-def check_policies(objects: list[dict[str, Any]], values: Any) -> None:
-    """The policies of one environment's objects agree with its values, and admit only what they say."""
+def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> None:
+    """The policies of one environment's objects agree with its values, and admit only what they say
+    (Prometheus' also admits the stack's prometheus-adapter, when the adapter queries it)."""
     policies = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "NetworkPolicy"}
     pods = {obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["labels"] for obj in objects if "template" in obj.get("spec", {})}
     expected = set()
@@ -46,7 +48,13 @@ def check_policies(objects: list[dict[str, Any]], values: Any) -> None:
     if "prometheus" in policies:
         peers = lookup(values, "prometheus.networkPolicy.from")
         ingress = policies["prometheus"]["spec"]["ingress"]
-        assert ingress == ([{"from": peers, "ports": [{"port": 9090, "protocol": "TCP"}]}] if peers else [])
+        web = [{"port": 9090, "protocol": "TCP"}]
+        own = []
+        if prometheus_adapter.compiled(stack) and stack.prometheus_adapter.prometheus_url is None:
+            own = [
+                {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/part-of": "kmc"}}}], "ports": web}
+            ]
+        assert ingress == ([{"from": peers, "ports": web}] if peers else []) + own
     if "grafana" in policies:
         peers = lookup(values, "grafana.networkPolicy.from")
         assert policies["grafana"]["spec"]["ingress"] == ([{"from": peers, "ports": [{"port": 3000, "protocol": "TCP"}]}] if peers else [])
@@ -63,7 +71,7 @@ def test_golden_policies(env: Path) -> None:
     stack_file = ROOT / "stack.yaml" if out.name == "charts-out" else out.parent / "stack.yaml"
     stack = pipeline.compile_stack(stack_file).stack
     files = {path.name: path.read_bytes() for path in sorted(env.glob("*.yaml"))}
-    check_policies(_objects(files), stack.values(None if env.name == "default" else env.name))
+    check_policies(_objects(files), stack.values(None if env.name == "default" else env.name), stack)
 
 
 def test_golden_full_has_every_policy() -> None:
@@ -86,7 +94,7 @@ def test_generated_policies(doc: dict[str, Any]) -> None:
     envs = by_environment(build(doc))
     stack = Stack.from_data(load_schema(), doc)
     for env, files in envs.items():
-        check_policies(_objects(files), stack.values(None if env == "default" else env))
+        check_policies(_objects(files), stack.values(None if env == "default" else env), stack)
 
 
 NODE_PORT = """version: 1

@@ -1,5 +1,7 @@
 """No artefact kmc emits carries a private key: not as PEM text in any file, not base64-encoded
-in a Secret's data (nor anywhere else as base64 of a PEM block)."""
+in a Secret's data (nor anywhere else as base64 of a PEM block) — except the serving-certificate
+Secrets a stack asks for with `certificates.keysInOutput`, and only in the output for direct apply
+(manifests, kustomize), never in a Helm chart."""
 
 from __future__ import annotations
 
@@ -29,14 +31,16 @@ def base64_forms(marker: bytes) -> list[str]:
 
 
 BASE64_PEM = re.compile("|".join(map(re.escape, base64_forms(b"-----BEGIN "))))
+BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
 
 
 def private_keys(name: str, content: bytes) -> Iterator[str]:
     """Where `content` (a file called `name`) holds a private key."""
     if PEM_PRIVATE_KEY.search(content):
         yield f"{name}: PEM private key"
-    if BASE64_PEM.search(content.decode("utf-8", "replace")):
-        yield f"{name}: base64 of a PEM block"
+    text = content.decode("utf-8", "replace")
+    if BASE64_PEM.search(text) and any(_hides_key(run.group(0)) for run in BASE64_RUN.finditer(text)):
+        yield f"{name}: base64 of a PEM private key"
     try:
         documents = list(yaml.safe_load_all(content))
     except yaml.YAMLError:
@@ -44,6 +48,19 @@ def private_keys(name: str, content: bytes) -> Iterator[str]:
     for doc in documents:
         if isinstance(doc, dict) and doc.get("kind") == "Secret":
             yield from _secret(name, doc)
+
+
+def _hides_key(run: str) -> bool:
+    """Whether base64 text (at any of its alignments) decodes to a PEM private key."""
+    for skip in range(4):
+        chunk = run[skip:]
+        chunk = chunk[: len(chunk) - len(chunk) % 4]
+        try:
+            if PEM_PRIVATE_KEY.search(base64.b64decode(chunk)):
+                return True
+        except binascii.Error:
+            continue
+    return False
 
 
 def _secret(name: str, secret: dict[str, Any]) -> Iterator[str]:
@@ -63,12 +80,35 @@ def test_outputs_exist() -> None:
     assert all((root / "manifests").is_dir() and (root / "kustomize").is_dir() for root in OUTPUT_ROOTS)
 
 
+def _keys_asked_for(root: Path) -> bool:
+    stack = root.parent / "stack.yaml" if root.name == "out" else ROOT / "stack.yaml"
+    return bool((yaml.safe_load(stack.read_text()).get("certificates") or {}).get("keysInOutput"))
+
+
+def _serving_secret(path: Path) -> bool:
+    doc = yaml.safe_load(path.read_bytes())
+    return isinstance(doc, dict) and doc.get("kind") == "Secret" and doc.get("type") == "kubernetes.io/tls"
+
+
 @pytest.mark.parametrize("root", OUTPUT_ROOTS, ids=lambda path: str(path.relative_to(ROOT)))
 def test_no_output_file_holds_a_private_key(root: Path) -> None:
     files = sorted(path for path in root.rglob("*") if path.is_file())
     assert files
-    found = [problem for path in files for problem in private_keys(str(path.relative_to(ROOT)), path.read_bytes())]
+    asked = _keys_asked_for(root)
+    found = [
+        problem
+        for path in files
+        if not (asked and "helm" not in path.relative_to(root).parts and _serving_secret(path))
+        for problem in private_keys(str(path.relative_to(ROOT)), path.read_bytes())
+    ]
     assert not found, found
+
+
+def test_keys_in_output_puts_serving_secrets_in_manifests_and_kustomize_only() -> None:
+    root = ROOT / "golden/full/out"
+    assert _keys_asked_for(root)
+    holding = {path.relative_to(root).parts[0] for path in root.rglob("*secret*.yaml") if _serving_secret(path) and list(private_keys("f", path.read_bytes()))}
+    assert holding == {"manifests", "kustomize"}
 
 
 # A fake key: the scanner looks at the armour, so no real key material is needed here.
@@ -88,15 +128,17 @@ def _secret_yaml(data: dict[str, bytes]) -> bytes:
         pytest.param(FAKE_KEY.replace(b"EC ", b""), "PEM private key", id="pkcs8"),
         pytest.param(FAKE_KEY.replace(b"EC", b"OPENSSH"), "PEM private key", id="openssh"),
         pytest.param(_secret_yaml({"tls.key": FAKE_KEY}), "Secret tls data.tls.key is a private key", id="secret-data"),
-        pytest.param(_secret_yaml({"tls.key": b"x" + FAKE_KEY}), "base64 of a PEM block", id="base64-shifted"),
-        pytest.param(_secret_yaml({"tls.key": b"xx" + FAKE_KEY}), "base64 of a PEM block", id="base64-shifted-twice"),
+        pytest.param(_secret_yaml({"tls.key": b"x" + FAKE_KEY}), "base64 of a PEM private key", id="base64-shifted"),
+        pytest.param(_secret_yaml({"tls.key": b"xx" + FAKE_KEY}), "base64 of a PEM private key", id="base64-shifted-twice"),
+        pytest.param(b"key: " + base64.b64encode(b"x" + FAKE_KEY), "base64 of a PEM private key", id="base64-anywhere"),
     ],
 )
 def test_scanner_finds_keys(content: bytes, expected: str) -> None:
     assert any(expected in problem for problem in private_keys("f.yaml", content))
 
 
-def test_scanner_finds_a_base64_certificate_block_too_but_not_plain_certificates() -> None:
-    # Any base64-encoded PEM block is suspect in output that should hold none.
-    assert list(private_keys("f.yaml", _secret_yaml({"ca.crt": CERTIFICATE}))) == ["f.yaml: base64 of a PEM block"]
+def test_scanner_lets_certificates_pass_plain_or_base64() -> None:
+    # An APIService's caBundle is a base64 PEM certificate: public, and fine anywhere.
+    assert list(private_keys("f.yaml", _secret_yaml({"ca.crt": CERTIFICATE}))) == []
+    assert list(private_keys("f.yaml", b"caBundle: " + base64.b64encode(CERTIFICATE))) == []
     assert list(private_keys("f.yaml", CERTIFICATE)) == []

@@ -1,6 +1,8 @@
 """RBAC is least privilege, held to reviewed golden lists: every (Cluster)Role of every golden
-case and environment grants exactly what tests/rbac/<component>.yaml lists (plus its opt-ins
-where the stack opts in), no `*` anywhere, and Secrets only through an opt-in."""
+case and environment grants exactly what tests/rbac/<role>.yaml lists (plus its opt-ins where
+the stack opts in), no `*` beyond the metric APIs whose resources are metric names, Secrets only
+through an opt-in, and bindings only of the stack's own roles or the few Kubernetes roles an
+extension API server must hold."""
 
 from __future__ import annotations
 
@@ -21,6 +23,16 @@ BINDING_KINDS = ("ClusterRoleBinding", "RoleBinding")
 # Output directory → the stack it was built from.
 BUILDS = {stack.parent / "out": stack for stack in ROOT.glob("golden/*/stack.yaml")} | {ROOT / "charts-out": ROOT / "stack.yaml"}
 ENVIRONMENTS = sorted(ROOT.glob("golden/*/out/manifests/*")) + sorted(ROOT.glob("charts-out/manifests/*"))
+
+# `*` is allowed only where the API has no fixed resources: custom and external metrics are
+# named by their metric, so the HPA controller's read access must say `*`.
+WILDCARD_APIS = {"custom.metrics.k8s.io", "external.metrics.k8s.io"}
+# Kubernetes' own roles an extension API server binds (reviewed 2026-11-24): delegated
+# authentication/authorization, and the authentication ConfigMap in kube-system.
+SYSTEM_ROLES = {("ClusterRole", "system:auth-delegator"), ("Role", "extension-apiserver-authentication-reader")}
+# Accounts outside the stack it grants to: the HPA controller, only the metric readers.
+HPA_CONTROLLER = ("kube-system", "horizontal-pod-autoscaler")
+HPA_ROLES = {"custom-metrics-reader", "external-metrics-reader"}
 
 # One permission: (apiGroup, resource, verb, resourceName) or ("url", nonResourceURL, verb, "").
 Grant = tuple[str, str, str, str]
@@ -47,9 +59,27 @@ def golden(component: str) -> Mapping[str, Any]:
 
 @functools.cache
 def _opted_in(stack_file: Path) -> frozenset[str]:
-    """The RBAC opt-ins the stack chooses (names as under `optIn` in the golden files)."""
+    """The RBAC opt-ins the stack chooses (names as under `optIn` in the golden files): Secrets
+    for kube-state-metrics, and the resources the adapter's rules map series to."""
     stack = pipeline.compile_stack(stack_file).stack
-    return frozenset({"exportSecrets"} if stack.kube_state_metrics.export_secrets else ())
+    chosen = {"exportSecrets"} if stack.kube_state_metrics.export_secrets else set()
+    adapter = stack.prometheus_adapter
+    chosen |= {f"{metric.resource}s" for metric in adapter.custom} - {"namespaces"}
+    if adapter.resource_metrics:
+        chosen |= {"nodes", "pods"}
+    for rule in adapter.raw_custom:
+        chosen |= {spec["resource"].rstrip("s") + "s" for spec in rule.get("resources", {}).get("overrides", {}).values()} - {"namespaces"}
+    return frozenset(chosen)
+
+
+@functools.cache
+def _namespace(stack_file: Path) -> str:
+    return pipeline.compile_stack(stack_file).stack.namespace
+
+
+def _reviewed_name(role: Mapping[str, Any], env: Path) -> str:
+    """A role's name without the stack's namespace prefix that keeps cluster-scoped names unique."""
+    return str(role["metadata"]["name"]).removeprefix(_namespace(BUILDS[_case(env)]) + "-")
 
 
 def _objects(env: Path) -> list[dict[str, Any]]:
@@ -66,8 +96,7 @@ def test_roles_grant_exactly_the_reviewed_rules(env: Path) -> None:
     roles = [obj for obj in _objects(env) if obj["kind"] in ROLE_KINDS]
     assert roles, "every environment has Prometheus' ClusterRole"
     for role in roles:
-        component = role["metadata"]["labels"]["app.kubernetes.io/name"]
-        reviewed = golden(component)
+        reviewed = golden(_reviewed_name(role, env))
         expected = grants(reviewed["rules"])
         for name, extra in reviewed.get("optIn", {}).items():
             if name in opted_in:
@@ -83,7 +112,9 @@ def test_no_wildcards_and_secrets_only_by_opt_in(env: Path) -> None:
     opted_in = _opted_in(BUILDS[_case(env)])
     for role in (obj for obj in _objects(env) if obj["kind"] in ROLE_KINDS):
         for grant in grants(role["rules"]):
-            assert "*" not in grant, f"{role['metadata']['name']}: wildcard in {grant}"
+            assert "*" not in grant or (grant[0] in WILDCARD_APIS and grant[1] == "*" and grant[2] in ("get", "list")), (
+                f"{role['metadata']['name']}: wildcard in {grant}"
+            )
             if grant[:2] == ("", "secrets"):
                 assert role["metadata"]["labels"]["app.kubernetes.io/name"] == "kube-state-metrics" and "exportSecrets" in opted_in, grant
 
@@ -94,9 +125,14 @@ def test_bindings_bind_only_the_stacks_own_roles_to_its_own_accounts(env: Path) 
     roles = {(obj["kind"], obj["metadata"]["name"]) for obj in objects if obj["kind"] in ROLE_KINDS}
     accounts = {(obj["metadata"]["namespace"], obj["metadata"]["name"]) for obj in objects if obj["kind"] == "ServiceAccount"}
     for binding in (obj for obj in objects if obj["kind"] in BINDING_KINDS):
-        assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) in roles, binding["metadata"]["name"]
+        role = (binding["roleRef"]["kind"], binding["roleRef"]["name"])
+        assert role in roles or role in SYSTEM_ROLES, binding["metadata"]["name"]
         for subject in binding["subjects"]:
-            assert subject["kind"] == "ServiceAccount" and (subject["namespace"], subject["name"]) in accounts, subject
+            account = (subject["namespace"], subject["name"])
+            if account == HPA_CONTROLLER:
+                assert _reviewed_name({"metadata": {"name": role[1]}}, env) in HPA_ROLES, binding["metadata"]["name"]
+                continue
+            assert subject["kind"] == "ServiceAccount" and account in accounts, subject
 
 
 def test_every_reviewed_list_is_used_and_every_opt_in_seen() -> None:
@@ -104,7 +140,7 @@ def test_every_reviewed_list_is_used_and_every_opt_in_seen() -> None:
     seen_opt_ins: set[str] = set()
     for env in ENVIRONMENTS:
         for role in (obj for obj in _objects(env) if obj["kind"] in ROLE_KINDS):
-            used.add(role["metadata"]["labels"]["app.kubernetes.io/name"])
+            used.add(_reviewed_name(role, env))
         seen_opt_ins |= _opted_in(BUILDS[_case(env)])
     files = {path.stem for path in RBAC_DIR.glob("*.yaml")}
     assert files == used, "a reviewed list without a role in any golden case is stale"

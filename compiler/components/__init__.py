@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from kmc.components import grafana, kube, kube_state_metrics, namespace, node_exporter, prometheus
+from kmc.components import (
+    aggregated_api,
+    autoscaling,
+    grafana,
+    kube,
+    kube_state_metrics,
+    metrics_server,
+    namespace,
+    node_exporter,
+    prometheus,
+    prometheus_adapter,
+)
 from kmc.components.base import Component, Facts
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
 
 # Sorted by name; every component of kmc is listed here and nowhere else.
 COMPONENTS: Mapping[str, Component] = {
+    autoscaling.NAME: autoscaling,
     grafana.NAME: grafana,
     kube_state_metrics.NAME: kube_state_metrics,
+    metrics_server.NAME: metrics_server,
     namespace.NAME: namespace,
     node_exporter.NAME: node_exporter,
     prometheus.NAME: prometheus,
+    prometheus_adapter.NAME: prometheus_adapter,
 }
 
 
@@ -23,7 +38,14 @@ def facts(stack: Stack) -> Facts:
     """The cross-component facts, computed once."""
     targets = tuple(target for component in COMPONENTS.values() if component.compiled(stack) for target in component.scrape_targets(stack))
     url = f"http://{prometheus.NAME}.{stack.namespace}.svc.{stack.cluster.domain}:{prometheus.PORT}"
-    return Facts(prometheus_url=url, service_targets=targets, prometheus_pods=kube.selector(prometheus.NAME))
+    clients = (kube.selector(prometheus_adapter.NAME),) if prometheus_adapter.compiled(stack) and not stack.prometheus_adapter.prometheus_url else ()
+    return Facts(
+        prometheus_url=url,
+        service_targets=targets,
+        prometheus_pods=kube.selector(prometheus.NAME),
+        api_servers=aggregated_api.tls_servers(stack, Path()),
+        prometheus_clients=clients,
+    )
 
 
 def object_graph(stack: Stack) -> ObjectGraph:

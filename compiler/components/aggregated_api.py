@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,3 +76,196 @@ def tls_servers(stack: Stack, stack_dir: Path) -> tuple[TlsServer, ...]:
 def adapter_serves_anything(stack: Stack) -> bool:
     adapter = stack.prometheus_adapter
     return bool(adapter.custom or adapter.external or adapter.resource_metrics or adapter.raw_custom or adapter.raw_external)
+
+
+# -- objects every aggregated API server needs -------------------------------------------------
+
+
+def api_service(server: TlsServer, stack: Stack, group: str, version: str, version_priority: int, switch: str) -> KObject:
+    """The APIService routing `version.group` to the server, with the CA that verifies it."""
+    spec: dict[str, Any] = {
+        "group": group,
+        "groupPriorityMinimum": 100,
+        "service": {"name": server.name, "namespace": server.namespace, "port": 443},
+        "version": version,
+        "versionPriority": version_priority,
+    }
+    annotations: dict[str, str] = {}
+    mode = server.tls.mode
+    if mode == "insecure":
+        spec["insecureSkipTLSVerify"] = True
+    elif mode == "cert-manager":
+        # cert-manager's cainjector writes the caBundle from the Certificate's Secret.
+        annotations["cert-manager.io/inject-ca-from"] = f"{server.namespace}/{server.name}"
+    elif server.name in stack.tls:  # absent only when validating, which emits nothing
+        material = stack.tls[server.name]
+        assert material.ca_bundle is not None
+        spec["caBundle"] = base64.b64encode(material.ca_bundle.encode()).decode()
+    extra: dict[str, Any] = {"annotations": annotations} if annotations else {}
+    body = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": kube.metadata(f"{version}.{group}", server.name, "api-server", **extra),
+        "spec": spec,
+    }
+    return KObject(body, server.name, conditions=(switch,))
+
+
+def delegation_rbac(server: TlsServer, switch: str) -> list[KObject]:
+    """What every extension API server needs to authenticate and authorize its callers:
+    `system:auth-delegator` (TokenReview, SubjectAccessReview) and the
+    `extension-apiserver-authentication` ConfigMap in kube-system."""
+    account = [{"kind": "ServiceAccount", "name": server.name, "namespace": server.namespace}]
+    delegator = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": kube.metadata(kube.cluster_name(server.namespace, f"{server.name}-auth-delegator"), server.name, "api-server"),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:auth-delegator"},
+        "subjects": account,
+    }
+    reader = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": kube.metadata(kube.cluster_name(server.namespace, f"{server.name}-auth-reader"), server.name, "api-server", KUBE_SYSTEM),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "extension-apiserver-authentication-reader"},
+        "subjects": account,
+    }
+    return [KObject(delegator, server.name, conditions=(switch,)), KObject(reader, server.name, conditions=(switch,))]
+
+
+def resource_metrics_reader(server: TlsServer, switch: str) -> KObject:
+    """Lets every user who may view, edit or administer a namespace read its pods' metrics (`kubectl top`)."""
+    aggregate = {f"rbac.authorization.k8s.io/aggregate-to-{role}": "true" for role in ("admin", "edit", "view")}
+    meta = kube.metadata(kube.cluster_name(server.namespace, "aggregated-metrics-reader"), server.name, "api-server")
+    meta["labels"] = {**meta["labels"], **aggregate}
+    body = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": meta,
+        "rules": [{"apiGroups": ["metrics.k8s.io"], "resources": ["nodes", "pods"], "verbs": ["get", "list", "watch"]}],
+    }
+    return KObject(body, server.name, conditions=(switch,))
+
+
+def serving_objects(server: TlsServer, stack: Stack, switch: str) -> list[KObject]:
+    """The Secret or cert-manager objects that give the server its certificate."""
+    mode = server.tls.mode
+    if mode == "cert-manager":
+        return [KObject(body, server.name, conditions=(switch,)) for body in _cert_manager(server)]
+    if mode in ("generate", "ca") and stack.certificates.keys_in_output and server.name in stack.tls:
+        material = stack.tls[server.name]
+        assert material.cert is not None and material.key is not None and material.ca_bundle is not None
+        data = {"ca.crt": material.ca_bundle, "tls.crt": material.cert, "tls.key": material.key}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": kube.metadata(server.secret_name, server.name, "api-server", server.namespace),
+            "type": "kubernetes.io/tls",
+            "data": {key: base64.b64encode(text.encode()).decode() for key, text in data.items()},
+        }
+        return [KObject(body, server.name, conditions=(switch,), private=True)]
+    return []
+
+
+def _cert_manager(server: TlsServer) -> list[dict[str, Any]]:
+    tls, ns, name = server.tls, server.namespace, server.name
+    api = "cert-manager.io/v1"
+    algorithm, size = ("ECDSA", 256) if tls.key_type == "ecdsa-p256" else ("RSA", int(tls.key_type.split("-")[1]))
+    key = {"algorithm": algorithm, "rotationPolicy": "Always", "size": size}
+    bodies: list[dict[str, Any]] = []
+    if tls.issuer_name is None:
+        # A CA of the stack's own, made by cert-manager: self-signed root → CA issuer → serving cert.
+        root, issuer = f"{name}-selfsigned", f"{name}-ca"
+        bodies += [
+            {"apiVersion": api, "kind": "Issuer", "metadata": kube.metadata(root, name, "api-server", ns), "spec": {"selfSigned": {}}},
+            {
+                "apiVersion": api,
+                "kind": "Certificate",
+                "metadata": kube.metadata(issuer, name, "api-server", ns),
+                "spec": {
+                    "commonName": f"{name}-ca",
+                    "duration": "87600h",
+                    "isCA": True,
+                    "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": root},
+                    "privateKey": key,
+                    "secretName": f"{name}-ca",
+                },
+            },
+            {"apiVersion": api, "kind": "Issuer", "metadata": kube.metadata(issuer, name, "api-server", ns), "spec": {"ca": {"secretName": f"{name}-ca"}}},
+        ]
+        issuer_ref: dict[str, Any] = {"group": "cert-manager.io", "kind": "Issuer", "name": issuer}
+    else:
+        issuer_ref = {"group": "cert-manager.io", "kind": tls.issuer_kind, "name": tls.issuer_name}
+    bodies.append(
+        {
+            "apiVersion": api,
+            "kind": "Certificate",
+            "metadata": kube.metadata(name, name, "api-server", ns),
+            "spec": {
+                "dnsNames": dns_names(server),
+                "duration": "8760h",
+                "issuerRef": issuer_ref,
+                "privateKey": key,
+                "renewBefore": "720h",
+                "secretName": server.secret_name,
+                "usages": ["digital signature", "key encipherment", "server auth"],
+            },
+        }
+    )
+    return bodies
+
+
+def dns_names(server: TlsServer) -> list[str]:
+    svc, ns = server.name, server.namespace
+    return [svc, f"{svc}.{ns}", f"{svc}.{ns}.svc", f"{svc}.{ns}.svc.{server.cluster_domain}"]
+
+
+def tls_mount(server: TlsServer) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The server's TLS flags, volume mounts and volumes. Mode `insecure`: the server makes a
+    self-signed certificate in its writable cert dir at start."""
+    mounts: list[dict[str, Any]] = [{"mountPath": "/tmp", "name": "tmp"}]
+    volumes: list[dict[str, Any]] = [{"emptyDir": {}, "name": "tmp"}]
+    args = ["--cert-dir=/tmp"]
+    if server.tls.mode != "insecure":
+        args += [f"--tls-cert-file={CERT_DIR}/tls.crt", f"--tls-private-key-file={CERT_DIR}/tls.key"]
+        mounts.append({"mountPath": CERT_DIR, "name": "tls", "readOnly": True})
+        volumes.append({"name": "tls", "secret": {"secretName": server.secret_name}})
+    return args, mounts, volumes
+
+
+def probes(failure_threshold: int, initial_delay: int = 0) -> dict[str, Any]:
+    """Readiness and liveness over HTTPS on the serving port, as the generic API server offers them."""
+
+    def probe(path: str) -> dict[str, Any]:
+        return {"failureThreshold": failure_threshold, "httpGet": {"path": path, "port": "https", "scheme": "HTTPS"}, "periodSeconds": 10}
+
+    ready = probe("/readyz")
+    if initial_delay:
+        ready["initialDelaySeconds"] = initial_delay
+    return {"readinessProbe": ready, "livenessProbe": probe("/livez")}
+
+
+def hardened_pod(stack: Stack, server: TlsServer, section: str, container: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pod template of an API server: restricted security, its own service account; its pods
+    roll when a certificate kmc knows of changes."""
+    name = server.name
+    metadata: dict[str, Any] = {"labels": kube.labels(name, "api-server")}
+    material = stack.tls.get(name)
+    if material is not None:
+        digest = hashlib.sha256(f"{material.ca_bundle}{material.cert}".encode()).hexdigest()
+        metadata["annotations"] = {"checksum/tls": digest}
+    return {
+        "metadata": metadata,
+        "spec": {
+            "automountServiceAccountToken": True,
+            "containers": [container],
+            **kube.scheduling(section),
+            "securityContext": kube.restricted_pod(),
+            "serviceAccountName": name,
+            "volumes": volumes,
+        },
+    }
+
+
+def objects_of(bodies: Iterable[dict[str, Any]], component: str, switch: str) -> list[KObject]:
+    return [KObject(body, component, conditions=(switch,)) for body in bodies]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kmc.ir import KObject
 from kmc.model import Stack
+
+if TYPE_CHECKING:
+    from kmc.components.aggregated_api import TlsServer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +32,10 @@ class Facts:
     service_targets: tuple[ServiceTarget, ...]
     # The labels that select the Prometheus pods: exporters' NetworkPolicies admit these.
     prometheus_pods: Mapping[str, str]
+    # The stack's aggregated API servers (metrics-server, prometheus-adapter).
+    api_servers: tuple[TlsServer, ...] = ()
+    # Pod selectors of the stack's components that query Prometheus: its NetworkPolicy admits them.
+    prometheus_clients: tuple[Mapping[str, str], ...] = ()
 
 
 class Component(Protocol):

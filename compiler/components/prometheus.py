@@ -51,14 +51,20 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ]
     objects = [KObject(body, NAME) for body in bodies]
     if stack.enabled_somewhere(POLICY_SWITCH):
-        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _web_ingress()), NAME, conditions=(POLICY_SWITCH,)))
+        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _web_ingress(facts)), NAME, conditions=(POLICY_SWITCH,)))
     return objects
 
 
-def _web_ingress() -> Switch:
+def _web_ingress(facts: Facts) -> Switch:
     # A rule with an empty `from` would admit everyone: with no peers there is no rule at all.
+    # The stack's own clients (prometheus-adapter) are admitted whatever the user lists.
     peers = "prometheus.networkPolicy.from"
-    return Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}], off=[])
+    own = (
+        [{"from": [{"podSelector": {"matchLabels": dict(pods)}} for pods in facts.prometheus_clients], "ports": kube.tcp_ports(PORT)}]
+        if facts.prometheus_clients
+        else []
+    )
+    return Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}, *own], off=own)
 
 
 def _cluster_role(namespace: str) -> dict[str, Any]:

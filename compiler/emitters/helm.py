@@ -34,9 +34,11 @@ import functools
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kmc import __version__, schema_refs, yaml_text
+from kmc.components import aggregated_api
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, dynamic_nodes, lookup
 from kmc.model import Stack
@@ -70,6 +72,8 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
         header = f"# Values of the stack's `{env}` environment: helm install ... -f values-{env}.yaml\n"
         files[f"values-{env}.yaml"] = header + (yaml_text.dump(overrides) if overrides else "{}\n")
     for obj in graph.objects:
+        if obj.private:
+            continue  # a chart is for publishing: Secrets holding keys are made at install time (NOTES)
         files[f"templates/{file_name(obj.body)}"] = _template(obj, types, chart)
     return {f"{chart}/{path}": text.encode("utf-8") for path, text in sorted(files.items())}
 
@@ -447,8 +451,8 @@ def _jinja_environment() -> Any:
 def _notes(graph: ObjectGraph, stack: Stack) -> str:
     services = []
     for obj in graph.objects:
-        if obj.kind != "Service":
-            continue
+        if obj.kind != "Service" or obj.body["metadata"]["labels"].get("app.kubernetes.io/component") == "api-server":
+            continue  # an aggregated API server is reached through kube-apiserver, listed below
         spec = obj.body["spec"]
         port = spec["ports"][0]
         node_port = port.get("nodePort")
@@ -471,7 +475,19 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
     # The Secret Grafana needs before it starts: kmc never writes credentials into the chart.
     grafana = [_condition(obj) for obj in graph.objects if obj.kind == "Deployment" and obj.component == "grafana"]
     admin = {"condition": grafana[0], "secret": stack.grafana.admin_secret} if grafana else None
-    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin)
+    # Serving certificates kmc made: their keys stay out of the chart, so the Secrets come from the state directory.
+    deployments = {obj.name: _condition(obj) for obj in graph.objects if obj.kind == "Deployment"}
+    tls_secrets = [
+        {
+            "server": server.name,
+            "secret": server.secret_name,
+            "condition": deployments.get(server.name),
+            "state": f"{stack.certificates.state_dir}/{server.name}",
+        }
+        for server in aggregated_api.tls_servers(stack, Path())
+        if server.tls.mode in ("generate", "ca") and server.name in deployments
+    ]
+    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin, tls_secrets=tls_secrets)
 
 
 def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:

@@ -66,8 +66,14 @@ def _directory(prefix: str, objects: Iterable[Mapping[str, Any]], kind: str) -> 
 
 
 def component_name(conditions: tuple[str, ...]) -> str:
-    """The kustomize Component of objects switched by `conditions`: `kubeStateMetrics.networkPolicy.enabled` → kube-state-metrics-network-policy."""
-    words = conditions[-1].removesuffix(".enabled").replace(".", "-")
+    """The kustomize Component of objects switched by `conditions`: `kubeStateMetrics.networkPolicy.enabled` → kube-state-metrics-network-policy.
+
+    A switch inside another's section (kubeStateMetrics.enabled, then kubeStateMetrics.networkPolicy.enabled)
+    is named by the inner one; switches of unrelated sections are all named, joined by `-and-`.
+    """
+    sections = [condition.removesuffix(".enabled") for condition in conditions]
+    named = [section for section in sections if not any(other.startswith(section + ".") for other in sections)]
+    words = "-and-".join(section.replace(".", "-") for section in named)
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", words).lower()
 
 
