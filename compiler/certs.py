@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Literal
 from kmc.errors import KmcError
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from kmc.certs_x509 import Pair
 
 KEY_TYPES = ("ecdsa-p256", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -117,15 +119,15 @@ def _checked(directory: Path, request: ServingRequest, *, create: bool) -> Servi
 
     if not create and not directory.is_dir():
         raise CertError(f"no certificate state at {directory}", "run `kmc build` once; it creates the certificates there")
-    ca = _signing_ca(directory, request, create=create)
-    leaf = _current_leaf(directory, request, ca)
+    ca_cert = _ca_cert(directory, request, create=create)
+    leaf = _current_leaf(directory, request, ca_cert)
     if leaf is None:
         if not create:
             raise CertError(
                 f"the serving certificate in {directory} does not fit the stack (service, namespace, cluster domain, key type or CA changed)",
                 "run `kmc build`; it re-issues the certificate",
             )
-        leaf = certs_x509.issue_serving(ca, request.hostname, request.dns_names, request.key_type)
+        leaf = certs_x509.issue_serving(_ca_pair(directory, request), request.hostname, request.dns_names, request.key_type)
         write_private_files(directory, {TLS_CERT: leaf.cert_pem, TLS_KEY: leaf.key_pem})
     material = _material(directory, request, leaf)
     if create:
@@ -145,8 +147,8 @@ def rotate(state_dir: Path, request: ServingRequest, *, new_ca: bool = False) ->
         if new_ca:
             fresh = certs_x509.mint_ca(f"kmc {request.server} CA", request.key_type)
             write_private_files(directory, {CA_CERT: fresh.cert_pem, CA_KEY: fresh.key_pem})
-        ca = _signing_ca(directory, request, create=False)
-        leaf = certs_x509.issue_serving(ca, request.hostname, request.dns_names, request.key_type)
+        _ca_cert(directory, request, create=False)
+        leaf = certs_x509.issue_serving(_ca_pair(directory, request), request.hostname, request.dns_names, request.key_type)
         write_private_files(directory, {TLS_CERT: leaf.cert_pem, TLS_KEY: leaf.key_pem})
         material = _material(directory, request, leaf)
         _write_sidecar(directory, request, material)
@@ -167,6 +169,10 @@ def read_ca_bundle(path: Path) -> str:
             f"{path}: no certificate in it is a CA (basicConstraints CA:TRUE)", "give the CA that signed the server's certificate, not the certificate itself"
         )
     return _pem_text(path)
+
+
+# What the material is made of, and what `issued.json` hashes; the CA key only signs.
+MATERIAL = (CA_CERT, TLS_CERT, TLS_KEY)
 
 
 def state_files(directory: Path, request: ServingRequest) -> dict[str, Path]:
@@ -198,14 +204,14 @@ def _reuse(directory: Path, request: ServingRequest) -> ServingMaterial | None:
         if issued.get("format") != STATE_FORMAT or issued.get("request") != request.record():
             return None
         paths = state_files(directory, request)
-        content = {role: path.read_bytes() for role, path in paths.items()}
+        content = {role: paths[role].read_bytes() for role in MATERIAL}
         if issued.get("sha256") != {role: _sha256(data) for role, data in content.items()}:
             return None
         not_after = datetime.datetime.fromisoformat(issued["notAfter"])
-        text = {role: content[role].decode("utf-8") for role in (CA_CERT, TLS_CERT, TLS_KEY)}
+        text = {role: data.decode("utf-8") for role, data in content.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, unreadable or hand-edited: the slow path says what is wrong
-    files = tuple(sorted({*paths.values(), directory / SIDECAR}))
+    files = tuple(sorted({*(paths[role] for role in MATERIAL), directory / SIDECAR}))
     return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], not_after, files)
 
 
@@ -216,45 +222,58 @@ def _sha256(data: bytes) -> str:
 # The slow path: checks every file with `cryptography`.
 
 
-def _signing_ca(directory: Path, request: ServingRequest, *, create: bool) -> Pair:
-    """The CA that signs `request`'s serving certificate: the user's, or kmc's own (minted when `create`)."""
+def _ca_cert(directory: Path, request: ServingRequest, *, create: bool) -> x509.Certificate:
+    """The certificate of the CA that signs `request`'s serving certificate: the user's, or kmc's own (minted when `create`)."""
     from kmc import certs_x509
 
     paths = state_files(directory, request)
-    if request.mode == "ca":
-        ca = certs_x509.read_pair(paths[CA_CERT], paths[CA_KEY])
-        if not certs_x509.is_ca(ca.cert):
-            raise CertError(
-                f"{paths[CA_CERT]} is not a CA certificate (no basicConstraints CA:TRUE with keyCertSign)",
-                "give the CA that is to sign the serving certificate",
-            )
-        return ca
-    present = [role for role in (CA_CERT, CA_KEY) if paths[role].exists()]
-    if not present:
+    cert_path = paths[CA_CERT]
+    if request.mode == "generate" and not cert_path.exists():
+        if paths[CA_KEY].exists():
+            raise CertError(f"{cert_path} is missing", _NEW_CA)
         if not create:
             raise CertError(f"no certificate state at {directory}", "run `kmc build` once; it creates the certificates there")
         ca = certs_x509.mint_ca(f"kmc {request.server} CA", request.key_type)
         write_private_files(directory, {CA_CERT: ca.cert_pem, CA_KEY: ca.key_pem})
-        return ca
-    if len(present) == 1:
-        missing = paths[CA_KEY if present == [CA_CERT] else CA_CERT]
+        return ca.cert
+    try:
+        cert = certs_x509.load_cert(certs_x509.read(cert_path), cert_path)
+    except CertError as err:
+        raise CertError(err.message, _NEW_CA if request.mode == "generate" else "give the CA certificate as PEM") from None
+    if not certs_x509.is_ca(cert):
         raise CertError(
-            f"{missing} is missing; the CA in {directory} needs both {CA_CERT} and {CA_KEY}",
-            "restore it from your backup, or run `kmc certs rotate STACK --ca` for a new CA (the APIService's caBundle changes)",
+            f"{cert_path} is not a CA certificate (no basicConstraints CA:TRUE with keyCertSign)",
+            _NEW_CA if request.mode == "generate" else "give the CA that is to sign the serving certificate",
+        )
+    return cert
+
+
+def _ca_pair(directory: Path, request: ServingRequest) -> Pair:
+    """The CA with its key, to sign with. The key is read only here: once the serving certificate
+    is issued, builds need no CA key (keep yours offline)."""
+    from kmc import certs_x509
+
+    paths = state_files(directory, request)
+    if not paths[CA_KEY].exists():
+        raise CertError(
+            f"{paths[CA_KEY]} is missing; a new serving certificate needs the CA key",
+            _NEW_CA
+            if request.mode == "generate"
+            else "kmc needs it to issue: at the first build, and when the service, namespace, cluster domain or key type change",
         )
     try:
-        ca = certs_x509.read_pair(paths[CA_CERT], paths[CA_KEY])
+        return certs_x509.read_pair(paths[CA_CERT], paths[CA_KEY])
     except CertError as err:
-        raise CertError(
-            err.message, "restore the CA from your backup, or run `kmc certs rotate STACK --ca` for a new one (the APIService's caBundle changes)"
-        ) from None
-    if not certs_x509.is_ca(ca.cert):
-        raise CertError(f"{paths[CA_CERT]} is not a CA certificate", "run `kmc certs rotate STACK --ca` for a new CA")
-    return ca
+        if request.mode == "ca":
+            raise
+        raise CertError(err.message, _NEW_CA) from None
 
 
-def _current_leaf(directory: Path, request: ServingRequest, ca: Pair) -> Pair | None:
-    """The stored serving certificate when it still fits `request` and `ca`; None when there is none or it does not fit."""
+_NEW_CA = "restore the CA from your backup, or run `kmc certs rotate STACK --ca` for a new one (the APIService's caBundle changes)"
+
+
+def _current_leaf(directory: Path, request: ServingRequest, ca_cert: x509.Certificate) -> Pair | None:
+    """The stored serving certificate when it still fits `request` and `ca_cert`; None when there is none or it does not fit."""
     from kmc import certs_x509
 
     cert_path, key_path = directory / TLS_CERT, directory / TLS_KEY
@@ -265,7 +284,7 @@ def _current_leaf(directory: Path, request: ServingRequest, ca: Pair) -> Pair | 
     except CertError as err:
         raise CertError(err.message, f"run `kmc certs rotate STACK --server {request.server}` for a new serving certificate") from None
     fits = (
-        certs_x509.signed_by(leaf.cert, ca.cert)
+        certs_x509.signed_by(leaf.cert, ca_cert)
         and sorted(certs_x509.dns_names(leaf.cert)) == sorted(request.dns_names)
         and certs_x509.key_type_of(leaf.key) == request.key_type
     )
@@ -275,8 +294,8 @@ def _current_leaf(directory: Path, request: ServingRequest, ca: Pair) -> Pair | 
 def _material(directory: Path, request: ServingRequest, leaf: Pair) -> ServingMaterial:
     """The material as stored on disk (the bytes the fast path returns next time)."""
     paths = state_files(directory, request)
-    text = {role: _pem_text(path) for role, path in paths.items() if role != CA_KEY}
-    files = tuple(sorted({*paths.values(), directory / SIDECAR}))
+    text = {role: _pem_text(paths[role]) for role in MATERIAL}
+    files = tuple(sorted({*(paths[role] for role in MATERIAL), directory / SIDECAR}))
     return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], leaf.cert.not_valid_after_utc, files)
 
 
@@ -295,7 +314,7 @@ def _write_sidecar(directory: Path, request: ServingRequest, material: ServingMa
         "format": STATE_FORMAT,
         "request": request.record(),
         "notAfter": material.not_after.isoformat(),
-        "sha256": {role: _sha256(path.read_bytes()) for role, path in paths.items()},
+        "sha256": {role: _sha256(paths[role].read_bytes()) for role in MATERIAL},
     }
     text = json.dumps(issued, indent=2, sort_keys=True) + "\n"
     try:

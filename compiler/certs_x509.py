@@ -180,14 +180,14 @@ def load_key(data: bytes, where: Path | str) -> PrivateKey:
 
 def read_pair(cert_path: Path, key_path: Path) -> Pair:
     """The certificate and key in two files; CertError when unreadable or when they do not belong together."""
-    cert = load_cert(_read(cert_path), cert_path)
-    key = load_key(_read(key_path), key_path)
+    cert = load_cert(read(cert_path), cert_path)
+    key = load_key(read(key_path), key_path)
     if not keys_match(cert, key):
         raise CertError(f"{key_path} is not the private key of {cert_path}", "the two files must come from the same issue; restore the pair")
     return Pair(cert, key)
 
 
-def _read(path: Path) -> bytes:
+def read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:

@@ -53,7 +53,7 @@ def test_first_build_mints_a_ca_and_a_serving_cert_kept_private(tmp_path: Path) 
     assert material.cert == (server / "tls.crt").read_text()
     assert material.key == (server / "tls.key").read_text()
     assert material.key.startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8
-    assert material.files == tuple(sorted(server / name for name in ("ca.crt", "ca.key", "issued.json", "tls.crt", "tls.key")))
+    assert material.files == tuple(sorted(server / name for name in ("ca.crt", "issued.json", "tls.crt", "tls.key")))  # the CA key only signs
     leaf = certs_x509.load_cert(material.cert.encode(), "tls.crt")
     assert leaf.not_valid_after_utc == material.not_after
     assert certs_x509.dns_names(leaf) == (
@@ -184,9 +184,9 @@ def _foreign_key(server: Path) -> str:
     return "is not the private key of"
 
 
-def _lost_ca_key(server: Path) -> str:
-    (server / "ca.key").unlink()
-    return "ca.key is missing"
+def _lost_ca_cert(server: Path) -> str:
+    (server / "ca.crt").unlink()
+    return "ca.crt is missing"
 
 
 def _garbage_ca(server: Path) -> str:
@@ -194,7 +194,7 @@ def _garbage_ca(server: Path) -> str:
     return "no PEM certificate could be read"
 
 
-@pytest.mark.parametrize("damage", [_corrupt_leaf, _foreign_key, _lost_ca_key, _garbage_ca])
+@pytest.mark.parametrize("damage", [_corrupt_leaf, _foreign_key, _lost_ca_cert, _garbage_ca])
 @pytest.mark.parametrize("create", [True, False])
 def test_damaged_state_is_a_cert_error_with_a_hint(tmp_path: Path, damage: object, create: bool) -> None:
     certs.serving_material(tmp_path, REQUEST, create=True)
@@ -204,6 +204,33 @@ def test_damaged_state_is_a_cert_error_with_a_hint(tmp_path: Path, damage: objec
     assert expected in broken.value.message
     assert "kmc certs rotate" in broken.value.hint
     assert "hint: " in str(broken.value)
+
+
+def test_the_ca_key_is_needed_only_to_issue(tmp_path: Path) -> None:
+    first = certs.serving_material(tmp_path, REQUEST, create=True)
+    (tmp_path / "metrics-server/ca.key").unlink()  # kept offline, or lost
+    (tmp_path / "metrics-server/issued.json").unlink()  # and the slow path checks everything
+    for create in (False, True):
+        assert certs.serving_material(tmp_path, REQUEST, create=create) == first
+    for attempt in (
+        lambda: certs.serving_material(tmp_path, dataclasses.replace(REQUEST, namespace="other"), create=True),
+        lambda: certs.rotate(tmp_path, REQUEST),
+    ):
+        with pytest.raises(CertError) as refused:
+            attempt()
+        assert refused.value.message == f"{tmp_path / 'metrics-server/ca.key'} is missing; a new serving certificate needs the CA key"
+        assert "kmc certs rotate STACK --ca" in refused.value.hint
+
+
+def test_ca_mode_builds_without_the_users_ca_key_once_issued(tmp_path: Path) -> None:
+    ca_cert, ca_key = user_ca(tmp_path / "pki")
+    request = dataclasses.replace(REQUEST, ca_cert=ca_cert, ca_key=ca_key)
+    first = certs.serving_material(tmp_path / "state", request, create=True)
+    ca_key.unlink()
+    assert certs.serving_material(tmp_path / "state", request, create=True) == first
+    with pytest.raises(CertError) as refused:
+        certs.serving_material(tmp_path / "state", dataclasses.replace(request, key_type="rsa-2048"), create=True)
+    assert refused.value.message == f"{ca_key} is missing; a new serving certificate needs the CA key"
 
 
 def test_rotate_reissues_the_leaf_and_with_ca_the_ca(tmp_path: Path) -> None:
@@ -242,7 +269,7 @@ def test_ca_mode_signs_with_the_users_openssl_ca(tmp_path: Path) -> None:
     material = certs.serving_material(tmp_path / "state", request, create=True)
     assert material.ca_bundle == ca_cert.read_text()
     assert sorted(path.name for path in (tmp_path / "state/metrics-server").iterdir()) == ["issued.json", "tls.crt", "tls.key"]
-    assert ca_cert in material.files and ca_key in material.files
+    assert ca_cert in material.files and ca_key not in material.files
     verified = openssl("verify", "-CAfile", ca_cert, "-purpose", "sslserver", "-verify_hostname", HOST, tmp_path / "state/metrics-server/tls.crt")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     before = mtimes(tmp_path / "state/metrics-server")
