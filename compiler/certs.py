@@ -87,6 +87,8 @@ class ServingRequest:
 
 @dataclasses.dataclass(frozen=True)
 class ServingMaterial:
+    """What a build puts into the APIService and the server's Secret, and what it read for it."""
+
     ca_bundle: str  # PEM of the CA that signed `cert` (the APIService's caBundle, base64'd by the caller)
     cert: str  # PEM serving certificate
     key: str  # PEM private key (PKCS#8)
@@ -157,17 +159,21 @@ def rotate(state_dir: Path, request: ServingRequest, *, new_ca: bool = False) ->
 
 def read_ca_bundle(path: Path) -> str:
     """The PEM text of a caBundle file the user gives (mode `secret`); CertError unless it holds a CA certificate."""
-    from kmc import certs_x509
+    from kmc import der
 
     try:
         data = path.read_bytes()
     except OSError as err:
         raise CertError(f"cannot read the caBundle file {path}: {err.strerror or err}") from None
-    certs = certs_x509.load_certs(data, path)
-    if not any(certs_x509.is_ca(cert) for cert in certs):
-        raise CertError(
-            f"{path}: no certificate in it is a CA (basicConstraints CA:TRUE)", "give the CA that signed the server's certificate, not the certificate itself"
-        )
+    if not any(der.pem_certificates_are_ca(data) or ()):
+        from kmc import certs_x509  # the reader of last resort, and the one that says what is wrong
+
+        certs = certs_x509.load_certs(data, path)
+        if not any(certs_x509.is_ca(cert) for cert in certs):
+            raise CertError(
+                f"{path}: no certificate in it is a CA (basicConstraints CA:TRUE)",
+                "give the CA that signed the server's certificate, not the certificate itself",
+            )
     return _pem_text(path)
 
 
