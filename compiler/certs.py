@@ -93,7 +93,7 @@ class ServingMaterial:
     cert: str  # PEM serving certificate
     key: str  # PEM private key (PKCS#8)
     not_after: datetime.datetime  # when `cert` expires (UTC)
-    files: tuple[Path, ...]  # every file read (state and the user's CA files), for the build lock
+    files: tuple[Path, ...]  # the files the material comes from (state, or the user's CA certificate), for the build lock
 
 
 def serving_material(state_dir: Path, request: ServingRequest, *, create: bool) -> ServingMaterial:
@@ -217,7 +217,7 @@ def _reuse(directory: Path, request: ServingRequest) -> ServingMaterial | None:
         text = {role: data.decode("utf-8") for role, data in content.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, unreadable or hand-edited: the slow path says what is wrong
-    files = tuple(sorted({*(paths[role] for role in MATERIAL), directory / SIDECAR}))
+    files = tuple(sorted(paths[role] for role in MATERIAL))
     return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], not_after, files)
 
 
@@ -301,7 +301,7 @@ def _material(directory: Path, request: ServingRequest, leaf: Pair) -> ServingMa
     """The material as stored on disk (the bytes the fast path returns next time)."""
     paths = state_files(directory, request)
     text = {role: _pem_text(paths[role]) for role in MATERIAL}
-    files = tuple(sorted({*(paths[role] for role in MATERIAL), directory / SIDECAR}))
+    files = tuple(sorted(paths[role] for role in MATERIAL))
     return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], leaf.cert.not_valid_after_utc, files)
 
 

@@ -53,7 +53,8 @@ def test_first_build_mints_a_ca_and_a_serving_cert_kept_private(tmp_path: Path) 
     assert material.cert == (server / "tls.crt").read_text()
     assert material.key == (server / "tls.key").read_text()
     assert material.key.startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8
-    assert material.files == tuple(sorted(server / name for name in ("ca.crt", "issued.json", "tls.crt", "tls.key")))  # the CA key only signs
+    # What the output is made of: not the CA key (it only signs), not issued.json (it only vouches).
+    assert material.files == tuple(sorted(server / name for name in ("ca.crt", "tls.crt", "tls.key")))
     leaf = certs_x509.load_cert(material.cert.encode(), "tls.crt")
     assert leaf.not_valid_after_utc == material.not_after
     assert certs_x509.dns_names(leaf) == (

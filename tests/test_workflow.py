@@ -99,8 +99,8 @@ def test_lock_fast_path_imports_neither_click_nor_yaml(built: Path) -> None:
 def test_lock_records_inputs_and_outputs(built: Path) -> None:
     lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
     assert sorted(lock["trees"]) == ["helm", "kustomize", "manifests"]
-    # The metrics-server's certificate state is an input too; the CA key only signs, so it is not.
-    state = {f"../.kmc-state/metrics-server/{name}" for name in ("ca.crt", "issued.json", "tls.crt", "tls.key")}
+    # The metrics-server's certificate material is an input too (not the CA key: it only signs).
+    state = {f"../.kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
     for entry in lock["trees"].values():
         assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml", "../dashboards/checkout.json", *state}
     assert len(lock["trees"]["manifests"]["files"]) == len(list((built / "charts-out/manifests").rglob("*.yaml")))
