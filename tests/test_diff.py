@@ -33,6 +33,8 @@ def repo(tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "stack")
+    # Its certificate state, kept out of git as users keep it (diff reads it for every revision).
+    shutil.copytree(ROOT / "golden/full/.kmc-state", tmp_path / "stacks/.kmc-state")
     return tmp_path
 
 
