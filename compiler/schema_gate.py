@@ -34,7 +34,11 @@ ASSERTIONS = frozenset(
         "unevaluatedProperties",
         "required",
         "items",
+        "minItems",
+        "uniqueItems",
         "propertyNames",
+        "minProperties",
+        "oneOf",
     }
 )
 
@@ -79,11 +83,17 @@ def is_valid(root: Mapping[str, Any], value: Any, schema: Mapping[str, Any] | No
         return False
     if "const" in schema and not _equal(value, schema["const"]):
         return False
+    if "oneOf" in schema and sum(is_valid(root, value, option) for option in schema["oneOf"]) != 1:
+        return False
     if isinstance(value, str):
         return _string(schema, value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return bool(schema.get("minimum", value) <= value <= schema.get("maximum", value))
     if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            return False
+        if schema.get("uniqueItems") and any(_equal(a, b) for index, a in enumerate(value) for b in value[index + 1 :]):
+            return False
         items = schema.get("items")
         return items is None or all(is_valid(root, item, items) for item in value)
     if isinstance(value, dict):
@@ -98,7 +108,7 @@ def _string(schema: Mapping[str, Any], value: str) -> bool:
 
 
 def _object(root: Mapping[str, Any], schema: Mapping[str, Any], value: dict[str, Any]) -> bool:
-    if any(key not in value for key in schema.get("required", ())):
+    if any(key not in value for key in schema.get("required", ())) or len(value) < schema.get("minProperties", 0):
         return False
     names = schema.get("propertyNames")
     if names is not None and not all(is_valid(root, key, names) for key in value):

@@ -531,8 +531,80 @@ def grafana_sections(draw: st.DrawFn) -> Doc:
     return section
 
 
+def api_server_parameters() -> st.SearchStrategy[dict[str, Any]]:
+    """metricsServer's and prometheusAdapter's deploy-time parameters."""
+    return st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "image": images, "replicas": st.integers(1, 3), **_scheduling()})
+
+
+# Modes that need no state: `generate` and `ca` would make certificates per temporary directory,
+# and generated stacks are built in many (their tests: tests/test_metrics_apis.py).
+api_tls = st.sampled_from(
+    [
+        {"mode": "cert-manager"},
+        {"mode": "cert-manager", "keyType": "rsa-2048", "certManager": {"issuer": {"kind": "ClusterIssuer", "name": "internal-ca"}}},
+        {"mode": "insecure"},
+    ]
+)
+metric_names = shaped(LETTERS + "_", ALNUM + "_", LETTERS, 24)
+
+
 @st.composite
-def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mapping[str, Any]) -> Doc:
+def metrics_api_sections(draw: st.DrawFn, scrape_interval: str) -> Doc:
+    """metrics-server, the adapter with external metrics (cluster-wide, so no scrape label is
+    needed) and HPAs on what they serve; each server on in the stack, environments may turn it off."""
+    doc: Doc = {}
+    if draw(st.booleans()):
+        kubelet = {
+            "preferredAddressTypes": st.lists(st.sampled_from(["InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"]), min_size=1, unique=True),
+            "useNodeStatusPort": st.booleans(),
+            "insecureTLS": st.booleans(),
+        }
+        doc["metricsServer"] = {
+            **draw(api_server_parameters()),
+            "enabled": True,
+            "tls": draw(api_tls),
+            "metricResolution": draw(st.sampled_from(["15s", "30s", "1m"])),
+            "kubelet": draw(st.fixed_dictionaries({}, optional=kubelet)),
+        }
+    names = draw(st.lists(metric_names, min_size=1, max_size=3, unique=True))
+    if draw(st.booleans()):
+        external = [
+            {
+                "name": name,
+                "series": draw(metric_names),
+                "namespaced": False,
+                "type": draw(st.sampled_from(["rate", "gauge"])),
+                "aggregation": draw(st.sampled_from(["sum", "avg", "max", "min"])),
+            }
+            for name in names
+        ]
+        doc["prometheusAdapter"] = {
+            **draw(api_server_parameters()),
+            "enabled": True,
+            "tls": draw(api_tls),
+            "metricsRelistInterval": scrape_interval,
+            "externalMetrics": external,
+        }
+    metrics: list[dict[str, Any]] = []
+    if "metricsServer" in doc:
+        metrics.append({"resource": draw(st.sampled_from(["cpu", "memory"])), "averageUtilization": draw(st.integers(1, 100))})
+    if "prometheusAdapter" in doc:
+        metrics.append({"external": draw(st.sampled_from(names)), "value": str(draw(st.integers(1, 1000)))})
+    if metrics and draw(st.booleans()):
+        doc["autoscaling"] = [
+            {
+                "name": draw(dns_labels(30)),
+                "namespace": draw(dns_labels(30)),
+                "target": {"kind": "Deployment", "name": draw(dns_labels(30))},
+                "maxReplicas": 5,
+                "metrics": metrics,
+            }
+        ]
+    return doc
+
+
+@st.composite
+def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mapping[str, Any], servers: tuple[str, ...] = ()) -> Doc:
     """Named overrides; each stays valid once merged (maps merge, lists replace) over the stack's."""
     names = draw(st.lists(dns_labels(20).filter(lambda name: name != "default"), max_size=3, unique=True))
     base_service = prometheus.get("service", {"type": "ClusterIP"})
@@ -542,6 +614,10 @@ def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mappin
         "kubeStateMetrics": kube_state_metrics_parameters(),
         "grafana": grafana_parameters(service_overrides(grafana.get("service", {"type": "ClusterIP"}), grafana_node_ports), storage="storage" in grafana),
     }
+    # Only servers the stack configures: an adapter switched on without rules is an error, and a
+    # server left at tls mode generate would make certificates per temporary directory.
+    for section in servers:
+        sections[section] = api_server_parameters()
     return {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
 
 
@@ -583,7 +659,8 @@ def stacks(draw: st.DrawFn) -> Doc:
     ):
         if often(draw):
             doc[key] = draw(strategy)
-    envs = draw(environments(prometheus, doc.get("grafana", {})))
+    doc.update(draw(metrics_api_sections(global_timing[1])))
+    envs = draw(environments(prometheus, doc.get("grafana", {}), tuple(key for key in ("metricsServer", "prometheusAdapter") if key in doc)))
     if bool(envs) or draw(st.booleans()):
         doc["environments"] = envs
     return doc

@@ -373,10 +373,8 @@ def merged_by_hand(doc: Mapping[str, Any], env: str) -> dict[str, Any]:
     merged = {key: copy.deepcopy(value) for key, value in doc.items() if key != "environments"}
     for section in doc["environments"][env]:
         merged[section] = section_values(doc, env, section)
-    switches = [
-        {section: {"enabled": section_values(doc, other, section)["enabled"]} for section in ("nodeExporter", "kubeStateMetrics")}
-        for other in (None, *doc["environments"])
-    ]
+    sections = ["nodeExporter", "kubeStateMetrics", *(section for section in ("metricsServer", "prometheusAdapter") if section in doc)]
+    switches = [{section: {"enabled": section_values(doc, other, section)["enabled"]} for section in sections} for other in (None, *doc["environments"])]
     merged["environments"] = {f"switches-{index}": flags for index, flags in enumerate(switches)}
     return merged
 
