@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from kmc import __version__
+from kmc import __version__, certs_cli
 from kmc.errors import KmcError, StackInvalid
 
 FORMAT_CHOICES = ("manifests", "helm", "kustomize", "all")
@@ -389,6 +389,9 @@ def publish(source: Path, reference: str, plain_http: bool, username: str | None
         credentials = oci.docker_credentials(target.host)
     digest = oci.publish(built, target, plain_http, credentials)
     click.echo(f"{target}@{digest}")
+
+
+cli.add_command(certs_cli.certs)
 
 
 def main(argv: list[str] | None = None) -> Any:

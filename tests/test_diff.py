@@ -33,7 +33,7 @@ def repo(tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "stack")
-    # The certificate state lives beside the stack, out of git, as a user keeps it.
+    # Its certificate state, kept out of git as users keep it (diff reads it for every revision).
     shutil.copytree(ROOT / "golden/full/.kmc-state", tmp_path / "stacks/.kmc-state")
     return tmp_path
 

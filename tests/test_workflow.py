@@ -97,15 +97,13 @@ def test_lock_fast_path_imports_neither_click_nor_yaml(built: Path) -> None:
     assert "kmc.lock" in imported
 
 
-# The certificate state golden/full's metrics-server reads (tls mode generate).
-STATE = {f"../.kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
-
-
 def test_lock_records_inputs_and_outputs(built: Path) -> None:
     lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
     assert sorted(lock["trees"]) == ["helm", "kustomize", "manifests"]
+    # The metrics-server's certificate material is an input too (not the CA key: it only signs).
+    state = {f"../.kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
     for entry in lock["trees"].values():
-        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml", "../dashboards/checkout.json", *STATE}
+        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml", "../dashboards/checkout.json", *state}
     assert len(lock["trees"]["manifests"]["files"]) == len(list((built / "charts-out/manifests").rglob("*.yaml")))
     # One environment rebuilt: its entry replaces the whole-manifests one, the others stay.
     assert kmc("build", "-q", "stack.yaml", "--env", "dev", cwd=built).returncode == 0
