@@ -215,12 +215,40 @@ class Grafana:
     dashboards: tuple[Dashboard, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class AlertOverride:
+    """The stack's changes to one alert of kmc's rule packs (None: the pack's own)."""
+
+    for_: str | None
+    severity: str | None
+    thresholds: Mapping[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    packs: Mapping[str, bool]
+    disabled: tuple[str, ...]
+    overrides: Mapping[str, AlertOverride]
+    groups: tuple[Mapping[str, Any], ...]  # the stack's own groups, in Prometheus' format
+
+
+@dataclasses.dataclass(frozen=True)
+class Alertmanager:
+    """The compile-time part of Alertmanager: its configuration as written (see kmc.alertmanager_config)."""
+
+    storage: bool
+    route: Mapping[str, Any]
+    receivers: tuple[Mapping[str, Any], ...]
+    inhibit_rules: tuple[Mapping[str, Any], ...]
+
+
 # The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
 PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "prometheus": ("image", "replicas", "retention", "retentionSize", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations"),
     "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
+    "alertmanager": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
 }
 
 
@@ -239,6 +267,8 @@ class Stack:
     grafana: Grafana
     parameters: Mapping[str, Any]
     environments: Mapping[str, Mapping[str, Any]]
+    rules: Rules
+    alertmanager: Alertmanager
 
     @classmethod
     def from_data(cls, schema: Mapping[str, Any], raw: Json) -> Stack:
@@ -292,6 +322,8 @@ class Stack:
             grafana=_grafana(data["grafana"]),
             parameters={section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()},
             environments=data["environments"],
+            rules=_rules(data["rules"]),
+            alertmanager=_alertmanager(data["alertmanager"]),
         )
 
     def values(self, environment: str | None) -> Mapping[str, Any]:
@@ -324,6 +356,17 @@ def _datasource(data: Mapping[str, Any]) -> Datasource:
     settings = {key: data[key] for key in ("database", "user", "basicAuth", "basicAuthUser", "isDefault") if key in data}
     secrets = {field: SecretRef(ref["secretName"], ref["key"]) for field, ref in data["secureJsonData"].items()}
     return Datasource(data["name"], data["uid"], data["type"], data["url"], settings, data["jsonData"], secrets)
+
+
+def _rules(data: Mapping[str, Any]) -> Rules:
+    overrides = {
+        name: AlertOverride(override.get("for"), override.get("severity"), override.get("thresholds", {})) for name, override in data["overrides"].items()
+    }
+    return Rules(data["packs"], tuple(data["disabled"]), overrides, tuple(data["groups"]))
+
+
+def _alertmanager(data: Mapping[str, Any]) -> Alertmanager:
+    return Alertmanager("storage" in data, data["route"], tuple(data["receivers"]), tuple(data["inhibitRules"]))
 
 
 def _job(data: Mapping[str, Any]) -> ComponentJob:

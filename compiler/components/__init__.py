@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kmc.components import grafana, kube, kube_state_metrics, namespace, node_exporter, prometheus
+from kmc import rule_packs
+from kmc.components import alertmanager, grafana, kube, kube_state_metrics, namespace, node_exporter, prometheus, rules
 from kmc.components.base import Component, Facts
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
 
 # Sorted by name; every component of kmc is listed here and nowhere else.
 COMPONENTS: Mapping[str, Component] = {
+    alertmanager.NAME: alertmanager,
     grafana.NAME: grafana,
     kube_state_metrics.NAME: kube_state_metrics,
     namespace.NAME: namespace,
     node_exporter.NAME: node_exporter,
     prometheus.NAME: prometheus,
+    rules.NAME: rules,
 }
 
 
@@ -23,7 +26,12 @@ def facts(stack: Stack) -> Facts:
     """The cross-component facts, computed once."""
     targets = tuple(target for component in COMPONENTS.values() if component.compiled(stack) for target in component.scrape_targets(stack))
     url = f"http://{prometheus.NAME}.{stack.namespace}.svc.{stack.cluster.domain}:{prometheus.PORT}"
-    return Facts(prometheus_url=url, service_targets=targets, prometheus_pods=kube.selector(prometheus.NAME))
+    return Facts(
+        prometheus_url=url,
+        service_targets=targets,
+        prometheus_pods=kube.selector(prometheus.NAME),
+        rule_files=rule_packs.rule_files(stack, rule_packs.library()),
+    )
 
 
 def object_graph(stack: Stack) -> ObjectGraph:
