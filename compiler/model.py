@@ -248,7 +248,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations"),
     "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
-    "alertmanager": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
+    "alertmanager": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "storage", "service", "networkPolicy"),
 }
 
 

@@ -41,7 +41,12 @@ def _rules(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Probl
             hint = _close(name, names) or "the alerts of kmc's packs are listed in library/rules; `rules.groups` holds your own"
             yield (path, f"no alert {name!r} in kmc's rule packs", hint, key)
         elif not stack.rules.packs.get(alerts[name][0], True):
-            yield (path, f"alert {name!r} belongs to pack {alerts[name][0]!r}, which is switched off", f"remove it here, or turn rules.packs.{alerts[name][0]} on", key)
+            yield (
+                path,
+                f"alert {name!r} belongs to pack {alerts[name][0]!r}, which is switched off",
+                f"remove it here, or turn rules.packs.{alerts[name][0]} on",
+                key,
+            )
 
     for index, name in enumerate(stack.rules.disabled):
         yield from unknown(name, ("rules", "disabled", index), False)
@@ -71,7 +76,12 @@ def _groups(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Prob
 
 def _rule(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
     if ("alert" in rule) == ("record" in rule):
-        yield (path, "a rule needs exactly one of `alert` and `record`", "`alert: Name` for an alerting rule, `record: level:metric:operations` for a recording rule", False)
+        yield (
+            path,
+            "a rule needs exactly one of `alert` and `record`",
+            "`alert: Name` for an alerting rule, `record: level:metric:operations` for a recording rule",
+            False,
+        )
     elif "record" in rule:
         for key in ("for", "keep_firing_for", "annotations"):
             if key in rule:
@@ -87,19 +97,44 @@ def _alertmanager(stack: Stack) -> Iterator[Problem]:
     names: dict[str, int] = {}
     for index, receiver in enumerate(config.receivers):
         if receiver["name"] in names:
-            yield (("alertmanager", "receivers", index, "name"), f"receiver {receiver['name']!r} is defined twice (also receivers[{names[receiver['name']]}])", "receiver names must be unique", False)
+            yield (
+                ("alertmanager", "receivers", index, "name"),
+                f"receiver {receiver['name']!r} is defined twice (also receivers[{names[receiver['name']]}])",
+                "receiver names must be unique",
+                False,
+            )
         names.setdefault(receiver["name"], index)
         for position, pager in enumerate(receiver.get("pagerdutyConfigs", ())):
             if ("routingKey" in pager) == ("serviceKey" in pager):
                 where = ("alertmanager", "receivers", index, "pagerdutyConfigs", position)
-                yield (where, "a PagerDuty receiver needs exactly one of `routingKey` and `serviceKey`", "routingKey for Events API v2 integrations, serviceKey for v1", False)
+                yield (
+                    where,
+                    "a PagerDuty receiver needs exactly one of `routingKey` and `serviceKey`",
+                    "routingKey for Events API v2 integrations, serviceKey for v1",
+                    False,
+                )
     if stack.enabled_somewhere("alertmanager.enabled"):
         if "receiver" not in config.route:
-            yield (("alertmanager", "route"), "Alertmanager's root route has no `receiver`", "name the receiver (in `receivers`) that gets every alert no child route takes", False)
+            yield (
+                ("alertmanager", "route"),
+                "Alertmanager's root route has no `receiver`",
+                "name the receiver (in `receivers`) that gets every alert no child route takes",
+                False,
+            )
         if not config.receivers:
-            yield (("alertmanager",), "Alertmanager is enabled but has no receivers", "add `receivers:` (webhook, e-mail, Slack or PagerDuty), or leave Alertmanager off", False)
+            yield (
+                ("alertmanager",),
+                "Alertmanager is enabled but has no receivers",
+                "add `receivers:` (webhook, e-mail, Slack or PagerDuty), or leave Alertmanager off",
+                False,
+            )
     if config.route.get("matchers"):
-        yield (("alertmanager", "route", "matchers"), "the root route takes every alert and cannot have matchers", "move the matchers to a child route under `routes`", True)
+        yield (
+            ("alertmanager", "route", "matchers"),
+            "the root route takes every alert and cannot have matchers",
+            "move the matchers to a child route under `routes`",
+            True,
+        )
     yield from _route(config.route, ("alertmanager", "route"), sorted(names))
     for index, rule in enumerate(config.inhibit_rules):
         for key in ("sourceMatchers", "targetMatchers"):
@@ -118,4 +153,9 @@ def _route(route: Mapping[str, Any], path: JsonPath, receivers: list[str]) -> It
 def _matchers(matchers: Any, path: JsonPath) -> Iterator[Problem]:
     for index, matcher in enumerate(matchers):
         if not _MATCHER.match(matcher):
-            yield ((*path, index), f"{matcher!r} is not an Alertmanager matcher", 'write label, operator (=, !=, =~, !~) and value, e.g. severity="critical"', False)
+            yield (
+                (*path, index),
+                f"{matcher!r} is not an Alertmanager matcher",
+                'write label, operator (=, !=, =~, !~) and value, e.g. severity="critical"',
+                False,
+            )

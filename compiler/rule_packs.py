@@ -76,9 +76,7 @@ def library() -> dict[str, Pack]:
 
 
 def _pack(name: str, data: Mapping[str, Any]) -> Pack:
-    groups = tuple(
-        Group(group["name"], tuple(group.get("requires", ())), tuple(_rule(rule) for rule in group["rules"])) for group in data["groups"]
-    )
+    groups = tuple(Group(group["name"], tuple(group.get("requires", ())), tuple(_rule(rule) for rule in group["rules"])) for group in data["groups"])
     return Pack(name, data["description"], groups)
 
 

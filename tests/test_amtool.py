@@ -55,14 +55,18 @@ _names = st.text("abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
 _secret = st.builds(lambda name, key: {"secretName": f"s{name}", "key": f"k{key}"}, _names, _names)
 _durations = st.sampled_from(["30s", "1m", "5m", "1h30m", "4h", "1d"])
 _matchers = st.lists(
-    st.builds(lambda label, op, value: f'{label}{op}"{value}"', st.sampled_from(["severity", "team", "namespace"]), st.sampled_from(["=", "!=", "=~", "!~"]), _names),
+    st.builds(
+        lambda label, op, value: f'{label}{op}"{value}"', st.sampled_from(["severity", "team", "namespace"]), st.sampled_from(["=", "!=", "=~", "!~"]), _names
+    ),
     min_size=1,
     max_size=3,
 )
 _integrations = st.fixed_dictionaries(
     {},
     optional={
-        "webhookConfigs": st.lists(st.fixed_dictionaries({"url": _secret}, optional={"sendResolved": st.booleans(), "maxAlerts": st.integers(0, 50)}), max_size=2),
+        "webhookConfigs": st.lists(
+            st.fixed_dictionaries({"url": _secret}, optional={"sendResolved": st.booleans(), "maxAlerts": st.integers(0, 50)}), max_size=2
+        ),
         "emailConfigs": st.lists(
             st.fixed_dictionaries(
                 {"to": st.just("a@example.com"), "from": st.just("b@example.com"), "smarthost": st.just("smtp.example.com:25")},
@@ -82,13 +86,25 @@ def _alertmanagers(draw: st.DrawFn) -> Alertmanager:
     names = [receiver["name"] for receiver in receivers]
 
     def route(depth: int) -> st.SearchStrategy[dict[str, object]]:
-        fields = {"receiver": st.sampled_from(names), "groupWait": _durations, "groupInterval": _durations, "repeatInterval": _durations, "continue": st.booleans()}
+        fields = {
+            "receiver": st.sampled_from(names),
+            "groupWait": _durations,
+            "groupInterval": _durations,
+            "repeatInterval": _durations,
+            "continue": st.booleans(),
+        }
         if depth < 2:
             fields["routes"] = st.lists(st.deferred(lambda: route(depth + 1)), max_size=2)
         return st.builds(lambda matchers, extra: {"matchers": matchers, **extra}, _matchers, st.fixed_dictionaries({}, optional=fields))
 
-    root = {"receiver": draw(st.sampled_from(names)), "groupBy": draw(st.lists(st.sampled_from(["alertname", "namespace", "job"]), unique=True)), "routes": draw(st.lists(route(1), max_size=3))}
-    inhibit = draw(st.lists(st.fixed_dictionaries({"sourceMatchers": _matchers, "targetMatchers": _matchers}, optional={"equal": st.just(["alertname"])}), max_size=2))
+    root = {
+        "receiver": draw(st.sampled_from(names)),
+        "groupBy": draw(st.lists(st.sampled_from(["alertname", "namespace", "job"]), unique=True)),
+        "routes": draw(st.lists(route(1), max_size=3)),
+    }
+    inhibit = draw(
+        st.lists(st.fixed_dictionaries({"sourceMatchers": _matchers, "targetMatchers": _matchers}, optional={"equal": st.just(["alertname"])}), max_size=2)
+    )
     return Alertmanager(False, root, tuple(receivers), tuple(inhibit))
 
 
