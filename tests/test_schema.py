@@ -57,7 +57,10 @@ def test_every_property_has_a_description_and_an_example() -> None:
 
 
 def test_every_object_is_closed() -> None:
-    fragments = {f"$/$defs/{name}" for name in ("prometheusParameters", "nodeExporterParameters", "kubeStateMetricsParameters", "grafanaParameters", "alertmanagerParameters")}
+    fragments = {
+        f"$/$defs/{name}"
+        for name in ("prometheusParameters", "nodeExporterParameters", "kubeStateMetricsParameters", "grafanaParameters", "alertmanagerParameters")
+    }
     open_objects = [
         path
         for path, node in _object_schemas(SCHEMA)
