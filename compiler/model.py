@@ -230,6 +230,9 @@ class Rules:
     disabled: tuple[str, ...]
     overrides: Mapping[str, AlertOverride]
     groups: tuple[Mapping[str, Any], ...]  # the stack's own groups, in Prometheus' format
+    # Prometheus' rule files by file name, filled by the validation stage, which reads kmc's rule
+    # packs (kmc.rule_packs): the rules ConfigMap holds them, the Prometheus pods mount it.
+    files: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,9 +21,8 @@ Problem = tuple[JsonPath, str, str, bool]  # path, message, hint, at the key
 _MATCHER = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(\\.|[^"\\])*"|[^"\s{},]*)\s*$')
 
 
-def check(stack: Stack) -> list[Problem]:
-    """Every problem of the stack's rules and Alertmanager configuration."""
-    packs = rule_packs.library()
+def check(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> list[Problem]:
+    """Every problem of the stack's rules (against kmc's `packs`) and Alertmanager configuration."""
     return [*_rules(stack, packs), *_alertmanager(stack)]
 
 

@@ -21,6 +21,7 @@ from kmc import yaml_text
 from kmc.model import AlertOverride, Stack
 from kmc.resources import data_dir
 
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 CUSTOM_FILE = "custom.yaml"
 
@@ -72,7 +73,7 @@ class Pack:
 def library() -> dict[str, Pack]:
     """Every pack of the library, by name (the file's stem), sorted."""
     files = sorted((data_dir("library") / "rules").glob("*.yaml"))
-    return {path.stem: _pack(path.stem, yaml.safe_load(path.read_text(encoding="utf-8"))) for path in files}
+    return {path.stem: _pack(path.stem, yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)) for path in files}
 
 
 def _pack(name: str, data: Mapping[str, Any]) -> Pack:
@@ -139,6 +140,11 @@ def pack_file(pack: Pack, overrides: Mapping[str, AlertOverride], disabled: tupl
         if rules:
             groups.append({"name": group.name, "rules": rules})
     return {"groups": groups}
+
+
+def vendor(stack: Stack, packs: Mapping[str, Pack]) -> Stack:
+    """`stack` with its rule files compiled (`stack.rules.files`)."""
+    return dataclasses.replace(stack, rules=dataclasses.replace(stack.rules, files=rule_files(stack, packs)))
 
 
 def rule_files(stack: Stack, packs: Mapping[str, Pack]) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kmc import rule_packs
 from kmc.components import alertmanager, grafana, kube, kube_state_metrics, namespace, node_exporter, prometheus, rules
 from kmc.components.base import Component, Facts
 from kmc.ir import ObjectGraph
@@ -26,12 +25,7 @@ def facts(stack: Stack) -> Facts:
     """The cross-component facts, computed once."""
     targets = tuple(target for component in COMPONENTS.values() if component.compiled(stack) for target in component.scrape_targets(stack))
     url = f"http://{prometheus.NAME}.{stack.namespace}.svc.{stack.cluster.domain}:{prometheus.PORT}"
-    return Facts(
-        prometheus_url=url,
-        service_targets=targets,
-        prometheus_pods=kube.selector(prometheus.NAME),
-        rule_files=rule_packs.rule_files(stack, rule_packs.library()),
-    )
+    return Facts(prometheus_url=url, service_targets=targets, prometheus_pods=kube.selector(prometheus.NAME))
 
 
 def object_graph(stack: Stack) -> ObjectGraph:

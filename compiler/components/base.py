@@ -29,9 +29,6 @@ class Facts:
     service_targets: tuple[ServiceTarget, ...]
     # The labels that select the Prometheus pods: exporters' NetworkPolicies admit these.
     prometheus_pods: Mapping[str, str]
-    # Prometheus' rule files by file name (kmc.rule_packs): the rules ConfigMap holds them, the
-    # Prometheus pods mount it and roll when they change. Empty: no rules.
-    rule_files: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 class Component(Protocol):

@@ -30,7 +30,7 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ns = stack.namespace
-    config = yaml_text.dump({**prometheus_config(stack, facts.service_targets), **rules.prometheus_section(facts), **alertmanager.prometheus_section(stack)})
+    config = yaml_text.dump({**prometheus_config(stack, facts.service_targets), **rules.prometheus_section(stack), **alertmanager.prometheus_section(stack)})
     bodies = [
         kube.service_account(NAME, ns, ROLE),
         _cluster_role(ns),
@@ -48,7 +48,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
             [{"name": "web", "nodePort": Param("prometheus.service.nodePort", omit_empty=True), "port": PORT, "targetPort": "web"}],
             type=Param("prometheus.service.type"),
         ),
-        _workload(stack, hashlib.sha256(config.encode()).hexdigest(), facts),
+        _workload(stack, hashlib.sha256(config.encode()).hexdigest()),
     ]
     objects = [KObject(body, NAME) for body in bodies]
     if stack.enabled_somewhere(POLICY_SWITCH):
@@ -76,7 +76,7 @@ def _cluster_role(namespace: str) -> dict[str, Any]:
     }
 
 
-def _workload(stack: Stack, config_hash: str, facts: Facts) -> dict[str, Any]:
+def _workload(stack: Stack, config_hash: str) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [
         {"mountPath": "/etc/prometheus", "name": "config", "readOnly": True},
         {"mountPath": "/prometheus", "name": "data"},
@@ -87,10 +87,10 @@ def _workload(stack: Stack, config_hash: str, facts: Facts) -> dict[str, Any]:
         mounts.append({"mountPath": ETCD_CERTS, "name": "etcd-client", "readOnly": True})
         volumes.append({"name": "etcd-client", "secret": {"secretName": etcd.secret_name}})
     annotations = {"checksum/config": config_hash}
-    if facts.rule_files:
+    if stack.rules.files:
         mounts.append({"mountPath": rules.MOUNT, "name": "rules", "readOnly": True})
         volumes.append({"configMap": {"name": rules.NAME}, "name": "rules"})
-        annotations["checksum/rules"] = hashlib.sha256(json.dumps(facts.rule_files, sort_keys=True).encode()).hexdigest()
+        annotations["checksum/rules"] = hashlib.sha256(json.dumps(dict(stack.rules.files), sort_keys=True).encode()).hexdigest()
     container = {
         "name": NAME,
         "image": Param("prometheus.image"),

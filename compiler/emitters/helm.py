@@ -36,7 +36,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kmc import __version__, schema_refs, yaml_text
+from kmc import __version__, alertmanager_config, schema_refs, yaml_text
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, dynamic_nodes, lookup
 from kmc.model import Stack
@@ -471,7 +471,12 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
     # The Secret Grafana needs before it starts: kmc never writes credentials into the chart.
     grafana = [_condition(obj) for obj in graph.objects if obj.kind == "Deployment" and obj.component == "grafana"]
     admin = {"condition": grafana[0], "secret": stack.grafana.admin_secret} if grafana else None
-    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin)
+    # Likewise the Secrets Alertmanager's receivers read (webhook URLs, passwords, keys), by Secret.
+    alerting = [_condition(obj) for obj in graph.objects if obj.kind == "StatefulSet" and obj.component == "alertmanager"]
+    refs = alertmanager_config.secret_refs(stack.alertmanager)
+    receivers = {name: [ref.key for ref in refs if ref.secret_name == name] for name in sorted({ref.secret_name for ref in refs})}
+    alertmanager = {"condition": alerting[0], "secrets": receivers} if alerting and receivers else None
+    return _jinja("NOTES.txt.j2", stack=stack, services=services, workloads=workloads, api_services=api_services, grafana=admin, alertmanager=alertmanager)
 
 
 def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:
