@@ -8,8 +8,9 @@ What is rewritten, and why (everything else runs as compiled):
 - `kubernetes_sd_configs` entries get `api_server: <the stub>` (no in-cluster configuration here);
 - `rule_files` and the Secret file paths in alertmanager.yml point at the test's directory instead
   of the pods' mount points;
-- Alertmanager runs with `--cluster.listen-address=` (one process, no gossip): the cluster flags
-  name the pod's IP and the headless Service's DNS name, which exist only in a cluster.
+- Alertmanager runs with the flags of the compiled StatefulSet, their values made local: paths
+  into the test's directory, addresses on loopback, and itself as the cluster peer (the pod IP
+  and the headless Service's DNS name exist only in a cluster).
 - Debian's Alertmanager reads its default notification templates from the absolute path
   /usr/share/prometheus/alertmanager (a packaging patch; upstream embeds them), which is not
   installed on this machine and must not be written. The test runs a copy of the binary in
@@ -163,13 +164,19 @@ def test_rules_evaluate_and_alerts_reach_the_webhook(version: str, tmp_path: Pat
     webhook = Webhook()
     try:
         with KubeApiStub(cluster) as api:
-            am_args: list[str | Path] = [
-                _alertmanager_binary(tmp_path),
-                f"--config.file={_alertmanager_config(objects, tmp_path, webhook)}",
-                f"--storage.path={tmp_path / 'am-data'}",
-                f"--web.listen-address={host}:{web}",
-                "--cluster.listen-address=",
-            ]
+            gossip = free_port(host)
+            local = {
+                "--config.file": str(_alertmanager_config(objects, tmp_path, webhook)),
+                "--storage.path": str(tmp_path / "am-data"),
+                "--web.listen-address": f"{host}:{web}",
+                "--cluster.listen-address": f"{host}:{gossip}",
+                "--cluster.advertise-address": f"[{host}]:{gossip}",
+                "--cluster.peer": f"{host}:{gossip}",  # itself: the headless Service's name resolves only in a cluster
+            }
+            (container,) = workload["spec"]["template"]["spec"]["containers"]
+            compiled = dict(arg.split("=", 1) for arg in container["args"])
+            assert set(compiled) == set(local), "every flag of the compiled StatefulSet is run"
+            am_args: list[str | Path] = [_alertmanager_binary(tmp_path), *(f"{flag}={value}" for flag, value in local.items())]
             with _running("alertmanager", am_args, f"http://{host}:{web}/-/ready", tmp_path) as alertmanager:
                 address = f"127.0.0.1:{free_port()}"
                 prom_args: list[str | Path] = [

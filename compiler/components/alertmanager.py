@@ -104,7 +104,8 @@ def _stateful_set(stack: Stack, config_hash: str) -> dict[str, Any]:
             "--storage.path=/alertmanager",
             f"--web.listen-address=:{PORT}",
             f"--cluster.listen-address=:{CLUSTER_PORT}",
-            f"--cluster.advertise-address=$(POD_IP):{CLUSTER_PORT}",
+            # Bracketed, so that an IPv6 pod address parses too.
+            f"--cluster.advertise-address=[$(POD_IP)]:{CLUSTER_PORT}",
             f"--cluster.peer={peer}",
         ],
         "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
