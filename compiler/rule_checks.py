@@ -14,6 +14,7 @@ import promql_parser
 from kmc import rule_packs
 from kmc.loader import JsonPath
 from kmc.model import Stack
+from kmc.semantic import NODE_PORTS
 
 Problem = tuple[JsonPath, str, str, bool]  # path, message, hint, at the key
 
@@ -23,7 +24,7 @@ _MATCHER = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(\\.|[^"\\
 
 def check(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> list[Problem]:
     """Every problem of the stack's rules (against kmc's `packs`) and Alertmanager configuration."""
-    return [*_rules(stack, packs), *_alertmanager(stack)]
+    return [*_rules(stack, packs), *_alertmanager(stack), *_node_port(stack)]
 
 
 def _close(word: str, options: list[str]) -> str:
@@ -158,3 +159,35 @@ def _matchers(matchers: Any, path: JsonPath) -> Iterator[Problem]:
                 'write label, operator (=, !=, =~, !~) and value, e.g. severity="critical"',
                 False,
             )
+
+
+def _node_port(stack: Stack) -> Iterator[Problem]:
+    """Alertmanager's Service in every environment: a node port only with type NodePort, in the
+    default range, and not one Prometheus' or Grafana's Service takes there."""
+    reported: set[tuple[str, int]] = set()
+    for env in [None, *stack.environments]:
+        values = stack.values(env)
+        service = values["alertmanager"]["service"]
+        node_port = service.get("nodePort")
+        if node_port is None or not values["alertmanager"]["enabled"]:
+            continue
+        written = "nodePort" in stack.environments.get(env, {}).get("alertmanager", {}).get("service", {}) if env else False
+        where: JsonPath = ("environments", env, "alertmanager", "service", "nodePort") if env and written else ("alertmanager", "service", "nodePort")
+        suffix = f" in environment {env!r}" if env else ""
+        taken = {
+            other: values[other]["service"].get("nodePort")
+            for other in ("prometheus", "grafana")
+            if values[other]["service"]["type"] == "NodePort" and values[other].get("enabled", True)
+        }
+        clash = sorted({"prometheus": "Prometheus'", "grafana": "Grafana's"}[other] for other, port in taken.items() if port == node_port)
+        if service["type"] != "NodePort":
+            problem = (f"nodePort is set but the service type is {service['type']}{suffix}", "set `type: NodePort`, or remove nodePort")
+        elif node_port not in NODE_PORTS:
+            problem = (f"node port {node_port} is outside the NodePort range 30000-32767", "Kubernetes allocates node ports from --service-node-port-range")
+        elif clash:
+            problem = (f"node port {node_port} is {clash[0]} too{suffix}", "two Services cannot share a node port: choose another one for Alertmanager")
+        else:
+            continue
+        if (str(where), node_port) not in reported:
+            reported.add((str(where), node_port))
+            yield (where, *problem, False)
