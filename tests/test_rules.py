@@ -133,3 +133,27 @@ def test_placeholders_are_filled() -> None:
     for pack in LIBRARY.values():
         text = yaml_text.dump(rule_packs.pack_file(pack, {}))
         assert not re.search(r"\$\{", text)
+
+
+def _pod_annotations(tmp_path: Path, rules: dict[str, object]) -> dict[str, str]:
+    from kmc import pipeline
+
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(yaml.safe_dump({"version": 1, "rules": rules}))
+    compiled = pipeline.compile_stack(stack)
+    (workload,) = [obj for obj in compiled.graph.objects if obj.kind in ("Deployment", "StatefulSet") and obj.name == "prometheus"]
+    annotations: dict[str, str] = workload.body["spec"]["template"]["metadata"]["annotations"]
+    return annotations
+
+
+def test_prometheus_pods_roll_when_the_rules_change(tmp_path: Path) -> None:
+    default = _pod_annotations(tmp_path, {})
+    changed = _pod_annotations(tmp_path, {"overrides": {"NodeMemoryPressure": {"thresholds": {"percentAvailable": 5}}}})
+    assert default["checksum/config"] == changed["checksum/config"]
+    assert default["checksum/rules"] != changed["checksum/rules"]
+
+
+def test_no_rules_no_mount(tmp_path: Path) -> None:
+    off = {name: False for name in LIBRARY}
+    annotations = _pod_annotations(tmp_path, {"packs": off})
+    assert "checksum/rules" not in annotations
