@@ -50,6 +50,8 @@ def _rules(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Probl
 
     for index, name in enumerate(stack.rules.disabled):
         yield from unknown(name, ("rules", "disabled", index), False)
+        if name in stack.rules.disabled[:index]:
+            yield (("rules", "disabled", index), f"{name!r} is listed twice", "list each alert once", False)
     for name, override in stack.rules.overrides.items():
         here: JsonPath = ("rules", "overrides", name)
         yield from unknown(name, here, True)
@@ -70,6 +72,8 @@ def _groups(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Prob
         if name in taken:
             yield ((*here, "name"), f"rule group name {name!r} is already used by {taken[name]}", "rule group names must be unique", False)
         taken.setdefault(name, f"rules.groups[{index}]")
+        if not group["rules"]:
+            yield ((*here, "rules"), f"rule group {name!r} has no rules", "add rules, or remove the group", False)
         for position, rule in enumerate(group["rules"]):
             yield from _rule(rule, (*here, "rules", position))
 
@@ -138,6 +142,13 @@ def _alertmanager(stack: Stack) -> Iterator[Problem]:
     yield from _route(config.route, ("alertmanager", "route"), sorted(names))
     for index, rule in enumerate(config.inhibit_rules):
         for key in ("sourceMatchers", "targetMatchers"):
+            if not rule[key]:
+                yield (
+                    ("alertmanager", "inhibitRules", index, key),
+                    f"`{key}` is empty",
+                    "with no matcher the rule would take every alert: name at least one",
+                    False,
+                )
             yield from _matchers(rule[key], ("alertmanager", "inhibitRules", index, key))
 
 
@@ -146,6 +157,10 @@ def _route(route: Mapping[str, Any], path: JsonPath, receivers: list[str]) -> It
         hint = _close(route["receiver"], receivers) or ("receivers: " + ", ".join(receivers) if receivers else "define it in alertmanager.receivers")
         yield ((*path, "receiver"), f"no receiver named {route['receiver']!r}", hint, False)
     yield from _matchers(route.get("matchers", ()), (*path, "matchers"))
+    group_by = route.get("groupBy", [])
+    for index, label in enumerate(group_by):
+        if label in group_by[:index]:
+            yield ((*path, "groupBy", index), f"{label!r} is listed twice", "Alertmanager refuses a label twice in group_by", False)
     for index, child in enumerate(route.get("routes", ())):
         yield from _route(child, (*path, "routes", index), receivers)
 
