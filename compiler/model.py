@@ -311,6 +311,36 @@ class Autoscaler:
     metrics: tuple[Mapping[str, Any], ...]
 
 
+@record
+class AlertOverride:
+    """The stack's changes to one alert of kmc's rule packs (None: the pack's own)."""
+
+    for_: str | None
+    severity: str | None
+    thresholds: Mapping[str, float]
+
+
+@record
+class Rules:
+    packs: Mapping[str, bool]
+    disabled: tuple[str, ...]
+    overrides: Mapping[str, AlertOverride]
+    groups: tuple[Mapping[str, Any], ...]  # the stack's own groups, in Prometheus' format
+    # Prometheus' rule files by file name, filled by the validation stage, which reads kmc's rule
+    # packs (kmc.rule_packs): the rules ConfigMap holds them, the Prometheus pods mount it.
+    files: Mapping[str, str] = field(default=MappingProxyType({}))
+
+
+@record
+class Alertmanager:
+    """The compile-time part of Alertmanager: its configuration as written (see kmc.alertmanager_config)."""
+
+    storage: bool
+    route: Mapping[str, Any]
+    receivers: tuple[Mapping[str, Any], ...]
+    inhibit_rules: tuple[Mapping[str, Any], ...]
+
+
 # The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
 PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "prometheus": ("image", "replicas", "retention", "retentionSize", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
@@ -319,6 +349,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "metricsServer": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
     "prometheusAdapter": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
+    "alertmanager": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "storage", "service", "networkPolicy"),
 }
 
 
@@ -341,6 +372,8 @@ class Stack:
     autoscaling: tuple[Autoscaler, ...]
     parameters: Mapping[str, Any]
     environments: Mapping[str, Mapping[str, Any]]
+    rules: Rules
+    alertmanager: Alertmanager
     # Filled by the validation stage, which reads or makes them (kmc.metrics_tls): by API server name.
     tls: Mapping[str, TlsMaterial] = field(default=MappingProxyType({}))
 
@@ -405,6 +438,8 @@ class Stack:
             ),
             parameters={section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()},
             environments=data["environments"],
+            rules=_rules(data["rules"]),
+            alertmanager=_alertmanager(data["alertmanager"]),
         )
 
     def values(self, environment: str | None) -> Mapping[str, Any]:
@@ -501,6 +536,17 @@ def _times(duration: str, factor: int) -> str:
             parts.append(f"{millis // size}{unit}")
             millis %= size
     return "".join(parts) or "0s"
+
+
+def _rules(data: Mapping[str, Any]) -> Rules:
+    overrides = {
+        name: AlertOverride(override.get("for"), override.get("severity"), override.get("thresholds", {})) for name, override in data["overrides"].items()
+    }
+    return Rules(data["packs"], tuple(data["disabled"]), overrides, tuple(data["groups"]))
+
+
+def _alertmanager(data: Mapping[str, Any]) -> Alertmanager:
+    return Alertmanager("storage" in data, data["route"], tuple(data["receivers"]), tuple(data["inhibitRules"]))
 
 
 def _job(data: Mapping[str, Any]) -> ComponentJob:

@@ -79,7 +79,10 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
         for key in sorted(set(value) - set(allowed)):
             yield doc.diagnostic((*path, key), f"unknown key {key!r}", _did_you_mean(key, allowed), key=True)
     elif keyword == "type":
-        yield doc.diagnostic(path, f"expected {_expected(error.validator_value)}, got {_describe(value)}", _type_hint(doc, path, error.validator_value))
+        hint = _type_hint(doc, path, error.validator_value)
+        if subschema.get("required") == ["secretName", "key"]:
+            hint = "secrets are never written into the stack: store it in a Secret and write `{secretName: NAME, key: KEY}`"
+        yield doc.diagnostic(path, f"expected {_expected(error.validator_value)}, got {_describe(value)}", hint)
     elif keyword == "enum":
         options = ", ".join(str(option) for option in error.validator_value)
         close = _did_you_mean(str(value), [str(option) for option in error.validator_value])

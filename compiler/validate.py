@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kmc import dashboards, grafana_checks, schema_check, schema_gate, semantic
+from kmc import dashboards, grafana_checks, rule_checks, rule_packs, schema_check, schema_gate, semantic
 from kmc.components import aggregated_api, grafana, kube
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.loader import Document
@@ -33,6 +33,9 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
     stack = Stack.from_data(schema, doc.data)
     problems = semantic.check(doc, stack)
     problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
+    packs = rule_packs.library()
+    problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in rule_checks.check(stack, packs)]
+    stack = rule_packs.vendor(stack, packs)
     if stack.enabled_somewhere("grafana.enabled"):
         stack, found = dashboards.vendor(stack, stack_dir)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]

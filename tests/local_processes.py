@@ -127,11 +127,11 @@ class MetricsServer:
 class Process:
     """A started binary with its output in `log`; `stop()` ends it by PID."""
 
-    def __init__(self, args: Sequence[str | Path], log: Path) -> None:
+    def __init__(self, args: Sequence[str | Path], log: Path, cwd: Path | None = None) -> None:
         self.args = [str(arg) for arg in args]
         self.log = log
         with log.open("wb") as out:
-            self.popen = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            self.popen = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
 
     @property
     def pid(self) -> int:

@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from kmc import rule_packs
+
 Doc = dict[str, Any]
 JsonPath = tuple[str | int, ...]
 
@@ -548,6 +550,66 @@ api_tls = st.sampled_from(
 metric_names = shaped(LETTERS + "_", ALNUM + "_", LETTERS, 24)
 
 
+_PACK_ALERTS = {name: [(alert.name, sorted(alert.thresholds)) for alert in pack.alerts()] for name, pack in rule_packs.library().items()}
+_EXPRESSIONS = ("up == 0", 'sum by (job) (rate(http_requests_total{code=~"5.."}[5m])) > 1', "vector(1)", "avg_over_time(up[10m]) < 0.9")
+
+
+@st.composite
+def rules_sections(draw: st.DrawFn) -> Doc:
+    """Top-level `rules`: packs on or off, alerts of the packs left on disabled or overridden, groups of our own."""
+    packs = draw(st.fixed_dictionaries({}, optional={name: st.booleans() for name in _PACK_ALERTS}))
+    alerts = [alert for name, found in _PACK_ALERTS.items() if packs.get(name, True) for alert in found]
+    section: Doc = {}
+    if packs or draw(st.booleans()):
+        section["packs"] = packs
+    if alerts and draw(st.booleans()):
+        section["disabled"] = draw(st.lists(st.sampled_from([name for name, _ in alerts]), unique=True, max_size=3))
+    if alerts and draw(st.booleans()):
+        overrides = {}
+        for name, thresholds in draw(st.lists(st.sampled_from(alerts), unique_by=lambda alert: alert[0], max_size=3)):
+            optional: dict[str, st.SearchStrategy[Any]] = {"for": durations(), "severity": st.sampled_from(("critical", "warning", "info"))}
+            if thresholds:
+                optional["thresholds"] = st.dictionaries(st.sampled_from(thresholds), st.integers(1, 99) | st.floats(0.5, 99.5), min_size=1)
+            overrides[name] = draw(st.fixed_dictionaries({}, optional=optional).filter(bool))
+        section["overrides"] = overrides
+    names = draw(st.lists(shaped(LOWER_ALNUM, LOWER_ALNUM + "-", LOWER_ALNUM, 12), unique=True, max_size=2))
+    groups = []
+    for name in names:
+        rules = []
+        for index, expr in enumerate(draw(st.lists(st.sampled_from(_EXPRESSIONS), min_size=1, max_size=3))):
+            if draw(st.booleans()):
+                rules.append({"record": f"custom:rule_{index}:sum", "expr": expr})
+            else:
+                rule = {"alert": f"Custom{index}", "expr": expr}
+                rule.update(draw(st.fixed_dictionaries({}, optional={"for": durations(), "labels": st.just({"severity": "warning"})})))
+                rules.append(rule)
+        groups.append({"name": name, "rules": rules})
+    if groups:
+        section["groups"] = groups
+    return section
+
+
+@st.composite
+def alertmanager_sections(draw: st.DrawFn) -> Doc:
+    """Top-level `alertmanager`: parameters (ClusterIP Service) and a configuration whose routes name its receivers."""
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "enabled": st.booleans(),
+        "replicas": st.integers(0, 5),
+        "storage": storages,
+        "networkPolicy": prometheus_network_policies,
+        **_scheduling(),
+    }
+    section: Doc = draw(st.fixed_dictionaries({}, optional=optional))
+    receivers = [{"name": "default", "webhookConfigs": [{"url": draw(_SECRET_REFS)}]}]
+    if draw(st.booleans()):
+        receivers.append({"name": "chat", "slackConfigs": [{"apiUrl": draw(_SECRET_REFS), "channel": "#alerts"}]})
+    route: Doc = {"receiver": "default"}
+    if len(receivers) > 1:
+        route["routes"] = [{"matchers": ['severity="critical"'], "receiver": "chat"}]
+    section.update(route=route, receivers=receivers)
+    return section
+
+
 @st.composite
 def metrics_api_sections(draw: st.DrawFn, scrape_interval: str) -> Doc:
     """metrics-server, the adapter with external metrics (cluster-wide, so no scrape label is
@@ -656,6 +718,8 @@ def stacks(draw: st.DrawFn) -> Doc:
         ("nodeExporter", node_exporter_sections()),
         ("kubeStateMetrics", kube_state_metrics_sections()),
         ("grafana", grafana_sections()),
+        ("rules", rules_sections()),
+        ("alertmanager", alertmanager_sections()),
     ):
         if often(draw):
             doc[key] = draw(strategy)

@@ -73,7 +73,8 @@ def test_release_labels_name_the_release_and_chart(helm_name: str) -> None:
         (["--set-string", "prometheus.replicas=two"], "replicas"),  # wrong type
         (["--set", "prometheus.service.type=LoadBalancer"], "type"),  # not in the enum
         (["--set", "nodeExporter.enabled=maybe"], "enabled"),
-        (["--set", "alertmanager.enabled=true"], "alertmanager"),  # a section the chart does not have
+        (["--set", "pushgateway.enabled=true"], "pushgateway"),  # a section the chart does not have
+        (["--set", "alertmanager.replicas=9"], "replicas"),  # above the stack schema's maximum
         (["--set", "prometheus.image=Not An Image"], "image"),  # the stack schema's pattern, RE2 dialect
     ],
 )
@@ -103,7 +104,7 @@ def test_values_override_reaches_the_objects(helm_name: str) -> None:
     chart = ROOT / "golden/full/out/helm/monitoring-full"
     args = ["--set", "prometheus.replicas=7", "--set", "prometheus.retention=1y", "--set", "nodeExporter.enabled=false"]
     objects = list(yaml.safe_load_all(helm(helm_name, "template", "r", chart, *args).stdout))
-    prometheus = next(obj for obj in objects if obj["kind"] == "StatefulSet")
+    prometheus = next(obj for obj in objects if obj["kind"] == "StatefulSet" and obj["metadata"]["name"] == "prometheus")
     assert prometheus["spec"]["replicas"] == 7
     assert "--storage.tsdb.retention.time=1y" in prometheus["spec"]["template"]["spec"]["containers"][0]["args"]
     assert not any(obj["kind"] == "DaemonSet" for obj in objects)

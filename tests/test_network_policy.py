@@ -38,6 +38,8 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
         expected.add("kube-state-metrics")
     if lookup(values, "grafana.enabled") and lookup(values, "grafana.networkPolicy.enabled"):
         expected.add("grafana")
+    if lookup(values, "alertmanager.enabled") and lookup(values, "alertmanager.networkPolicy.enabled"):
+        expected.add("alertmanager")
     assert set(policies) == expected
     for name, policy in policies.items():
         spec = policy["spec"]
@@ -58,6 +60,16 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
     if "grafana" in policies:
         peers = lookup(values, "grafana.networkPolicy.from")
         assert policies["grafana"]["spec"]["ingress"] == ([{"from": peers, "ports": [{"port": 3000, "protocol": "TCP"}]}] if peers else [])
+    if "alertmanager" in policies:
+        # The web port: the stack's Prometheus and the listed peers; the cluster port: only the other Alertmanagers.
+        web, *peer_rules, gossip = policies["alertmanager"]["spec"]["ingress"]
+        assert web["ports"] == [{"port": 9093, "protocol": "TCP"}] and len(web["from"]) == 1
+        assert set(web["from"][0]) == {"podSelector"} and web["from"][0]["podSelector"]["matchLabels"].items() <= pods["prometheus"].items()
+        peers = lookup(values, "alertmanager.networkPolicy.from")
+        assert peer_rules == ([{"from": peers, "ports": [{"port": 9093, "protocol": "TCP"}]}] if peers else [])
+        (peer,) = gossip["from"]
+        assert peer["podSelector"]["matchLabels"].items() <= pods["alertmanager"].items()
+        assert gossip["ports"] == [{"port": 9094, "protocol": "TCP"}, {"port": 9094, "protocol": "UDP"}]
     if "kube-state-metrics" in policies:
         (rule,) = policies["kube-state-metrics"]["spec"]["ingress"]
         (peer,) = rule["from"]
@@ -76,7 +88,12 @@ def test_golden_policies(env: Path) -> None:
 
 def test_golden_full_has_every_policy() -> None:
     names = {path.name for path in (ROOT / "golden/full/out/manifests/default").glob("*networkpolicy*")}
-    assert names == {"15-networkpolicy-grafana.yaml", "15-networkpolicy-kube-state-metrics.yaml", "15-networkpolicy-prometheus.yaml"}
+    assert names == {
+        "15-networkpolicy-alertmanager.yaml",
+        "15-networkpolicy-grafana.yaml",
+        "15-networkpolicy-kube-state-metrics.yaml",
+        "15-networkpolicy-prometheus.yaml",
+    }
 
 
 def test_golden_full_prometheus_admits_its_grafana() -> None:

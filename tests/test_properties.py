@@ -316,7 +316,10 @@ def test_emitted_yaml_round_trips(doc: dict[str, Any]) -> None:
             config = assert_round_trips(obj["data"]["prometheus.yml"].encode("utf-8"), f"{path}: prometheus.yml")
             names = [job["job_name"] for job in config["scrape_configs"]]
             assert len(names) == len(set(names)), f"{path}: duplicate job names {names}"
-            assert set(config) == {"global", "scrape_configs"}
+            assert set(config) <= {"global", "scrape_configs", "rule_files", "alerting"}
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] in ("prometheus-rules", "alertmanager"):
+            for name, text in obj["data"].items():
+                assert_round_trips(text.encode("utf-8"), f"{path}: {name}")
 
 
 # --- 6. environments are the stack's values merged like Helm merges values files -------------

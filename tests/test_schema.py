@@ -69,7 +69,7 @@ def test_every_object_is_closed() -> None:
 def test_parameter_fragments_are_only_used_closed() -> None:
     """Fragments leave additionalProperties open so they can be combined; every use closes them."""
     text = (ROOT / "schema/stack.schema.json").read_text()
-    for name in ("prometheusParameters", "nodeExporterParameters", "kubeStateMetricsParameters", "grafanaParameters"):
+    for name in ("prometheusParameters", "nodeExporterParameters", "kubeStateMetricsParameters", "grafanaParameters", "alertmanagerParameters"):
         assert text.count(f'"#/$defs/{name}"') == 2
     for section in PARAMETER_SECTIONS:
         assert SCHEMA["properties"][section]["unevaluatedProperties"] is False

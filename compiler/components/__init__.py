@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kmc.components import (
     aggregated_api,
+    alertmanager,
     autoscaling,
     grafana,
     kube,
@@ -16,6 +17,7 @@ from kmc.components import (
     node_exporter,
     prometheus,
     prometheus_adapter,
+    rules,
 )
 from kmc.components.base import Component, Facts
 from kmc.ir import ObjectGraph
@@ -23,6 +25,7 @@ from kmc.model import Stack
 
 # Sorted by name; every component of kmc is listed here and nowhere else.
 COMPONENTS: Mapping[str, Component] = {
+    alertmanager.NAME: alertmanager,
     autoscaling.NAME: autoscaling,
     grafana.NAME: grafana,
     kube_state_metrics.NAME: kube_state_metrics,
@@ -31,6 +34,7 @@ COMPONENTS: Mapping[str, Component] = {
     node_exporter.NAME: node_exporter,
     prometheus.NAME: prometheus,
     prometheus_adapter.NAME: prometheus_adapter,
+    rules.NAME: rules,
 }
 
 

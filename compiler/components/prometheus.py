@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from kmc import yaml_text
-from kmc.components import kube
+from kmc.components import alertmanager, kube, rules
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
@@ -29,7 +30,7 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ns = stack.namespace
-    config = yaml_text.dump(prometheus_config(stack, facts.service_targets))
+    config = yaml_text.dump({**prometheus_config(stack, facts.service_targets), **rules.prometheus_section(stack), **alertmanager.prometheus_section(stack)})
     bodies = [
         kube.service_account(NAME, ns, ROLE),
         _cluster_role(ns),
@@ -91,6 +92,11 @@ def _workload(stack: Stack, config_hash: str) -> dict[str, Any]:
     if etcd.enabled:
         mounts.append({"mountPath": ETCD_CERTS, "name": "etcd-client", "readOnly": True})
         volumes.append({"name": "etcd-client", "secret": {"secretName": etcd.secret_name}})
+    annotations = {"checksum/config": config_hash}
+    if stack.rules.files:
+        mounts.append({"mountPath": rules.MOUNT, "name": "rules", "readOnly": True})
+        volumes.append({"configMap": {"name": rules.NAME}, "name": "rules"})
+        annotations["checksum/rules"] = hashlib.sha256(json.dumps(dict(stack.rules.files), sort_keys=True).encode()).hexdigest()
     container = {
         "name": NAME,
         "image": Param("prometheus.image"),
@@ -109,7 +115,7 @@ def _workload(stack: Stack, config_hash: str) -> dict[str, Any]:
         "volumeMounts": mounts,
     }
     pod = {
-        "metadata": {"annotations": {"checksum/config": config_hash}, "labels": kube.labels(NAME, ROLE)},
+        "metadata": {"annotations": annotations, "labels": kube.labels(NAME, ROLE)},
         "spec": {
             "automountServiceAccountToken": True,
             "containers": [container],

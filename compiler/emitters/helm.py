@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kmc import __version__, schema_refs, yaml_text
+from kmc import __version__, alertmanager_config, schema_refs, yaml_text
 from kmc.components import aggregated_api
 from kmc.emitters import helm_texts
 from kmc.emitters.manifests import file_name
@@ -460,7 +460,12 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
         for server in aggregated_api.tls_servers(stack, Path())
         if server.tls.mode in ("generate", "ca") and server.name in deployments
     ]
-    return helm_texts.notes(stack, services, workloads, api_services, admin, tls_secrets)
+    # Likewise the Secrets Alertmanager's receivers read (webhook URLs, passwords, keys), by Secret.
+    alerting = [_condition(obj) for obj in graph.objects if obj.kind == "StatefulSet" and obj.component == "alertmanager"]
+    refs = alertmanager_config.secret_refs(stack.alertmanager)
+    receivers = {name: [ref.key for ref in refs if ref.secret_name == name] for name in sorted({ref.secret_name for ref in refs})}
+    alertmanager = (alerting[0], receivers) if alerting and receivers else None
+    return helm_texts.notes(stack, services, workloads, api_services, admin, tls_secrets, alertmanager)
 
 
 def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:

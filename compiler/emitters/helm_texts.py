@@ -20,10 +20,12 @@ def notes(
     api_services: Sequence[str],
     grafana: tuple[str | None, AdminSecret] | None,
     tls_secrets: Sequence[Mapping[str, Any]] = (),
+    alertmanager: tuple[str | None, Mapping[str, Sequence[str]]] | None = None,
 ) -> str:
     """NOTES.txt; `grafana` is the condition of Grafana's Deployment and its admin Secret, if it is
     built; `tls_secrets` the API servers whose serving-certificate Secret is to be made from kmc's
-    state (`server`, `secret`, `condition`, `state`)."""
+    state (`server`, `secret`, `condition`, `state`); `alertmanager` the condition of
+    Alertmanager's StatefulSet and the keys of each Secret its receivers read."""
     namespace = stack.namespace
     lines = [
         f"{stack.chart.name} {{{{ .Chart.Version }}}} is installed as release {{{{ .Release.Name }}}}.",
@@ -73,6 +75,20 @@ def notes(
                 f"    --from-literal={secret.user_key}=admin \\",
                 f'    --from-literal={secret.password_key}="$(openssl rand -base64 24)" \\',
                 f'    --from-literal={secret.secret_key_key}="$(openssl rand -base64 32)"',
+            ],
+        )
+    if alertmanager:
+        condition, secrets = alertmanager
+        lines += _if(
+            condition,
+            [
+                "",
+                "Alertmanager's receivers read their secrets from files of these Secrets, which you create (the",
+                "chart holds no webhook URL, password or key); until they exist the Alertmanager pods do not start:",
+                *(
+                    f"  kubectl -n {namespace} create secret generic {name}" + "".join(f" --from-literal={key}=..." for key in keys)
+                    for name, keys in secrets.items()
+                ),
             ],
         )
     return "\n".join(lines) + "\n"

@@ -1,0 +1,159 @@
+"""kmc's rule packs: well formed, accepted by promtool 2.53 and 3.x, and every alert unit-tested
+(`promtool test rules` with tests/rules/<pack>.test.yaml, firing and not firing)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from tools import PROMTOOLS, ROOT, tool
+
+from kmc import rule_packs, yaml_text
+from kmc.model import AlertOverride
+from kmc.resources import data_dir
+
+LIBRARY = rule_packs.library()
+TESTS = ROOT / "tests" / "rules"
+RULE_CONFIGMAPS = sorted(ROOT.glob("golden/*/out/manifests/*/04-configmap-prometheus-rules.yaml"))
+
+
+def _promtool(version: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([tool(PROMTOOLS[version]), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def _write_defaults(directory: Path) -> None:
+    """Every pack, every group, default thresholds: the rules the unit tests are written against."""
+    for name, pack in LIBRARY.items():
+        (directory / f"{name}.yaml").write_text(yaml_text.dump(rule_packs.pack_file(pack, {})))
+
+
+def _alert_tests(path: Path) -> list[tuple[str, bool]]:
+    """(alert name, fires) of every alert_rule_test of a promtool test file."""
+    data = yaml.safe_load(path.read_text())
+    return [(case["alertname"], bool(case.get("exp_alerts"))) for test in data["tests"] for case in test.get("alert_rule_test", ())]
+
+
+def test_library_has_the_packs() -> None:
+    assert sorted(LIBRARY) == ["kmc", "metrics-apis", "node", "prometheus", "workloads"]
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARY))
+def test_pack_is_well_formed(name: str) -> None:
+    pack = LIBRARY[name]
+    text = (data_dir("library") / "rules" / f"{name}.yaml").read_text()
+    assert "# Shard-safe:" in text, "every pack says why it is safe under sharding"
+    for group in pack.groups:
+        assert group.name.startswith("kmc-")
+        assert set(group.requires) <= set(rule_packs.REQUIREMENTS)
+    for alert in pack.alerts():
+        assert alert.severity in ("critical", "warning", "info")
+        assert all(len(text.split()) >= 5 for text in (alert.summary, alert.description, alert.runbook)) or len(alert.summary.split()) >= 4
+        assert "absent(" not in alert.expr, "absent() misfires on a shard that does not scrape the target"
+        used = set(rule_packs.PLACEHOLDER.findall(alert.expr + alert.summary + alert.description + alert.runbook))
+        assert used == set(alert.thresholds), f"{alert.name}: thresholds declared {sorted(alert.thresholds)}, used {sorted(used)}"
+        assert set(rule_packs.PLACEHOLDER.findall(alert.expr)) == set(alert.thresholds), f"{alert.name}: a threshold not in the expression"
+
+
+def test_alert_names_are_unique() -> None:
+    names = [alert.name for pack in LIBRARY.values() for alert in pack.alerts()]
+    assert len(names) == len(set(names))
+    groups = [group.name for pack in LIBRARY.values() for group in pack.groups]
+    assert len(groups) == len(set(groups))
+
+
+def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
+    cases = [case for path in sorted(TESTS.glob("*.test.yaml")) for case in _alert_tests(path)]
+    for pack in LIBRARY.values():
+        for alert in pack.alerts():
+            assert (alert.name, True) in cases, f"{alert.name} has no unit test where it fires"
+            assert (alert.name, False) in cases, f"{alert.name} has no unit test where it stays quiet"
+
+
+@pytest.mark.parametrize("version", sorted(PROMTOOLS))
+def test_promtool_checks_the_library(version: str, tmp_path: Path) -> None:
+    _write_defaults(tmp_path)
+    files = sorted(path.name for path in tmp_path.glob("*.yaml"))
+    result = _promtool(version, "check", "rules", *files, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("version", sorted(PROMTOOLS))
+@pytest.mark.parametrize("pack", sorted(LIBRARY))
+def test_promtool_unit_tests(version: str, pack: str, tmp_path: Path) -> None:
+    _write_defaults(tmp_path)
+    test = TESTS / f"{pack}.test.yaml"
+    (tmp_path / test.name).write_text(test.read_text())
+    result = _promtool(version, "test", "rules", test.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("version", sorted(PROMTOOLS))
+def test_unit_tests_catch_a_changed_threshold(version: str, tmp_path: Path) -> None:
+    """The tests can fail: with the free-space threshold at 1% the filesystem alert stays quiet."""
+    _write_defaults(tmp_path)
+    override = AlertOverride(None, None, {"percentFree": 1})
+    (tmp_path / "node.yaml").write_text(yaml_text.dump(rule_packs.pack_file(LIBRARY["node"], {"NodeFilesystemAlmostFull": override})))
+    (tmp_path / "node.test.yaml").write_text((TESTS / "node.test.yaml").read_text())
+    result = _promtool(version, "test", "rules", "node.test.yaml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "NodeFilesystemAlmostFull" in result.stdout + result.stderr
+
+
+def test_every_golden_case_has_rules() -> None:
+    assert len(RULE_CONFIGMAPS) >= 4
+
+
+@pytest.mark.parametrize("version", sorted(PROMTOOLS))
+@pytest.mark.parametrize("configmap", RULE_CONFIGMAPS, ids=lambda path: str(path.relative_to(ROOT).parent))
+def test_promtool_checks_compiled_rules(version: str, configmap: Path, tmp_path: Path) -> None:
+    for name, text in yaml.safe_load(configmap.read_text())["data"].items():
+        (tmp_path / name).write_text(text)
+    files = sorted(path.name for path in tmp_path.glob("*.yaml"))
+    result = _promtool(version, "check", "rules", *files, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("version", sorted(PROMTOOLS))
+def test_overrides_of_the_full_stack(version: str, tmp_path: Path) -> None:
+    """golden/full overrides NodeFilesystemAlmostFull (5% free, 30m, critical): its compiled rules behave so."""
+    configmap = ROOT / "golden/full/out/manifests/default/04-configmap-prometheus-rules.yaml"
+    for name, text in yaml.safe_load(configmap.read_text())["data"].items():
+        (tmp_path / name).write_text(text)
+    test = TESTS / "full-overrides.test.yaml"
+    (tmp_path / test.name).write_text(test.read_text())
+    result = _promtool(version, "test", "rules", test.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_placeholders_are_filled() -> None:
+    for pack in LIBRARY.values():
+        text = yaml_text.dump(rule_packs.pack_file(pack, {}))
+        assert not re.search(r"\$\{", text)
+
+
+def _pod_annotations(tmp_path: Path, rules: dict[str, object]) -> dict[str, str]:
+    from kmc import pipeline
+
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(yaml.safe_dump({"version": 1, "rules": rules}))
+    compiled = pipeline.compile_stack(stack)
+    (workload,) = [obj for obj in compiled.graph.objects if obj.kind in ("Deployment", "StatefulSet") and obj.name == "prometheus"]
+    annotations: dict[str, str] = workload.body["spec"]["template"]["metadata"]["annotations"]
+    return annotations
+
+
+def test_prometheus_pods_roll_when_the_rules_change(tmp_path: Path) -> None:
+    default = _pod_annotations(tmp_path, {})
+    changed = _pod_annotations(tmp_path, {"overrides": {"NodeMemoryPressure": {"thresholds": {"percentAvailable": 5}}}})
+    assert default["checksum/config"] == changed["checksum/config"]
+    assert default["checksum/rules"] != changed["checksum/rules"]
+
+
+def test_no_rules_no_mount(tmp_path: Path) -> None:
+    off = {name: False for name in LIBRARY}
+    annotations = _pod_annotations(tmp_path, {"packs": off})
+    assert "checksum/rules" not in annotations
