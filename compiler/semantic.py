@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kmc import scaleout_checks
 from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
@@ -95,6 +96,7 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     yield from _etcd(stack)
     yield from _extra_jobs(stack)
     yield from _network_policy_peers(data, stack)
+    yield from scaleout_checks.problems(stack, _relabel)
 
 
 def _cluster(stack: Stack) -> Iterator[Problem]:
