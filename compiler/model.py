@@ -358,7 +358,11 @@ def _datasource(data: Mapping[str, Any]) -> Datasource:
 
 
 # The Grafana datasource of a remote store (`prometheus.remoteWrite[].grafanaDatasource`): type and query path by kind.
-REMOTE_DATASOURCES: Mapping[str, tuple[str, str]] = {"influxdb": ("influxdb", ""), "mimir": ("prometheus", "/prometheus"), "victoriametrics": ("prometheus", "")}
+REMOTE_DATASOURCES: Mapping[str, tuple[str, str]] = {
+    "influxdb": ("influxdb", ""),
+    "mimir": ("prometheus", "/prometheus"),
+    "victoriametrics": ("prometheus", ""),
+}
 REMOTE_DATASOURCE_UID = "kmc-remote-"
 
 

@@ -64,7 +64,12 @@ def _datasource(stack: Stack, entry: Mapping[str, Any], here: JsonPath) -> Itera
     kind = entry["kind"]
     if kind not in REMOTE_DATASOURCES:
         kinds = ", ".join(sorted(REMOTE_DATASOURCES))
-        yield (where, f"kmc makes Grafana datasources for {kinds} stores, not {kind}", "add the store's query endpoint under grafana.datasources yourself", False)
+        yield (
+            where,
+            f"kmc makes Grafana datasources for {kinds} stores, not {kind}",
+            "add the store's query endpoint under grafana.datasources yourself",
+            False,
+        )
         return
     if "bearerToken" in entry or "tenant" in entry or "tls" in entry:
         yield (

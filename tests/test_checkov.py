@@ -240,4 +240,5 @@ def test_custom_checks_fail_and_pass_the_fixtures(findings: list[Finding]) -> No
 def test_custom_checks_ran_on_kmc_output(findings: list[Finding]) -> None:
     # Every workload of every output passed CKV_KMC_2 (kmc has no APIService yet for CKV_KMC_1).
     kmc_runs = {(f.where, f.resource) for f in _outputs(findings) if f.check == "CKV_KMC_2" and f.passed}
-    assert {resource for _, resource in kmc_runs} == {"prometheus", "node-exporter", "kube-state-metrics", "grafana"}
+    shards = {f"prometheus-shard-{index}" for index in range(3)}  # golden/sharded
+    assert {resource for _, resource in kmc_runs} == {"prometheus", "node-exporter", "kube-state-metrics", "grafana", "thanos-query", *shards}

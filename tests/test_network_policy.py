@@ -29,6 +29,8 @@ def check_policies(objects: list[dict[str, Any]], values: Any) -> None:
     """The policies of one environment's objects agree with its values, and admit only what they say."""
     policies = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "NetworkPolicy"}
     pods = {obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["labels"] for obj in objects if "template" in obj.get("spec", {})}
+    if "prometheus-shard-0" in pods:  # sharded: every shard's pods are Prometheus pods
+        pods["prometheus"] = pods["prometheus-shard-0"]
     expected = set()
     if lookup(values, "prometheus.networkPolicy.enabled"):
         expected.add("prometheus")
@@ -36,6 +38,9 @@ def check_policies(objects: list[dict[str, Any]], values: Any) -> None:
         expected.add("kube-state-metrics")
     if lookup(values, "grafana.enabled") and lookup(values, "grafana.networkPolicy.enabled"):
         expected.add("grafana")
+    query = "thanos-query" in pods  # Thanos Query's policy follows Prometheus'
+    if query and lookup(values, "prometheus.networkPolicy.enabled"):
+        expected.add("thanos-query")
     assert set(policies) == expected
     for name, policy in policies.items():
         spec = policy["spec"]
@@ -46,7 +51,25 @@ def check_policies(objects: list[dict[str, Any]], values: Any) -> None:
     if "prometheus" in policies:
         peers = lookup(values, "prometheus.networkPolicy.from")
         ingress = policies["prometheus"]["spec"]["ingress"]
-        assert ingress == ([{"from": peers, "ports": [{"port": 9090, "protocol": "TCP"}]}] if peers else [])
+        # With Thanos Query: Query, and only Query, reaches the sidecars' Store API.
+        store_api = (
+            [
+                {
+                    "from": [{"podSelector": {"matchLabels": policies["thanos-query"]["spec"]["podSelector"]["matchLabels"]}}],
+                    "ports": [{"port": 10901, "protocol": "TCP"}],
+                }
+            ]
+            if query
+            else []
+        )
+        assert ingress == ([{"from": peers, "ports": [{"port": 9090, "protocol": "TCP"}]}] if peers else []) + store_api
+    if "thanos-query" in policies:
+        peers = lookup(values, "prometheus.networkPolicy.from")
+        scrape = {
+            "from": [{"podSelector": {"matchLabels": policies["prometheus"]["spec"]["podSelector"]["matchLabels"]}}],
+            "ports": [{"port": 10902, "protocol": "TCP"}],
+        }
+        assert policies["thanos-query"]["spec"]["ingress"] == ([{"from": peers, "ports": [{"port": 10902, "protocol": "TCP"}]}] if peers else []) + [scrape]
     if "grafana" in policies:
         peers = lookup(values, "grafana.networkPolicy.from")
         assert policies["grafana"]["spec"]["ingress"] == ([{"from": peers, "ports": [{"port": 3000, "protocol": "TCP"}]}] if peers else [])
@@ -68,7 +91,7 @@ def test_golden_policies(env: Path) -> None:
 
 def test_golden_full_has_every_policy() -> None:
     names = {path.name for path in (ROOT / "golden/full/out/manifests/default").glob("*networkpolicy*")}
-    assert names == {"15-networkpolicy-grafana.yaml", "15-networkpolicy-kube-state-metrics.yaml", "15-networkpolicy-prometheus.yaml"}
+    assert names == {"15-networkpolicy-grafana.yaml", "15-networkpolicy-kube-state-metrics.yaml", "15-networkpolicy-prometheus.yaml", "15-networkpolicy-thanos-query.yaml"}
 
 
 def test_golden_full_prometheus_admits_its_grafana() -> None:

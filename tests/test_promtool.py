@@ -14,7 +14,9 @@ from kmc.components.remote_storage import SECRETS_DIR
 from kmc.components.scrape_jobs import ETCD_CERTS, SA_DIR
 
 # One config per Prometheus, or one per shard (04-configmap-prometheus-shard-K.yaml).
-CONFIGS = sorted(ROOT.glob("golden/*/out/manifests/*/04-configmap-prometheus*.yaml")) + sorted(ROOT.glob("charts-out/manifests/*/04-configmap-prometheus*.yaml"))
+CONFIGS = sorted(ROOT.glob("golden/*/out/manifests/*/04-configmap-prometheus*.yaml")) + sorted(
+    ROOT.glob("charts-out/manifests/*/04-configmap-prometheus*.yaml")
+)
 
 
 def _config(configmap: Path) -> str:

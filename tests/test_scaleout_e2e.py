@@ -261,7 +261,9 @@ def test_remote_write_reaches_a_real_receiver_with_file_credentials(version: str
             receiver_url = f"http://127.0.0.1:{receiver_port}"
             wait_for("the receiving Prometheus", lambda: http_get(f"{receiver_url}/-/ready")[0] == 200, TIMEOUT, describe=receiver.tail)
             sender = _relocated(pointed_at(config, api.url), tmp_path / "secrets", {("remote-auth", "password"): password})
-            running.enter_context(_prometheus(binary, sender, tmp_path / "sender", "prometheus-7c9f-abcde", *_feature_flags(objects[("Deployment", "prometheus")])))
+            running.enter_context(
+                _prometheus(binary, sender, tmp_path / "sender", "prometheus-7c9f-abcde", *_feature_flags(objects[("Deployment", "prometheus")]))
+            )
 
             def received() -> list[dict[str, Any]]:
                 status, body = http_get(f"{receiver_url}/api/v1/query?query=up%7Bjob%3D%22prometheus%22%7D")
@@ -279,4 +281,3 @@ def test_remote_write_reaches_a_real_receiver_with_file_credentials(version: str
         assert set(recorder.headers) == {expected}, "the recorder got the password read from the file"
     finally:
         recorder.stop()
-

@@ -6,8 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from kmc import yaml_text
-from kmc import sharding
+from kmc import sharding, yaml_text
 from kmc.components import kube, remote_storage, thanos
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config

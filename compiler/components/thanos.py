@@ -14,7 +14,7 @@ from typing import Any
 
 from kmc.components import kube
 from kmc.components.base import Facts, ServiceTarget
-from kmc.ir import KObject, Param
+from kmc.ir import KObject, Param, Switch
 from kmc.model import Stack
 
 NAME = "thanos-query"
@@ -24,6 +24,7 @@ GRPC_PORT = 10901
 PROMETHEUS = "prometheus"  # the pods the sidecars run in (kmc.components.prometheus.NAME)
 STORE_SERVICE = "prometheus-thanos"
 OBJSTORE_DIR = "/etc/thanos/objstore"
+POLICY_SWITCH = "prometheus.networkPolicy.enabled"  # Query's policy follows Prometheus' (it serves the same clients)
 
 
 def compiled(stack: Stack) -> bool:
@@ -66,6 +67,7 @@ def sidecar(stack: Stack) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "args": args,
         "ports": _ports(("grpc", GRPC_PORT), ("thanos-http", HTTP_PORT)),
         "readinessProbe": kube.http_probe("/-/ready", "thanos-http", 10),
+        "livenessProbe": {**kube.http_probe("/-/healthy", "thanos-http", 15), "failureThreshold": 10},
         "resources": Param("prometheus.thanosResources"),
         "securityContext": kube.restricted_container(),
         "volumeMounts": mounts,
@@ -80,8 +82,18 @@ def store_api_ingress(stack: Stack) -> list[dict[str, Any]]:
     return [{"from": [{"podSelector": {"matchLabels": kube.selector(NAME)}}], "ports": kube.tcp_ports(GRPC_PORT)}]
 
 
+def _query_ingress() -> Switch:
+    """Thanos Query answers for Prometheus: the peers Prometheus' NetworkPolicy admits, and Prometheus itself (it scrapes Query)."""
+    peers = "prometheus.networkPolicy.from"
+    scrape = {"from": [{"podSelector": {"matchLabels": kube.selector(PROMETHEUS)}}], "ports": kube.tcp_ports(HTTP_PORT)}
+    return Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(HTTP_PORT)}, scrape], off=[scrape])
+
+
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ns = stack.namespace
+    objects: list[KObject] = []
+    if stack.prometheus.thanos_query and stack.enabled_somewhere(POLICY_SWITCH):
+        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _query_ingress()), NAME, conditions=(POLICY_SWITCH,)))
     bodies: list[dict[str, Any]] = []
     if stack.prometheus.thanos_sidecar:
         store = kube.service(STORE_SERVICE, ns, "server", [{"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc"}], clusterIP="None")
@@ -94,7 +106,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
             kube.service(NAME, ns, ROLE, [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}], type="ClusterIP"),
             _deployment(stack),
         ]
-    return [KObject(body, NAME) for body in bodies]
+    return [*(KObject(body, NAME) for body in bodies), *objects]
 
 
 def _deployment(stack: Stack) -> dict[str, Any]:
