@@ -91,7 +91,12 @@ def test_golden_policies(env: Path) -> None:
 
 def test_golden_full_has_every_policy() -> None:
     names = {path.name for path in (ROOT / "golden/full/out/manifests/default").glob("*networkpolicy*")}
-    assert names == {"15-networkpolicy-grafana.yaml", "15-networkpolicy-kube-state-metrics.yaml", "15-networkpolicy-prometheus.yaml", "15-networkpolicy-thanos-query.yaml"}
+    assert names == {
+        "15-networkpolicy-grafana.yaml",
+        "15-networkpolicy-kube-state-metrics.yaml",
+        "15-networkpolicy-prometheus.yaml",
+        "15-networkpolicy-thanos-query.yaml",
+    }
 
 
 def test_golden_full_prometheus_admits_its_grafana() -> None:

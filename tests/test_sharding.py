@@ -24,7 +24,7 @@ def _configs(doc: Any) -> dict[str, dict[str, Any]]:
     """The prometheus.yml of each Prometheus ConfigMap of the stack's own environment, by ConfigMap name."""
     tree = by_environment(build(doc))["default"]
     configs = {}
-    for name, content in tree.items():
+    for content in tree.values():
         obj = yaml.safe_load(content)
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith("prometheus"):
             configs[obj["metadata"]["name"]] = yaml.safe_load(obj["data"]["prometheus.yml"])
