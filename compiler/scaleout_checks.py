@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from kmc import sharding
 from kmc.loader import JsonPath
 from kmc.model import REMOTE_DATASOURCE_UID, REMOTE_DATASOURCES, Stack
 
@@ -27,6 +28,11 @@ def problems(stack: Stack, relabel: RelabelCheck) -> Iterator[Problem]:
                 yield from relabel(rule, (*here, "writeRelabelConfigs", step))
             if entry.get("grafanaDatasource"):
                 yield from _datasource(stack, entry, here)
+    owned = {**({sharding.SHARD_LABEL: "the shard label"} if prom.shards > 1 else {}), **({prom.ha_replica_label: "the replica label"} if sharding.ha_active(stack) else {})}
+    for label, what in owned.items():
+        if label in prom.external_labels:
+            where: JsonPath = ("prometheus", "externalLabels", label) if label != "cluster" else ("prometheus", "ha", "replicaLabel")
+            yield (where, f"the external label {label!r} is {what}, which kmc sets on each Prometheus", "rename or remove one of the two", label != "cluster")
     if prom.shards > 1 and not prom.thanos_query:
         yield (
             ("prometheus", "shards"),
