@@ -13,6 +13,19 @@ Problem = tuple[JsonPath, str, str, bool]
 RelabelCheck = Callable[[Mapping[str, Any], JsonPath], Iterator[Problem]]
 
 
+def risks(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
+    """Warnings: replicas that would send identical series without a label telling them apart."""
+    for env in sharding.replicas_without_ha(stack):
+        where: JsonPath = ("environments", env, "prometheus", "replicas") if env else ("prometheus", "replicas")
+        if env and "replicas" not in stack.environments[env].get("prometheus", {}):
+            continue  # inherited from the stack: reported there
+        yield (
+            where,
+            "several Prometheus replicas without a replica label" + (f" in environment {env!r}" if env else ""),
+            "set prometheus.ha.enabled: true so that remote storage and Thanos can tell the replicas' identical series apart and deduplicate them",
+        )
+
+
 def problems(stack: Stack, relabel: RelabelCheck) -> Iterator[Problem]:
     prom = stack.prometheus
     for field, entries in (("remoteWrite", prom.remote_write), ("remoteRead", prom.remote_read)):
@@ -28,7 +41,10 @@ def problems(stack: Stack, relabel: RelabelCheck) -> Iterator[Problem]:
                 yield from relabel(rule, (*here, "writeRelabelConfigs", step))
             if entry.get("grafanaDatasource"):
                 yield from _datasource(stack, entry, here)
-    owned = {**({sharding.SHARD_LABEL: "the shard label"} if prom.shards > 1 else {}), **({prom.ha_replica_label: "the replica label"} if sharding.ha_active(stack) else {})}
+    owned = {
+        **({sharding.SHARD_LABEL: "the shard label"} if prom.shards > 1 else {}),
+        **({prom.ha_replica_label: "the replica label"} if sharding.ha_active(stack) else {}),
+    }
     for label, what in owned.items():
         if label in prom.external_labels:
             where: JsonPath = ("prometheus", "externalLabels", label) if label != "cluster" else ("prometheus", "ha", "replicaLabel")

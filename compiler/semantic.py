@@ -59,6 +59,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
                 )
             )
     found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
+    found += [dataclasses.replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in scaleout_checks.risks(stack)]
     return found
 
 

@@ -41,10 +41,19 @@ def shard_indexes(stack: Stack) -> list[int | None]:
 
 
 def ha_active(stack: Stack) -> bool:
-    """Whether the replica label is set: forced by `ha.enabled`, or replicas above 1 anywhere."""
-    if stack.prometheus.ha_enabled:
-        return True
-    return any(int(stack.values(env)["prometheus"]["replicas"]) > 1 for env in (None, *stack.environments))
+    """Whether the replica label is set: `prometheus.ha.enabled`, a compile-time choice of the stack.
+
+    Not derived from `replicas`: that is a deploy-time parameter, and one environment's value
+    must not change another environment's output (kmc warns instead, see `replicas_without_ha`).
+    """
+    return stack.prometheus.ha_enabled
+
+
+def replicas_without_ha(stack: Stack) -> list[str | None]:
+    """The environments (None: the stack's own values) that run several replicas without the replica label."""
+    if ha_active(stack):
+        return []
+    return [env for env in (None, *stack.environments) if int(stack.values(env)["prometheus"]["replicas"]) > 1]
 
 
 def hashmod(shards: int, index: int) -> list[dict[str, Any]]:

@@ -66,11 +66,9 @@ def test_each_shard_keeps_its_part_of_every_job_but_the_self_scrape(shards: int)
             }
 
 
-@pytest.mark.parametrize("replicas", [1, 2])
-def test_replica_label_follows_replicas_anywhere(replicas: int) -> None:
-    doc = {"version": 1, "environments": {"prod": {"prometheus": {"replicas": replicas}}}}
+@pytest.mark.parametrize("enabled", [False, True])
+def test_replica_label_is_the_stacks_choice_for_every_environment(enabled: bool) -> None:
+    doc = {"version": 1, "prometheus": {"ha": {"enabled": enabled}}, "environments": {"prod": {"prometheus": {"replicas": 3}}}}
     (config,) = _configs(doc).values()
     labels = config["global"]["external_labels"]
-    assert ("prometheus_replica" in labels) == (replicas > 1)
-    if replicas > 1:
-        assert labels["prometheus_replica"] == "${POD_NAME}"
+    assert labels.get("prometheus_replica") == ("${POD_NAME}" if enabled else None)
