@@ -75,4 +75,8 @@ def shard_config(config: Mapping[str, Any], stack: Stack, index: int | None) -> 
                 job["relabel_configs"] = [*job.get("relabel_configs", []), *hashmod(stack.prometheus.shards, index)]
     if ha_active(stack):
         labels[stack.prometheus.ha_replica_label] = "${" + POD_NAME_ENV + "}"
+        if "alerting" in out:
+            # Replicas fire the same alerts: without their replica label Alertmanager sees one alert.
+            drop = {"action": "labeldrop", "regex": stack.prometheus.ha_replica_label}
+            out["alerting"] = {**out["alerting"], "alert_relabel_configs": [*out["alerting"].get("alert_relabel_configs", []), drop]}
     return out

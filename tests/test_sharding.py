@@ -72,3 +72,17 @@ def test_replica_label_is_the_stacks_choice_for_every_environment(enabled: bool)
     (config,) = _configs(doc).values()
     labels = config["global"]["external_labels"]
     assert labels.get("prometheus_replica") == ("${POD_NAME}" if enabled else None)
+
+
+def test_replicas_alert_as_one() -> None:
+    """With `alerting` in prometheus.yml, HA replicas drop their replica label from alerts, so Alertmanager deduplicates them."""
+    from kmc.model import Stack
+    from kmc.schema_check import load_schema
+    from kmc.sharding import shard_config
+
+    stack = Stack.from_data(load_schema(), {"version": 1, "prometheus": {"ha": {"enabled": True}}})
+    base = {"global": {"external_labels": {"cluster": "c"}}, "scrape_configs": [], "alerting": {"alertmanagers": []}}
+    config = shard_config(base, stack, 1)
+    assert config["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "prometheus_replica"}]
+    assert config["global"]["external_labels"] == {"cluster": "c", "shard": "1", "prometheus_replica": "${POD_NAME}"}
+    assert "alert_relabel_configs" not in base["alerting"], "the unsharded config is left alone"
