@@ -113,6 +113,15 @@ class Prometheus:
     scrape_timeout: str
     evaluation_interval: str
     external_labels: Mapping[str, str]
+    # Scale-out (compile-time): see kmc.sharding, kmc.components.remote_storage and kmc.components.thanos.
+    shards: int = 1
+    ha_enabled: bool = False
+    ha_replica_label: str = "prometheus_replica"
+    remote_write: tuple[Mapping[str, Any], ...] = ()
+    remote_read: tuple[Mapping[str, Any], ...] = ()
+    thanos_sidecar: bool = False
+    thanos_object_storage: SecretRef | None = None
+    thanos_query: bool = False
 
 
 @record
@@ -343,7 +352,21 @@ class Alertmanager:
 
 # The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
 PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
-    "prometheus": ("image", "replicas", "retention", "retentionSize", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
+    "prometheus": (
+        "image",
+        "replicas",
+        "retention",
+        "retentionSize",
+        "storage",
+        "service",
+        "resources",
+        "nodeSelector",
+        "tolerations",
+        "networkPolicy",
+        "thanosImage",
+        "thanosResources",
+        "thanosQueryReplicas",
+    ),
     "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations"),
     "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
@@ -396,6 +419,14 @@ class Stack:
                 scrape_timeout=prom["scrapeTimeout"],
                 evaluation_interval=prom["evaluationInterval"],
                 external_labels={"cluster": cluster["name"], **prom["externalLabels"]},
+                shards=prom["shards"],
+                ha_enabled=prom["ha"]["enabled"],
+                ha_replica_label=prom["ha"]["replicaLabel"],
+                remote_write=tuple(prom["remoteWrite"]),
+                remote_read=tuple(prom["remoteRead"]),
+                thanos_sidecar=prom["thanos"]["sidecar"]["enabled"],
+                thanos_object_storage=_secret_ref(prom["thanos"]["sidecar"].get("objectStorage")),
+                thanos_query=prom["thanos"]["query"]["enabled"],
             ),
             scrape=Scrape(
                 annotation_prefix=scrape["annotationPrefix"],
@@ -426,7 +457,7 @@ class Stack:
                 systemd_unit_include=node_exporter["systemd"]["unitInclude"],
             ),
             kube_state_metrics=KubeStateMetrics(export_secrets=data["kubeStateMetrics"]["exportSecrets"]),
-            grafana=_grafana(data["grafana"]),
+            grafana=_grafana(data["grafana"], remote_datasources(prom["remoteWrite"])),
             metrics_server=_metrics_server(data["metricsServer"]),
             prometheus_adapter=_prometheus_adapter(data["prometheusAdapter"], _times(prom["scrapeInterval"], 4)),
             certificates=Certificates(data["certificates"]["stateDir"], data["certificates"]["keysInOutput"]),
@@ -453,7 +484,7 @@ class Stack:
         return any(all(lookup(self.values(env), switch) for switch in switches) for env in (None, *self.environments))
 
 
-def _grafana(data: Mapping[str, Any]) -> Grafana:
+def _grafana(data: Mapping[str, Any], remote: tuple[Datasource, ...] = ()) -> Grafana:
     admin, dashboards = data["adminSecret"], data["dashboards"]
     return Grafana(
         admin_secret=AdminSecret(admin["name"], admin["userKey"], admin["passwordKey"], admin["secretKeyKey"]),
@@ -461,7 +492,7 @@ def _grafana(data: Mapping[str, Any]) -> Grafana:
         storage="storage" in data,
         ini=data["ini"],
         secret_settings={name: SecretRef(ref["secretName"], ref["key"]) for name, ref in data["secretSettings"].items()},
-        datasources=tuple(_datasource(source) for source in data["datasources"]),
+        datasources=(*(_datasource(source) for source in data["datasources"]), *remote),
         library=tuple(dashboards["library"]),
         library_folder=dashboards["libraryFolder"],
         files=tuple(DashboardFile(entry["file"], entry.get("folder"), entry["replaceDatasourceUids"]) for entry in dashboards["files"]),
@@ -547,6 +578,45 @@ def _rules(data: Mapping[str, Any]) -> Rules:
 
 def _alertmanager(data: Mapping[str, Any]) -> Alertmanager:
     return Alertmanager("storage" in data, data["route"], tuple(data["receivers"]), tuple(data["inhibitRules"]))
+
+
+# The Grafana datasource of a remote store (`prometheus.remoteWrite[].grafanaDatasource`): type and query path by kind.
+REMOTE_DATASOURCES: Mapping[str, tuple[str, str]] = {
+    "influxdb": ("influxdb", ""),
+    "mimir": ("prometheus", "/prometheus"),
+    "victoriametrics": ("prometheus", ""),
+}
+REMOTE_DATASOURCE_UID = "kmc-remote-"
+
+
+def remote_datasources(entries: list[Mapping[str, Any]]) -> tuple[Datasource, ...]:
+    """Grafana datasources for the remote write stores that asked for one, with the store's basic-auth Secret key."""
+    sources = []
+    for entry in entries:
+        if not entry["grafanaDatasource"] or entry["kind"] not in REMOTE_DATASOURCES:
+            continue  # other kinds are refused by kmc.scaleout_checks
+        kind, path = REMOTE_DATASOURCES[entry["kind"]]
+        settings: dict[str, Any] = {}
+        json_data: dict[str, Any] = {"httpMethod": "POST"}
+        secrets = {}
+        auth = entry.get("basicAuth")
+        if kind == "influxdb":
+            settings["database"] = entry["database"]
+            json_data = {"httpMode": "POST", "version": "InfluxQL"}
+            if auth:
+                settings["user"] = auth["username"]
+                secrets["password"] = _secret_ref(auth["password"])
+        elif auth:
+            settings.update(basicAuth=True, basicAuthUser=auth["username"])
+            secrets["basicAuthPassword"] = _secret_ref(auth["password"])
+        url = str(entry["url"]).rstrip("/") + path
+        name = entry["name"]
+        sources.append(Datasource(f"Remote storage {name}", REMOTE_DATASOURCE_UID + name, kind, url, settings, json_data, secrets))  # type: ignore[arg-type]
+    return tuple(sources)
+
+
+def _secret_ref(data: Mapping[str, Any] | None) -> SecretRef | None:
+    return None if data is None else SecretRef(data["secretName"], data["key"])
 
 
 def _job(data: Mapping[str, Any]) -> ComponentJob:

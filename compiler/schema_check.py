@@ -79,9 +79,7 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
         for key in sorted(set(value) - set(allowed)):
             yield doc.diagnostic((*path, key), f"unknown key {key!r}", _did_you_mean(key, allowed), key=True)
     elif keyword == "type":
-        hint = _type_hint(doc, path, error.validator_value)
-        if subschema.get("required") == ["secretName", "key"]:
-            hint = "secrets are never written into the stack: store it in a Secret and write `{secretName: NAME, key: KEY}`"
+        hint = _secret_hint(subschema, value) or _type_hint(doc, path, error.validator_value)
         yield doc.diagnostic(path, f"expected {_expected(error.validator_value)}, got {_describe(value)}", hint)
     elif keyword == "enum":
         options = ", ".join(str(option) for option in error.validator_value)
@@ -155,6 +153,13 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "a mapping"
+
+
+def _secret_hint(schema: Mapping[str, Any], value: Any) -> str:
+    """A credential written inline where a Secret reference belongs."""
+    if isinstance(value, (str, int)) and set(schema.get("required", ())) == {"secretName", "key"}:
+        return "credentials never go into the stack: name the key of a Secret, `{secretName: ..., key: ...}`; kmc mounts it as a file"
+    return ""
 
 
 def _type_hint(doc: Document, path: JsonPath, expected: str | list[str]) -> str:

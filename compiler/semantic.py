@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kmc import metrics_checks
+from kmc import metrics_checks, scaleout_checks
 from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
@@ -61,6 +61,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
             )
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _unverified_metrics_apis(stack)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in scaleout_checks.risks(stack)]
     return found
 
 
@@ -116,6 +117,7 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     yield from _extra_jobs(stack)
     yield from _network_policy_peers(data, stack)
     yield from ((path, message, hint, False) for path, message, hint in metrics_checks.problems(stack, scrape_configs(stack, facts(stack).service_targets)))
+    yield from scaleout_checks.problems(stack, _relabel)
 
 
 def _cluster(stack: Stack) -> Iterator[Problem]:

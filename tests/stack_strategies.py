@@ -271,6 +271,8 @@ def prometheus_parameters(service: st.SearchStrategy[dict[str, Any]], storage: b
         "retentionSize": retention_sizes,
         "service": service,
         "networkPolicy": prometheus_network_policies,
+        "thanosImage": images,
+        "thanosQueryReplicas": st.integers(0, 10),
         **_scheduling(),
     }
     if storage:
@@ -325,7 +327,44 @@ def prometheus_sections(draw: st.DrawFn) -> Doc:
     section.update(
         draw(st.fixed_dictionaries({}, optional={"evaluationInterval": durations(), "externalLabels": st.dictionaries(label_names, free_text(), max_size=3)}))
     )
+    if draw(st.booleans()):
+        section.update(draw(scale_out(set(section.get("externalLabels", {})))))
     return section
+
+
+@st.composite
+def remote_writes(draw: st.DrawFn, name: str) -> Doc:
+    kind = draw(st.sampled_from(("generic", "influxdb", "thanos-receive", "mimir", "victoriametrics")))
+    entry: Doc = {"name": name, "kind": kind, "url": "http://store.storage.svc:8080" + ("/api/v1/write" if kind == "generic" else "")}
+    if kind == "influxdb":
+        entry["database"] = draw(dns_labels(12))
+    if kind == "mimir" and draw(st.booleans()):
+        entry["tenant"] = draw(dns_labels(12))
+    secret = st.fixed_dictionaries({"secretName": dns_labels(20), "key": dns_labels(12)})
+    auth = draw(st.sampled_from(("none", "basic", "bearer")))
+    if auth == "basic":
+        entry["basicAuth"] = {"username": draw(dns_labels(12)), "password": draw(secret)}
+    elif auth == "bearer":
+        entry["bearerToken"] = draw(secret)
+    if draw(st.booleans()):
+        entry["queueConfig"] = draw(st.fixed_dictionaries({}, optional={"max_shards": st.integers(1, 100), "batch_send_deadline": durations()}))
+    return entry
+
+
+@st.composite
+def scale_out(draw: st.DrawFn, external_labels: set[str]) -> Doc:
+    """Shards, HA, Thanos and remote write: what kmc.scaleout_checks accepts."""
+    shards = 1 if "shard" in external_labels else draw(st.integers(1, 3))
+    sidecar = shards > 1 or draw(st.booleans())
+    query = shards > 1 or (sidecar and draw(st.booleans()))
+    replica = draw(label_names.filter(lambda name: name not in external_labels | {"cluster", "shard"}))
+    names = draw(st.lists(dns_labels(12), unique=True, max_size=2))
+    return {
+        "shards": shards,
+        "ha": {"enabled": draw(st.booleans()), "replicaLabel": replica},
+        "thanos": {"sidecar": {"enabled": sidecar}, "query": {"enabled": query}},
+        "remoteWrite": [draw(remote_writes(name)) for name in names],
+    }
 
 
 def _component_jobs() -> st.SearchStrategy[dict[str, Any]]:

@@ -265,7 +265,18 @@ def test_custom_checks_ran_on_kmc_output(findings: list[Finding]) -> None:
     # Every workload of every output passed CKV_KMC_2, every APIService CKV_KMC_1 (the allowlist
     # admits no CKV_KMC_* exception; test_every_failure_is_an_allowed_exception sees failures).
     kmc_runs = {(f.where, f.resource) for f in _outputs(findings) if f.check == "CKV_KMC_2" and f.passed}
-    workloads = {"prometheus", "node-exporter", "kube-state-metrics", "grafana", "metrics-server", "prometheus-adapter", "alertmanager"}
+    shards = {f"prometheus-shard-{index}" for index in range(3)}  # golden/sharded
+    workloads = {
+        "prometheus",
+        "node-exporter",
+        "kube-state-metrics",
+        "grafana",
+        "metrics-server",
+        "prometheus-adapter",
+        "alertmanager",
+        "thanos-query",
+        *shards,
+    }
     assert {resource for _, resource in kmc_runs} == workloads
     api_services = {f.resource for f in _outputs(findings) if f.check == "CKV_KMC_1" and f.passed}
     assert api_services >= {"v1beta1.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io", "v1beta1.external.metrics.k8s.io"}

@@ -31,6 +31,8 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
     (Prometheus' also admits the stack's prometheus-adapter, when the adapter queries it)."""
     policies = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "NetworkPolicy"}
     pods = {obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["labels"] for obj in objects if "template" in obj.get("spec", {})}
+    if "prometheus-shard-0" in pods:  # sharded: every shard's pods are Prometheus pods
+        pods["prometheus"] = pods["prometheus-shard-0"]
     expected = set()
     if lookup(values, "prometheus.networkPolicy.enabled"):
         expected.add("prometheus")
@@ -40,6 +42,9 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
         expected.add("grafana")
     if lookup(values, "alertmanager.enabled") and lookup(values, "alertmanager.networkPolicy.enabled"):
         expected.add("alertmanager")
+    query = "thanos-query" in pods  # Thanos Query's policy follows Prometheus'
+    if query and lookup(values, "prometheus.networkPolicy.enabled"):
+        expected.add("thanos-query")
     assert set(policies) == expected
     for name, policy in policies.items():
         spec = policy["spec"]
@@ -47,16 +52,32 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
         assert spec["podSelector"]["matchLabels"].items() <= pods[name].items(), "the policy selects its component's pods"
         for rule in spec["ingress"]:
             assert rule["from"] and rule["ports"], f"{name}: a rule without peers or ports admits everyone"
+    web = [{"port": 9090, "protocol": "TCP"}]
+    adapter = {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/part-of": "kmc"}}}]}
+    # The stack's adapter asks the stack's Prometheus URL: Prometheus, or Thanos Query when there is one.
+    own = prometheus_adapter.compiled(stack) and stack.prometheus_adapter.prometheus_url is None
     if "prometheus" in policies:
         peers = lookup(values, "prometheus.networkPolicy.from")
         ingress = policies["prometheus"]["spec"]["ingress"]
-        web = [{"port": 9090, "protocol": "TCP"}]
-        own = []
-        if prometheus_adapter.compiled(stack) and stack.prometheus_adapter.prometheus_url is None:
-            own = [
-                {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/part-of": "kmc"}}}], "ports": web}
+        # With Thanos Query: Query, and only Query, reaches the sidecars' Store API.
+        store_api = (
+            [
+                {
+                    "from": [{"podSelector": {"matchLabels": policies["thanos-query"]["spec"]["podSelector"]["matchLabels"]}}],
+                    "ports": [{"port": 10901, "protocol": "TCP"}],
+                }
             ]
-        assert ingress == ([{"from": peers, "ports": web}] if peers else []) + own
+            if query
+            else []
+        )
+        mine = [{**adapter, "ports": web}] if own and not query else []
+        assert ingress == ([{"from": peers, "ports": web}] if peers else []) + mine + store_api
+    if "thanos-query" in policies:
+        peers = lookup(values, "prometheus.networkPolicy.from")
+        http = [{"port": 10902, "protocol": "TCP"}]
+        scrape = {"from": [{"podSelector": {"matchLabels": policies["prometheus"]["spec"]["podSelector"]["matchLabels"]}}], "ports": http}
+        mine = [{**adapter, "ports": http}] if own else []
+        assert policies["thanos-query"]["spec"]["ingress"] == ([{"from": peers, "ports": http}] if peers else []) + mine + [scrape]
     if "grafana" in policies:
         peers = lookup(values, "grafana.networkPolicy.from")
         assert policies["grafana"]["spec"]["ingress"] == ([{"from": peers, "ports": [{"port": 3000, "protocol": "TCP"}]}] if peers else [])
@@ -93,6 +114,7 @@ def test_golden_full_has_every_policy() -> None:
         "15-networkpolicy-grafana.yaml",
         "15-networkpolicy-kube-state-metrics.yaml",
         "15-networkpolicy-prometheus.yaml",
+        "15-networkpolicy-thanos-query.yaml",
     }
 
 

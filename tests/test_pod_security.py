@@ -31,7 +31,9 @@ def _pods(env: Path) -> list[tuple[str, Any]]:
 def test_every_environment_runs_prometheus() -> None:
     assert ENVIRONMENTS
     for env in ENVIRONMENTS:
-        assert {"Deployment/prometheus", "StatefulSet/prometheus"} & {name for name, _ in _pods(env)}, env
+        # One Prometheus workload, or one per shard (prometheus-shard-K).
+        names = {name.split("/", 1)[1] for name, _ in _pods(env) if name.split("/")[0] in ("Deployment", "StatefulSet")}
+        assert names & {"prometheus", "prometheus-shard-0"}, env
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda path: str(path.relative_to(ROOT)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -9,9 +10,13 @@ import pytest
 import yaml
 from tools import PROMTOOLS, ROOT, tool
 
+from kmc.components.remote_storage import SECRETS_DIR
 from kmc.components.scrape_jobs import ETCD_CERTS, SA_DIR
 
-CONFIGS = sorted(ROOT.glob("golden/*/out/manifests/*/04-configmap-prometheus.yaml")) + sorted(ROOT.glob("charts-out/manifests/*/04-configmap-prometheus.yaml"))
+# One config per Prometheus, or one per shard (04-configmap-prometheus-shard-K.yaml).
+CONFIGS = sorted(ROOT.glob("golden/*/out/manifests/*/04-configmap-prometheus*.yaml")) + sorted(
+    ROOT.glob("charts-out/manifests/*/04-configmap-prometheus*.yaml")
+)
 
 
 def _config(configmap: Path) -> str:
@@ -27,7 +32,12 @@ def _relocated(text: str, root: Path) -> str:
         for name in names:
             (local / name).write_text("placeholder\n")
         text = text.replace(directory, str(local))
-    return text
+    # The remote storage credentials: SECRETS_DIR/<secret>/<key>, each file the config names.
+    local = root / SECRETS_DIR.strip("/")
+    for secret, key in set(re.findall(re.escape(SECRETS_DIR) + r"/([^/\s]+)/([^/\s]+)", text)):
+        (local / secret).mkdir(parents=True, exist_ok=True)
+        (local / secret / key).write_text("placeholder\n")
+    return text.replace(SECRETS_DIR, str(local))
 
 
 def test_every_golden_case_has_a_config() -> None:

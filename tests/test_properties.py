@@ -312,11 +312,11 @@ def test_emitted_yaml_round_trips(doc: dict[str, Any]) -> None:
     unique = {content: path for path, content in sorted(build(doc).items(), reverse=True)}  # environments share most files
     for content, path in unique.items():
         obj = assert_round_trips(content, path)
-        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "prometheus":
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] in ("prometheus", *(f"prometheus-shard-{index}" for index in range(16))):
             config = assert_round_trips(obj["data"]["prometheus.yml"].encode("utf-8"), f"{path}: prometheus.yml")
             names = [job["job_name"] for job in config["scrape_configs"]]
             assert len(names) == len(set(names)), f"{path}: duplicate job names {names}"
-            assert set(config) <= {"global", "scrape_configs", "rule_files", "alerting"}
+            assert {"global", "scrape_configs"} <= set(config) <= {"global", "scrape_configs", "rule_files", "alerting", "remote_write", "remote_read"}
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] in ("prometheus-rules", "alertmanager"):
             for name, text in obj["data"].items():
                 assert_round_trips(text.encode("utf-8"), f"{path}: {name}")

@@ -18,6 +18,7 @@ from kmc.components import (
     prometheus,
     prometheus_adapter,
     rules,
+    thanos,
 )
 from kmc.components.base import Component, Facts
 from kmc.ir import ObjectGraph
@@ -35,6 +36,7 @@ COMPONENTS: Mapping[str, Component] = {
     prometheus.NAME: prometheus,
     prometheus_adapter.NAME: prometheus_adapter,
     rules.NAME: rules,
+    thanos.NAME: thanos,
 }
 
 
@@ -42,6 +44,8 @@ def facts(stack: Stack) -> Facts:
     """The cross-component facts, computed once."""
     targets = tuple(target for component in COMPONENTS.values() if component.compiled(stack) for target in component.scrape_targets(stack))
     url = f"http://{prometheus.NAME}.{stack.namespace}.svc.{stack.cluster.domain}:{prometheus.PORT}"
+    if stack.prometheus.thanos_query:
+        url = thanos.query_url(stack)  # the global view over every shard and replica
     clients = (kube.selector(prometheus_adapter.NAME),) if prometheus_adapter.compiled(stack) and not stack.prometheus_adapter.prometheus_url else ()
     return Facts(
         prometheus_url=url,

@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from kmc import yaml_text
-from kmc.components import alertmanager, kube, rules
+from kmc import sharding, yaml_text
+from kmc.components import alertmanager, kube, remote_storage, rules, thanos
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
@@ -18,6 +18,7 @@ NAME = "prometheus"
 ROLE = "server"
 PORT = 9090
 POLICY_SWITCH = "prometheus.networkPolicy.enabled"
+INSTANCE_LABEL = "app.kubernetes.io/instance"  # a shard's pods: prometheus-shard-K
 
 
 def compiled(stack: Stack) -> bool:
@@ -30,42 +31,71 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ns = stack.namespace
-    config = yaml_text.dump({**prometheus_config(stack, facts.service_targets), **rules.prometheus_section(stack), **alertmanager.prometheus_section(stack)})
+    # Rules and alerting join the config before sharding splits it (each shard evaluates its share).
+    unsharded = {**prometheus_config(stack, facts.service_targets), **rules.prometheus_section(stack), **alertmanager.prometheus_section(stack)}
+    base = remote_storage.with_remote_storage(unsharded, stack)
     bodies = [
         kube.service_account(NAME, ns, ROLE),
         _cluster_role(ns),
         kube.cluster_role_binding(NAME, ns, ROLE, kube.cluster_name(ns, NAME), NAME),
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": kube.metadata(NAME, NAME, ROLE, ns),
-            "data": {"prometheus.yml": config},
-        },
-        kube.service(
-            NAME,
-            ns,
-            ROLE,
-            [{"name": "web", "nodePort": Param("prometheus.service.nodePort", omit_empty=True), "port": PORT, "targetPort": "web"}],
-            type=Param("prometheus.service.type"),
-        ),
-        _workload(stack, hashlib.sha256(config.encode()).hexdigest()),
     ]
+    # One config, Service and workload; or one of each per shard (see kmc.sharding).
+    for shard in sharding.shard_indexes(stack):
+        name = sharding.shard_name(NAME, shard)
+        config = yaml_text.dump(sharding.shard_config(base, stack, shard))
+        bodies += [
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": kube.metadata(name, NAME, ROLE, ns),
+                "data": {"prometheus.yml": config},
+            },
+            _service(ns, shard),
+            _workload(stack, hashlib.sha256(config.encode()).hexdigest(), shard),
+        ]
     objects = [KObject(body, NAME) for body in bodies]
     if stack.enabled_somewhere(POLICY_SWITCH):
-        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _web_ingress(facts)), NAME, conditions=(POLICY_SWITCH,)))
+        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _web_ingress(stack, facts)), NAME, conditions=(POLICY_SWITCH,)))
     return objects
 
 
-def _web_ingress(facts: Facts) -> Switch:
+def _service(namespace: str, shard: int | None) -> dict[str, Any]:
+    if shard is None:
+        return kube.service(
+            NAME,
+            namespace,
+            ROLE,
+            [{"name": "web", "nodePort": Param("prometheus.service.nodePort", omit_empty=True), "port": PORT, "targetPort": "web"}],
+            type=Param("prometheus.service.type"),
+        )
+    # A shard's own Service (its UI and API): ClusterIP, as one node port cannot serve N shards.
+    name = sharding.shard_name(NAME, shard)
+    service = kube.service(name, namespace, ROLE, [{"name": "web", "port": PORT, "targetPort": "web"}], type="ClusterIP")
+    service["metadata"]["labels"] = kube.labels(NAME, ROLE)
+    service["spec"]["selector"] = _selector(shard)
+    return service
+
+
+def _selector(shard: int | None) -> dict[str, str]:
+    """The labels selecting the pods of one workload: a shard's pods carry their shard's instance name."""
+    selector = kube.selector(NAME)
+    if shard is not None:
+        selector[INSTANCE_LABEL] = sharding.shard_name(NAME, shard)
+    return selector
+
+
+def _web_ingress(stack: Stack, facts: Facts) -> Switch:
     # A rule with an empty `from` would admit everyone: with no peers there is no rule at all.
     # The stack's own clients (prometheus-adapter) are admitted whatever the user lists.
     peers = "prometheus.networkPolicy.from"
+    # (With Thanos Query the stack's URL is Query's, whose policy admits them instead.)
     own = (
         [{"from": [{"podSelector": {"matchLabels": dict(pods)}} for pods in facts.prometheus_clients], "ports": kube.tcp_ports(PORT)}]
-        if facts.prometheus_clients
+        if facts.prometheus_clients and not stack.prometheus.thanos_query
         else []
     )
-    return Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}, *own], off=own)
+    fixed = [*own, *thanos.store_api_ingress(stack)]
+    return Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}, *fixed], off=fixed)
 
 
 def _cluster_role(namespace: str) -> dict[str, Any]:
@@ -82,12 +112,13 @@ def _cluster_role(namespace: str) -> dict[str, Any]:
     }
 
 
-def _workload(stack: Stack, config_hash: str) -> dict[str, Any]:
+def _workload(stack: Stack, config_hash: str, shard: int | None = None) -> dict[str, Any]:
+    name = sharding.shard_name(NAME, shard)
     mounts: list[dict[str, Any]] = [
         {"mountPath": "/etc/prometheus", "name": "config", "readOnly": True},
         {"mountPath": "/prometheus", "name": "data"},
     ]
-    volumes: list[dict[str, Any]] = [{"configMap": {"name": NAME}, "name": "config"}]
+    volumes: list[dict[str, Any]] = [{"configMap": {"name": name}, "name": "config"}]
     etcd = stack.scrape.kubernetes.etcd
     if etcd.enabled:
         mounts.append({"mountPath": ETCD_CERTS, "name": "etcd-client", "readOnly": True})
@@ -97,7 +128,10 @@ def _workload(stack: Stack, config_hash: str) -> dict[str, Any]:
         mounts.append({"mountPath": rules.MOUNT, "name": "rules", "readOnly": True})
         volumes.append({"configMap": {"name": rules.NAME}, "name": "rules"})
         annotations["checksum/rules"] = hashlib.sha256(json.dumps(dict(stack.rules.files), sort_keys=True).encode()).hexdigest()
-    container = {
+    remote_mounts, remote_volumes = remote_storage.volumes(stack)
+    mounts += remote_mounts
+    volumes += remote_volumes
+    container: dict[str, Any] = {
         "name": NAME,
         "image": Param("prometheus.image"),
         "args": [
@@ -114,18 +148,32 @@ def _workload(stack: Stack, config_hash: str) -> dict[str, Any]:
         "securityContext": kube.restricted_container(),
         "volumeMounts": mounts,
     }
+    if sharding.ha_active(stack):
+        container["args"].append(sharding.EXPAND_FEATURE)
+        container["env"] = [{"name": sharding.POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    if stack.prometheus.thanos_object_storage is not None:
+        # Thanos uploads the 2-hour blocks as they are cut; local compaction would race it.
+        container["args"] += ["--storage.tsdb.max-block-duration=2h", "--storage.tsdb.min-block-duration=2h"]
+    containers = [container]
+    if stack.prometheus.thanos_sidecar:
+        sidecar, sidecar_volumes = thanos.sidecar(stack)
+        containers.append(sidecar)
+        volumes += sidecar_volumes
+    labels = kube.labels(NAME, ROLE)
+    if shard is not None:
+        labels[INSTANCE_LABEL] = name
     pod = {
-        "metadata": {"annotations": annotations, "labels": kube.labels(NAME, ROLE)},
+        "metadata": {"annotations": annotations, "labels": labels},
         "spec": {
             "automountServiceAccountToken": True,
-            "containers": [container],
+            "containers": containers,
             **kube.scheduling("prometheus"),
             "securityContext": kube.restricted_pod(),
             "serviceAccountName": NAME,
             "terminationGracePeriodSeconds": 600,
         },
     }
-    spec: dict[str, Any] = {"replicas": Param("prometheus.replicas"), "selector": {"matchLabels": kube.selector(NAME)}}
+    spec: dict[str, Any] = {"replicas": Param("prometheus.replicas"), "selector": {"matchLabels": _selector(shard)}}
     if stack.prometheus.storage:
         claim = {
             "metadata": {"name": "data"},
@@ -136,10 +184,10 @@ def _workload(stack: Stack, config_hash: str) -> dict[str, Any]:
             },
         }
         pod["spec"]["volumes"] = volumes
-        spec.update(serviceName=NAME, template=pod, volumeClaimTemplates=[claim])
+        spec.update(serviceName=name, template=pod, volumeClaimTemplates=[claim])
         kind = "StatefulSet"
     else:
         pod["spec"]["volumes"] = [*volumes, {"emptyDir": {}, "name": "data"}]
         spec["template"] = pod
         kind = "Deployment"
-    return {"apiVersion": "apps/v1", "kind": kind, "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace), "spec": spec}
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": kube.metadata(name, NAME, ROLE, stack.namespace), "spec": spec}

@@ -1,0 +1,88 @@
+"""Shards at compile time: each shard's prometheus.yml is the unsharded one plus the shard's hashmod
+steps and external label; `shards: 1` changes nothing. (Real Prometheus servers judge the result
+in tests/test_scaleout_e2e.py.)"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from test_properties import build, by_environment, examples
+from tools import ROOT
+
+from kmc.sharding import HASH_LABEL
+
+FULL = yaml.safe_load((ROOT / "golden/full/stack.yaml").read_text())
+FULL["grafana"]["dashboards"]["files"] = []  # built elsewhere than golden/full, without its dashboard file
+
+
+def _configs(doc: Any) -> dict[str, dict[str, Any]]:
+    """The prometheus.yml of each Prometheus ConfigMap of the stack's own environment, by ConfigMap name."""
+    tree = by_environment(build(doc))["default"]
+    configs = {}
+    for content in tree.values():
+        obj = yaml.safe_load(content)
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith("prometheus"):
+            configs[obj["metadata"]["name"]] = yaml.safe_load(obj["data"]["prometheus.yml"])
+    return configs
+
+
+def _with(doc: Any, **prometheus: Any) -> Any:
+    changed = copy.deepcopy(doc)
+    changed["prometheus"].update(prometheus)
+    return changed
+
+
+def test_one_shard_is_the_unsharded_output() -> None:
+    written = copy.deepcopy(FULL)
+    del written["prometheus"]["shards"]
+    assert build(written) == build(_with(FULL, shards=1))
+
+
+@examples(6)
+@given(shards=st.integers(min_value=2, max_value=6))
+def test_each_shard_keeps_its_part_of_every_job_but_the_self_scrape(shards: int) -> None:
+    (base,) = _configs(FULL).values()
+    sharded = _configs(_with(FULL, shards=shards))
+    assert sorted(sharded) == [f"prometheus-shard-{index}" for index in range(shards)]
+    for index in range(shards):
+        config = sharded[f"prometheus-shard-{index}"]
+        assert config["global"]["external_labels"] == {**base["global"]["external_labels"], "shard": str(index)}
+        assert [job["job_name"] for job in config["scrape_configs"]] == [job["job_name"] for job in base["scrape_configs"]]
+        for job, unsharded in zip(config["scrape_configs"], base["scrape_configs"], strict=True):
+            if job["job_name"] == "prometheus":
+                assert job == unsharded, "each shard scrapes itself"
+                continue
+            *rest, hashmod, keep = job["relabel_configs"]
+            assert rest == unsharded.get("relabel_configs", [])
+            assert hashmod == {"action": "hashmod", "modulus": shards, "source_labels": ["__address__"], "target_label": HASH_LABEL}
+            assert keep == {"action": "keep", "regex": str(index), "source_labels": [HASH_LABEL]}
+            assert {key: value for key, value in job.items() if key != "relabel_configs"} == {
+                key: value for key, value in unsharded.items() if key != "relabel_configs"
+            }
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_replica_label_is_the_stacks_choice_for_every_environment(enabled: bool) -> None:
+    doc = {"version": 1, "prometheus": {"ha": {"enabled": enabled}}, "environments": {"prod": {"prometheus": {"replicas": 3}}}}
+    (config,) = _configs(doc).values()
+    labels = config["global"]["external_labels"]
+    assert labels.get("prometheus_replica") == ("${POD_NAME}" if enabled else None)
+
+
+def test_replicas_alert_as_one() -> None:
+    """With `alerting` in prometheus.yml, HA replicas drop their replica label from alerts, so Alertmanager deduplicates them."""
+    from kmc.model import Stack
+    from kmc.schema_check import load_schema
+    from kmc.sharding import shard_config
+
+    stack = Stack.from_data(load_schema(), {"version": 1, "prometheus": {"ha": {"enabled": True}}})
+    base = {"global": {"external_labels": {"cluster": "c"}}, "scrape_configs": [], "alerting": {"alertmanagers": []}}
+    config = shard_config(base, stack, 1)
+    assert config["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "prometheus_replica"}]
+    assert config["global"]["external_labels"] == {"cluster": "c", "shard": "1", "prometheus_replica": "${POD_NAME}"}
+    assert "alert_relabel_configs" not in base["alerting"], "the unsharded config is left alone"
