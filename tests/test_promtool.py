@@ -14,9 +14,12 @@ from kmc.components.remote_storage import SECRETS_DIR
 from kmc.components.scrape_jobs import ETCD_CERTS, SA_DIR
 
 # One config per Prometheus, or one per shard (04-configmap-prometheus-shard-K.yaml).
-CONFIGS = sorted(ROOT.glob("golden/*/out/manifests/*/04-configmap-prometheus*.yaml")) + sorted(
-    ROOT.glob("charts-out/manifests/*/04-configmap-prometheus*.yaml")
-)
+CONFIGS = [
+    path
+    for path in sorted(ROOT.glob("golden/*/out/manifests/*/04-configmap-prometheus*.yaml"))
+    + sorted(ROOT.glob("charts-out/manifests/*/04-configmap-prometheus*.yaml"))
+    if re.fullmatch(r"04-configmap-prometheus(-shard-\d+)?\.yaml", path.name)  # not the adapter's or the rules'
+]
 
 
 def _config(configmap: Path) -> str:

@@ -136,7 +136,7 @@ def test_every_target_is_scraped_by_exactly_one_shard(version: str, stacks: dict
     binary = tool(PROMETHEUS[version])
     objects = _build_all(_merged(_merged(DEFAULT_STACK, FAST), SHARDED), tmp_path / "stack")
     names = [f"prometheus-shard-{index}" for index in range(SHARDS)]
-    assert sorted(name for kind, name in objects if kind == "ConfigMap" and name.startswith("prometheus")) == names
+    assert sorted(name for kind, name in objects if kind == "ConfigMap" and name.startswith("prometheus-shard-")) == names
     expected = expected_targets(cluster)["default-prefix"]
     others = expected - {SELF}
 

@@ -18,6 +18,7 @@ from kmc.sharding import HASH_LABEL
 
 FULL = yaml.safe_load((ROOT / "golden/full/stack.yaml").read_text())
 FULL["grafana"]["dashboards"]["files"] = []  # built elsewhere than golden/full, without its dashboard file
+FULL["metricsServer"]["tls"] = {"mode": "cert-manager"}  # nor its certificate state: a mode that needs none
 
 
 def _configs(doc: Any) -> dict[str, dict[str, Any]]:
@@ -26,7 +27,7 @@ def _configs(doc: Any) -> dict[str, dict[str, Any]]:
     configs = {}
     for content in tree.values():
         obj = yaml.safe_load(content)
-        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith("prometheus"):
+        if obj["kind"] == "ConfigMap" and "prometheus.yml" in obj.get("data", {}):
             configs[obj["metadata"]["name"]] = yaml.safe_load(obj["data"]["prometheus.yml"])
     return configs
 
