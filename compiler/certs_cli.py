@@ -191,21 +191,12 @@ def front_proxy(directory: Path, days: int, key_type: str) -> None:
 
 def _servers(stack: Path) -> tuple[Server, ...]:
     """The stack's aggregated API servers: (name, mode, state directory, request or None when kmc keeps no state)."""
-    from kmc import schema_check, schema_gate
     from kmc.components.aggregated_api import tls_servers
-    from kmc.errors import StackInvalid
     from kmc.loader import read_stack
-    from kmc.model import Stack
+    from kmc.validate import model
 
     # The model only: full validation would read (or want) the very certificates these commands look after.
-    doc = read_stack(stack, str(stack))
-    schema_check.check_version(doc)
-    schema = schema_check.load_schema()
-    if not schema_gate.is_valid(schema, doc.data):
-        problems = schema_check.schema_diagnostics(doc)
-        if problems:
-            raise StackInvalid(problems)
-    found = tls_servers(Stack.from_data(schema, doc.data), stack.parent)
+    found = tls_servers(model(read_stack(stack, str(stack))), stack.parent)
     return tuple(
         Server(
             s.name,

@@ -16,13 +16,8 @@ from kmc.model import Stack
 from kmc.record import replace
 
 
-def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates = "files", state_base: Path | None = None) -> tuple[Stack, list[Diagnostic]]:
-    """The stack model of `doc` and its warnings; StackInvalid with every problem otherwise.
-
-    Grafana dashboard files and certificate files the stack names are read relative to
-    `stack_dir`; `certificates` says whether the API servers' certificates may be made (see
-    kmc.metrics_tls).
-    """
+def model(doc: Document) -> Stack:
+    """The model of `doc` once it passes the schema (StackInvalid otherwise), before any semantic check."""
     schema_check.check_version(doc)
     schema = schema_check.load_schema()
     # jsonschema (slow to import) is only needed to explain a stack the fast gate rejects.
@@ -30,7 +25,17 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
         problems = schema_check.schema_diagnostics(doc)
         if problems:
             raise StackInvalid(problems)
-    stack = Stack.from_data(schema, doc.data)
+    return Stack.from_data(schema, doc.data)
+
+
+def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates = "files", state_base: Path | None = None) -> tuple[Stack, list[Diagnostic]]:
+    """The stack model of `doc` and its warnings; StackInvalid with every problem otherwise.
+
+    Grafana dashboard files and certificate files the stack names are read relative to
+    `stack_dir`; `certificates` says whether the API servers' certificates may be made (see
+    kmc.metrics_tls).
+    """
+    stack = model(doc)
     problems = semantic.check(doc, stack)
     problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
     packs = rule_packs.library()
