@@ -23,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +34,7 @@ import yaml
 from kube_api_stub import KubeApiStub
 from kube_objects import endpoints_for, pod_of_workload
 from local_processes import Process, free_port, get_json, http_get, wait_for
+from test_prometheus_e2e import built_objects
 from tools import TOOLS, tool
 
 from kmc import alertmanager_config
@@ -88,14 +87,6 @@ class Webhook:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def _build(work: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    (work / "stack.yaml").write_text(yaml.safe_dump(STACK, sort_keys=False), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "kmc", "build", "stack.yaml", "--out", "out"], cwd=work, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    objects = [yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted((work / "out/manifests/default").glob("*.yaml"))]
-    return {(obj["kind"], obj["metadata"]["name"]): obj for obj in objects}
 
 
 def _alertmanager_binary(work: Path) -> Path:
@@ -153,7 +144,7 @@ def _rule_health(url: str) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("version", sorted(PROMETHEUS))
 def test_rules_evaluate_and_alerts_reach_the_webhook(version: str, tmp_path: Path) -> None:
-    objects = _build(tmp_path)
+    objects = built_objects(STACK, tmp_path)
     expected_groups = {"e2e"} | {group for data in objects[("ConfigMap", rules.NAME)]["data"].values() for group in _group_names(data)}
     host = "127.0.0.30"
     web = free_port(host)

@@ -110,8 +110,9 @@ class Built:
         return str(self.objects[("Deployment", "prometheus")]["metadata"]["namespace"])
 
 
-def _build(doc: Mapping[str, Any], work: Path) -> Built:
-    work.mkdir()
+def built_objects(doc: Mapping[str, Any], work: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """`kmc build` of `doc` in `work` (manifests, default environment): every object by (kind, name)."""
+    work.mkdir(exist_ok=True)
     (work / "stack.yaml").write_text(yaml.safe_dump(dict(doc), sort_keys=False), encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "kmc", "build", "stack.yaml", "--out", "out", "--format", "manifests"], cwd=work, capture_output=True, text=True, timeout=120
@@ -121,6 +122,11 @@ def _build(doc: Mapping[str, Any], work: Path) -> Built:
     for path in sorted((work / "out" / "manifests" / "default").glob("*.yaml")):
         obj = yaml.safe_load(path.read_text(encoding="utf-8"))
         objects[(obj["kind"], obj["metadata"]["name"])] = obj
+    return objects
+
+
+def _build(doc: Mapping[str, Any], work: Path) -> Built:
+    objects = built_objects(doc, work)
     config = yaml.safe_load(objects[("ConfigMap", "prometheus")]["data"]["prometheus.yml"])
     return Built(config, objects)
 

@@ -21,8 +21,6 @@ import base64
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +42,7 @@ from test_prometheus_e2e import (
     Target,
     _merged,
     active,
+    built_objects,
     cluster,  # noqa: F401  (the fixture cluster, shared with the unsharded test)
     expected_targets,
     pointed_at,
@@ -57,21 +56,6 @@ pytestmark = pytest.mark.slow
 
 SHARDS = 3
 SHARDED = {"prometheus": {"shards": SHARDS, "ha": {"enabled": True}, "thanos": {"sidecar": {"enabled": True}, "query": {"enabled": True}}}}
-
-
-def _build_all(doc: Mapping[str, Any], work: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """`kmc build` of `doc` (manifests, default environment): every object by (kind, name)."""
-    work.mkdir()
-    (work / "stack.yaml").write_text(yaml.safe_dump(dict(doc), sort_keys=False), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "kmc", "build", "stack.yaml", "--out", "out", "--format", "manifests"], cwd=work, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    objects = {}
-    for path in sorted((work / "out" / "manifests" / "default").glob("*.yaml")):
-        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
-        objects[(obj["kind"], obj["metadata"]["name"])] = obj
-    return objects
 
 
 def _config(objects: Mapping[tuple[str, str], dict[str, Any]], name: str) -> dict[str, Any]:
@@ -134,7 +118,7 @@ def _active(url: str) -> list[Target]:
 @pytest.mark.parametrize("version", sorted(PROMETHEUS))
 def test_every_target_is_scraped_by_exactly_one_shard(version: str, stacks: dict[str, Built], cluster: Cluster, tmp_path: Path) -> None:  # noqa: F811
     binary = tool(PROMETHEUS[version])
-    objects = _build_all(_merged(_merged(DEFAULT_STACK, FAST), SHARDED), tmp_path / "stack")
+    objects = built_objects(_merged(_merged(DEFAULT_STACK, FAST), SHARDED), tmp_path / "stack")
     names = [f"prometheus-shard-{index}" for index in range(SHARDS)]
     assert sorted(name for kind, name in objects if kind == "ConfigMap" and name.startswith("prometheus-shard-")) == names
     expected = expected_targets(cluster)["default-prefix"]
@@ -239,7 +223,7 @@ def test_remote_write_reaches_a_real_receiver_with_file_credentials(version: str
                 }
             },
         )
-        objects = _build_all(doc, tmp_path / "stack")
+        objects = built_objects(doc, tmp_path / "stack")
         config = _config(objects, "prometheus")
         assert config["remote_write"][1]["basic_auth"] == {"username": "prometheus", "password_file": f"{SECRETS_DIR}/remote-auth/password"}
         assert password not in yaml.safe_dump(config)
