@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from kmc import dashboards, grafana_checks, rule_checks, rule_packs, schema_check, schema_gate, semantic
-from kmc.components import aggregated_api, grafana, kube
+from kmc import dashboards, grafana_checks, metrics_tls, rule_checks, rule_packs, schema_check, schema_gate, semantic
+from kmc.components import grafana, kube
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.loader import Document
-
-if TYPE_CHECKING:
-    from kmc.metrics_tls import Certificates
+from kmc.metrics_tls import Certificates
 from kmc.model import Stack
 from kmc.record import replace
 
@@ -44,9 +41,7 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
     if stack.enabled_somewhere("grafana.enabled"):
         stack, found = dashboards.vendor(stack, stack_dir)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
-    if not problems and aggregated_api.tls_servers(stack, stack_dir):
-        from kmc import metrics_tls
-
+    if not problems:
         stack, found = metrics_tls.load(stack, stack_dir, certificates, state_base)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
     if problems:
