@@ -108,7 +108,9 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
     The Helm chart lands in OUT/helm/<chart name>/ (values-<env>.yaml per environment):
       helm install monitoring charts-out/helm/kmc-monitoring -f .../values-prod.yaml
     A failed build writes nothing and leaves the previous output untouched. Each build records
-    in OUT/.kmc-lock.json the hashes of its inputs and outputs (commit it with the output).
+    in OUT/.kmc-lock.json the hashes of its inputs and outputs (commit it with the output);
+    while they all still match, a build (or --check) needs no compile: it says the output is
+    current and repeats the warnings the stack gave.
 
     \b
     Files the stack names (Grafana dashboard JSON) are read relative to STACK's
@@ -126,8 +128,12 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
     certificates.keysInOutput, and never a Helm chart. --check never makes them.
     """
     from kmc import commands
+    from kmc.entry import BuildLine, proven_current
 
-    commands.build(stack, fmt, out, env, check, _output())
+    output = _output()
+    if proven_current(BuildLine(str(stack), fmt, str(out), env, check, output.quiet, output.verbose)):
+        return
+    commands.build(stack, fmt, out, env, check, output)
 
 
 @cli.command()

@@ -32,8 +32,7 @@ def problems(text: str) -> None:
     """Diagnostics or drift on stderr, in colour on a terminal."""
     from kmc import report
 
-    sys.stderr.write(report.coloured(text) if report.colours_wanted(sys.stderr) else text)
-    sys.stderr.flush()
+    report.show(text)
 
 
 def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool, output: Output) -> None:

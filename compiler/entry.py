@@ -1,7 +1,7 @@
 """The `kmc` console script: answers the hot paths of a pre-commit hook before importing click.
 
-`kmc --version`, a `kmc build --check` whose output the lock proves current (standard library
-only) and any plain `kmc build` command line (no click) run here; everything else, and any
+`kmc --version`, a `kmc build` or `kmc build --check` whose output the lock proves current
+(standard library only) and any plain `kmc build` command line (no click) run here; everything else, and any
 argument this parser does not know (--help, a typo), goes to the full CLI in `kmc.cli`, which
 parses the command line itself. Both paths print through `kmc.commands`.
 """
@@ -60,22 +60,40 @@ def parse_build(argv: list[str]) -> BuildLine | None:
     return BuildLine(positional[0], fmt, options.get("--out", "charts-out"), env, "check" in seen, "quiet" in seen, "verbose" in seen and "quiet" not in seen)
 
 
-def _proven_current(line: BuildLine) -> bool:
-    """Whether the lock proves `line`'s output current (then said, unless -q); stdlib only."""
+def proven_current(line: BuildLine) -> bool:
+    """Whether the lock proves `line`'s output current (then said, unless -q); stdlib only.
+
+    A build then has nothing to write; it repeats the warnings its compile gave. The click CLI
+    asks the same first, so both paths say the same."""
     started = time.perf_counter()
     from kmc import lock
 
     names = lock.subtrees(_FORMATS[line.fmt], line.env)
     try:
-        files = lock.current(line.out, line.stack, names)
+        proof = lock.proven(line.out, line.stack, names)
     except OSError:
         return False
-    if files is None:
+    if proof is None:
         return False
+    files, warnings = proof
+    if not line.check and warnings and not line.quiet:
+        _replay(line.stack, warnings)
     if not line.quiet:
         where = ", ".join(shown(line.out, name) for name in names)
         print(f"kmc: {where} current ({files} files; lock; {time.perf_counter() - started:.2f}s)", file=sys.stderr)
     return True
+
+
+def _replay(stack: str, warnings: list[dict[str, object]]) -> None:
+    """The warnings of the build the lock records, as that build printed them."""
+    from kmc import report
+    from kmc.errors import Diagnostic
+
+    try:
+        diagnostics = [Diagnostic(stack, **warning) for warning in warnings]  # type: ignore[arg-type]
+    except TypeError:
+        return  # a lock edited by hand: its warnings are not kmc's
+    report.show(report.text(diagnostics))
 
 
 def shown(directory: str, name: str) -> str:
@@ -91,7 +109,7 @@ def main() -> None:
         sys.exit(0)
     line = parse_build(argv)
     if line is not None:
-        if line.check and _proven_current(line):
+        if proven_current(line):
             sys.exit(0)
         # A build allocates much and frees little: the default (a collection every 700 new objects)
         # spent ~10 % of a large stack's build in the garbage collector.

@@ -5,12 +5,15 @@
     {"lock": 1,
      "trees": {"manifests": {"inputs": {"../stack.yaml": "<sha256>", ...},
                              "kmc": "<version>+<sha256 of kmc's code and data>",
-                             "files": {"default/00-namespace-monitoring.yaml": "<sha256>", ...}}}}
+                             "files": {"default/00-namespace-monitoring.yaml": "<sha256>", ...},
+                             "warnings": [{"line": 121, "column": 60, "path": "$...", ...}]}}}
 
 Output is a deterministic function of the inputs, so when every input still hashes the same and
 the files on disk are exactly the recorded ones, the output is current without compiling: the
-fast path of `kmc build --check`. Anything else (no lock, another kmc, a changed input, a hand
-edit, a stray file) sends `--check` to the full comparison; the lock is only ever a shortcut.
+fast path of `kmc build --check`, and of `kmc build` itself, which then has nothing to write and
+repeats the build's warnings from the lock (they are a function of the inputs too). Anything else
+(no lock, another kmc, a changed input, a hand edit, a stray file) compiles; the lock is only
+ever a shortcut.
 
 Stdlib only, and without pathlib (~5 ms with what it imports): the fast path runs before click,
 PyYAML or the compiler are imported. Paths are strings or `os.PathLike`s.
@@ -97,9 +100,16 @@ def subtrees(formats: Iterable[str], env: str | None) -> list[str]:
 
 
 def updated(
-    out: str | os.PathLike[str], stack: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], trees: Mapping[str, Mapping[str, bytes]]
+    out: str | os.PathLike[str],
+    stack: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str]],
+    trees: Mapping[str, Mapping[str, bytes]],
+    warnings: Iterable[Mapping[str, object]] = (),
 ) -> bytes:
-    """The lock text after a build of `trees` from `stack` and `inputs` (other subtrees' entries are kept)."""
+    """The lock text after a build of `trees` from `stack` and `inputs` (other subtrees' entries are kept).
+
+    `warnings`: the build's warnings about the stack, without the file name (the next build may
+    spell the stack's path differently)."""
     entries = {
         name: entry
         for name, entry in read(out).items()
@@ -112,6 +122,7 @@ def updated(
             "inputs": recorded_inputs,
             "kmc": kmc_identity(),
             "files": {path: sha256(content) for path, content in sorted(files.items())},
+            "warnings": list(warnings),
         }
     return (json.dumps({"lock": LOCK_FORMAT, "trees": entries}, indent=1, sort_keys=True) + "\n").encode()
 
@@ -133,14 +144,21 @@ def write(out: str | os.PathLike[str], text: bytes) -> None:
 def current(out: str | os.PathLike[str], stack: str | os.PathLike[str], names: Iterable[str]) -> int | None:
     """The number of files in subtrees `names` when the lock proves them built from `stack` and
     current, else None."""
+    proof = proven(out, stack, names)
+    return None if proof is None else proof[0]
+
+
+def proven(out: str | os.PathLike[str], stack: str | os.PathLike[str], names: Iterable[str]) -> tuple[int, list[dict[str, object]]] | None:
+    """`current`, and the warnings the build of those subtrees gave (as `updated` recorded them)."""
     entries = read(out)
     count = 0
+    warnings: list[dict[str, object]] = []
     for name in names:
         entry = entries.get(name)
         if not isinstance(entry, dict) or entry.get("kmc") != kmc_identity() or entry.get("stack") != _input_key(stack, out):
             return None
-        inputs, files = entry.get("inputs"), entry.get("files")
-        if not isinstance(inputs, dict) or not isinstance(files, dict):
+        inputs, files, recorded = entry.get("inputs"), entry.get("files"), entry.get("warnings")
+        if not isinstance(inputs, dict) or not isinstance(files, dict) or not isinstance(recorded, list):
             return None
         for relative, digest in inputs.items():
             try:
@@ -152,4 +170,5 @@ def current(out: str | os.PathLike[str], stack: str | os.PathLike[str], names: I
         if set(on_disk) != set(files) or any(sha256(content) != files[path] for path, content in on_disk.items()):
             return None
         count += len(files)
-    return count
+        warnings += [warning for warning in recorded if warning not in warnings]  # every subtree's build gave the same
+    return count, warnings

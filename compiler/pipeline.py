@@ -95,8 +95,13 @@ def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     trees = emit(compiled, formats, env)
     write_trees(out, trees)
     with contextlib.suppress(OSError):  # the lock only speeds up `--check`; without it the check compiles
-        lock.write(out, lock.updated(out, path, compiled.inputs, trees))
+        lock.write(out, lock.updated(out, path, compiled.inputs, trees, [_recorded(warning) for warning in compiled.warnings]))
     return BuildResult(compiled, trees)
+
+
+def _recorded(warning: Diagnostic) -> dict[str, object]:
+    """A warning as the lock keeps it (see kmc.lock): its fields but the file."""
+    return {name: getattr(warning, name) for name in ("line", "column", "path", "message", "hint", "severity", "source_line")}
 
 
 @record

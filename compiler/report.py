@@ -50,6 +50,14 @@ def coloured(text: str) -> str:
     return "".join(out)
 
 
+def show(text: str) -> None:
+    """Diagnostics or drift on stderr, in colour on a terminal."""
+    import sys
+
+    sys.stderr.write(coloured(text) if colours_wanted(sys.stderr) else text)
+    sys.stderr.flush()
+
+
 def as_json(diagnostics: Sequence[Diagnostic]) -> str:
     errors = [d for d in diagnostics if d.severity == "error"]
     return json.dumps({"valid": not errors, "diagnostics": [d.as_json() for d in diagnostics]}, indent=2) + "\n"

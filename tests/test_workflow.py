@@ -41,6 +41,32 @@ def test_check_of_a_fresh_build_is_proven_by_the_lock(built: Path) -> None:
     assert "current (" in result.stderr and "; lock;" in result.stderr
 
 
+def test_rebuild_of_an_unchanged_stack_is_proven_by_the_lock_and_repeats_the_warnings(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "golden/full/stack.yaml", tmp_path / "stack.yaml")
+    shutil.copytree(ROOT / "golden/full/dashboards", tmp_path / "dashboards")
+    shutil.copytree(ROOT / "golden/full/.kmc-state", tmp_path / ".kmc-state")
+    first = kmc("build", "stack.yaml", "--format", "all", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    warnings = first.stderr[: first.stderr.index("kmc: ")]
+    assert ": warning: " in warnings
+    before = snapshot(tmp_path)
+    again = kmc("build", "./stack.yaml", "--format", "all", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.startswith(warnings.replace("stack.yaml:", "./stack.yaml:")), again.stderr
+    assert "current (" in again.stderr and "; lock;" in again.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_rebuild_after_a_hand_edit_compiles_and_restores_the_file(built: Path) -> None:
+    values = built / "charts-out/helm/monitoring-full/values.yaml"
+    good = values.read_bytes()
+    values.write_text(values.read_text().replace("replicas: 1", "replicas: 4", 1))
+    result = kmc("build", "stack.yaml", "--format", "all", cwd=built)
+    assert result.returncode == 0, result.stderr
+    assert "; lock;" not in result.stderr and " objects, " in result.stderr
+    assert values.read_bytes() == good
+
+
 def test_check_without_lock_compiles_and_compares(built: Path) -> None:
     (built / "charts-out" / LOCK_NAME).unlink()
     result = kmc("build", "--check", "stack.yaml", "--format", "all", cwd=built)
@@ -180,6 +206,7 @@ def test_colours_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.
 
 
 def test_plain_build_skips_click(built: Path) -> None:
+    (built / "charts-out" / LOCK_NAME).unlink()  # so that it compiles
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "kmc", "build", "-q", "stack.yaml", "--format", "all"], cwd=built, capture_output=True, text=True, timeout=60
     )
@@ -199,7 +226,7 @@ def test_plain_build_skips_click(built: Path) -> None:
     ],
     ids=["build", "invalid", "unknown-env", "stale-check", "verbose"],
 )
-def test_fast_path_and_click_path_say_the_same(built: Path, args: list[str]) -> None:
+def test_fast_path_and_click_path_say_the_same(built: Path, args: list[str], tmp_path_factory: pytest.TempPathFactory) -> None:
     """A plain build line runs without click (kmc.entry); the same line through click (kmc.cli) must
     print the same and exit the same."""
     from kmc.entry import parse_build
@@ -209,7 +236,9 @@ def test_fast_path_and_click_path_say_the_same(built: Path, args: list[str]) -> 
     runs = []
     for module in ("kmc", "kmc.cli"):
         code = "import sys; from kmc.cli import main; sys.argv[0] = 'kmc'; main()" if module == "kmc.cli" else "from kmc.entry import main; main()"
-        result = subprocess.run([sys.executable, "-c", code, *args], cwd=built, capture_output=True, text=True, timeout=120)
+        workdir = tmp_path_factory.mktemp(module) / "stack"  # each from the same start: the first run's output would change the second's
+        shutil.copytree(built, workdir)
+        result = subprocess.run([sys.executable, "-c", code, *args], cwd=workdir, capture_output=True, text=True, timeout=120)
         runs.append((result.returncode, re.sub(r"\(\d+\.\d\ds\)|\d+\.\d\ds\)", "(T)", result.stderr), result.stdout))
     assert runs[0] == runs[1]
 
