@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from kmc import json_text
 from kmc.loader import JsonPath
 from kmc.model import Dashboard, Stack
 from kmc.record import replace
@@ -55,9 +56,12 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
     found: list[tuple[JsonPath, Dashboard]] = []
     for index, name in enumerate(grafana.library):
         where: JsonPath = ("grafana", "dashboards", "library", index)
-        board = json.loads((data_dir("library") / "dashboards" / f"{name}.json").read_text(encoding="utf-8"))
+        text = (data_dir("library") / "dashboards" / f"{name}.json").read_text(encoding="utf-8")
+        board = json.loads(text)
         problems += [(where, message, hint) for message, hint in _references(board, f"library dashboard {name}", sources)]
-        found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, _text(board))))
+        # The library's files are kept in `_text`'s form (a test holds them to it): used as they are,
+        # without the pure-Python indenting encoder json.dumps(indent=...) falls back to.
+        found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, text)))
     for index, entry in enumerate(grafana.files):
         where = ("grafana", "dashboards", "files", index)
         for uid, target in entry.replace_datasource_uids.items():
@@ -100,7 +104,7 @@ def _read(stack_dir: Path, file: str) -> tuple[dict[str, Any] | None, str]:
 
 
 def _text(board: Mapping[str, Any]) -> str:
-    return json.dumps(board, indent=2, ensure_ascii=False) + "\n"
+    return json_text.dumps(board, indent=2, ensure_ascii=False) + "\n"
 
 
 def _slug(stem: str) -> str:

@@ -79,55 +79,87 @@ class _Writer:
 
     def document(self, value: dict[str, Any] | list[Any]) -> str:
         if isinstance(value, dict):
-            self.mapping(value, 0, inline=False)
+            _mapping(self.out, value, "", inline=False)
         else:
-            self.sequence(value, 0, inline=False)
+            _sequence(self.out, value, "", inline=False)
         return "".join(self.out)
 
-    def mapping(self, value: dict[str, Any], indent: int, *, inline: bool) -> None:
-        """Keys at column `indent`; with `inline`, the first one right after a `- `."""
-        pad = " " * indent
-        for key, child in value.items():
-            if type(key) is not str or not key or len(key) > _MAX_KEY or "\n" in key:
-                raise _Unsupported
-            self.out.append(f"{'' if inline else pad}{_one_line(key)}:")
-            inline = False
-            self.node(child, indent, item=False)
 
-    def sequence(self, value: list[Any], indent: int, *, inline: bool) -> None:
-        """Dashes at column `indent`; with `inline`, the first one right after a `- `."""
-        dash = " " * indent + "-"
-        for child in value:
-            self.out.append("-" if inline else dash)
-            inline = False
-            self.node(child, indent, item=True)
+# The writer is the build's innermost loop (every value of every object of every environment):
+# plain functions with the scalar cases inline, not a method call per value.
+_NEWLINE = "\n"  # (no backslash inside an f-string's braces before Python 3.12)
 
-    def node(self, value: Any, indent: int, *, item: bool) -> None:
-        """`value` after a key (or, with `item`, a dash) at column `indent`."""
-        kind = type(value)
+
+def _mapping(out: list[str], value: dict[str, Any], pad: str, *, inline: bool) -> None:
+    """Keys after `pad`; with `inline`, the first one right after a `- `."""
+    append = out.append
+    for key, child in value.items():
+        head = _key(key) if inline else pad + _key(key)
+        inline = False
+        kind = type(child)
         if kind is str:
-            text = _literal(value, indent + 2) if "\n" in value else _one_line(value)
-            self.out.append(f" {text}\n")
+            append(f"{head} {_literal(child, len(pad) + 2) if _NEWLINE in child else _one_line(child)}\n")
         elif kind is dict:
-            if value:
-                self.out.append(" " if item else "\n")
-                self.mapping(value, indent + 2, inline=item)
+            if child:
+                append(head + "\n")
+                _mapping(out, child, pad + "  ", inline=False)
             else:
-                self.out.append(" {}\n")
+                append(head + " {}\n")
         elif kind is list:
-            if value:
-                self.out.append(" " if item else "\n")  # a mapping's sequence is not indented
-                self.sequence(value, indent + 2 if item else indent, inline=item)
+            if child:
+                append(head + "\n")
+                _sequence(out, child, pad, inline=False)  # a mapping's sequence is not indented
             else:
-                self.out.append(" []\n")
+                append(head + " []\n")
         elif kind is bool:
-            self.out.append(" true\n" if value else " false\n")
+            append(head + (" true\n" if child else " false\n"))
         elif kind is int:
-            self.out.append(f" {value}\n")
-        elif value is None:
-            self.out.append(" null\n")
+            append(f"{head} {child}\n")
+        elif child is None:
+            append(head + " null\n")
         else:
             raise _Unsupported
+
+
+def _sequence(out: list[str], value: list[Any], pad: str, *, inline: bool) -> None:
+    """Dashes after `pad`; with `inline`, the first one right after a `- `."""
+    append = out.append
+    dash = pad + "-"
+    inner = pad + "  "
+    for child in value:
+        head = "-" if inline else dash
+        inline = False
+        kind = type(child)
+        if kind is str:
+            append(f"{head} {_literal(child, len(inner)) if _NEWLINE in child else _one_line(child)}\n")
+        elif kind is dict:
+            if child:
+                append(head + " ")
+                _mapping(out, child, inner, inline=True)
+            else:
+                append(head + " {}\n")
+        elif kind is list:
+            if child:
+                append(head + " ")
+                _sequence(out, child, inner, inline=True)
+            else:
+                append(head + " []\n")
+        elif kind is bool:
+            append(head + (" true\n" if child else " false\n"))
+        elif kind is int:
+            append(f"{head} {child}\n")
+        elif child is None:
+            append(head + " null\n")
+        else:
+            raise _Unsupported
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(key: Any) -> str:
+    """`key:` as libyaml writes a simple key."""
+    if type(key) is not str or not key or len(key) > _MAX_KEY or "\n" in key:
+        raise _Unsupported
+    return _one_line(key) + ":"
 
 
 # Whether PyYAML's resolver reads a plain scalar back as a string (YAML 1.1 rules).

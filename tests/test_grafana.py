@@ -64,6 +64,13 @@ def test_library_has_the_five_dashboards() -> None:
     assert len(EXPRESSIONS) >= 40
 
 
+def test_library_dashboards_are_kept_as_a_build_writes_them() -> None:
+    """A build vendors a library file's text as it is; it must be what json.dumps(indent=2) makes of it."""
+    for path in sorted((data_dir("library") / "dashboards").glob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", path.name
+
+
 @pytest.mark.parametrize(("where", "expr"), EXPRESSIONS, ids=[where for where, _ in EXPRESSIONS])
 def test_library_promql_parses_over_scraped_metrics(where: str, expr: str) -> None:
     names: list[str] = []

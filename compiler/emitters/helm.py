@@ -30,13 +30,14 @@ prints it back unchanged.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kmc import __version__, alertmanager_config, schema_refs, yaml_text
+from kmc import __version__, alertmanager_config, json_text, schema_refs, yaml_text
 from kmc.components import aggregated_api
 from kmc.emitters import helm_texts
 from kmc.emitters.manifests import file_name
@@ -62,7 +63,7 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
     files = {
         "Chart.yaml": _chart_yaml(stack, used),
         "values.yaml": _values_yaml(defaults, schema),
-        "values.schema.json": json.dumps(values_schema(schema, used, defaults, chart), indent=2, sort_keys=True) + "\n",
+        "values.schema.json": json_text.dumps(values_schema(schema, used, defaults, chart), indent=2, sort_keys=True) + "\n",
         "templates/_helpers.tpl": _helpers(chart),
         "templates/NOTES.txt": _notes(graph, stack),
         "README.md": _readme(stack, schema, defaults, used),
@@ -85,14 +86,30 @@ def parameter_paths(graph: ObjectGraph) -> frozenset[str]:
     """Every value path the graph reads: its parameters, switches and conditions."""
     paths = {path for obj in graph.objects for path in obj.conditions}
     for obj in graph.objects:
-        paths.update(node.path for node in dynamic_nodes(obj.body) if not isinstance(node, Join))
-        paths.update(part.path for node in dynamic_nodes(obj.body) if isinstance(node, Join) for part in node.parts if isinstance(part, Param))
+        for node in dynamic_nodes(obj.body):
+            if isinstance(node, Join):
+                paths.update(part.path for part in node.parts if isinstance(part, Param))
+            else:
+                paths.add(node.path)
     return frozenset(paths)
 
 
 def _reads(path: str, used: frozenset[str]) -> bool:
     """Whether the value at `path` is read: it is a parameter, inside one, or holds one."""
-    return any(path == u or path.startswith(u + ".") or u.startswith(path + ".") for u in used)
+    if path in used or path in _holders(used):
+        return True
+    end = path.rfind(".")
+    while end > 0:  # inside a parameter: one of its ancestors is one
+        if path[:end] in used:
+            return True
+        end = path.rfind(".", 0, end)
+    return False
+
+
+@functools.cache
+def _holders(used: frozenset[str]) -> frozenset[str]:
+    """The paths that hold a parameter (every proper ancestor of one)."""
+    return frozenset(path[:index] for path in used for index, char in enumerate(path) if char == ".")
 
 
 def _prune(values: Mapping[str, Any], used: frozenset[str], prefix: str = "") -> dict[str, Any]:
