@@ -31,10 +31,9 @@ class _Unsupported(Exception):
 
 def _write(out: list[str], value: object, newline: str, step: str, sort_keys: bool, escape: Callable[[str], str]) -> None:
     """`value` at the nesting whose line starts are `newline` (a line break and the indentation)."""
-    kind = type(value)
-    if kind is str:
+    if isinstance(value, str):
         out.append(escape(value))
-    elif kind is dict:
+    elif isinstance(value, dict):
         if not value:
             out.append("{}")
             return
@@ -47,7 +46,7 @@ def _write(out: list[str], value: object, newline: str, step: str, sort_keys: bo
             separator = "," + inner
             _write(out, child, inner, step, sort_keys, escape)
         out.append(newline + "}")
-    elif kind is list or kind is tuple:
+    elif isinstance(value, (list, tuple)):
         if not value:
             out.append("[]")
             return
@@ -64,9 +63,9 @@ def _write(out: list[str], value: object, newline: str, step: str, sort_keys: bo
         out.append("true")
     elif value is False:
         out.append("false")
-    elif kind is int:
+    elif isinstance(value, int):
         out.append(int.__repr__(value))
-    elif kind is float and value - value == 0:  # finite (json writes NaN and Infinity its own way)
+    elif isinstance(value, float) and value - value == 0:  # finite (json writes NaN and Infinity its own way)
         out.append(float.__repr__(value))
     else:
         raise _Unsupported

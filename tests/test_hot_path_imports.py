@@ -81,3 +81,10 @@ def test_a_check_the_lock_proves_imports_no_compiler(workdir: Path) -> None:
     imported = _imported("build", "--check", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")
     assert not (NEVER | REPLACING | {"yaml", "kmc.pipeline", "kmc.loader", "pathlib", "typing"}) & imported
     assert "kmc.lock" in imported
+
+
+def test_a_build_the_lock_proves_imports_no_compiler_even_to_repeat_its_warnings(workdir: Path) -> None:
+    _imported("build", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")
+    imported = _imported("build", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")  # golden/full warns
+    assert not (NEVER | REPLACING | {"yaml", "kmc.pipeline", "kmc.loader", "pathlib", "typing"}) & imported
+    assert {"kmc.lock", "kmc.report"} <= imported

@@ -17,12 +17,12 @@ generators are used: APIService service references and object names stay as comp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from kmc import yaml_text
 from kmc.emitters.manifests import file_name
-from kmc.ir import KObject, ObjectGraph, resolve
+from kmc.ir import KObject, ObjectGraph, dynamic_nodes, resolve
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
@@ -94,20 +94,26 @@ def emit(graph: ObjectGraph, defaults: Mapping[str, Any], environments: Iterable
     files = _directory("base", (before[obj.key] for obj in base), "Kustomization")
     for component, objects in sorted(optional.items()):
         files.update(_directory(f"components/{component}", (before[obj.key] for obj in objects), "Component"))
+    dynamic = {obj.key for obj in graph.objects if any(dynamic_nodes(obj.body))}  # the objects an overlay may patch
     for env, values in environments:
-        files.update(_overlay(env, graph, before, values, optional))
+        files.update(_overlay(env, graph, before, dynamic, values, optional))
     return files
 
 
 def _overlay(
-    env: str, graph: ObjectGraph, before: Mapping[tuple[str, str, str, str], Any], values: Mapping[str, Any], optional: Mapping[str, list[KObject]]
+    env: str,
+    graph: ObjectGraph,
+    before: Mapping[tuple[str, str, str, str], Any],
+    dynamic: Collection[tuple[str, str, str, str]],
+    values: Mapping[str, Any],
+    optional: Mapping[str, list[KObject]],
 ) -> dict[str, bytes]:
     switched_on = [component for component, objects in sorted(optional.items()) if objects[0].switched_on(values)]
     files: dict[str, bytes] = {}
     patches = []
     for obj in graph.objects:
-        if not obj.switched_on(values):
-            continue
+        if not obj.switched_on(values) or obj.key not in dynamic:
+            continue  # off here, or the same in every environment
         original = before[obj.key]
         ops = json_patch(original, resolve(obj.body, values))
         if ops:
