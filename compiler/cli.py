@@ -146,31 +146,9 @@ def validate(stacks: tuple[Path, ...], output_format: str) -> None:
     Prints every problem as FILE:LINE:COL: error: $.json.path: message (or JSON, one document
     per stack) and exits 1 when any stack has one.
     """
-    from kmc import pipeline, report
+    from kmc import commands
 
-    invalid: StackInvalid | None = None
-    for stack in stacks:
-        try:
-            compiled = pipeline.compile_stack(stack, display=str(stack), certificates="files")
-        except StackInvalid as err:
-            if output_format == "json":
-                click.echo(report.as_json(err.diagnostics), nl=False)
-            elif len(stacks) > 1:
-                _problems(report.text(err.diagnostics))
-                click.echo(f"kmc: {stack}: {err}", err=True)
-            invalid = err
-            continue
-        if output_format == "json":
-            click.echo(report.as_json(compiled.warnings), nl=False)
-            continue
-        if compiled.warnings and not _output().quiet:
-            _problems(report.text(compiled.warnings))
-        if not _output().quiet:
-            click.echo(f"{stack}: valid ({len(compiled.graph.objects)} objects)")
-    if invalid is not None:
-        if output_format == "json" or len(stacks) > 1:
-            raise SystemExit(invalid.exit_code)
-        raise invalid
+    commands.validate(stacks, output_format, _output())
 
 
 def _complete_key(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

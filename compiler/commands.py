@@ -1,4 +1,4 @@
-"""`kmc build` (and `--check`) without click: the hook's hot path, shared by the click CLI.
+"""`kmc build` (and `--check`) and `kmc validate` without click: the hooks' hot paths, shared by the click CLI.
 
 `kmc.entry` runs a plain `kmc build ...` command line through here directly (click and what it
 imports cost ~45 ms of a ~230 ms build); `kmc.cli` calls the same functions, so both paths
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kmc import __version__
@@ -57,6 +57,35 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool, output
             output.say(f"kmc: wrote {out / subtree}/ ({len(tree)} files)")
     elapsed = time.perf_counter() - started
     output.say(f"kmc: {len(result.compiled.graph.objects)} objects, {files} files in {where} ({elapsed:.2f}s)")
+
+
+def validate(stacks: Sequence[Path], output_format: str, output: Output) -> None:
+    """`kmc validate`: each stack compiled without certificates; every problem of each reported."""
+    from kmc import pipeline, report
+
+    invalid: StackInvalid | None = None
+    for stack in stacks:
+        try:
+            compiled = pipeline.compile_stack(stack, display=str(stack), certificates="files")
+        except StackInvalid as err:
+            if output_format == "json":
+                print(report.as_json(err.diagnostics), end="", flush=True)
+            elif len(stacks) > 1:
+                problems(report.text(err.diagnostics))
+                print(f"kmc: {stack}: {err}", file=sys.stderr, flush=True)
+            invalid = err
+            continue
+        if output_format == "json":
+            print(report.as_json(compiled.warnings), end="", flush=True)
+            continue
+        if compiled.warnings and not output.quiet:
+            problems(report.text(compiled.warnings))
+        if not output.quiet:
+            print(f"{stack}: valid ({len(compiled.graph.objects)} objects)", flush=True)
+    if invalid is not None:
+        if output_format == "json" or len(stacks) > 1:
+            raise SystemExit(invalid.exit_code)
+        raise invalid
 
 
 def _check(stack: Path, out: Path, formats: tuple[str, ...], env: str | None, started: float, output: Output) -> None:

@@ -1,7 +1,7 @@
 """The `kmc` console script: answers the hot paths of a pre-commit hook before importing click.
 
 `kmc --version`, a `kmc build` or `kmc build --check` whose output the lock proves current
-(standard library only) and any plain `kmc build` command line (no click) run here; everything else, and any
+(standard library only) and any plain `kmc build` or `kmc validate` command line (no click) run here; everything else, and any
 argument this parser does not know (--help, a typo), goes to the full CLI in `kmc.cli`, which
 parses the command line itself. Both paths print through `kmc.commands`.
 """
@@ -15,6 +15,7 @@ import time
 from kmc import __version__
 
 _VALUED = {"--format", "--out", "--env"}
+_OUTPUT_FLAGS = {"-q": "quiet", "--quiet": "quiet", "-v": "verbose", "--verbose": "verbose"}
 _FORMATS = {"manifests": ("manifests",), "helm": ("helm",), "kustomize": ("kustomize",), "all": ("helm", "kustomize", "manifests")}
 
 
@@ -30,9 +31,9 @@ class BuildLine:
 
 def parse_build(argv: list[str]) -> BuildLine | None:
     """`argv` as a `kmc [-q|-v] build STACK [options]` line, or None when it is anything else."""
-    flags = {"-q": "quiet", "--quiet": "quiet", "-v": "verbose", "--verbose": "verbose", "--check": "check"}
+    flags = {**_OUTPUT_FLAGS, "--check": "check"}
     seen: set[str] = set()
-    while argv and argv[0] in ("-q", "--quiet", "-v", "--verbose"):
+    while argv and argv[0] in _OUTPUT_FLAGS:
         seen.add(flags[argv[0]])
         argv = argv[1:]
     if not argv or argv[0] != "build":
@@ -58,6 +59,44 @@ def parse_build(argv: list[str]) -> BuildLine | None:
         return None
     env = options.get("--env")
     return BuildLine(positional[0], fmt, options.get("--out", "charts-out"), env, "check" in seen, "quiet" in seen, "verbose" in seen and "quiet" not in seen)
+
+
+class ValidateLine:
+    """A parsed `kmc validate` line."""
+
+    __slots__ = ("output_format", "quiet", "stacks", "verbose")
+
+    def __init__(self, stacks: list[str], output_format: str, quiet: bool, verbose: bool) -> None:
+        self.stacks, self.output_format, self.quiet, self.verbose = stacks, output_format, quiet, verbose
+
+
+def parse_validate(argv: list[str]) -> ValidateLine | None:
+    """`argv` as a `kmc [-q|-v] validate [-q|-v] [--output-format text|json] STACK...` line, or None."""
+    seen: set[str] = set()
+    while argv and argv[0] in _OUTPUT_FLAGS:
+        seen.add(_OUTPUT_FLAGS[argv[0]])
+        argv = argv[1:]
+    if not argv or argv[0] != "validate":
+        return None
+    output_format: str | None = None
+    stacks: list[str] = []
+    rest = argv[1:]
+    while rest:
+        token, rest = rest[0], rest[1:]
+        name, equals, value = token.partition("=")
+        if token in _OUTPUT_FLAGS:
+            seen.add(_OUTPUT_FLAGS[token])
+        elif name == "--output-format" and equals and output_format is None:
+            output_format = value
+        elif token == "--output-format" and rest and output_format is None:
+            output_format, rest = rest[0], rest[1:]
+        elif token.startswith("-") and token != "-":
+            return None  # --help, a typo, a repeated option: the full CLI's business
+        else:
+            stacks.append(token)
+    if not stacks or output_format not in (None, "text", "json"):
+        return None
+    return ValidateLine(stacks, output_format or "text", "quiet" in seen, "verbose" in seen and "quiet" not in seen)
 
 
 def proven_current(line: BuildLine) -> bool:
@@ -120,6 +159,15 @@ def main() -> None:
 
         output = commands.Output(line.quiet, line.verbose)
         sys.exit(commands.guarded(lambda: commands.build(Path(line.stack), line.fmt, Path(line.out), line.env, line.check, output)))
+    checked = parse_validate(argv)
+    if checked is not None:
+        gc.set_threshold(20_000, 10, 10)
+        from pathlib import Path
+
+        from kmc import commands
+
+        output = commands.Output(checked.quiet, checked.verbose)
+        sys.exit(commands.guarded(lambda: commands.validate([Path(stack) for stack in checked.stacks], checked.output_format, output)))
     from kmc.cli import main as full
 
     full()

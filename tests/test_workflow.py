@@ -243,8 +243,35 @@ def test_fast_path_and_click_path_say_the_same(built: Path, args: list[str], tmp
     assert runs[0] == runs[1]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "stack.yaml"],
+        ["-q", "validate", "stack.yaml"],
+        ["validate", "broken.yaml"],
+        ["validate", "stack.yaml", "broken.yaml", "-v"],
+        ["validate", "--output-format", "json", "stack.yaml", "broken.yaml"],
+        ["validate", "--output-format=json", "stack.yaml"],
+    ],
+    ids=["valid", "quiet", "invalid", "two", "json", "json-valid"],
+)
+def test_validate_says_the_same_without_click(built: Path, args: list[str]) -> None:
+    from kmc.entry import parse_validate
+
+    assert parse_validate(args) is not None
+    (built / "broken.yaml").write_text("version: 1\nprometheus:\n  replicas: many\n")
+    runs = []
+    for code in ("from kmc.entry import main; main()", "import sys; from kmc.cli import main; sys.argv[0] = 'kmc'; main()"):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], cwd=built, capture_output=True, text=True, timeout=120)
+        imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+        stderr = "".join(line for line in result.stderr.splitlines(keepends=True) if not line.startswith("import time:"))
+        runs.append((result.returncode, stderr, result.stdout, "click" in imported))
+    assert runs[0][:3] == runs[1][:3]
+    assert (runs[0][3], runs[1][3]) == (False, True)
+
+
 def test_anything_else_goes_to_click() -> None:
-    from kmc.entry import parse_build
+    from kmc.entry import parse_build, parse_validate
 
     for args in (
         ["build", "--help"],
@@ -255,6 +282,8 @@ def test_anything_else_goes_to_click() -> None:
         ["build", "s.yaml", "--out", "a", "--out", "b"],
     ):
         assert parse_build(args) is None, args
+    for args in (["validate"], ["validate", "--help"], ["validate", "s.yaml", "--output-format", "xml"], ["validate", "s.yaml", "--output-format"]):
+        assert parse_validate(args) is None, args
     line = parse_build(["-q", "build", "--env=dev", "s.yaml", "--check", "--out", "o"])
     assert line is not None and (line.stack, line.out, line.env, line.check, line.quiet, line.fmt) == (
         "s.yaml",
