@@ -49,13 +49,11 @@ def _material(server: TlsServer, certificates: Certificates) -> TlsMaterial | No
     if tls.mode not in ("generate", "ca"):
         return None
     if certificates == "files":
-        if tls.mode == "ca":
+        # The CA's key only signs, once: a repository (or CI) may well hold the certificate alone.
+        if tls.mode == "ca" and tls.ca_cert is not None and not server.file(tls.ca_cert).is_file():
             from kmc.certs import CertError
 
-            for written in (tls.ca_cert, tls.ca_key):
-                assert written is not None
-                if not server.file(written).is_file():
-                    raise CertError(f"no such file: {written}", "paths are relative to the directory of the stack file")
+            raise CertError(f"no such file: {tls.ca_cert}", "paths are relative to the directory of the stack file")
         return None
     from kmc.certs import serving_material
 

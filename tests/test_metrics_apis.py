@@ -185,6 +185,21 @@ def test_check_and_validate_never_make_certificates(tmp_path: Path) -> None:
     assert problem.path == "$.metricsServer.tls.mode" and "kmc build" in problem.message + problem.hint
 
 
+def test_a_ca_mode_stack_validates_and_builds_without_the_ca_key_once_issued(tmp_path: Path) -> None:
+    """The CA's key only signs: a repository that keeps the certificate alone still validates and
+    rebuilds; a missing CA certificate is an error at its key in the stack."""
+    case = tmp_path / "case"
+    shutil.copytree(ROOT / "golden/adapter-resource", case, ignore=shutil.ignore_patterns("out"))
+    (case / "pki/ca.key").unlink()
+    pipeline.compile_stack(case / "stack.yaml", certificates="files")
+    pipeline.build(case / "stack.yaml", tmp_path / "out", ("manifests",), None)
+    (case / "pki/ca.crt").unlink()
+    with pytest.raises(StackInvalid) as raised:
+        pipeline.compile_stack(case / "stack.yaml", certificates="files")
+    (problem,) = raised.value.diagnostics
+    assert problem.path == "$.prometheusAdapter.tls.ca.cert" and "pki/ca.crt" in problem.message
+
+
 def test_the_lock_watches_the_state(tmp_path: Path) -> None:
     """A changed certificate in the state directory makes the output stale, even for the lock's fast path."""
     (tmp_path / "stack.yaml").write_text(STACK)
