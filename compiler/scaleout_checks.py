@@ -14,7 +14,9 @@ RelabelCheck = Callable[[Mapping[str, Any], JsonPath], Iterator[Problem]]
 
 
 def risks(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
-    """Warnings: replicas that would send identical series without a label telling them apart."""
+    """Warnings: replicas that would send identical series without a label telling them apart, and
+    a Service setting that shards leave unused."""
+    yield from _service_unused(stack)
     for env in sharding.replicas_without_ha(stack):
         where: JsonPath = ("environments", env, "prometheus", "replicas") if env else ("prometheus", "replicas")
         if env and "replicas" not in stack.environments[env].get("prometheus", {}):
@@ -24,6 +26,24 @@ def risks(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
             "several Prometheus replicas without a replica label" + (f" in environment {env!r}" if env else ""),
             "set prometheus.ha.enabled: true so that remote storage and Thanos can tell the replicas' identical series apart and deduplicate them",
         )
+
+
+def _service_unused(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
+    """`prometheus.service` shapes the one Prometheus Service; shards get a ClusterIP Service each."""
+    shards = stack.prometheus.shards
+    if shards <= 1:
+        return
+    for env in (None, *stack.environments):
+        if env is not None and "service" not in stack.environments[env].get("prometheus", {}):
+            continue  # inherited from the stack: reported there
+        service = stack.values(env)["prometheus"]["service"]
+        if service.get("type", "ClusterIP") != "ClusterIP" or service.get("nodePort"):
+            yield (
+                ("environments", env, "prometheus", "service") if env else ("prometheus", "service"),
+                f"prometheus.service ({service.get('type')}) has no effect with {shards} shards" + (f" in environment {env!r}" if env else ""),
+                "each shard gets its own ClusterIP Service (prometheus-shard-N), as one node port cannot serve them all; "
+                "clients outside the cluster should query Thanos Query (Service thanos-query), which merges the shards",
+            )
 
 
 def problems(stack: Stack, relabel: RelabelCheck) -> Iterator[Problem]:

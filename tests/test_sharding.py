@@ -87,3 +87,26 @@ def test_replicas_alert_as_one() -> None:
     assert config["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "prometheus_replica"}]
     assert config["global"]["external_labels"] == {"cluster": "c", "shard": "1", "prometheus_replica": "${POD_NAME}"}
     assert "alert_relabel_configs" not in base["alerting"], "the unsharded config is left alone"
+
+
+def test_a_prometheus_service_the_shards_leave_unused_is_warned_where_it_is_set(tmp_path: Any) -> None:
+    from kmc import pipeline
+
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\n"
+        "prometheus:\n"
+        "  shards: 2\n"
+        "  service: {type: NodePort, nodePort: 30090}\n"
+        "  thanos: {sidecar: {enabled: true, objectStorage: {secretName: s, key: k}}, query: {enabled: true}}\n"
+        "environments:\n"
+        "  dev: {prometheus: {retention: 2d}}\n"
+        "  prod:\n"
+        "    prometheus:\n"
+        "      service: {nodePort: 30091}\n"
+    )
+    warnings = pipeline.compile_stack(tmp_path / "stack.yaml", "stack.yaml").warnings
+    assert [(w.line, w.path, w.severity) for w in warnings if "no effect" in w.message] == [
+        (4, "$.prometheus.service", "warning"),
+        (10, "$.environments.prod.prometheus.service", "warning"),
+    ]
+    assert all("thanos-query" in w.hint for w in warnings if "no effect" in w.message)
