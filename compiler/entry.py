@@ -29,36 +29,55 @@ class BuildLine:
         self.check, self.quiet, self.verbose = check, quiet, verbose
 
 
-def parse_build(argv: list[str]) -> BuildLine | None:
-    """`argv` as a `kmc [-q|-v] build STACK [options]` line, or None when it is anything else."""
-    flags = {**_OUTPUT_FLAGS, "--check": "check"}
-    seen: set[str] = set()
+class _Line:
+    """A `kmc [-q|-v] COMMAND ...` line split into its flags, options and arguments."""
+
+    __slots__ = ("options", "positional", "seen")
+
+    def __init__(self) -> None:
+        self.options: dict[str, str] = {}
+        self.positional: list[str] = []
+        self.seen: set[str] = set()
+
+
+def _scan(argv: list[str], command: str, flags: dict[str, str], valued: set[str]) -> _Line | None:
+    """`argv` as a `kmc [-q|-v] COMMAND` line with these flags and valued options (each at most
+    once), or None when it is anything else: --help, a typo, a repeated option are the full CLI's
+    business."""
+    line = _Line()
     while argv and argv[0] in _OUTPUT_FLAGS:
-        seen.add(flags[argv[0]])
+        line.seen.add(_OUTPUT_FLAGS[argv[0]])
         argv = argv[1:]
-    if not argv or argv[0] != "build":
+    if not argv or argv[0] != command:
         return None
-    options: dict[str, str] = {}
-    positional: list[str] = []
     rest = argv[1:]
     while rest:
         token, rest = rest[0], rest[1:]
         name, equals, value = token.partition("=")
         if token in flags:
-            seen.add(flags[token])
-        elif name in _VALUED and equals and name not in options:
-            options[name] = value
-        elif token in _VALUED and rest and token not in options:
-            options[token], rest = rest[0], rest[1:]
+            line.seen.add(flags[token])
+        elif name in valued and equals and name not in line.options:
+            line.options[name] = value
+        elif token in valued and rest and token not in line.options:
+            line.options[token], rest = rest[0], rest[1:]
         elif token.startswith("-") and token != "-":
-            return None  # --help, a typo, a repeated option: the full CLI's business
+            return None
         else:
-            positional.append(token)
-    fmt = options.get("--format", "manifests")
-    if len(positional) != 1 or fmt not in _FORMATS:
+            line.positional.append(token)
+    return line
+
+
+def parse_build(argv: list[str]) -> BuildLine | None:
+    """`argv` as a `kmc [-q|-v] build STACK [options]` line, or None when it is anything else."""
+    line = _scan(argv, "build", {**_OUTPUT_FLAGS, "--check": "check"}, _VALUED)
+    if line is None:
         return None
-    env = options.get("--env")
-    return BuildLine(positional[0], fmt, options.get("--out", "charts-out"), env, "check" in seen, "quiet" in seen, "verbose" in seen and "quiet" not in seen)
+    fmt = line.options.get("--format", "manifests")
+    if len(line.positional) != 1 or fmt not in _FORMATS:
+        return None
+    seen = line.seen
+    out, env = line.options.get("--out", "charts-out"), line.options.get("--env")
+    return BuildLine(line.positional[0], fmt, out, env, "check" in seen, "quiet" in seen, "verbose" in seen and "quiet" not in seen)
 
 
 class ValidateLine:
@@ -72,31 +91,14 @@ class ValidateLine:
 
 def parse_validate(argv: list[str]) -> ValidateLine | None:
     """`argv` as a `kmc [-q|-v] validate [-q|-v] [--output-format text|json] STACK...` line, or None."""
-    seen: set[str] = set()
-    while argv and argv[0] in _OUTPUT_FLAGS:
-        seen.add(_OUTPUT_FLAGS[argv[0]])
-        argv = argv[1:]
-    if not argv or argv[0] != "validate":
+    line = _scan(argv, "validate", _OUTPUT_FLAGS, {"--output-format"})
+    if line is None:
         return None
-    output_format: str | None = None
-    stacks: list[str] = []
-    rest = argv[1:]
-    while rest:
-        token, rest = rest[0], rest[1:]
-        name, equals, value = token.partition("=")
-        if token in _OUTPUT_FLAGS:
-            seen.add(_OUTPUT_FLAGS[token])
-        elif name == "--output-format" and equals and output_format is None:
-            output_format = value
-        elif token == "--output-format" and rest and output_format is None:
-            output_format, rest = rest[0], rest[1:]
-        elif token.startswith("-") and token != "-":
-            return None  # --help, a typo, a repeated option: the full CLI's business
-        else:
-            stacks.append(token)
-    if not stacks or output_format not in (None, "text", "json"):
+    output_format = line.options.get("--output-format", "text")
+    if not line.positional or output_format not in ("text", "json"):
         return None
-    return ValidateLine(stacks, output_format or "text", "quiet" in seen, "verbose" in seen and "quiet" not in seen)
+    seen = line.seen
+    return ValidateLine(line.positional, output_format, "quiet" in seen, "verbose" in seen and "quiet" not in seen)
 
 
 def proven_current(line: BuildLine) -> bool:

@@ -97,28 +97,14 @@ def _mapping(out: list[str], value: dict[str, Any], pad: str, *, inline: bool) -
         head = _key(key) if inline else pad + _key(key)
         inline = False
         kind = type(child)
-        if kind is str:
-            append(f"{head} {_literal(child, len(pad) + 2) if _NEWLINE in child else _one_line(child)}\n")
-        elif kind is dict:
-            if child:
-                append(head + "\n")
-                _mapping(out, child, pad + "  ", inline=False)
-            else:
-                append(head + " {}\n")
-        elif kind is list:
-            if child:
-                append(head + "\n")
-                _sequence(out, child, pad, inline=False)  # a mapping's sequence is not indented
-            else:
-                append(head + " []\n")
-        elif kind is bool:
-            append(head + (" true\n" if child else " false\n"))
-        elif kind is int:
-            append(f"{head} {child}\n")
-        elif child is None:
-            append(head + " null\n")
+        if kind is dict and child:
+            append(head + "\n")
+            _mapping(out, child, pad + "  ", inline=False)
+        elif kind is list and child:
+            append(head + "\n")
+            _sequence(out, child, pad, inline=False)  # a mapping's sequence is not indented
         else:
-            raise _Unsupported
+            append(head + _scalar(child, len(pad) + 2))
 
 
 def _sequence(out: list[str], value: list[Any], pad: str, *, inline: bool) -> None:
@@ -130,28 +116,32 @@ def _sequence(out: list[str], value: list[Any], pad: str, *, inline: bool) -> No
         head = "-" if inline else dash
         inline = False
         kind = type(child)
-        if kind is str:
-            append(f"{head} {_literal(child, len(inner)) if _NEWLINE in child else _one_line(child)}\n")
-        elif kind is dict:
-            if child:
-                append(head + " ")
-                _mapping(out, child, inner, inline=True)
-            else:
-                append(head + " {}\n")
-        elif kind is list:
-            if child:
-                append(head + " ")
-                _sequence(out, child, inner, inline=True)
-            else:
-                append(head + " []\n")
-        elif kind is bool:
-            append(head + (" true\n" if child else " false\n"))
-        elif kind is int:
-            append(f"{head} {child}\n")
-        elif child is None:
-            append(head + " null\n")
+        if kind is dict and child:
+            append(head + " ")
+            _mapping(out, child, inner, inline=True)
+        elif kind is list and child:
+            append(head + " ")
+            _sequence(out, child, inner, inline=True)
         else:
-            raise _Unsupported
+            append(head + _scalar(child, len(inner)))
+
+
+def _scalar(value: Any, indent: int) -> str:
+    """What follows a key or a dash for a scalar or an empty collection: ` text` and the line break."""
+    kind = type(value)
+    if kind is str:
+        return f" {_literal(value, indent) if _NEWLINE in value else _one_line(value)}\n"
+    if kind is bool:
+        return " true\n" if value else " false\n"
+    if kind is int:
+        return f" {value}\n"
+    if value is None:
+        return " null\n"
+    if kind is dict:
+        return " {}\n"
+    if kind is list:
+        return " []\n"
+    raise _Unsupported
 
 
 @functools.lru_cache(maxsize=4096)
