@@ -1,8 +1,8 @@
 """The writer is atomic: a failure at any write leaves the previous output byte-identical and no temp dir.
 
 A successful run is recorded first: every call the writer makes that changes the file system
-(`Path.mkdir`, temporary directories included, `Path.chmod`, `Path.write_bytes`, `os.rename`;
-`tempfile.mkdtemp` too, should it come back). Then the same
+(`os.mkdir`, temporary directories included, `Path.chmod`, the writer's `_write_new` of each
+file, `os.rename`; `tempfile.mkdtemp` too, should it come back). Then the same
 write is repeated once per recorded call, that call failing as a full disk would (a file write
 leaves half the file behind first). Each time the writer must raise its `WriteError`, the output
 directory must be exactly as before, and no `.kmc-tmp-*` directory may remain; a retry must then
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from kmc import cli, pipeline
+from kmc import cli, pipeline, writer
 from kmc.writer import TEMP_PREFIX, WriteError, write_trees
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,9 +71,9 @@ class Writes:
         self.fail_at = fail_at
         self.fails = fails or (lambda name, args: False)
         originals: dict[tuple[Any, str], Callable[..., Any]] = {
-            (Path, "mkdir"): Path.mkdir,
+            (os, "mkdir"): os.mkdir,
             (Path, "chmod"): Path.chmod,
-            (Path, "write_bytes"): Path.write_bytes,
+            (writer, "_write_new"): writer._write_new,
             (tempfile, "mkdtemp"): tempfile.mkdtemp,
             (os, "rename"): os.rename,
         }
@@ -84,7 +84,7 @@ class Writes:
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(f"{name}{tuple(str(arg) for arg in args)}")
             if len(self.calls) - 1 == self.fail_at or self.fails(name, args):
-                if name == "write_bytes":  # a full disk takes part of the file first
+                if name == "_write_new":  # a full disk takes part of the file first
                     path, content = args
                     with open(path, "wb") as half:
                         half.write(content[: len(content) // 2])
@@ -123,7 +123,7 @@ def test_a_failure_at_any_write_changes_nothing(
         write_trees(rehearsal, built)
     shutil.rmtree(rehearsal.parent)
     kinds = {call.split("(")[0] for call in recorder.calls}
-    assert {"mkdir", "chmod", "write_bytes", "rename"} <= kinds <= {"mkdir", "mkdtemp", "chmod", "write_bytes", "rename"}
+    assert {"mkdir", "chmod", "_write_new", "rename"} <= kinds <= {"mkdir", "mkdtemp", "chmod", "_write_new", "rename"}
 
     broken = []
     for index, call in enumerate(recorder.calls):
