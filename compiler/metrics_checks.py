@@ -80,9 +80,12 @@ def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Proble
 
 def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool) -> Iterator[Problem]:
     served = [metric for _, metric in adapter_rules.exposed(stack.prometheus_adapter)] if adapter else []
+    # Looked up, not searched: HPAs and rules may both be many. Patterns (raw rules' names) are few.
+    named = {(metric.api, metric.name, metric.resource) for metric in served if not metric.pattern}
+    patterns = [metric for metric in served if metric.pattern]
 
     def offered(api: str, name: str, resource: str | None) -> bool:
-        return any(metric.offers(api, name, resource) for metric in served)
+        return (api, name, resource) in named or any(metric.offers(api, name, resource) for metric in patterns)
 
     def listed(api: str) -> str:
         names = sorted(
