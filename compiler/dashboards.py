@@ -67,7 +67,8 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
         if board is None:
             problems.append(((*where, "file"), problem, "paths are relative to the directory of the stack file" if "no such" in problem else ""))
             continue
-        board = _replace_uids(board, entry.replace_datasource_uids)
+        if entry.replace_datasource_uids:
+            board = _replace_uids(board, entry.replace_datasource_uids)
         problems += [((*where, "file"), message, hint) for message, hint in _references(board, entry.file, sources)]
         name = _slug(Path(entry.file).stem)
         board.setdefault("uid", f"kmc-{name}"[:40])
