@@ -218,8 +218,9 @@ def _raw_resources(rule: Mapping[str, Any]) -> list[str | None]:
 # -- checks --------------------------------------------------------------------------------------
 
 
-def problems(stack: Stack, job_labels: Mapping[str, frozenset[str]]) -> Iterator[Problem]:
-    """Every problem of the adapter's rules; `job_labels`: the labels each scrape job gives its series."""
+def problems(stack: Stack, job_labels: Mapping[str, frozenset[str]], found: list[tuple[JsonPath, Exposed]]) -> Iterator[Problem]:
+    """Every problem of the adapter's rules; `job_labels`: the labels each scrape job gives its
+    series; `found`: what the rules expose (`exposed`)."""
     adapter = stack.prometheus_adapter
     base: JsonPath = ("prometheusAdapter",)
     # A rule naming no job needs some job giving its labels: the distinct label sets are few,
@@ -242,7 +243,7 @@ def problems(stack: Stack, job_labels: Mapping[str, frozenset[str]]) -> Iterator
             if isinstance(rule, Mapping):
                 for field in ("containerQuery", "nodeQuery"):
                     yield from _promql((*base, "resourceMetrics"), f"{resource}.{field}", rule[field])
-    yield from _duplicates(exposed(adapter))
+    yield from _duplicates(found)
 
 
 def job_labels(jobs: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
