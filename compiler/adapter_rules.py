@@ -6,6 +6,7 @@ jobs actually put on the series."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -217,28 +218,32 @@ def _raw_resources(rule: Mapping[str, Any]) -> list[str | None]:
 # -- checks --------------------------------------------------------------------------------------
 
 
-def problems(stack: Stack, job_labels: Mapping[str, frozenset[str]]) -> Iterator[Problem]:
-    """Every problem of the adapter's rules; `job_labels`: the labels each scrape job gives its series."""
+def problems(stack: Stack, job_labels: Mapping[str, frozenset[str]], found: list[tuple[JsonPath, Exposed]]) -> Iterator[Problem]:
+    """Every problem of the adapter's rules; `job_labels`: the labels each scrape job gives its
+    series; `found`: what the rules expose (`exposed`)."""
     adapter = stack.prometheus_adapter
     base: JsonPath = ("prometheusAdapter",)
+    # A rule naming no job needs some job giving its labels: the distinct label sets are few,
+    # the jobs many (searching them all for each rule grew with rules times jobs).
+    label_sets = frozenset(job_labels.values())
     for index, custom in enumerate(adapter.custom):
         where: JsonPath = (*base, "customMetrics", index)
-        yield from _labels_produced(where, custom.series, RESOURCE_LABELS[custom.resource], custom.job, job_labels)
+        yield from _labels_produced(where, custom.series, RESOURCE_LABELS[custom.resource], custom.job, job_labels, label_sets)
         yield from _queries(where, custom_rule(custom))
     for index, external in enumerate(adapter.external):
         where = (*base, "externalMetrics", index)
-        yield from _labels_produced(where, external.series, ("namespace",) if external.namespaced else (), external.job, job_labels)
+        yield from _labels_produced(where, external.series, ("namespace",) if external.namespaced else (), external.job, job_labels, label_sets)
         yield from _queries(where, external_rule(external))
     for field, raws in (("custom", adapter.raw_custom), ("external", adapter.raw_external)):
         for index, rule in enumerate(raws):
-            yield from _raw_rule((*base, "rules", field, index), rule, job_labels)
+            yield from _raw_rule((*base, "rules", field, index), rule, job_labels, label_sets)
     if adapter.resource_metrics:
         yield from _resource_sources(stack, job_labels)
         for resource, rule in resource_rules(adapter).items():
             if isinstance(rule, Mapping):
                 for field in ("containerQuery", "nodeQuery"):
                     yield from _promql((*base, "resourceMetrics"), f"{resource}.{field}", rule[field])
-    yield from _duplicates(exposed(adapter))
+    yield from _duplicates(found)
 
 
 def job_labels(jobs: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
@@ -257,7 +262,14 @@ def job_labels(jobs: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
     return found
 
 
-def _labels_produced(where: JsonPath, series: str, labels: Sequence[str], job: str | None, job_labels: Mapping[str, frozenset[str]]) -> Iterator[Problem]:
+def _labels_produced(
+    where: JsonPath,
+    series: str,
+    labels: Sequence[str],
+    job: str | None,
+    job_labels: Mapping[str, frozenset[str]],
+    label_sets: frozenset[frozenset[str]],
+) -> Iterator[Problem]:
     if job is not None:
         if job not in job_labels:
             yield ((*where, "job"), f"no scrape job of this stack is named {job!r}", f"jobs: {', '.join(sorted(job_labels))}")
@@ -270,7 +282,7 @@ def _labels_produced(where: JsonPath, series: str, labels: Sequence[str], job: s
                 f"it gives: {', '.join(sorted(job_labels[job])) or 'none'}; pick a job that does, or add a relabel rule setting {missing[0]!r}",
             )
         return
-    if labels and not any(set(labels) <= found for found in job_labels.values()):
+    if labels and not any(found.issuperset(labels) for found in label_sets):
         lacking = "; ".join(f"{name} lacks {', '.join(label for label in labels if label not in found)}" for name, found in sorted(job_labels.items()))
         yield (
             where,
@@ -299,7 +311,7 @@ def _queries(where: JsonPath, rule: Mapping[str, Any], *, raw: bool = False) -> 
         yield from _promql((*where, field) if raw else where, field, rule[field])
 
 
-def _raw_rule(where: JsonPath, rule: Mapping[str, Any], job_labels: Mapping[str, frozenset[str]]) -> Iterator[Problem]:
+def _raw_rule(where: JsonPath, rule: Mapping[str, Any], job_labels: Mapping[str, frozenset[str]], label_sets: frozenset[frozenset[str]]) -> Iterator[Problem]:
     yield from _queries(where, rule, raw=True)
     naming = rule.get("name", {})
     if "matches" in naming:
@@ -327,7 +339,9 @@ def _raw_rule(where: JsonPath, rule: Mapping[str, Any], job_labels: Mapping[str,
     if overrides:
         labels = sorted(overrides)
         job = _selected_job(rule["seriesQuery"])
-        yield from _labels_produced((*where, "resources", "overrides"), _literal_series(rule["seriesQuery"]) or "the series", labels, job, job_labels)
+        yield from _labels_produced(
+            (*where, "resources", "overrides"), _literal_series(rule["seriesQuery"]) or "the series", labels, job, job_labels, label_sets
+        )
 
 
 def _selected_job(query: str) -> str | None:
@@ -336,8 +350,6 @@ def _selected_job(query: str) -> str | None:
 
 
 def _promql(where: JsonPath, field: str, template: str) -> Iterator[Problem]:
-    import promql_parser
-
     expanded = template
     for action, sample in _SAMPLE.items():
         expanded = expanded.replace(action, sample)
@@ -346,10 +358,21 @@ def _promql(where: JsonPath, field: str, template: str) -> Iterator[Problem]:
     if leftover:
         yield (path, f"{field}: unknown template action {leftover.group(0)}", "the adapter offers <<.Series>>, <<.LabelMatchers>> and <<.GroupBy>>")
         return
+    error = _promql_error(expanded)
+    if error is not None:
+        yield (path, f"{field} is not valid PromQL once its templates are expanded: {error}", f"expanded: {expanded}")
+
+
+@functools.lru_cache(maxsize=4096)  # intents of one job, aggregation and window expand to the same metricsQuery
+def _promql_error(expanded: str) -> str | None:
+    """Why `expanded` does not parse as PromQL, or None."""
+    import promql_parser
+
     try:
         promql_parser.parse(expanded)
     except ValueError as error:
-        yield (path, f"{field} is not valid PromQL once its templates are expanded: {error}", f"expanded: {expanded}")
+        return str(error)
+    return None
 
 
 def _duplicates(found: list[tuple[JsonPath, Exposed]]) -> Iterator[Problem]:

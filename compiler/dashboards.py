@@ -53,7 +53,7 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
     grafana = stack.grafana
     sources = provisioned_datasources(stack)
     problems: list[Problem] = []
-    found: list[tuple[JsonPath, Dashboard]] = []
+    found: list[tuple[JsonPath, Dashboard, object]] = []  # (where, dashboard, its uid)
     for index, name in enumerate(grafana.library):
         where: JsonPath = ("grafana", "dashboards", "library", index)
         text = (data_dir("library") / "dashboards" / f"{name}.json").read_text(encoding="utf-8")
@@ -61,7 +61,7 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
         problems += [(where, message, hint) for message, hint in _references(board, f"library dashboard {name}", sources)]
         # The library's files are kept in `_text`'s form (a test holds them to it): used as they are,
         # without the pure-Python indenting encoder json.dumps(indent=...) falls back to.
-        found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, text)))
+        found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, text), board.get("uid")))
     for index, entry in enumerate(grafana.files):
         where = ("grafana", "dashboards", "files", index)
         for uid, target in entry.replace_datasource_uids.items():
@@ -71,15 +71,16 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
         if board is None:
             problems.append(((*where, "file"), problem, "paths are relative to the directory of the stack file" if "no such" in problem else ""))
             continue
-        board = _replace_uids(board, entry.replace_datasource_uids)
+        if entry.replace_datasource_uids:
+            board = _replace_uids(board, entry.replace_datasource_uids)
         problems += [((*where, "file"), message, hint) for message, hint in _references(board, entry.file, sources)]
         name = _slug(Path(entry.file).stem)
         board.setdefault("uid", f"kmc-{name}"[:40])
         board["id"] = None  # provisioning identifies dashboards by uid
-        found.append(((*where, "file"), Dashboard(name, entry.folder, _text(board))))
+        found.append(((*where, "file"), Dashboard(name, entry.folder, _text(board)), board["uid"]))
     problems += _collisions(found)
     problems += _sizes(found, stack.namespace)
-    return replace(stack, grafana=replace(grafana, dashboards=tuple(board for _, board in found))), problems
+    return replace(stack, grafana=replace(grafana, dashboards=tuple(board for _, board, _ in found))), problems
 
 
 def _read(stack_dir: Path, file: str) -> tuple[dict[str, Any] | None, str]:
@@ -166,11 +167,10 @@ def _known(sources: Mapping[str, str]) -> str:
     return f"provisioned datasource uids: {', '.join(sorted(sources))}"
 
 
-def _collisions(found: list[tuple[JsonPath, Dashboard]]) -> Iterator[Problem]:
+def _collisions(found: list[tuple[JsonPath, Dashboard, object]]) -> Iterator[Problem]:
     names: dict[str, JsonPath] = {}
     uids: dict[str, JsonPath] = {}
-    for where, board in found:
-        uid = json.loads(board.json).get("uid")
+    for where, board, uid in found:
         if board.name in names:
             yield (
                 where,
@@ -190,10 +190,10 @@ def config_map(board: Dashboard, namespace: str, labels: Mapping[str, str]) -> d
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {f"{board.name}.json": board.json}}
 
 
-def _sizes(found: list[tuple[JsonPath, Dashboard]], namespace: str) -> Iterator[Problem]:
+def _sizes(found: list[tuple[JsonPath, Dashboard, object]], namespace: str) -> Iterator[Problem]:
     from kmc.components import kube
 
-    for where, board in found:
+    for where, board, _ in found:
         size = len(json.dumps(config_map(board, namespace, kube.labels("grafana", "dashboard")), separators=(",", ":")).encode())
         if size > APPLY_ANNOTATION_LIMIT:
             yield (

@@ -35,9 +35,11 @@ def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Proble
                         f"highAvailability needs at least 2 replicas, {'environment ' + repr(env) if env else 'the stack'} has {replicas}",
                         "set metricsServer.replicas: 2",
                     )
+    # What the adapter exposes, listed once for its own checks and for the HPAs.
+    served = adapter_rules.exposed(stack.prometheus_adapter) if adapter else []
     if adapter:
-        yield from _adapter(stack, jobs)
-    yield from _autoscalers(stack, metrics_server, adapter)
+        yield from _adapter(stack, jobs, served)
+    yield from _autoscalers(stack, metrics_server, adapter, [metric for _, metric in served])
 
 
 def _tls(where: JsonPath, tls: ApiServerTls, stack: Stack) -> Iterator[Problem]:
@@ -57,7 +59,7 @@ def _tls(where: JsonPath, tls: ApiServerTls, stack: Stack) -> Iterator[Problem]:
             )
 
 
-def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Problem]:
+def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]], exposed: list[tuple[JsonPath, adapter_rules.Exposed]]) -> Iterator[Problem]:
     from kmc.semantic import seconds
 
     adapter = stack.prometheus_adapter
@@ -75,14 +77,16 @@ def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Proble
             f"relisting every {adapter.relist_interval} is shorter than the scrape interval {stack.prometheus.scrape_interval}",
             "series appear only once scraped; relist at least as rarely as Prometheus scrapes",
         )
-    yield from adapter_rules.problems(stack, adapter_rules.job_labels(jobs))
+    yield from adapter_rules.problems(stack, adapter_rules.job_labels(jobs), exposed)
 
 
-def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool) -> Iterator[Problem]:
-    served = [metric for _, metric in adapter_rules.exposed(stack.prometheus_adapter)] if adapter else []
+def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool, served: list[adapter_rules.Exposed]) -> Iterator[Problem]:
+    # Looked up, not searched: HPAs and rules may both be many. Patterns (raw rules' names) are few.
+    named = {(metric.api, metric.name, metric.resource) for metric in served if not metric.pattern}
+    patterns = [metric for metric in served if metric.pattern]
 
     def offered(api: str, name: str, resource: str | None) -> bool:
-        return any(metric.offers(api, name, resource) for metric in served)
+        return (api, name, resource) in named or any(metric.offers(api, name, resource) for metric in patterns)
 
     def listed(api: str) -> str:
         names = sorted(

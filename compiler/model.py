@@ -9,8 +9,7 @@ the order the user wrote keys in.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -23,35 +22,53 @@ Json = Any
 
 
 QUANTITY = "#/$defs/quantity"
+# A subschema's properties and its additionalProperties schema (None: it admits no other key).
+_Shape = tuple[dict[str, Mapping[str, Any]], Mapping[str, Any] | None]
 
 
 def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
-    """A copy of `data` with the schema's defaults filled in below `properties`, numbers normalized.
+    """A copy of `data` with the schema's defaults filled in below `properties`, numbers normalized
+    and every mapping's keys sorted (see `canonical`), in one walk.
 
     Below `additionalProperties` (environment overrides) no default is filled: an override must
     not reset what it does not mention.
     """
-    return _fill(schema, schema, data, defaults=True)
+    shapes: dict[int, _Shape] = {}
+
+    def shape(node: Mapping[str, Any]) -> _Shape:
+        # A subschema's properties and additionalProperties, resolved once: list items share theirs.
+        found = shapes.get(id(node))
+        if found is None:
+            found = shapes[id(node)] = (properties(schema, node), _extra(schema, node))
+        return found
+
+    return _fill(schema, shape, schema, data, defaults=True)
 
 
-def _fill(root: Mapping[str, Any], schema: Mapping[str, Any], value: Json, *, defaults: bool) -> Json:
-    """`value` with defaults and numbers filled in; new mappings and lists, `value` is left as it is."""
+def _fill(root: Mapping[str, Any], shape: Callable[[Mapping[str, Any]], _Shape], schema: Mapping[str, Any], value: Json, *, defaults: bool) -> Json:
+    """`value` with defaults and numbers filled in, keys sorted; new mappings and lists, `value` is left as it is."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:  # most nodes: checked first, by exact type
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _number(root, schema, value)
     if isinstance(value, dict):
-        value = dict(value)
-        known = properties(root, schema)
+        out = dict(value)
+        known, extra = shape(schema)
         for key, child in known.items():
-            if defaults and key not in value and "default" in child:
-                value[key] = copy.deepcopy(child["default"])
-            if key in value:
-                value[key] = _fill(root, child, value[key], defaults=defaults)
-        extra = _extra(root, schema)
-        if extra is not None:
-            for key in value.keys() - known.keys():
-                value[key] = _fill(root, extra, value[key], defaults=False)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_fill(root, schema["items"], item, defaults=defaults) for item in value]
+            if key in out:
+                if type(out[key]) is not str:
+                    out[key] = _fill(root, shape, child, out[key], defaults=defaults)
+            elif defaults and "default" in child:
+                out[key] = _fill(root, shape, child, child["default"], defaults=defaults)
+        for key in out.keys() - known.keys():
+            out[key] = canonical(out[key]) if extra is None else _fill(root, shape, extra, out[key], defaults=False)
+        return {key: out[key] for key in sorted(out)}
+    if isinstance(value, list):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            return [_fill(root, shape, items, item, defaults=defaults) for item in value]
+        return canonical(value)
     return value
 
 
@@ -403,7 +420,7 @@ class Stack:
     @classmethod
     def from_data(cls, schema: Mapping[str, Any], raw: Json) -> Stack:
         """Build the model from schema-valid data."""
-        data = canonical(fill_defaults(schema, raw))
+        data = fill_defaults(schema, raw)
         cluster, prom, scrape = data["cluster"], data["prometheus"], data["scrape"]
         jobs = scrape["kubernetes"]
         node_exporter = data["nodeExporter"]

@@ -95,10 +95,18 @@ _MISSING = object()
 
 def _initializer(cls: type, names: tuple[str, ...], defaults: dict[str, Any]) -> Callable[..., None]:
     count = len(names)
+    required = count
+    while required and names[required - 1] in defaults:
+        required -= 1
+    # For a call giving the first `given` fields by position: the defaults of the others.
+    tails = {given: {name: defaults[name] for name in names[given:]} for given in range(required, count)}
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if not kwargs and len(args) == count:  # the common call: every field by position
             self.__dict__.update(zip(names, args, strict=True))
+        elif not kwargs and len(args) in tails:  # the next: the leading fields by position, defaults after
+            self.__dict__.update(zip(names, args, strict=False))
+            self.__dict__.update(tails[len(args)])
         else:
             self.__dict__.update(_bound(cls, names, defaults, args, kwargs))
 

@@ -7,7 +7,7 @@ import functools
 import ipaddress
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kmc import metrics_checks, scaleout_checks
@@ -109,14 +109,15 @@ Problem = tuple[JsonPath, str, str, bool]
 
 
 def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
+    jobs = scrape_configs(stack, facts(stack).service_targets)  # once: it grows with the extra jobs
     yield from _cluster(stack)
     yield from _timing(stack)
     yield from _prefix(stack)
     yield from _environments(data, stack)
     yield from _etcd(stack)
-    yield from _extra_jobs(stack)
+    yield from _extra_jobs(stack, jobs)
     yield from _network_policy_peers(data, stack)
-    yield from ((path, message, hint, False) for path, message, hint in metrics_checks.problems(stack, scrape_configs(stack, facts(stack).service_targets)))
+    yield from ((path, message, hint, False) for path, message, hint in metrics_checks.problems(stack, jobs))
     yield from scaleout_checks.problems(stack, _relabel)
 
 
@@ -226,9 +227,10 @@ def _etcd(stack: Stack) -> Iterator[Problem]:
         )
 
 
-def _extra_jobs(stack: Stack) -> Iterator[Problem]:
+def _extra_jobs(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Problem]:
+    """`jobs`: every scrape job of the stack, extra jobs last (kmc.components.scrape_jobs.scrape_configs)."""
     targets = facts(stack).service_targets
-    generated = [job["job_name"] for job in scrape_configs(stack, targets)][: -len(stack.scrape.extra_jobs) or None]
+    generated = {job["job_name"] for job in jobs[: -len(stack.scrape.extra_jobs) or None]}
     # Every way a static target can name a Service of the stack that kmc scrapes itself.
     scraped = [target.service for target in targets if target.namespace == stack.namespace] + [prometheus.NAME]
     ns, domain = stack.namespace, stack.cluster.domain

@@ -13,7 +13,6 @@ Prometheus 3 expands environment variables in external labels by default; 2.53 n
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,14 +64,19 @@ def hashmod(shards: int, index: int) -> list[dict[str, Any]]:
 
 
 def shard_config(config: Mapping[str, Any], stack: Stack, index: int | None) -> dict[str, Any]:
-    """`config` (prometheus.yml as data) for shard `index`: external labels and hashmod steps added."""
-    out = copy.deepcopy(dict(config))
-    labels = out["global"]["external_labels"]
+    """`config` (prometheus.yml as data) for shard `index`: external labels and hashmod steps added.
+
+    `config` is left as it is: what changes is copied, the rest shared (no deep copy of every job,
+    whose cost grows with the stack and is spent once per shard)."""
+    out = dict(config)
+    labels = dict(out["global"]["external_labels"])
+    out["global"] = {**out["global"], "external_labels": labels}
     if index is not None:
         labels[SHARD_LABEL] = str(index)
-        for job in out["scrape_configs"]:
-            if job["job_name"] != SELF_JOB:
-                job["relabel_configs"] = [*job.get("relabel_configs", []), *hashmod(stack.prometheus.shards, index)]
+        out["scrape_configs"] = [
+            job if job["job_name"] == SELF_JOB else {**job, "relabel_configs": [*job.get("relabel_configs", []), *hashmod(stack.prometheus.shards, index)]}
+            for job in out["scrape_configs"]
+        ]
     if ha_active(stack):
         labels[stack.prometheus.ha_replica_label] = "${" + POD_NAME_ENV + "}"
         if "alerting" in out:
