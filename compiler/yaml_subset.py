@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kmc.loader import CONTROL, MAX_DEPTH, MAX_NODES, JsonPath, Scalar
+from kmc.loader import MAX_DEPTH, MAX_NODES, JsonPath, Scalar
+from kmc.yaml_scalars import Decline, block_scalar, double_quoted, indent_of, rest_is_empty, single_quoted
 from kmc.yaml_types import Unreadable, implicit_tag, plain_value
 
 Read = tuple[Any, dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]], dict[JsonPath, Scalar]]
@@ -29,16 +30,10 @@ _BLOCK_PLAIN_END = re.compile(r": | #|:$")
 # In a flow collection also at `,[]{}` and at any `:` (a plain `a:b` is read differently by
 # PyYAML and libyaml there, so it is declined).
 _FLOW_PLAIN_END = re.compile(r"[,\[\]{}:]| #")
-_ESCAPES = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t", " ": " ", "_": "\xa0"}
-_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
 # Characters that cannot start a plain scalar (YAML's indicators); `-` can when a non-space follows.
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # PyYAML reads a key only up to this many characters ahead.
 _MAX_KEY = 1000
-
-
-class _Decline(Exception):
-    """Something outside the subset: PyYAML reads this document."""
 
 
 def read(text: str) -> Read | None:
@@ -47,7 +42,7 @@ def read(text: str) -> Read | None:
         return None
     try:
         return _Reader(text).document()
-    except (_Decline, Unreadable, RecursionError):
+    except (Decline, Unreadable, RecursionError):
         return None
 
 
@@ -62,28 +57,29 @@ class _Reader:
         self.scalars: dict[JsonPath, Scalar] = {}
         self.nodes = 0
         self.depth = 0
+        self.written: dict[tuple[str, bool], Scalar] = {}  # one Scalar per spelling: most repeat
 
     def document(self) -> Read:
         row = self.content_row(0)
-        if row < len(self.lines) and self.lines[row].startswith("---") and _rest_is_empty(self.lines[row], 3):
+        if row < len(self.lines) and self.lines[row].startswith("---") and rest_is_empty(self.lines[row], 3):
             row = self.content_row(row + 1)
         if row == len(self.lines):
-            raise _Decline  # empty: the loader's own message
+            raise Decline  # empty: the loader's own message
         for line in self.lines[row:]:
             if line.startswith(("---", "...", "%")):
-                raise _Decline  # more documents, an end marker, a directive
-        column = _indent(self.lines[row])
+                raise Decline  # more documents, an end marker, a directive
+        column = indent_of(self.lines[row])
         if self.lines[row][column] == "{":
             data, row, end = self.flow(row, column, -1, ())
-            if not _rest_is_empty(self.lines[row], end):
-                raise _Decline
+            if not rest_is_empty(self.lines[row], end):
+                raise Decline
             row += 1
         elif self.key_at(row, column):
             data, row = self.mapping(row, column, ())
         else:
-            raise _Decline  # a stack is a mapping; anything else gets PyYAML's reading
+            raise Decline  # a stack is a mapping; anything else gets PyYAML's reading
         if self.content_row(row) < len(self.lines):
-            raise _Decline
+            raise Decline
         return data, self.positions, self.key_positions, self.scalars
 
     # -- lines --------------------------------------------------------------------------------
@@ -103,9 +99,9 @@ class _Reader:
         row = self.content_row(row)
         if row == len(self.lines):
             return None
-        indent = _indent(self.lines[row])
+        indent = indent_of(self.lines[row])
         if indent > column:
-            raise _Decline  # a continued scalar, or an error PyYAML reports
+            raise Decline  # a continued scalar, or an error PyYAML reports
         return row if indent == column else None
 
     # -- block collections --------------------------------------------------------------------
@@ -114,12 +110,12 @@ class _Reader:
         self.count(path, row, column)
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _Decline
+            raise Decline
 
     def count(self, path: JsonPath, row: int, column: int) -> None:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _Decline
+            raise Decline
         self.positions[path] = (row + 1, column + 1)
 
     def mapping(self, row: int, column: int, path: JsonPath) -> tuple[dict[str, Any], int]:
@@ -130,11 +126,11 @@ class _Reader:
         while entry is not None:
             line = self.lines[entry]
             if _is_dash(line, column):
-                raise _Decline  # a sequence entry among keys
+                raise Decline  # a sequence entry among keys
             key, colon = self.key(entry, column)
             child = (*path, key)
             if key in out:
-                raise _Decline  # the loader reports duplicates
+                raise Decline  # the loader reports duplicates
             self.key_positions[child] = (entry + 1, column + 1)
             out[key], after = self.value(entry, colon + 1, column, child)
             entry = self.next_entry(after, column)
@@ -168,7 +164,7 @@ class _Reader:
         if at == len(line) or line[at] == "#":
             return self.on_next_lines(row, indent, path, (row + 1, start + 1), unindented_sequence=True)
         if _is_dash(line, at):
-            raise _Decline  # `key: - x` is an error PyYAML reports
+            raise Decline  # `key: - x` is an error PyYAML reports
         if line[at] in "|>":
             return self.block_scalar(row, at, indent + 1, path)
         return self.inline(row, at, indent, path)  # declines `a: b: c`: more than a scalar on the line
@@ -177,17 +173,17 @@ class _Reader:
         """A value that starts on a later line than its key or dash: a nested node, or null."""
         below = self.content_row(row + 1)
         if below < len(self.lines):
-            column = _indent(self.lines[below])
+            column = indent_of(self.lines[below])
             if column > indent or (unindented_sequence and column == indent and _is_dash(self.lines[below], column)):
                 line = self.lines[below]
                 if line[column] in "|>":
-                    raise _Decline
+                    raise Decline
                 return self.node(below, column, indent, path)
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _Decline
+            raise Decline
         self.positions[path] = empty_mark
-        self.scalars[path] = Scalar("", False)
+        self.scalars[path] = self.scalar_record("", False)
         return None, row + 1
 
     def node(self, row: int, column: int, indent: int, path: JsonPath) -> tuple[Any, int]:
@@ -210,8 +206,8 @@ class _Reader:
         else:
             text, quoted, end = self.scalar(line, column, flow=False)
             value = self.store(path, row, column, text, quoted)
-        if not _rest_is_empty(line, end):
-            raise _Decline
+        if not rest_is_empty(line, end):
+            raise Decline
         return value, row + 1
 
     # -- keys and scalars ---------------------------------------------------------------------
@@ -231,101 +227,43 @@ class _Reader:
         text, quoted, end = self.scalar(line, column, flow=False)
         colon = _skip_spaces(line, end)
         if colon == len(line) or line[colon] != ":" or colon - column > _MAX_KEY:
-            raise _Decline
+            raise Decline
         if not quoted and implicit_tag(text) != "str":
-            raise _Decline  # the loader reports keys that are not strings
+            raise Decline  # the loader reports keys that are not strings
         return text, colon
 
     def scalar(self, line: str, column: int, *, flow: bool) -> tuple[str, bool, int]:
         """A one-line scalar at `column`: its text, whether it was quoted, and the column after it."""
         char = line[column]
-        if char == "'":
-            return self.single_quoted(line, column)
-        if char == '"':
-            return self.double_quoted(line, column)
+        if char in "'\"":
+            text, end = single_quoted(line, column) if char == "'" else double_quoted(line, column)
+            return text, True, end
         if char in _INDICATORS and not (char == "-" and column + 1 < len(line) and line[column + 1] != " "):
-            raise _Decline  # anchors, aliases, tags, explicit keys, ...
+            raise Decline  # anchors, aliases, tags, explicit keys, ...
         found = (_FLOW_PLAIN_END if flow else _BLOCK_PLAIN_END).search(line, column)
         end = found.start() if found else len(line)
         text = line[column:end].rstrip(" ")
         if flow and "?" in text:
-            raise _Decline  # PyYAML and libyaml end a flow scalar at `?` differently
+            raise Decline  # PyYAML and libyaml end a flow scalar at `?` differently
         return text, False, column + len(text)
-
-    def single_quoted(self, line: str, column: int) -> tuple[str, bool, int]:
-        at = column + 1
-        while True:
-            close = line.find("'", at)
-            if close < 0:
-                raise _Decline  # continues on the next line
-            if line.startswith("''", close):
-                at = close + 2
-                continue
-            return _checked(line[column + 1 : close].replace("''", "'")), True, close + 1
-
-    def double_quoted(self, line: str, column: int) -> tuple[str, bool, int]:
-        parts: list[str] = []
-        at = column + 1
-        while True:
-            stop = _next_of(line, at, '"\\')
-            if stop < 0:
-                raise _Decline  # continues on the next line
-            parts.append(line[at:stop])
-            if line[stop] == '"':
-                return _checked("".join(parts)), True, stop + 1
-            code = line[stop + 1 : stop + 2]
-            if code in _ESCAPES:
-                parts.append(_ESCAPES[code])
-                at = stop + 2
-            elif code in _HEX_ESCAPES:
-                digits = line[stop + 2 : stop + 2 + _HEX_ESCAPES[code]]
-                if len(digits) != _HEX_ESCAPES[code] or not all(d in "0123456789abcdefABCDEF" for d in digits):
-                    raise _Decline
-                point = int(digits, 16)
-                if 0xD800 <= point <= 0xDFFF or point > 0x10FFFF:
-                    raise _Decline
-                parts.append(chr(point))
-                at = stop + 2 + len(digits)
-            else:
-                raise _Decline  # escapes of control characters, or a line break
 
     def store(self, path: JsonPath, row: int, column: int, text: str, quoted: bool) -> Any:
         """Record a scalar node and return its value."""
         self.count(path, row, column)
-        self.scalars[path] = Scalar(text, quoted)
+        self.scalars[path] = self.scalar_record(text, quoted)
         return text if quoted else plain_value(text)
+
+    def scalar_record(self, text: str, quoted: bool) -> Scalar:
+        record = self.written.get((text, quoted))
+        if record is None:
+            record = self.written[text, quoted] = Scalar(text, quoted)
+        return record
 
     def block_scalar(self, row: int, column: int, least_indent: int, path: JsonPath) -> tuple[str, int]:
         """A `|` or `>` scalar whose header is at (`row`, `column`), and the row after it."""
-        header = self.lines[row]
-        chomp = header[column + 1 : column + 2]
-        after = column + 2 if chomp in ("-", "+") else column + 1
-        if chomp not in ("-", "+"):
-            chomp = ""
-        if not _rest_is_empty(header, after):
-            raise _Decline  # indentation indicators, text after the header
-        lines = self.lines
-        end = row + 1
-        while end < len(lines) and not lines[end]:
-            end += 1
-        if end == len(lines) or not lines[end].strip(" ") or _indent(lines[end]) < least_indent:
-            raise _Decline  # empty, or lines of spaces that may set the indentation
-        indent = _indent(lines[end])
-        while end < len(lines) and (not lines[end].strip(" ") or _indent(lines[end]) >= indent):
-            if lines[end] and not lines[end].strip(" "):
-                raise _Decline  # a line of spaces: content or break depending on its length
-            end += 1
-        last = end
-        while not lines[last - 1]:
-            last -= 1
-        body = [line[indent:] for line in lines[row + 1 : last]]
-        text = _folded(body) if header[column] == ">" else "\n".join(body)
-        if chomp != "-" and (last < len(lines) or self.final_break):
-            text += "\n"
-        if chomp == "+":
-            text += "\n" * (end - last)
+        text, end = block_scalar(self.lines, row, column, least_indent, self.final_break)
         self.count(path, row, column)
-        self.scalars[path] = Scalar(_checked(text), True)
+        self.scalars[path] = self.scalar_record(text, True)
         return text, end
 
     # -- flow collections ---------------------------------------------------------------------
@@ -343,16 +281,16 @@ class _Reader:
             else:
                 key, quoted, end = self.scalar(line, at, flow=True)
                 if (not quoted and implicit_tag(key) != "str") or key in out or end - at > _MAX_KEY:
-                    raise _Decline
+                    raise Decline
                 child = (*path, key)
                 self.key_positions[child] = (row + 1, at + 1)
                 end = _skip_spaces(line, end)
                 if line[end : end + 1] != ":" or line[end + 1 : end + 2] not in ("", " "):
-                    raise _Decline  # `a:b`, `"a":b`, or a key without a value
+                    raise Decline  # `a:b`, `"a":b`, or a key without a value
                 row, at = self.skip(row, end + 1, indent)
                 line = self.lines[row]
                 if line[at] in ",]}":
-                    raise _Decline  # an empty value
+                    raise Decline  # an empty value
             if line[at] in "[{":
                 value, row, end = self.flow(row, at, indent, child)
             else:
@@ -366,9 +304,9 @@ class _Reader:
             if self.lines[row][at] == ",":
                 row, at = self.skip(row, at + 1, indent)
                 if self.lines[row][at] == closing:
-                    raise _Decline  # a trailing comma
+                    raise Decline  # a trailing comma
             elif self.lines[row][at] != closing:
-                raise _Decline
+                raise Decline
         self.depth -= 1
         return out, row, at + 1
 
@@ -380,15 +318,15 @@ class _Reader:
             if at < len(line) and line[at] != "#":
                 return row, at
             if at < len(line) and at > 0 and line[at - 1] != " ":
-                raise _Decline  # `#` glued to a token
+                raise Decline  # `#` glued to a token
             row += 1
             if row == len(self.lines):
-                raise _Decline  # unclosed
+                raise Decline  # unclosed
             line = self.lines[row]
             at = 0
             stripped = line.lstrip(" ")
-            if stripped and stripped[0] != "#" and _indent(line) <= indent:
-                raise _Decline  # a continuation line must be indented past its block
+            if stripped and stripped[0] != "#" and indent_of(line) <= indent:
+                raise Decline  # a continuation line must be indented past its block
 
 
 def _encodable(text: str) -> bool:
@@ -400,54 +338,12 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
 def _skip_spaces(line: str, at: int) -> int:
-    while at < len(line) and line[at] == " ":
-        at += 1
-    return at
-
-
-def _rest_is_empty(line: str, at: int) -> bool:
-    """Whether only spaces, or spaces and a comment, follow column `at`."""
-    rest = _skip_spaces(line, at)
-    return rest == len(line) or (line[rest] == "#" and rest > at)
+    if line[at : at + 1] != " ":
+        return at
+    return len(line) - len(line[at:].lstrip(" "))
 
 
 def _is_dash(line: str, column: int) -> bool:
     """Whether a block sequence entry (`-` and a space or the line's end) is at `column`."""
     return line.startswith("-", column) and (column + 1 == len(line) or line[column + 1] == " ")
-
-
-def _next_of(line: str, at: int, chars: str) -> int:
-    found = [index for index in (line.find(char, at) for char in chars) if index >= 0]
-    return min(found) if found else -1
-
-
-def _checked(text: str) -> str:
-    if CONTROL.search(text):
-        raise _Decline  # the loader reports control characters
-    return text
-
-
-def _folded(body: list[str]) -> str:
-    """Lines of a `>` scalar joined as YAML folds them: a single break between two lines that do
-    not start with a space becomes a space; otherwise breaks are kept."""
-    out: list[str] = []
-    blanks = 0
-    previous: str | None = None
-    for line in body:
-        if not line:
-            blanks += 1
-            continue
-        if previous is None:
-            out.append("\n" * blanks)
-        elif previous[0] != " " and line[0] != " ":
-            out.append("\n" * blanks if blanks else " ")
-        else:
-            out.append("\n" * (blanks + 1))
-        out.append(line)
-        previous, blanks = line, 0
-    return "".join(out)

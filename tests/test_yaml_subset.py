@@ -138,7 +138,7 @@ _WORDS = [
     "http://x:9090/a?b=c#d", "a: b", "a #b", "- a", "? b", "---", "...", "'q'", '"q"', "", " ", "a\nb", "a\n\nb\n",
 ]  # fmt: skip
 texts = st.text(alphabet=_TRICKY, max_size=14) | st.sampled_from(_WORDS)
-keys = st.text(alphabet="abcdefgh_-.:/ yn01", min_size=1, max_size=10) | st.sampled_from(_WORDS)
+keys = st.text(alphabet="abcdefgh_-.:/ yn01\xe9\U0001f600", min_size=1, max_size=10) | st.sampled_from(_WORDS)
 scalars = texts | st.integers(-(10**12), 10**12) | st.booleans() | st.none() | st.floats(allow_nan=False, allow_infinity=False)
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5), max_leaves=30)
 documents = st.dictionaries(keys, values, min_size=1, max_size=6)
