@@ -19,7 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kmc import pyyaml_loader, rule_packs, yaml_subset, yaml_text, yaml_types
+from kmc import loader, pyyaml_loader, rule_packs, yaml_subset, yaml_text, yaml_types
 from kmc.errors import StackInvalid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,17 +29,17 @@ RULES = sorted((ROOT / "library" / "rules").glob("*.yaml"))
 README_EXAMPLES = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL)
 
 
-def _pyyaml(text: str, loader: Any) -> tuple[Any, ...] | None:
-    """What the loader's PyYAML path builds from `text` with `loader`'s marks; None if it reports a problem."""
+def _pyyaml(text: str, marks: Any) -> tuple[Any, ...] | None:
+    """What the loader's PyYAML path builds from `text` with the marks of PyYAML loader `marks`; None if it reports a problem."""
     lines = tuple(text.splitlines())
-    if loader is pyyaml_loader._Loader:
+    if marks is pyyaml_loader._Loader:
         try:
             document = pyyaml_loader.parse(text, "stack.yaml", lines)
         except StackInvalid:
             return None
         return document.data, document.positions, document.key_positions, document.scalars
     try:
-        root = yaml.compose(text, Loader=loader)
+        root = yaml.compose(text, Loader=marks)
     except yaml.YAMLError:
         return None
     builder = pyyaml_loader._Builder("stack.yaml", lines)
@@ -58,10 +58,10 @@ def _check(text: str) -> bool:
     fast = yaml_subset.read(text)
     if fast is None:
         return False
-    for loader in (pyyaml_loader._Loader, yaml.SafeLoader):
-        reference = _pyyaml(text, loader)
-        assert reference is not None, f"the reader accepted what PyYAML ({loader.__name__}) refuses:\n{text}"
-        assert _comparable(fast) == _comparable(reference), f"{loader.__name__}:\n{text}"
+    for marks in (pyyaml_loader._Loader, yaml.SafeLoader):
+        reference = _pyyaml(text, marks)
+        assert reference is not None, f"the reader accepted what PyYAML ({marks.__name__}) refuses:\n{text}"
+        assert _comparable(fast) == _comparable(reference), f"{marks.__name__}:\n{text}"
     return True
 
 
@@ -284,3 +284,14 @@ def test_plain_scalars_have_the_types_pyyaml_gives_them(text: str) -> None:
     node = yaml.ScalarNode(tag, text)
     theirs = text if tag.endswith(":timestamp") else yaml.constructor.SafeConstructor().construct_object(node)
     assert repr(ours) == repr(theirs)
+
+
+def test_what_the_reader_declines_the_loader_reads_with_pyyaml() -> None:
+    text = "base: &image {repository: prom/prometheus, tag: v3}\nprometheus:\n  image: *image\n  retention: 15d\n"
+    assert yaml_subset.read(text) is None
+    document = loader.parse_stack(text.encode(), "stack.yaml")
+    assert document.data == {
+        "base": {"repository": "prom/prometheus", "tag": "v3"},
+        "prometheus": {"image": {"repository": "prom/prometheus", "tag": "v3"}, "retention": "15d"},
+    }
+    assert document.positions[("prometheus", "image")] == (1, 7)  # an alias is its anchor's node
