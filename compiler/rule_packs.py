@@ -14,14 +14,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
-from kmc import yaml_text
+from kmc import yaml_subset, yaml_text
 from kmc.model import AlertOverride, Stack
 from kmc.record import record, replace
 from kmc.resources import data_dir
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 CUSTOM_FILE = "custom.yaml"
 
@@ -73,7 +70,18 @@ class Pack:
 def library() -> dict[str, Pack]:
     """Every pack of the library, by name (the file's stem), sorted."""
     files = sorted((data_dir("library") / "rules").glob("*.yaml"))
-    return {path.stem: _pack(path.stem, yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)) for path in files}
+    return {path.stem: _pack(path.stem, read_rule_file(path.read_text(encoding="utf-8"))) for path in files}
+
+
+def read_rule_file(text: str) -> Any:
+    """A rule file's data, read without importing PyYAML when kmc's own reader can (it can for every
+    file of the library: tests/test_yaml_subset.py holds it)."""
+    read = yaml_subset.read(text)
+    if read is not None:
+        return read[0]
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _pack(name: str, data: Mapping[str, Any]) -> Pack:

@@ -1,7 +1,8 @@
 """Deterministic YAML text: keys in the order the code built them, block literals for multi-line strings.
 
 The text is exactly what PyYAML's (libyaml's) emitter writes for these settings; kmc writes the
-common cases itself, because PyYAML's representer costs ~30 ms per build of golden/full. Any
+common cases itself, because PyYAML's representer costs ~30 ms per build of golden/full (and its
+import ~20 ms: PyYAML is imported only when a value goes to it). Any
 value outside what `_Writer` knows for certain (floats, non-ASCII or control characters, very
 long strings, odd keys) goes to PyYAML whole. tests/test_yaml_text.py holds the two equal on
 generated values and on every golden file.
@@ -13,17 +14,7 @@ import functools
 import re
 from typing import Any
 
-import yaml
-
-_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _Dumper(_BaseDumper):  # type: ignore[misc]
-    def ignore_aliases(self, data: Any) -> bool:
-        # A list shared by two places (one `verbs` for two RBAC rules) is written out twice, never
-        # as an anchor and alias: plainer for people, and some tools mishandle aliases.
-        return True
-
+from kmc.yaml_types import implicit_tag
 
 # Plain scalars that PyYAML (YAML 1.1) may write bare but Go's YAML parsers (kubectl, kustomize,
 # Helm) read as something other than a string: YAML 1.1's one-letter booleans, and YAML 1.2's
@@ -40,12 +31,29 @@ def _str(dumper: Any, value: str) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_representer(str, _str)
+@functools.cache
+def _dumper() -> Any:
+    """PyYAML's dumper with kmc's settings, made on first use: most builds never need PyYAML, and
+    importing it costs ~20 ms."""
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc]
+        def ignore_aliases(self, data: Any) -> bool:
+            # A list shared by two places (one `verbs` for two RBAC rules) is written out twice, never
+            # as an anchor and alias: plainer for people, and some tools mishandle aliases.
+            return True
+
+    Dumper.add_representer(str, _str)
+    return Dumper
 
 
 def dump(value: Any) -> str:
     """One YAML document for `value`, ending in a newline."""
-    if type(value) in (dict, list) and value:
+    if type(value) in (dict, list):
+        if not value:
+            return "{}\n" if type(value) is dict else "[]\n"  # as PyYAML writes them, without importing it
         try:
             return _Writer().document(value)
         except _Unsupported:
@@ -55,7 +63,9 @@ def dump(value: Any) -> str:
 
 def pyyaml_dump(value: Any) -> str:
     """`dump` by PyYAML alone: the reference `_Writer` is held to."""
-    text: str = yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+    import yaml
+
+    text: str = yaml.dump(value, Dumper=_dumper(), sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
     return text
 
 
@@ -152,10 +162,6 @@ def _key(key: Any) -> str:
     return _one_line(key) + ":"
 
 
-# Whether PyYAML's resolver reads a plain scalar back as a string (YAML 1.1 rules).
-_RESOLVER: Any = yaml.resolver.Resolver()
-
-
 @functools.lru_cache(maxsize=16384)  # keys and values repeat across objects and environments
 def _one_line(value: str) -> str:
     """A string without line breaks as libyaml writes it (plain, double- or single-quoted)."""
@@ -163,7 +169,7 @@ def _one_line(value: str) -> str:
         raise _Unsupported
     if _GO_NON_STRINGS.fullmatch(value):
         return f'"{value}"'  # only digits, letters and . _ + -: nothing to escape
-    if _plain_allowed(value) and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str":
+    if _plain_allowed(value) and implicit_tag(value) == "str":
         return value
     return "'" + value.replace("'", "''") + "'"
 

@@ -20,9 +20,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # Never on a build's path: the full CLI (plain build lines skip click), the schema validator
-# (only to explain a stack the fast gate rejects), the test tools, and modules that cost more
-# than their use (dataclasses imports inspect; kmc uses kmc.record).
-NEVER = {"click", "jsonschema", "referencing", "jinja2", "hypothesis", "pytest", "dataclasses", "inspect", "ast", "dis", "difflib", "decimal"}
+# (only to explain a stack the fast gate rejects), PyYAML (kmc reads and writes the YAML of its
+# stacks, rule library and outputs itself; PyYAML only reads what that reader declines), the test
+# tools, and modules that cost more than their use (dataclasses imports inspect; kmc uses kmc.record).
+NEVER = {
+    "click", "jsonschema", "referencing", "jinja2", "yaml", "hypothesis", "pytest", "dataclasses", "inspect", "ast", "dis", "difflib", "decimal",
+}  # fmt: skip
 # Libraries only a component that needs them may import, and only when a stack compiles it:
 # golden/minimal enables nothing optional and must not pay for them.
 OPTIONAL = {"cryptography", "jsonschema", "jinja2", "requests", "urllib3"}
@@ -62,7 +65,7 @@ def workdir(tmp_path: Path) -> Path:
 def test_a_build_of_the_full_stack_imports_nothing_heavy(workdir: Path, fmt: str) -> None:
     imported = _imported("build", "-q", "stack.yaml", "--format", fmt, "--out", "out", cwd=workdir / "full")
     assert not (NEVER | REPLACING) & imported  # into an empty directory: nothing to remove
-    assert {"kmc.pipeline", "yaml"} <= imported  # it did build
+    assert "kmc.pipeline" in imported  # it did build
 
 
 def test_a_rebuild_of_an_unchanged_stack_replaces_nothing(workdir: Path) -> None:
@@ -79,7 +82,7 @@ def test_a_minimal_stack_pays_for_no_optional_component(workdir: Path) -> None:
 def test_a_check_the_lock_proves_imports_no_compiler(workdir: Path) -> None:
     _imported("build", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")
     imported = _imported("build", "--check", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")
-    assert not (NEVER | REPLACING | {"yaml", "kmc.pipeline", "kmc.loader", "pathlib", "typing"}) & imported
+    assert not (NEVER | REPLACING | {"kmc.pipeline", "kmc.loader", "pathlib", "typing"}) & imported
     assert "kmc.lock" in imported
 
 

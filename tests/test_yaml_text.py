@@ -62,3 +62,8 @@ def test_writer_writes_golden_output(path: Path) -> None:
             written = _written(document)
             assert written is not None, "left to PyYAML: the writer should know every value kmc emits"
             assert written == yaml_text.pyyaml_dump(document)
+
+
+@pytest.mark.parametrize("value", [[], {}])
+def test_empty_collections_are_written_as_pyyaml_writes_them(value: Any) -> None:
+    assert yaml_text.dump(value) == yaml_text.pyyaml_dump(value)
