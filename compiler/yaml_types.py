@@ -9,6 +9,7 @@ PyYAML's resolver on generated text.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal, TypeVar
 
@@ -20,19 +21,27 @@ _BOOLEANS = {
     **dict.fromkeys(("no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False),
 }
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-# `$` as PyYAML writes it (it also matches before a final line break), with `match`.
-_INT = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*|[1-9][0-9_]*(?::[0-5]?[0-9])+)$")
-_FLOAT = re.compile(
+# `$` as PyYAML writes it (it also matches before a final line break), with `match`. Compiled on
+# first use: most plain words are told apart from numbers and dates by their characters alone.
+_INT = r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*|[1-9][0-9_]*(?::[0-5]?[0-9])+)$"
+_FLOAT = (
     r"(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?"  # 1.5, 1., 1.0e+3 (an exponent needs its sign)
     r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"  # .5 (and no sign before it)
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*"  # 1:30.5, base 60
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
-_TIMESTAMP = re.compile(
+_TIMESTAMP = (
     r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"|[0-9]{4}-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
     r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9]{2})?))?)$"
 )
+# Every character the three can match; a word with any other (`30s`, `100Gi`, `10.0.0.0/8`) is text.
+_NUMBER_OR_DATE = str.maketrans(dict.fromkeys("0123456789+-_:.bxabcdefABCDEFinfINFaATtZ \t"))
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    return re.compile(_FLOAT), re.compile(_INT), re.compile(_TIMESTAMP)
 
 
 def implicit_tag(text: str) -> Tag:
@@ -43,11 +52,14 @@ def implicit_tag(text: str) -> Tag:
         return "null"
     first = text[0]
     if first in "-+0123456789.":
-        if _FLOAT.match(text):
+        if text.translate(_NUMBER_OR_DATE):
+            return "str"
+        floats, ints, timestamps = _patterns()
+        if floats.match(text):
             return "float"
-        if first != "." and _INT.match(text):
+        if first != "." and ints.match(text):
             return "int"
-        if first.isdigit() and _TIMESTAMP.match(text):
+        if first.isdigit() and timestamps.match(text):
             return "timestamp"
     elif text == "<<":
         return "merge"
