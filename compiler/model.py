@@ -12,18 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from kmc.ir import lookup
 from kmc.record import field, record
 from kmc.schema_refs import properties, resolve, resolved
 
-Json = Any
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from typing import Any
 
+    Json = Any
+    # A subschema's properties and its additionalProperties schema (None: it admits no other key).
+    _Shape = tuple[dict[str, Mapping[str, Any]], Mapping[str, Any] | None]
 
 QUANTITY = "#/$defs/quantity"
-# A subschema's properties and its additionalProperties schema (None: it admits no other key).
-_Shape = tuple[dict[str, Mapping[str, Any]], Mapping[str, Any] | None]
 
 
 def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:

@@ -20,9 +20,13 @@ from kmc.components import (
     rules,
     thanos,
 )
-from kmc.components.base import Component, Facts
+from kmc.components.base import Facts
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from kmc.components.base import Component
 
 # Sorted by name; every component of kmc is listed here and nowhere else.
 COMPONENTS: Mapping[str, Component] = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
 
 from kmc import dashboards, yaml_text
 from kmc.components import kube
@@ -17,6 +16,10 @@ from kmc.components.base import Facts, ServiceTarget
 from kmc.components.grafana_files import SECRETS_DIR, datasources_file, grafana_ini, providers_file, secret_file
 from kmc.ir import KObject, Param, Switch
 from kmc.model import SecretRef, Stack
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME = "grafana"
 ROLE = "visualization"

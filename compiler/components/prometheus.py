@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
 
 from kmc import sharding, yaml_text
 from kmc.components import alertmanager, kube, remote_storage, rules, thanos
@@ -13,6 +12,10 @@ from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
 from kmc.model import Stack
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME = "prometheus"
 ROLE = "server"
