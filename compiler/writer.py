@@ -69,7 +69,7 @@ def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
 def _write_new(path: str, content: bytes) -> None:
     """Create `path` holding `content`: three system calls, where open() adds an fstat and an
     isatty check to each of the hundreds of files a build writes."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)  # less the umask, as open() makes files
     try:
         view = memoryview(content)
         while view:
