@@ -403,11 +403,12 @@ def _describe(prometheus: RunningPrometheus, expected: set[Target]) -> str:
 
 
 def settled(prometheus: RunningPrometheus, expected: set[Target]) -> bool:
-    """Exactly the expected targets are active and every one but the self-scrape has been scraped successfully."""
+    """Exactly the expected targets are active, every one but the self-scrape has been scraped
+    successfully, and the self-scrape has been tried (until then it has no `up` series)."""
     targets = prometheus.active_targets()
     if {(target["scrapePool"], _labels(**target["labels"])) for target in targets} != expected:
         return False
-    return all(target["health"] == "up" for target in targets if target["scrapePool"] != SELF[0])
+    return all(target["health"] == "up" if target["scrapePool"] != SELF[0] else target["health"] != "unknown" for target in targets)
 
 
 @pytest.mark.parametrize("version", sorted(PROMETHEUS))
