@@ -250,23 +250,12 @@ def probes(failure_threshold: int, initial_delay: int = 0) -> dict[str, Any]:
 def hardened_pod(stack: Stack, server: TlsServer, section: str, container: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
     """The pod template of an API server: restricted security, its own service account; its pods
     roll when a certificate kmc knows of changes."""
-    name = server.name
-    metadata: dict[str, Any] = {"labels": kube.labels(name, "api-server")}
-    material = stack.tls.get(name)
+    pod = kube.pod_template(server.name, "api-server", section, container, token=True, volumes=volumes)
+    material = stack.tls.get(server.name)
     if material is not None:
         digest = hashlib.sha256(f"{material.ca_bundle}{material.cert}".encode()).hexdigest()
-        metadata["annotations"] = {"checksum/tls": digest}
-    return {
-        "metadata": metadata,
-        "spec": {
-            "automountServiceAccountToken": True,
-            "containers": [container],
-            **kube.scheduling(section),
-            "securityContext": kube.restricted_pod(),
-            "serviceAccountName": name,
-            "volumes": volumes,
-        },
-    }
+        pod["metadata"]["annotations"] = {"checksum/tls": digest}
+    return pod
 
 
 def objects_of(bodies: Iterable[dict[str, Any]], component: str, switch: str) -> list[KObject]:

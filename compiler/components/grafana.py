@@ -169,9 +169,4 @@ def _deployment(stack: Stack, checksum: str) -> dict[str, Any]:
     }
     # One pod owns a ReadWriteOnce volume: the old pod must go before the new one mounts it.
     strategy = {"type": "Recreate"} if stack.grafana.storage else {"type": "RollingUpdate"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace),
-        "spec": {"replicas": Param("grafana.replicas"), "selector": {"matchLabels": kube.selector(NAME)}, "strategy": strategy, "template": pod},
-    }
+    return kube.deployment(NAME, ROLE, stack.namespace, Param("grafana.replicas"), pod, strategy=strategy)

@@ -83,6 +83,32 @@ def scheduling(section: str) -> dict[str, Any]:
     }
 
 
+def pod_template(name: str, role: str, section: str, container: Mapping[str, Any], *, token: bool, **spec: Any) -> dict[str, Any]:
+    """The pod template of component `name`: one container, restricted security, the section's
+    scheduling parameters, its own service account (its token mounted only with `token`)."""
+    return {
+        "metadata": {"labels": labels(name, role)},
+        "spec": {
+            "automountServiceAccountToken": token,
+            "containers": [container],
+            **scheduling(section),
+            "securityContext": restricted_pod(),
+            "serviceAccountName": name,
+            **spec,
+        },
+    }
+
+
+def deployment(name: str, role: str, namespace: str, replicas: Any, template: Mapping[str, Any], **spec: Any) -> dict[str, Any]:
+    """The Deployment of component `name` (`spec` between its selector and its pod template)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(name, name, role, namespace),
+        "spec": {"replicas": replicas, "selector": {"matchLabels": selector(name)}, **spec, "template": template},
+    }
+
+
 def http_probe(path: str, port: str, period: int = 10) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": port}, "periodSeconds": period, "timeoutSeconds": 5}
 

@@ -101,19 +101,5 @@ def _deployment(stack: Stack, resources: list[str]) -> dict[str, Any]:
         "resources": Param("kubeStateMetrics.resources"),
         "securityContext": kube.restricted_container(),
     }
-    pod = {
-        "metadata": {"labels": kube.labels(NAME, ROLE)},
-        "spec": {
-            "automountServiceAccountToken": True,
-            "containers": [container],
-            **kube.scheduling("kubeStateMetrics"),
-            "securityContext": kube.restricted_pod(),
-            "serviceAccountName": NAME,
-        },
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace),
-        "spec": {"replicas": Param("kubeStateMetrics.replicas"), "selector": {"matchLabels": kube.selector(NAME)}, "template": pod},
-    }
+    pod = kube.pod_template(NAME, ROLE, "kubeStateMetrics", container, token=True)
+    return kube.deployment(NAME, ROLE, stack.namespace, Param("kubeStateMetrics.replicas"), pod)

@@ -94,9 +94,9 @@ def _deployment(stack: Stack, server: TlsServer) -> dict[str, Any]:
         "volumeMounts": mounts,
     }
     pod = aggregated_api.hardened_pod(stack, server, "metricsServer", container, volumes)
-    spec: dict[str, Any] = {"replicas": Param("metricsServer.replicas"), "selector": {"matchLabels": kube.selector(NAME)}, "template": pod}
+    deployment = kube.deployment(NAME, ROLE, stack.namespace, Param("metricsServer.replicas"), pod)
     if stack.metrics_server.high_availability:
-        spec["strategy"] = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+        deployment["spec"]["strategy"] = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
         pod["spec"]["affinity"] = {
             "podAntiAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": [
@@ -104,4 +104,4 @@ def _deployment(stack: Stack, server: TlsServer) -> dict[str, Any]:
                 ]
             }
         }
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace), "spec": spec}
+    return deployment

@@ -140,9 +140,4 @@ def _deployment(stack: Stack, server: TlsServer, url: str, config_hash: str) -> 
     }
     pod = aggregated_api.hardened_pod(stack, server, "prometheusAdapter", container, [{"configMap": {"name": NAME}, "name": "config"}, *volumes])
     pod["metadata"]["annotations"] = {"checksum/config": config_hash, **pod["metadata"].get("annotations", {})}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace),
-        "spec": {"replicas": Param("prometheusAdapter.replicas"), "selector": {"matchLabels": kube.selector(NAME)}, "template": pod},
-    }
+    return kube.deployment(NAME, ROLE, stack.namespace, Param("prometheusAdapter.replicas"), pod)

@@ -133,19 +133,5 @@ def _deployment(stack: Stack) -> dict[str, Any]:
         "resources": Param("prometheus.thanosResources"),
         "securityContext": kube.restricted_container(),
     }
-    pod = {
-        "metadata": {"labels": kube.labels(NAME, ROLE)},
-        "spec": {
-            "automountServiceAccountToken": False,
-            "containers": [container],
-            **kube.scheduling("prometheus"),
-            "securityContext": kube.restricted_pod(),
-            "serviceAccountName": NAME,
-        },
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace),
-        "spec": {"replicas": Param("prometheus.thanosQueryReplicas"), "selector": {"matchLabels": kube.selector(NAME)}, "template": pod},
-    }
+    pod = kube.pod_template(NAME, ROLE, "prometheus", container, token=False)
+    return kube.deployment(NAME, ROLE, stack.namespace, Param("prometheus.thanosQueryReplicas"), pod)
