@@ -620,7 +620,7 @@ def remote_datasources(entries: list[Mapping[str, Any]]) -> tuple[Datasource, ..
         secrets = {}
         auth = entry.get("basicAuth")
         if kind == "influxdb":
-            settings["database"] = entry["database"]
+            settings["database"] = entry.get("database")  # missing: reported by kmc.scaleout_checks
             json_data = {"httpMode": "POST", "version": "InfluxQL"}
             if auth:
                 settings["user"] = auth["username"]
