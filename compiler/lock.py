@@ -31,7 +31,6 @@ from kmc import json_text
 
 LOCK_NAME = ".kmc-lock.json"
 LOCK_FORMAT = 1
-_PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 
 def sha256(data: bytes) -> str:
@@ -42,62 +41,14 @@ def sha256(data: bytes) -> str:
 def kmc_identity() -> str:
     """kmc's version and a digest of its code and shipped data: another kmc may build other output.
 
-    The digest is over each shipped file's name (as the wheel names it) and sha256. An installed
-    kmc reads those from the RECORD its installer wrote (PEP 376: ~0.2 ms, where hashing every file
-    costs a build ~3 ms); a checkout or an editable install hashes its files. One kmc has one
-    identity either way, so a lock written by the one proves output to the other.
+    The digest is over each shipped file's name and sha256 (kmc.resources.shipped_files: from the
+    installer's RECORD, ~0.2 ms, where hashing every file would cost each build ~3 ms). One kmc has
+    one identity installed or in a checkout, so a lock written by the one proves output to the other.
     """
     from kmc import __version__
+    from kmc.resources import shipped_files
 
-    files = _recorded_files(__version__) or _hashed_files()
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(f"{name} {files[name]}\n".encode())
-    return f"{__version__}+{digest.hexdigest()}"
-
-
-_SHIPPED = (".py", ".json", ".yaml", ".j2")
-
-
-def _recorded_files(version: str) -> dict[str, str] | None:
-    """`{kmc/...: urlsafe base64 sha256}` of the installed package, from its RECORD; None without one."""
-    record = os.path.join(os.path.dirname(_PACKAGE), f"kmc-{version}.dist-info", "RECORD")
-    try:
-        with open(record, encoding="utf-8") as file:
-            lines = file.read().splitlines()
-    except OSError:
-        return None  # a checkout, or an editable install: its RECORD does not list the package
-    files: dict[str, str] = {}
-    for line in lines:
-        name, _, rest = line.partition(",")
-        if name.startswith("kmc/") and name.endswith(_SHIPPED) and "/__pycache__/" not in name:
-            algorithm, _, value = rest.partition("=")
-            if algorithm != "sha256":
-                return None
-            files[name] = value.partition(",")[0]
-    return files or None
-
-
-def _hashed_files() -> dict[str, str]:
-    """What `_recorded_files` reads from a RECORD, computed from the files themselves."""
-    import base64
-
-    from kmc.resources import data_location
-
-    files: dict[str, str] = {}
-    roots = [("kmc", _PACKAGE), ("kmc/schema", data_location("schema")), ("kmc/library", data_location("library"))]
-    for name, root in roots:
-        for directory, subdirs, names in os.walk(root):
-            relative = os.path.relpath(directory, root)
-            prefix = f"{name}/" if relative == "." else f"{name}/{relative}/"
-            # In a wheel the data lives inside the package: counted once, under its own name.
-            skipped = {"__pycache__", "schema", "library"} if prefix == "kmc/" else {"__pycache__"}
-            subdirs[:] = [subdir for subdir in subdirs if subdir not in skipped]
-            for file in names:
-                if file.endswith(_SHIPPED):
-                    digest = hashlib.sha256(_read(os.path.join(directory, file))).digest()
-                    files[prefix + file] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-    return files
+    return f"{__version__}+{sha256(shipped_files().encode())}"
 
 
 def _read(path: str | os.PathLike[str]) -> bytes:
