@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--stack", type=Path, default=ROOT / "golden/full/stack.yaml")
     args = parser.parse_args()
+    # As a user's kmc runs: with its bytecode and kmc.derived's cache (each written on the first run).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     kmc = str(Path(sys.executable).parent / "kmc")
     helm = Path(os.environ.get("KMC_TOOLS_DIR", ROOT / ".tools")) / "helm-4" / "helm"
     with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as chart_out:

@@ -10,9 +10,16 @@ import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
+from kmc.derived import regex
 from kmc.loader import JsonPath
 from kmc.model import CustomMetric, ExternalMetric, PrometheusAdapter, Stack
 from kmc.record import record
+
+_CAPTURE_REFERENCE = regex(r"\$\{?\d+\}?")  # Go's regexp.Expand: $N or ${N}
+_CAPTURE_NUMBER = regex(r"\$\{?(\d+)\}?")
+_SELECTOR = regex(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{.*\})?\s*$", re.DOTALL)
+_JOB_MATCHER = regex(r'\bjob\s*=\s*"([^"]*)"')
+_UNEXPANDED = regex(r"<<.*?>>")
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
@@ -184,7 +191,7 @@ def _raw_pattern(rule: Mapping[str, Any]) -> str:
     template = naming.get("as")
     if not template:
         return ".+"
-    parts = re.split(r"\$\{?\d+\}?", template)
+    parts = _CAPTURE_REFERENCE.split(template)
     return ".+".join(re.escape(part) for part in parts)
 
 
@@ -202,11 +209,11 @@ def _raw_name(rule: Mapping[str, Any]) -> str | None:
         return None
     template = naming.get("as") or ("$1" if match.re.groups == 1 else "$0")
     # Go's regexp.Expand: $N or ${N}.
-    return re.sub(r"\$\{?(\d+)\}?", lambda ref: match.group(int(ref.group(1))) or "", template)
+    return _CAPTURE_NUMBER.sub(lambda ref: match.group(int(ref.group(1))) or "", template)
 
 
 def _literal_series(query: str) -> str | None:
-    found = re.match(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{.*\})?\s*$", query, re.DOTALL)
+    found = _SELECTOR.match(query)
     return found.group(1) if found else None
 
 
@@ -348,7 +355,7 @@ def _raw_rule(where: JsonPath, rule: Mapping[str, Any], job_labels: Mapping[str,
 
 
 def _selected_job(query: str) -> str | None:
-    found = re.search(r'\bjob\s*=\s*"([^"]*)"', query)
+    found = _JOB_MATCHER.search(query)
     return found.group(1) if found else None
 
 
@@ -356,7 +363,7 @@ def _promql(where: JsonPath, field: str, template: str) -> Iterator[Problem]:
     expanded = template
     for action, sample in _SAMPLE.items():
         expanded = expanded.replace(action, sample)
-    leftover = re.search(r"<<.*?>>", expanded)
+    leftover = _UNEXPANDED.search(expanded)
     path = where
     if leftover:
         yield (path, f"{field}: unknown template action {leftover.group(0)}", "the adapter offers <<.Series>>, <<.LabelMatchers>> and <<.GroupBy>>")

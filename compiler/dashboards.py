@@ -9,11 +9,11 @@ is provisioned (after the stack's uid replacements), and its ConfigMap fits in w
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from kmc import json_text
+from kmc.derived import regex
 from kmc.loader import JsonPath
 from kmc.model import Dashboard, Stack
 from kmc.record import replace
@@ -30,7 +30,8 @@ PROMETHEUS_NAME = "Prometheus"
 APPLY_ANNOTATION_LIMIT = 262144
 # Datasource references Grafana resolves by itself.
 BUILT_IN = frozenset({"grafana", "-- Grafana --", "-- Mixed --", "-- Dashboard --"})
-_VARIABLE = re.compile(r"^\$(\{([A-Za-z0-9_]+)(:[a-z]+)?\}|([A-Za-z0-9_]+))$")
+_VARIABLE = regex(r"^\$(\{([A-Za-z0-9_]+)(:[a-z]+)?\}|([A-Za-z0-9_]+))$")
+_NOT_SLUG = regex(r"[^a-z0-9]+")
 
 Problem = tuple[JsonPath, str, str]
 
@@ -113,7 +114,7 @@ def _text(board: Mapping[str, Any]) -> str:
 
 def _slug(stem: str) -> str:
     """A DNS label made of a file name: `Node Exporter (full)` → node-exporter-full."""
-    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:40].strip("-") or "dashboard"
+    return _NOT_SLUG.sub("-", stem.lower()).strip("-")[:40].strip("-") or "dashboard"
 
 
 def _replace_uids(value: Any, replacements: Mapping[str, str]) -> Any:

@@ -8,9 +8,9 @@ keys, non-string keys, cyclic or exploding aliases and non-JSON types with their
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from kmc.derived import regex
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.record import record
 
@@ -23,7 +23,7 @@ MAX_NODES = 200_000
 MAX_DEPTH = 64
 # C0 and C1 controls (but tab and line feed), DEL, and Unicode's line/paragraph separators: YAML
 # parsers disagree on them (Go's, in kubectl and Helm, refuses them) and no Kubernetes field wants them.
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL = regex("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 JsonPath = tuple[str | int, ...]
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from kmc.derived import regex
 from kmc.ir import lookup
 from kmc.record import field, record
 from kmc.schema_refs import properties, resolve, resolved
@@ -572,14 +573,13 @@ def _prometheus_adapter(data: Mapping[str, Any], default_window: str) -> Prometh
     )
 
 
+DURATION_PART = regex(r"(\d+)(ms|y|w|d|h|m|s)")  # a schema-valid duration, one amount and unit at a time
 _DURATION_UNITS = (("y", 31536000000), ("w", 604800000), ("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1))
 
 
 def _times(duration: str, factor: int) -> str:
     """`duration` times `factor`, spelt as Prometheus spells durations (30s times 4 is 2m)."""
-    import re
-
-    millis = factor * sum(int(amount) * dict(_DURATION_UNITS)[unit] for amount, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", duration))
+    millis = factor * sum(int(amount) * dict(_DURATION_UNITS)[unit] for amount, unit in DURATION_PART.findall(duration))
     parts = []
     for unit, size in _DURATION_UNITS:
         if millis >= size:

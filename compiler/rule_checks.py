@@ -4,12 +4,12 @@ routes that name known receivers, matchers Alertmanager can read."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 
 import promql_parser
 
 from kmc import rule_packs
+from kmc.derived import regex
 from kmc.loader import JsonPath
 from kmc.model import Stack
 from kmc.semantic import NODE_PORTS
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 Problem = tuple[JsonPath, str, str, bool]  # path, message, hint, at the key
 
 # name op value, as Alertmanager's matcher parser reads them (value quoted or plain).
-_MATCHER = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(\\.|[^"\\])*"|[^"\s{},]*)\s*$')
+_MATCHER = regex(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(\\.|[^"\\])*"|[^"\s{},]*)\s*$')
 
 
 def check(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> list[Problem]:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from functools import cache
 
+from kmc import derived
 from kmc.schema_refs import resolve
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
@@ -48,7 +49,7 @@ ASSERTIONS = frozenset(
 
 @cache
 def _pattern(regex: str) -> re.Pattern[str]:
-    return re.compile(regex)
+    return derived.regex(regex)
 
 
 def _is_type(value: Any, kind: str) -> bool:

@@ -12,26 +12,27 @@ from collections.abc import Iterator, Mapping, Sequence
 from kmc import metrics_checks, scaleout_checks
 from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
+from kmc.derived import regex
 from kmc.errors import Diagnostic
 from kmc.loader import Document, JsonPath
-from kmc.model import Stack
+from kmc.model import DURATION_PART, Stack
 from kmc.record import replace
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
     from typing import Any
 
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_SUBDOMAIN = regex(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 NODE_PORTS = range(30000, 32768)
 MIN_KUBERNETES = 25
 RESERVED_ENVIRONMENTS = ("default",)
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-_RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\\[1-9]")
+_RE2_UNSUPPORTED = regex(r"\(\?<?[=!]|\\[1-9]")
 _FILTERING_ROLES = ("pod", "endpoints", "endpointslice", "service")
 
 
 def seconds(duration: str) -> float:
-    return sum(int(amount) * _UNITS[unit] for amount, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", duration))
+    return sum(int(amount) * _UNITS[unit] for amount, unit in DURATION_PART.findall(duration))
 
 
 def check(doc: Document, stack: Stack) -> list[Diagnostic]:
@@ -296,7 +297,7 @@ def _extra_jobs(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Pro
                 seen_targets.setdefault(key, name)
 
 
-_RE2_ONLY = re.compile(r"\\[pP](?:\{[^}]*\}|[A-Za-z])|\\.|\(\?<[=!]?")
+_RE2_ONLY = regex(r"\\[pP](?:\{[^}]*\}|[A-Za-z])|\\.|\(\?<[=!]?")
 
 
 def _python_spelling(regex: str) -> str:

@@ -16,12 +16,15 @@ generators are used: APIService service references and object names stay as comp
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable, Mapping
 
 from kmc import yaml_text
+from kmc.derived import regex
 from kmc.emitters.manifests import file_name
 from kmc.ir import KObject, ObjectGraph, dynamic_nodes, resolve
+
+# Where a camelCase word continues with a capital: `kubeStateMetrics` → `kube-state-metrics`.
+_WORD_BOUNDARY = regex(r"(?<=[a-z0-9])(?=[A-Z])")
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
@@ -79,7 +82,7 @@ def component_name(conditions: tuple[str, ...]) -> str:
     sections = [condition.removesuffix(".enabled") for condition in conditions]
     named = [section for section in sections if not any(other.startswith(section + ".") for other in sections)]
     words = "-and-".join(section.replace(".", "-") for section in named)
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", words).lower()
+    return _WORD_BOUNDARY.sub("-", words).lower()
 
 
 def emit(graph: ObjectGraph, defaults: Mapping[str, Any], environments: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, bytes]:

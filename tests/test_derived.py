@@ -1,0 +1,118 @@
+"""kmc.derived: the regular expression programs and rule library kept between runs are exactly what
+`re.compile` and the library's YAML give, are used only by the kmc and interpreter that wrote
+them, and a build without them (absent, stale, corrupt, unwritable) is the same build."""
+
+from __future__ import annotations
+
+import _sre  # type: ignore[import-not-found]
+import json
+import marshal
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from golden_trees import read_tree, tree_diff
+
+from kmc import derived, rule_packs
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE_NAME = Path(derived.path()).name
+
+# A fresh interpreter running `kmc ARGS` as the console script does, with kmc.derived's cache in
+# DIRECTORY and bytecode writing on (as for a user); prints what the run added to the cache.
+_RUN = """
+import json, sys
+from kmc import derived, entry
+derived._DIRECTORY = sys.argv[1]
+sys.dont_write_bytecode = sys.argv[2] == "no-write"
+entry._leave = sys.exit  # kmc.derived's atexit handler then writes, as _leave would
+sys.argv = ["kmc", *sys.argv[3:]]
+try:
+    entry.main()
+except SystemExit as exit:
+    print(json.dumps({"code": exit.code, "added": derived._state.changed, "patterns": len(derived._state.programs)}))
+"""
+
+
+def _run(directory: Path, *args: str, cwd: Path, write: bool = True) -> dict[str, object]:
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN, str(directory), "write" if write else "no-write", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    return outcome
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "golden/full", tmp_path / "full", ignore=shutil.ignore_patterns("out"))
+    return tmp_path / "full"
+
+
+def test_kept_programs_are_re_compiles_and_the_library_its_yaml(work: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _run(cache, "build", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=work)
+    assert first == {"code": 0, "added": True, "patterns": first["patterns"]}
+    assert int(str(first["patterns"])) > 40  # kmc's own patterns and the schema's that golden/full meets
+    header, programs, values = marshal.loads((cache / CACHE_NAME).read_bytes())
+    assert header == derived._header()
+    for (pattern, flags), program in programs.items():
+        assert _sre.compile(pattern, *program) == re.compile(pattern, flags), pattern  # == compares the programs
+    assert values == {"rule library": rule_packs._read_library()}
+
+
+def test_a_second_build_uses_what_the_first_kept_and_builds_the_same(work: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _run(cache, "build", "-q", "stack.yaml", "--format", "all", "--out", "first", cwd=work)
+    kept = (cache / CACHE_NAME).read_bytes()
+    second = _run(cache, "build", "-q", "stack.yaml", "--format", "all", "--out", "second", cwd=work)
+    assert second["code"] == 0 and second["added"] is False  # nothing derived again, nothing written
+    assert (cache / CACHE_NAME).read_bytes() == kept
+    assert not tree_diff(read_tree(work / "first"), read_tree(work / "second"))
+    assert not tree_diff(read_tree(ROOT / "golden/full/out"), read_tree(work / "second"))
+    validate = _run(cache, "validate", "stack.yaml", cwd=work)
+    assert validate["code"] == 0 and validate["added"] is False
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not marshal data",
+        b"",
+        marshal.dumps(((0, "another python", 0, 0, ""), {("x", 0): (0, [], 0, {}, ())}, {"rule library": {}})),
+        marshal.dumps({"a": "dict"}),
+    ],
+    ids=["garbage", "empty", "another-kmc-or-python", "wrong-shape"],
+)
+def test_a_stale_or_broken_cache_is_as_if_absent_and_is_rewritten(work: Path, tmp_path: Path, content: bytes) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / CACHE_NAME).write_bytes(content)
+    outcome = _run(cache, "build", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=work)
+    assert outcome["code"] == 0 and outcome["added"] is True
+    assert not tree_diff(read_tree(ROOT / "golden/full/out"), read_tree(work / "out"))
+    assert marshal.loads((cache / CACHE_NAME).read_bytes())[0] == derived._header()
+
+
+def test_nothing_is_written_where_python_writes_no_bytecode(work: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    outcome = _run(cache, "build", "-q", "stack.yaml", "--out", "out", cwd=work, write=False)
+    assert outcome["code"] == 0
+    assert not cache.exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    outcome = _run(blocker / "cache", "build", "-q", "stack.yaml", "--out", "again", cwd=work)  # cannot be made
+    assert outcome["code"] == 0
+    assert not tree_diff(read_tree(work / "out"), read_tree(work / "again"))
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(CACHE_NAME)] == []
