@@ -137,14 +137,21 @@ class ObjectGraph:
 
 def dynamic_nodes(value: Any) -> Iterator[Param | Join | Switch]:
     """The Params, Joins and Switches in `value`, depth first."""
-    if isinstance(value, (Param, Join, Switch)):
-        yield value
-    elif isinstance(value, Mapping):
-        for child in value.values():
-            yield from dynamic_nodes(child)
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most nodes: by exact type (an ABC's isinstance is slow)
+        return
+    if kind is list or kind is tuple:
+        children: Iterable[Any] = value
+    elif kind is dict or isinstance(value, Mapping):
+        children = value.values()
     elif isinstance(value, (list, tuple)):
-        for child in value:
-            yield from dynamic_nodes(child)
+        children = value
+    else:
+        if isinstance(value, (Param, Join, Switch)):
+            yield value
+        return
+    for child in children:
+        yield from dynamic_nodes(child)
 
 
 def lookup(values: Mapping[str, Any], path: str) -> Any:
@@ -180,6 +187,8 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
         return resolve(value.on if lookup(values, value.path) else value.off, values)
     if kind is Join:
         return "".join(part if isinstance(part, str) else text(lookup(values, part.path)) for part in value.parts)
+    if kind is list or kind is tuple:
+        return [resolve(item, values) for item in value]
     if kind is dict or isinstance(value, Mapping):
         out = {}
         for key, child in value.items():
@@ -187,6 +196,6 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
                 continue
             out[key] = resolve(child, values)
         return out
-    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)):
         return [resolve(item, values) for item in value]
     return value
