@@ -16,18 +16,19 @@ which checks the files and mints or re-issues what is missing or no longer fits.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from kmc.derived import regex
 from kmc.errors import KmcError
 from kmc.record import record
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
+    import datetime
     from typing import Literal
 
     from cryptography import x509
@@ -95,8 +96,15 @@ class ServingMaterial:
     ca_bundle: str  # PEM of the CA that signed `cert` (the APIService's caBundle, base64'd by the caller)
     cert: str  # PEM serving certificate
     key: str  # PEM private key (PKCS#8)
-    not_after: datetime.datetime  # when `cert` expires (UTC)
+    expires: str  # when `cert` expires: ISO 8601 in UTC, as issued.json records it
     files: tuple[Path, ...]  # the files the material comes from (state, or the user's CA certificate), for the build lock
+
+    @property
+    def not_after(self) -> datetime.datetime:
+        """`expires` as a datetime, parsed on use: a build never needs it, and datetime costs it ~1 ms to import."""
+        import datetime
+
+        return datetime.datetime.fromisoformat(self.expires)
 
 
 def serving_material(state_dir: Path, request: ServingRequest, *, create: bool) -> ServingMaterial:
@@ -216,12 +224,18 @@ def _reuse(directory: Path, request: ServingRequest) -> ServingMaterial | None:
         content = {role: paths[role].read_bytes() for role in MATERIAL}
         if issued.get("sha256") != {role: _sha256(data) for role, data in content.items()}:
             return None
-        not_after = datetime.datetime.fromisoformat(issued["notAfter"])
+        expires = issued["notAfter"]
+        if not (isinstance(expires, str) and _ISO_UTC.fullmatch(expires)):
+            return None
         text = {role: data.decode("utf-8") for role, data in content.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, unreadable or hand-edited: the slow path says what is wrong
     files = tuple(sorted(paths[role] for role in MATERIAL))
-    return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], not_after, files)
+    return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], expires, files)
+
+
+# A UTC time as datetime.isoformat writes one (the fast path checks its shape without datetime).
+_ISO_UTC = regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?\+00:00")
 
 
 def _sha256(data: bytes) -> str:
@@ -305,7 +319,7 @@ def _material(directory: Path, request: ServingRequest, leaf: Pair) -> ServingMa
     paths = state_files(directory, request)
     text = {role: _pem_text(paths[role]) for role in MATERIAL}
     files = tuple(sorted(paths[role] for role in MATERIAL))
-    return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], leaf.cert.not_valid_after_utc, files)
+    return ServingMaterial(text[CA_CERT], text[TLS_CERT], text[TLS_KEY], leaf.cert.not_valid_after_utc.isoformat(), files)
 
 
 def _pem_text(path: Path) -> str:
@@ -322,7 +336,7 @@ def _write_sidecar(directory: Path, request: ServingRequest, material: ServingMa
     issued = {
         "format": STATE_FORMAT,
         "request": request.record(),
-        "notAfter": material.not_after.isoformat(),
+        "notAfter": material.expires,
         "sha256": {role: _sha256(paths[role].read_bytes()) for role in MATERIAL},
     }
     text = json.dumps(issued, indent=2, sort_keys=True) + "\n"
