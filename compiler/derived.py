@@ -2,16 +2,18 @@
 
 Each build of golden/full used to derive the same things again, whatever the stack said: the
 programs of ~60 regular expressions of kmc's code and schema (`re` parses and compiles a pattern
-in Python, 0.05 to 0.5 ms each, ~6 ms in all) and the rule library read from its YAML (~3 ms). Both
-are kept in one marshal file in kmc's own bytecode directory (`__pycache__/kmc-derived.<cache
-tag>.bin` beside kmc's modules): read whole (~1 ms) when a run first needs it, rewritten at the end
-of a run that derived something the file did not hold.
+in Python, 0.05 to 0.5 ms each, ~6 ms in all), the rule library read from its YAML (~3 ms) and
+the schema read from its JSON (~2 ms). They are kept in one marshal file in the user's cache
+directory (`$XDG_CACHE_HOME/kmc`, else `~/.cache/kmc`), one file per kmc installation and
+interpreter: read whole (~1 ms) when a run first needs it, rewritten at the end of a run that
+derived something the file did not hold. (Not beside kmc's bytecode: `pip uninstall` would leave
+it behind, and with it a `kmc` directory that imports as an empty namespace package.)
 
 Like a .pyc it is a cache and nothing more:
 - it is used only when it names this interpreter (its version, sre's magic number and code size)
   and these very kmc files (`kmc.resources.shipped_files`); anything else is as if it were absent;
-- it is never written where Python would not write bytecode (PYTHONDONTWRITEBYTECODE, `-B`, a
-  directory kmc may not write), and it is replaced atomically, so two runs never see half a file;
+- it is never written where Python would not write bytecode (PYTHONDONTWRITEBYTECODE, `-B`) or
+  where kmc may not write, and it is replaced atomically, so two runs never see half a file;
 - without it kmc builds the same bytes, only slower;
 - only kmc's own patterns go through it: a pattern from a stack (relabel rules, adapter rules)
   is compiled by `re`, so what the file holds never depends on what was built.
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 _FORMAT = 1
-_DIRECTORY = os.path.join(os.path.dirname(os.path.realpath(__file__)), "__pycache__")
 
 
 class _State:
@@ -52,8 +53,17 @@ class _State:
 _state = _State()
 
 
-def path() -> str:
-    return os.path.join(_DIRECTORY, f"kmc-derived.{sys.implementation.cache_tag}.bin")
+def path() -> str | None:
+    """This installation's file in the user's cache directory; None without a home to put it in."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, or relative (which the XDG spec says to ignore)
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+        if not os.path.isabs(base):
+            return None
+    import binascii
+
+    installation = binascii.crc32(repr(_header()).encode())  # another kmc or Python: another file
+    return os.path.join(base, "kmc", f"derived-{sys.implementation.cache_tag}-{installation:08x}.bin")
 
 
 def _header() -> tuple[Any, ...]:
@@ -64,8 +74,11 @@ def _header() -> tuple[Any, ...]:
 
 def _load() -> None:
     _state.loaded = True
+    where = path()
+    if where is None:
+        return
     try:
-        with open(path(), "rb") as file:
+        with open(where, "rb") as file:
             content = marshal.loads(file.read())
     except (OSError, ValueError, EOFError, TypeError):
         return  # absent, or not a marshal file this Python reads
@@ -135,18 +148,21 @@ def _added() -> None:
 
 
 def save() -> None:
-    """Write what this run added, where Python would write bytecode; quietly nothing otherwise."""
+    """Write what this run added, unless Python writes no bytecode; quietly nothing where it cannot."""
     if not _state.changed or sys.dont_write_bytecode:
         return
     _state.changed = False
-    partial = f"{path()}.{os.getpid()}"
+    where = path()
+    if where is None:
+        return
+    partial = f"{where}.{os.getpid()}"
     try:
         content = marshal.dumps((_header(), _state.programs, _state.values))
-        os.makedirs(_DIRECTORY, exist_ok=True)
+        os.makedirs(os.path.dirname(where), exist_ok=True)
         with open(partial, "wb") as file:
             file.write(content)
-        os.replace(partial, path())
-    except (OSError, ValueError):  # a read-only installation, a full disk: no cache, as no .pyc
+        os.replace(partial, where)
+    except (OSError, ValueError):  # no home, a full disk, a read-only one: no cache, as no .pyc
         import contextlib
 
         with contextlib.suppress(OSError):

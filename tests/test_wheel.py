@@ -25,14 +25,14 @@ def test_installed_wheel_builds_the_full_stack(tmp_path: Path) -> None:
     subprocess.run([env_dir / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel], check=True, timeout=300)
     work = tmp_path / "work"
     shutil.copytree(ROOT / "golden/full", work, ignore=shutil.ignore_patterns("out"))
-    as_users_run = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    as_users_run = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"} | {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = subprocess.run(
         [env_dir / "bin/kmc", "build", "stack.yaml", "--out", "out", "--format", "all"], cwd=work, capture_output=True, text=True, timeout=120, env=as_users_run
     )
     assert result.returncode == 0, result.stderr
     assert not tree_diff(read_tree(ROOT / "golden/full/out"), read_tree(work / "out"))  # the chart's texts come from the library
-    # The first run kept what it derived from kmc alone beside kmc's bytecode (kmc.derived); the next uses it.
-    (kept,) = (env_dir / "lib").glob("python3*/site-packages/kmc/__pycache__/kmc-derived.*.bin")
+    # The first run kept what it derived from kmc alone in the user's cache (kmc.derived); the next uses it.
+    (kept,) = (tmp_path / "cache/kmc").iterdir()
     first = kept.read_bytes()
     again = subprocess.run(
         [env_dir / "bin/kmc", "build", "stack.yaml", "--out", "again", "--format", "all"],
@@ -57,3 +57,6 @@ def test_installed_wheel_builds_the_full_stack(tmp_path: Path) -> None:
     init = subprocess.run([env_dir / "bin/kmc", "init", "fresh"], cwd=work, capture_output=True, text=True, timeout=60)
     assert init.returncode == 0, init.stderr
     assert (work / "fresh/stack.schema.json").read_bytes() == (ROOT / "schema/stack.schema.json").read_bytes()
+    # Uninstalling leaves nothing of kmc in site-packages: what kmc keeps between runs is in the user's cache.
+    subprocess.run([env_dir / "bin/python", "-m", "pip", "uninstall", "--yes", "--quiet", "kmc"], check=True, timeout=300)
+    assert not list((env_dir / "lib").glob("python3*/site-packages/kmc"))
