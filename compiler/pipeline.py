@@ -57,7 +57,7 @@ def compile_stack(path: Path, display: str | None = None, *, certificates: Certi
 
 def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> dict[str, Mapping[str, bytes]]:
     """The file trees of `formats`, keyed by the output subdirectory each one replaces."""
-    from kmc.emitters import kustomize, manifests
+    from kmc.emitters import manifests
 
     stack = compiled.stack
     if env is not None and env != manifests.DEFAULT_ENV and env not in stack.environments:
@@ -74,6 +74,8 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
             trees["helm"] = helm.emit(compiled.graph, stack, load_schema())
         elif fmt == "kustomize":
             # One tree serves every environment: its overlays are the environments.
+            from kmc.emitters import kustomize
+
             trees["kustomize"] = kustomize.emit(compiled.graph, stack.values(None), every_env)
         elif env is None:
             trees["manifests"] = manifests.emit(compiled.graph, every_env)
