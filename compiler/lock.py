@@ -52,21 +52,43 @@ def kmc_identity() -> str:
 
 
 def _read(path: str | os.PathLike[str]) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
+    """The content of `path`: open, read to the end, close (open() adds an fstat and an isatty check
+    to each of the hundreds of files a lock proof reads)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(descriptor, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
 
 
 def disk_tree(root: str | os.PathLike[str]) -> dict[str, bytes]:
-    """Every file under `root` (relative POSIX path → content); empty when it does not exist."""
+    """Every file under `root` (relative POSIX path → content); empty when it does not exist.
+
+    As os.walk sees the tree: a symlinked directory is not entered, an unreadable one is skipped."""
     files: dict[str, bytes] = {}
-    if not os.path.isdir(root):
-        return files
-    for directory, subdirs, names in os.walk(root):
-        subdirs.sort()
-        for name in sorted(names):
-            path = os.path.join(directory, name)
-            files[os.path.relpath(path, root)] = _read(path)
+    if os.path.isdir(root):
+        _collect(os.fspath(root), "", files)
     return files
+
+
+def _collect(directory: str, prefix: str, files: dict[str, bytes]) -> None:
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError:
+        return
+    subdirs = []
+    for entry in entries:
+        if entry.is_dir():
+            subdirs.append(entry)
+        else:
+            files[prefix + entry.name] = _read(entry.path)
+    for entry in subdirs:
+        if not entry.is_symlink():
+            _collect(entry.path, f"{prefix}{entry.name}/", files)
 
 
 def _input_key(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> str:
