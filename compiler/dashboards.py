@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from kmc import json_text
+from kmc import derived, json_text
 from kmc.derived import regex
 from kmc.loader import JsonPath
 from kmc.model import Dashboard, Stack
@@ -58,14 +58,12 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
     sources = provisioned_datasources(stack)
     problems: list[Problem] = []
     found: list[tuple[JsonPath, Dashboard, object]] = []  # (where, dashboard, its uid)
+    library = derived.value("library dashboards", _read_library) if grafana.library else {}
     for index, name in enumerate(grafana.library):
         where: JsonPath = ("grafana", "dashboards", "library", index)
-        text = (data_dir("library") / "dashboards" / f"{name}.json").read_text(encoding="utf-8")
-        board = json.loads(text)
-        problems += [(where, message, hint) for message, hint in _references(board, f"library dashboard {name}", sources)]
-        # The library's files are kept in `_text`'s form (a test holds them to it): used as they are,
-        # without the pure-Python indenting encoder json.dumps(indent=...) falls back to.
-        found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, text), board.get("uid")))
+        kept = library[name]
+        problems += [(where, message, hint) for message, hint in _unresolved(kept["references"], kept["variables"], f"library dashboard {name}", sources)]
+        found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, kept["text"]), kept["uid"]))
     for index, entry in enumerate(grafana.files):
         where = ("grafana", "dashboards", "files", index)
         for uid, target in entry.replace_datasource_uids.items():
@@ -146,10 +144,33 @@ def datasource_references(value: Any) -> Iterator[str | None]:
             yield from datasource_references(child)
 
 
+def _read_library() -> dict[str, dict[str, Any]]:
+    """Each library dashboard's text, uid and what it refers to (kept by kmc.derived).
+
+    The library's files are kept in `_text`'s form (a test holds them to it): used as they are,
+    without the pure-Python indenting encoder json.dumps(indent=...) falls back to."""
+    library = {}
+    for path in sorted((data_dir("library") / "dashboards").glob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        board = json.loads(text)
+        references, variables = _referenced(board)
+        library[path.stem] = {"text": text, "uid": board.get("uid"), "references": references, "variables": variables}
+    return library
+
+
 def _references(board: Mapping[str, Any], what: str, sources: Mapping[str, str]) -> Iterator[tuple[str, str]]:
-    variables = {str(var.get("name")) for var in board.get("templating", {}).get("list", []) if isinstance(var, dict)}
+    return _unresolved(*_referenced(board), what, sources)
+
+
+def _referenced(board: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The datasources `board` refers to (sorted; not the default) and its template variables."""
+    variables = sorted({str(var.get("name")) for var in board.get("templating", {}).get("list", []) if isinstance(var, dict)})
+    return sorted({ref for ref in datasource_references(board) if ref is not None}), variables
+
+
+def _unresolved(references: list[str], variables: list[str], what: str, sources: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     known = {*sources, *sources.values(), *BUILT_IN}
-    for ref in sorted({ref for ref in datasource_references(board) if ref is not None}):
+    for ref in references:
         variable = _VARIABLE.match(ref)
         if variable and (variable.group(2) or variable.group(4)) in variables:
             continue

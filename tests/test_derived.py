@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from golden_trees import read_tree, tree_diff
 
-from kmc import derived, rule_packs, schema_check
+from kmc import dashboards, derived, rule_packs, schema_check
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +76,7 @@ def test_kept_programs_are_re_compiles_and_the_library_its_yaml(work: Path, tmp_
     assert header == derived._header()
     for (pattern, flags), program in programs.items():
         assert _sre.compile(pattern, *program) == re.compile(pattern, flags), pattern  # == compares the programs
-    assert values == {"rule library": rule_packs._read_library(), "schema": schema_check._read_schema()}
+    assert values == {"rule library": rule_packs._read_library(), "schema": schema_check._read_schema(), "library dashboards": dashboards._read_library()}
 
 
 def test_a_second_build_uses_what_the_first_kept_and_builds_the_same(work: Path, tmp_path: Path) -> None:
