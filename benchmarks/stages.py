@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--format", default="manifests", choices=("manifests", "helm", "kustomize"))
     args = parser.parse_args()
-    gc.set_threshold(20_000, 10, 10)  # as kmc.entry sets it for `kmc build`
+    gc.disable()  # as kmc.entry does for `kmc build`
     started = time.perf_counter()
     from kmc import components, pipeline
     from kmc.loader import read_stack
