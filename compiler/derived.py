@@ -5,7 +5,7 @@ programs of ~60 regular expressions of kmc's code and schema (`re` parses and co
 in Python, 0.05 to 0.5 ms each, ~6 ms in all), the rule library read from its YAML (~3 ms), the
 schema read from its JSON (~2 ms) and the library dashboards with the datasources each refers to
 (~1.5 ms). They are kept in one marshal file in the user's cache
-directory (`$XDG_CACHE_HOME/kmc`, else `~/.cache/kmc`), one file per kmc installation and
+directory (`$XDG_CACHE_HOME/kmc`, else `~/.cache/kmc`), one file per place kmc is installed and
 interpreter: read whole (~1 ms) when a run first needs it, rewritten at the end of a run that
 derived something the file did not hold. (Not beside kmc's bytecode: `pip uninstall` would leave
 it behind, and with it a `kmc` directory that imports as an empty namespace package.)
@@ -63,7 +63,9 @@ def path() -> str | None:
             return None
     import binascii
 
-    installation = binascii.crc32(repr(_header()).encode())  # another kmc or Python: another file
+    # One file per place kmc is installed (a venv, a checkout), so that upgrading or editing kmc
+    # there replaces its file rather than adding one; the header tells whether it is current.
+    installation = binascii.crc32(os.path.dirname(os.path.realpath(__file__)).encode())
     return os.path.join(base, "kmc", f"derived-{sys.implementation.cache_tag}-{installation:08x}.bin")
 
 
