@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from kmc import derived, json_text
-from kmc.derived import regex
 from kmc.loader import JsonPath
 from kmc.model import Dashboard, Stack
 from kmc.record import replace
@@ -30,8 +29,8 @@ PROMETHEUS_NAME = "Prometheus"
 APPLY_ANNOTATION_LIMIT = 262144
 # Datasource references Grafana resolves by itself.
 BUILT_IN = frozenset({"grafana", "-- Grafana --", "-- Mixed --", "-- Dashboard --"})
-_VARIABLE = regex(r"^\$(\{([A-Za-z0-9_]+)(:[a-z]+)?\}|([A-Za-z0-9_]+))$")
-_NOT_SLUG = regex(r"[^a-z0-9]+")
+_VARIABLE = derived.regex(r"^\$(\{([A-Za-z0-9_]+)(:[a-z]+)?\}|([A-Za-z0-9_]+))$")
+_NOT_SLUG = derived.regex(r"[^a-z0-9]+")
 
 Problem = tuple[JsonPath, str, str]
 

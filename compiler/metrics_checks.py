@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from kmc import adapter_rules
 from kmc.loader import JsonPath
-from kmc.model import ApiServerTls, Stack
+from kmc.model import ApiServerTls, Stack, millis
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
@@ -63,8 +63,6 @@ def _tls(where: JsonPath, tls: ApiServerTls, stack: Stack) -> Iterator[Problem]:
 
 
 def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]], exposed: list[tuple[JsonPath, adapter_rules.Exposed]]) -> Iterator[Problem]:
-    from kmc.semantic import seconds
-
     adapter = stack.prometheus_adapter
     yield from _tls(("prometheusAdapter", "tls"), adapter.tls, stack)
     if not adapter_rules.serves(adapter):
@@ -74,7 +72,7 @@ def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]], exposed: list[tupl
             "add customMetrics, externalMetrics, resourceMetrics or rules",
         )
         return
-    if seconds(adapter.relist_interval) < seconds(stack.prometheus.scrape_interval):
+    if millis(adapter.relist_interval) < millis(stack.prometheus.scrape_interval):
         yield (
             ("prometheusAdapter", "metricsRelistInterval"),
             f"relisting every {adapter.relist_interval} is shorter than the scrape interval {stack.prometheus.scrape_interval}",

@@ -573,18 +573,24 @@ def _prometheus_adapter(data: Mapping[str, Any], default_window: str) -> Prometh
     )
 
 
-DURATION_PART = regex(r"(\d+)(ms|y|w|d|h|m|s)")  # a schema-valid duration, one amount and unit at a time
+_DURATION_PART = regex(r"(\d+)(ms|y|w|d|h|m|s)")  # a schema-valid duration, one amount and unit at a time
 _DURATION_UNITS = (("y", 31536000000), ("w", 604800000), ("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1))
+_UNIT_MILLIS = dict(_DURATION_UNITS)
+
+
+def millis(duration: str) -> int:
+    """The milliseconds of a schema-valid Prometheus duration (`1m30s` is 90000)."""
+    return sum(int(amount) * _UNIT_MILLIS[unit] for amount, unit in _DURATION_PART.findall(duration))
 
 
 def _times(duration: str, factor: int) -> str:
     """`duration` times `factor`, spelt as Prometheus spells durations (30s times 4 is 2m)."""
-    millis = factor * sum(int(amount) * dict(_DURATION_UNITS)[unit] for amount, unit in DURATION_PART.findall(duration))
+    left = factor * millis(duration)
     parts = []
     for unit, size in _DURATION_UNITS:
-        if millis >= size:
-            parts.append(f"{millis // size}{unit}")
-            millis %= size
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
     return "".join(parts) or "0s"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -30,10 +29,9 @@ _TYPE_NAMES = {
 }
 
 
-@functools.cache
 def load_schema() -> Mapping[str, Any]:
-    """The stack schema shipped with kmc (read once per process; kept by kmc.derived, whose marshal
-    reads it in a third of json's time)."""
+    """The stack schema shipped with kmc (kept by kmc.derived: read once per process, and from its
+    marshal file in a third of json's time)."""
     schema: dict[str, Any] = derived.value("schema", _read_schema)
     return schema
 

@@ -15,7 +15,7 @@ from kmc.components.scrape_jobs import scrape_configs
 from kmc.derived import regex
 from kmc.errors import Diagnostic
 from kmc.loader import Document, JsonPath
-from kmc.model import DURATION_PART, Stack
+from kmc.model import Stack, millis
 from kmc.record import replace
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
@@ -26,13 +26,8 @@ DNS_SUBDOMAIN = regex(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 NODE_PORTS = range(30000, 32768)
 MIN_KUBERNETES = 25
 RESERVED_ENVIRONMENTS = ("default",)
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _RE2_UNSUPPORTED = regex(r"\(\?<?[=!]|\\[1-9]")
 _FILTERING_ROLES = ("pod", "endpoints", "endpointslice", "service")
-
-
-def seconds(duration: str) -> float:
-    return sum(int(amount) * _UNITS[unit] for amount, unit in DURATION_PART.findall(duration))
 
 
 def check(doc: Document, stack: Stack) -> list[Diagnostic]:
@@ -142,12 +137,12 @@ def _timing(stack: Stack) -> Iterator[Problem]:
         (("scrape", "slow", "timeout"), stack.scrape.slow_timeout, stack.scrape.slow_interval, "scrape.slow.interval"),
     ]
     for path, timeout, interval, name in pairs:
-        if seconds(timeout) > seconds(interval):
+        if millis(timeout) > millis(interval):
             yield (path, f"timeout {timeout} is longer than the interval {interval}", f"Prometheus rejects this; lower it or raise {name}", False)
     for index, job in enumerate(stack.scrape.extra_jobs):
         timeout = job.get("scrape_timeout", stack.prometheus.scrape_timeout)
         interval = job.get("scrape_interval", stack.prometheus.scrape_interval)
-        if seconds(timeout) > seconds(interval):
+        if millis(timeout) > millis(interval):
             yield (("scrape", "extraJobs", index), f"scrape_timeout {timeout} is longer than scrape_interval {interval}", "Prometheus rejects this", False)
 
 
