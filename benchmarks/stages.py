@@ -20,12 +20,12 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--format", default="manifests", choices=("manifests", "helm", "kustomize"))
     args = parser.parse_args()
-    gc.disable()  # as kmc.entry does for `kmc build`
+    gc.disable()  # as kmc.commands.entry does for `kmc build`
     started = time.perf_counter()
     from kmc import components, pipeline
-    from kmc.loader import read_stack
-    from kmc.validate import validate
-    from kmc.writer import write_trees
+    from kmc.check.validate import validate
+    from kmc.output.writer import write_trees
+    from kmc.read.loader import read_stack
 
     imported = time.perf_counter()
     doc = read_stack(args.stack)

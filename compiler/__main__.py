@@ -1,3 +1,3 @@
-from kmc.entry import main
+from kmc.commands.entry import main
 
 main()

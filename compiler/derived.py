@@ -147,7 +147,7 @@ def _added() -> None:
         _state.changed = True
         import atexit
 
-        atexit.register(save)  # kmc.entry's fast paths, which skip atexit, call save themselves
+        atexit.register(save)  # kmc.commands.entry's fast paths, which skip atexit, call save themselves
 
 
 def save() -> None:

@@ -133,7 +133,7 @@ class Prometheus:
     scrape_timeout: str
     evaluation_interval: str
     external_labels: Mapping[str, str]
-    # Scale-out (compile-time): see kmc.sharding, kmc.components.remote_storage and kmc.components.thanos.
+    # Scale-out (compile-time): see kmc.components.sharding, kmc.components.remote_storage and kmc.components.thanos.
     shards: int = 1
     ha_enabled: bool = False
     ha_replica_label: str = "prometheus_replica"
@@ -247,7 +247,7 @@ class Grafana:
     library: tuple[str, ...]
     library_folder: str
     files: tuple[DashboardFile, ...]
-    # Filled by the validation stage, which reads the files (kmc.dashboards).
+    # Filled by the validation stage, which reads the files (kmc.components.dashboards).
     dashboards: tuple[Dashboard, ...] = ()
 
 
@@ -356,13 +356,13 @@ class Rules:
     overrides: Mapping[str, AlertOverride]
     groups: tuple[Mapping[str, Any], ...]  # the stack's own groups, in Prometheus' format
     # Prometheus' rule files by file name, filled by the validation stage, which reads kmc's rule
-    # packs (kmc.rule_packs): the rules ConfigMap holds them, the Prometheus pods mount it.
+    # packs (kmc.components.rule_packs): the rules ConfigMap holds them, the Prometheus pods mount it.
     files: Mapping[str, str] = field(default=MappingProxyType({}))
 
 
 @record
 class Alertmanager:
-    """The compile-time part of Alertmanager: its configuration as written (see kmc.alertmanager_config)."""
+    """The compile-time part of Alertmanager: its configuration as written (see kmc.components.alertmanager_config)."""
 
     storage: bool
     route: Mapping[str, Any]
@@ -417,7 +417,7 @@ class Stack:
     environments: Mapping[str, Mapping[str, Any]]
     rules: Rules
     alertmanager: Alertmanager
-    # Filled by the validation stage, which reads or makes them (kmc.metrics_tls): by API server name.
+    # Filled by the validation stage, which reads or makes them (kmc.check.certificates): by API server name.
     tls: Mapping[str, TlsMaterial] = field(default=MappingProxyType({}))
 
     @classmethod
@@ -619,14 +619,14 @@ def remote_datasources(entries: list[Mapping[str, Any]]) -> tuple[Datasource, ..
     sources = []
     for entry in entries:
         if not entry["grafanaDatasource"] or entry["kind"] not in REMOTE_DATASOURCES:
-            continue  # other kinds are refused by kmc.scaleout_checks
+            continue  # other kinds are refused by kmc.check.scaleout
         kind, path = REMOTE_DATASOURCES[entry["kind"]]
         settings: dict[str, Any] = {}
         json_data: dict[str, Any] = {"httpMethod": "POST"}
         secrets = {}
         auth = entry.get("basicAuth")
         if kind == "influxdb":
-            settings["database"] = entry.get("database")  # missing: reported by kmc.scaleout_checks
+            settings["database"] = entry.get("database")  # missing: reported by kmc.check.scaleout
             json_data = {"httpMode": "POST", "version": "InfluxQL"}
             if auth:
                 settings["user"] = auth["username"]

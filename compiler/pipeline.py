@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
     from typing import Literal
 
-    from kmc.metrics_tls import Certificates
+    from kmc.check.certificates import Certificates
 
     Format = Literal["manifests", "helm", "kustomize"]
 
@@ -39,14 +39,15 @@ class BuildResult:
 def compile_stack(path: Path, display: str | None = None, *, certificates: Certificates = "create", state_base: Path | None = None) -> Compiled:
     """Load, validate and compile a stack file into its object graph.
 
-    `certificates` (see kmc.metrics_tls): "create" makes the certificates the stack asks kmc for,
+    `certificates` (see kmc.check.certificates): "create" makes the certificates the stack asks kmc for,
     once, in its state directory; "read" needs them there; "files" (validation only) reads
     neither and leaves the caBundles out. `state_base`: the directory the state directory is
     relative to, when not the stack's own (a stack checked out from git history).
     """
-    from kmc import components, dashboards
-    from kmc.loader import read_stack
-    from kmc.validate import validate
+    from kmc import components
+    from kmc.check.validate import validate
+    from kmc.components import dashboards
+    from kmc.read.loader import read_stack
 
     doc = read_stack(path, display)
     stack, warnings = validate(doc, path.parent, certificates, state_base)
@@ -68,8 +69,8 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
     for fmt in formats:
         if fmt == "helm":
             # One chart serves every environment: values-<env>.yaml are the environments.
+            from kmc.check.schema import load_schema
             from kmc.emitters import helm
-            from kmc.schema_check import load_schema
 
             trees["helm"] = helm.emit(compiled.graph, stack, load_schema())
         elif fmt == "kustomize":
@@ -93,8 +94,8 @@ def _env(name: str) -> str | None:
 
 def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, display: str | None = None) -> BuildResult:
     """Compile `path` and replace the built subtrees of `out`; nothing is written on failure."""
-    from kmc import lock
-    from kmc.writer import write_trees
+    from kmc.output import lock
+    from kmc.output.writer import write_trees
 
     compiled = compile_stack(path, display)
     trees = emit(compiled, formats, env)
@@ -105,7 +106,7 @@ def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
 
 
 def _recorded(warning: Diagnostic) -> dict[str, object]:
-    """A warning as the lock keeps it (see kmc.lock): its fields but the file."""
+    """A warning as the lock keeps it (see kmc.output.lock): its fields but the file."""
     return {name: getattr(warning, name) for name in ("line", "column", "path", "message", "hint", "severity", "source_line")}
 
 
@@ -127,7 +128,7 @@ def check(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     """Compare what `path` builds with `out`, writing nothing."""
     import difflib
 
-    from kmc import lock
+    from kmc.output import lock
 
     known = lock.current(out, path, lock.subtrees(formats, env))
     if known is not None:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from kmc import rule_packs
+from kmc.components import rule_packs
 
 Doc = dict[str, Any]
 JsonPath = tuple[str | int, ...]
@@ -353,7 +353,7 @@ def remote_writes(draw: st.DrawFn, name: str) -> Doc:
 
 @st.composite
 def scale_out(draw: st.DrawFn, external_labels: set[str]) -> Doc:
-    """Shards, HA, Thanos and remote write: what kmc.scaleout_checks accepts."""
+    """Shards, HA, Thanos and remote write: what kmc.check.scaleout accepts."""
     shards = 1 if "shard" in external_labels else draw(st.integers(1, 3))
     sidecar = shards > 1 or draw(st.booleans())
     query = shards > 1 or (sidecar and draw(st.booleans()))

@@ -37,8 +37,7 @@ from local_processes import Process, free_port, get_json, http_get, wait_for
 from test_prometheus_e2e import built_objects
 from tools import TOOLS, tool
 
-from kmc import alertmanager_config
-from kmc.components import rules
+from kmc.components import alertmanager_config, rules
 
 PROMETHEUS = {"2.53": TOOLS / "prometheus-2" / "prometheus", "3.x": TOOLS / "prometheus-3" / "prometheus"}
 ALERTMANAGER = TOOLS / "alertmanager" / "prometheus-alertmanager"

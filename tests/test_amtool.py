@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tools import ROOT, TOOLS, tool
 
-from kmc import alertmanager_config
+from kmc.components import alertmanager_config
 from kmc.model import Alertmanager
 
 AMTOOL = TOOLS / "alertmanager" / "amtool"
@@ -113,7 +113,7 @@ def _alertmanagers(draw: st.DrawFn) -> Alertmanager:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_alertmanagers())
 def test_amtool_accepts_generated_configs(tmp_path: Path, alertmanager: Alertmanager) -> None:
-    from kmc import yaml_text
+    from kmc.text import yaml_text
 
     result = _check(yaml_text.dump(alertmanager_config.config(alertmanager)), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

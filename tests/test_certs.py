@@ -1,4 +1,4 @@
-"""Serving certificates for the aggregated API servers (kmc.certs): minted once, reused byte for
+"""Serving certificates for the aggregated API servers (kmc.tls.certs): minted once, reused byte for
 byte, re-issued only when the request changes, and judged by the real `openssl verify` too."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from x509_tools import openssl, user_ca
 
-from kmc import certs, certs_x509
-from kmc.certs import CertError, ServingRequest
 from kmc.record import replace
+from kmc.tls import certs, crypto
+from kmc.tls.request import CertError, ServingRequest
 
 REQUEST = ServingRequest(server="metrics-server", service="metrics-server", namespace="monitoring", cluster_domain="cluster.local")
 HOST = "metrics-server.monitoring.svc"
@@ -55,22 +55,22 @@ def test_first_build_mints_a_ca_and_a_serving_cert_kept_private(tmp_path: Path) 
     assert material.key.startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8
     # What the output is made of: not the CA key (it only signs), not issued.json (it only vouches).
     assert material.files == tuple(sorted(server / name for name in ("ca.crt", "tls.crt", "tls.key")))
-    leaf = certs_x509.load_cert(material.cert.encode(), "tls.crt")
+    leaf = crypto.load_cert(material.cert.encode(), "tls.crt")
     assert leaf.not_valid_after_utc == material.not_after
-    assert certs_x509.dns_names(leaf) == (
+    assert crypto.dns_names(leaf) == (
         "metrics-server",
         "metrics-server.monitoring",
         "metrics-server.monitoring.svc",
         "metrics-server.monitoring.svc.cluster.local",
     )
-    assert certs_x509.key_type_of(leaf.public_key()) == "ecdsa-p256"
+    assert crypto.key_type_of(leaf.public_key()) == "ecdsa-p256"
     assert 700 <= (material.not_after - leaf.not_valid_before_utc).days <= 731
 
 
 def test_the_ca_is_a_ca(tmp_path: Path) -> None:
     material = certs.serving_material(tmp_path, REQUEST, create=True)
-    ca = certs_x509.load_cert(material.ca_bundle.encode(), "ca.crt")
-    assert certs_x509.is_ca(ca)
+    ca = crypto.load_cert(material.ca_bundle.encode(), "ca.crt")
+    assert crypto.is_ca(ca)
     assert (ca.not_valid_after_utc - ca.not_valid_before_utc).days >= 3650
     text = openssl("x509", "-noout", "-text", "-in", tmp_path / "metrics-server/ca.crt").stdout
     assert "CA:TRUE" in text and "Certificate Sign" in text
@@ -80,21 +80,21 @@ def test_the_ca_is_a_ca(tmp_path: Path) -> None:
 
 def test_serving_cert_verifies_for_the_service_name_only_while_valid(tmp_path: Path) -> None:
     material = certs.serving_material(tmp_path / "state", REQUEST, create=True)
-    leaf = certs_x509.load_cert(material.cert.encode(), "tls.crt")
-    bundle = certs_x509.load_certs(material.ca_bundle.encode(), "ca.crt")
-    now = certs_x509.now()
-    assert certs_x509.verify_server(leaf, bundle, HOST, now) == ""
-    assert certs_x509.verify_server(leaf, bundle, f"{HOST}.cluster.local", now) == ""
-    assert certs_x509.verify_server(leaf, bundle, "prometheus-adapter.monitoring.svc", now) == "prometheus-adapter.monitoring.svc is not among its DNS SANs"
+    leaf = crypto.load_cert(material.cert.encode(), "tls.crt")
+    bundle = crypto.load_certs(material.ca_bundle.encode(), "ca.crt")
+    now = crypto.now()
+    assert crypto.verify_server(leaf, bundle, HOST, now) == ""
+    assert crypto.verify_server(leaf, bundle, f"{HOST}.cluster.local", now) == ""
+    assert crypto.verify_server(leaf, bundle, "prometheus-adapter.monitoring.svc", now) == "prometheus-adapter.monitoring.svc is not among its DNS SANs"
     later = material.not_after + datetime.timedelta(seconds=1)
-    assert certs_x509.verify_server(leaf, bundle, HOST, later).startswith(f"not valid at {later:%Y-%m-%dT%H:%M:%SZ} (valid ")
+    assert crypto.verify_server(leaf, bundle, HOST, later).startswith(f"not valid at {later:%Y-%m-%dT%H:%M:%SZ} (valid ")
     other = certs.serving_material(tmp_path / "other", REQUEST, create=True)  # another CA
-    assert certs_x509.verify_server(leaf, certs_x509.load_certs(other.ca_bundle.encode(), "ca.crt"), HOST, now) == "not signed by a CA of the bundle"
-    ca = certs_x509.read_pair(tmp_path / "state/metrics-server/ca.crt", tmp_path / "state/metrics-server/ca.key")
-    client = certs_x509.issue_client(ca, HOST, "ecdsa-p256", days=1)
-    assert certs_x509.verify_server(client.cert, bundle, HOST, now) == f"{HOST} is not among its DNS SANs"
-    named_client = certs_x509._issue(ca, HOST, (HOST,), ExtendedKeyUsageOID.CLIENT_AUTH, "ecdsa-p256", 1)
-    assert certs_x509.verify_server(named_client.cert, bundle, HOST, now) == "its extendedKeyUsage does not allow serverAuth"
+    assert crypto.verify_server(leaf, crypto.load_certs(other.ca_bundle.encode(), "ca.crt"), HOST, now) == "not signed by a CA of the bundle"
+    ca = crypto.read_pair(tmp_path / "state/metrics-server/ca.crt", tmp_path / "state/metrics-server/ca.key")
+    client = crypto.issue_client(ca, HOST, "ecdsa-p256", days=1)
+    assert crypto.verify_server(client.cert, bundle, HOST, now) == f"{HOST} is not among its DNS SANs"
+    named_client = crypto._issue(ca, HOST, (HOST,), ExtendedKeyUsageOID.CLIENT_AUTH, "ecdsa-p256", 1)
+    assert crypto.verify_server(named_client.cert, bundle, HOST, now) == "its extendedKeyUsage does not allow serverAuth"
 
 
 def test_openssl_verify_agrees(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_reuse_does_not_import_cryptography(tmp_path: Path) -> None:
     program = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from kmc import certs
+        from kmc.tls import certs
         request = certs.ServingRequest("metrics-server", "metrics-server", "monitoring", "cluster.local")
         for create in (True, False):
             certs.serving_material(Path({str(tmp_path)!r}), request, create=create)
@@ -160,9 +160,9 @@ def test_a_changed_request_reissues_the_serving_cert_only(tmp_path: Path, change
     second = certs.serving_material(tmp_path, changed, create=True)
     assert second.ca_bundle == first.ca_bundle and (tmp_path / "metrics-server/ca.key").read_bytes() == ca_key
     assert second.cert != first.cert and second.key != first.key
-    leaf = certs_x509.load_cert(second.cert.encode(), "tls.crt")
-    assert sorted(certs_x509.dns_names(leaf)) == sorted(changed.dns_names)
-    assert certs_x509.key_type_of(leaf.public_key()) == changed.key_type
+    leaf = crypto.load_cert(second.cert.encode(), "tls.crt")
+    assert sorted(crypto.dns_names(leaf)) == sorted(changed.dns_names)
+    assert crypto.key_type_of(leaf.public_key()) == changed.key_type
     assert openssl_verify(tmp_path, second, "-verify_hostname", changed.hostname).returncode == 0
     assert certs.serving_material(tmp_path, changed, create=False) == second  # and reused from then on
 
@@ -181,7 +181,7 @@ def _corrupt_leaf(server: Path) -> str:
 
 
 def _foreign_key(server: Path) -> str:
-    (server / "tls.key").write_text(certs_x509.mint_ca("another", "ecdsa-p256").key_pem)
+    (server / "tls.key").write_text(crypto.mint_ca("another", "ecdsa-p256").key_pem)
     return "is not the private key of"
 
 
@@ -248,9 +248,9 @@ def test_rotate_reissues_the_leaf_and_with_ca_the_ca(tmp_path: Path) -> None:
 def test_rsa_key_types(tmp_path: Path) -> None:
     request = replace(REQUEST, key_type="rsa-3072")
     material = certs.serving_material(tmp_path, request, create=True)
-    leaf = certs_x509.load_cert(material.cert.encode(), "tls.crt")
-    ca = certs_x509.load_cert(material.ca_bundle.encode(), "ca.crt")
-    assert certs_x509.key_type_of(leaf.public_key()) == "rsa-3072" == certs_x509.key_type_of(ca.public_key())
+    leaf = crypto.load_cert(material.cert.encode(), "tls.crt")
+    ca = crypto.load_cert(material.ca_bundle.encode(), "ca.crt")
+    assert crypto.key_type_of(leaf.public_key()) == "rsa-3072" == crypto.key_type_of(ca.public_key())
     assert "Key Encipherment" in openssl("x509", "-noout", "-text", "-in", tmp_path / "metrics-server/tls.crt").stdout
     assert openssl_verify(tmp_path, material, "-verify_hostname", HOST).returncode == 0
 
@@ -337,7 +337,7 @@ def test_read_ca_bundle_takes_a_ca_and_refuses_the_rest(tmp_path: Path) -> None:
 
 
 def test_an_expired_ca_cannot_sign(tmp_path: Path) -> None:
-    old = certs_x509.mint_ca("old-ca", "ecdsa-p256", days=0)  # valid until five minutes ago
+    old = crypto.mint_ca("old-ca", "ecdsa-p256", days=0)  # valid until five minutes ago
     cert, key = write_pem(tmp_path / "old.crt", old.cert_pem), write_pem(tmp_path / "old.key", old.key_pem)
     with pytest.raises(CertError) as refused:
         certs.serving_material(tmp_path / "state", replace(REQUEST, ca_cert=cert, ca_key=key), create=True)
@@ -356,7 +356,7 @@ def test_parallel_first_builds_mint_once(tmp_path: Path) -> None:
     program = textwrap.dedent(f"""
         import hashlib
         from pathlib import Path
-        from kmc import certs
+        from kmc.tls import certs
         request = certs.ServingRequest("metrics-server", "metrics-server", "monitoring", "cluster.local")
         material = certs.serving_material(Path({str(tmp_path)!r}), request, create=True)
         print(hashlib.sha256((material.ca_bundle + material.cert + material.key).encode()).hexdigest())

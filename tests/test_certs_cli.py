@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from x509_tools import openssl, user_ca
 
-from kmc import certs, certs_x509, cli
-from kmc.certs import ServingRequest
+from kmc.commands import cli
+from kmc.tls import certs, crypto
+from kmc.tls.request import ServingRequest
 
 STACK = """\
 version: 1
@@ -59,7 +60,7 @@ def test_verify_before_the_first_build_fails(tmp_path: Path, capsys: pytest.Capt
 
 def test_verify_passes_and_fails_on_days_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack, server = built(tmp_path)
-    leaf = certs_x509.load_cert((server / "tls.crt").read_bytes(), "tls.crt")
+    leaf = crypto.load_cert((server / "tls.crt").read_bytes(), "tls.crt")
     left = (leaf.not_valid_after_utc - datetime.datetime.now(datetime.UTC)).days
     code, out, _ = run(["certs", "verify", str(stack)], capsys)
     assert code == 0 and out.startswith(f"metrics-server: ok (valid until {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, {left} days left)\n")
@@ -75,7 +76,7 @@ def test_verify_finds_a_foreign_key_and_a_stale_name(tmp_path: Path, capsys: pyt
     stack, server = built(tmp_path)
     key = server / "tls.key"
     original = key.read_text()
-    key.write_text(certs_x509.mint_ca("another", "ecdsa-p256").key_pem)
+    key.write_text(crypto.mint_ca("another", "ecdsa-p256").key_pem)
     code, out, _ = run(["certs", "verify", str(stack)], capsys)
     assert code == 1 and f"  {key} is not the private key of {server / 'tls.crt'}\n" in out
     key.write_text(original)
@@ -88,7 +89,7 @@ def test_verify_finds_a_foreign_key_and_a_stale_name(tmp_path: Path, capsys: pyt
 
 def test_show_describes_each_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack, server = built(tmp_path)
-    leaf = certs_x509.load_cert((server / "tls.crt").read_bytes(), "tls.crt")
+    leaf = crypto.load_cert((server / "tls.crt").read_bytes(), "tls.crt")
     code, out, _ = run(["certs", "show", str(stack)], capsys)
     assert code == 0
     lines = out.splitlines()
@@ -209,7 +210,7 @@ def test_front_proxy_client_cert_is_a_client_cert_of_its_ca(tmp_path: Path, caps
     assert as_server.returncode != 0 and "unsuitable certificate purpose" in as_server.stdout + as_server.stderr
     assert openssl("x509", "-noout", "-subject", "-in", client).stdout.strip() == "subject=CN = front-proxy-client"
     assert "CA:TRUE" in openssl("x509", "-noout", "-text", "-in", ca).stdout
-    cert = certs_x509.load_cert(client.read_bytes(), client)
+    cert = crypto.load_cert(client.read_bytes(), client)
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc) == datetime.timedelta(days=10)
     expired_at = str(int(cert.not_valid_after_utc.timestamp()) + 1)
     assert openssl("verify", "-CAfile", ca, "-purpose", "sslclient", "-attime", expired_at, client).returncode != 0

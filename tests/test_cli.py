@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kmc import cli, pipeline
+from kmc import pipeline
+from kmc.commands import cli
 
 
 def _run(argv: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""kmc.der, the stdlib reader that lets a build in TLS mode `secret` check its caBundle without
+"""kmc.tls.der, the stdlib reader that lets a build in TLS mode `secret` check its caBundle without
 importing `cryptography`: it must agree with `cryptography` on every certificate it answers for,
 and hand everything else over."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from x509_tools import user_ca
 
-from kmc import certs, certs_x509, der
+from kmc.tls import certs, crypto, der
 
 
 def _openssl_made(directory: Path) -> dict[str, bytes]:
@@ -30,20 +30,20 @@ def _openssl_made(directory: Path) -> dict[str, bytes]:
 
 
 def _kmc_made() -> dict[str, bytes]:
-    ca = certs_x509.mint_ca("ca", "ecdsa-p256")
-    rsa_ca = certs_x509.mint_ca("rsa-ca", "rsa-2048")
+    ca = crypto.mint_ca("ca", "ecdsa-p256")
+    rsa_ca = crypto.mint_ca("rsa-ca", "rsa-2048")
     return {
         "kmc-ca": ca.cert_pem.encode(),
         "kmc-rsa-ca": rsa_ca.cert_pem.encode(),
-        "kmc-serving": certs_x509.issue_serving(ca, "a.b.svc", ("a.b.svc",), "ecdsa-p256").cert_pem.encode(),
-        "kmc-client": certs_x509.issue_client(rsa_ca, "front-proxy-client", "ecdsa-p256", days=1).cert_pem.encode(),
+        "kmc-serving": crypto.issue_serving(ca, "a.b.svc", ("a.b.svc",), "ecdsa-p256").cert_pem.encode(),
+        "kmc-client": crypto.issue_client(rsa_ca, "front-proxy-client", "ecdsa-p256", days=1).cert_pem.encode(),
     }
 
 
 def test_it_agrees_with_cryptography(tmp_path: Path) -> None:
     samples = {**_openssl_made(tmp_path), **_kmc_made()}
     for name, pem in samples.items():
-        expected = certs_x509.is_ca(certs_x509.load_cert(pem, name))
+        expected = crypto.is_ca(crypto.load_cert(pem, name))
         assert der.pem_certificates_are_ca(pem) == [expected], name
     assert {name for name, pem in samples.items() if der.pem_certificates_are_ca(pem) == [True]} == {
         "plain-ca", "ca-with-certsign", "ca-with-pathlen", "kmc-ca", "kmc-rsa-ca",
@@ -82,7 +82,7 @@ def test_a_secret_mode_build_reads_its_ca_bundle_without_cryptography(tmp_path: 
     program = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from kmc import certs
+        from kmc.tls import certs
         certs.read_ca_bundle(Path({str(ca)!r}))
         print(sorted(name for name in sys.modules if name.startswith("cryptography")))
     """)

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from golden_trees import read_tree, tree_diff
 
-from kmc import dashboards, derived, rule_packs, schema_check
+from kmc import derived
+from kmc.check import schema
+from kmc.components import dashboards, rule_packs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # for a user) or off; prints what the run added to kmc.derived's cache.
 _RUN = """
 import json, sys
-from kmc import derived, entry
+from kmc import derived
+from kmc.commands import entry
 sys.dont_write_bytecode = sys.argv[1] == "no-write"
 entry._leave = sys.exit  # kmc.derived's atexit handler then writes, as _leave would
 sys.argv = ["kmc", *sys.argv[2:]]
@@ -76,7 +79,7 @@ def test_kept_programs_are_re_compiles_and_the_library_its_yaml(work: Path, tmp_
     assert header == derived._header()
     for (pattern, flags), program in programs.items():
         assert _sre.compile(pattern, *program) == re.compile(pattern, flags), pattern  # == compares the programs
-    assert values == {"rule library": rule_packs._read_library(), "schema": schema_check._read_schema(), "library dashboards": dashboards._read_library()}
+    assert values == {"rule library": rule_packs._read_library(), "schema": schema._read_schema(), "library dashboards": dashboards._read_library()}
 
 
 def test_a_second_build_uses_what_the_first_kept_and_builds_the_same(work: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tools import ROOT
 
-from kmc.objdiff import diff, fields
+from kmc.output.objdiff import diff, fields
 
 
 def kmc(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from tools import PROMTOOLS, ROOT, tool
 
-from kmc import dashboards, pipeline
+from kmc import pipeline
+from kmc.components import dashboards
 from kmc.errors import StackInvalid
 from kmc.resources import data_dir
 

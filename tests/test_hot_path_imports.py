@@ -41,7 +41,7 @@ def _imported(*args: str, cwd: Path) -> set[str]:
         "import sys\n"
         "before = set(sys.modules)\n"
         "import json\n"
-        "from kmc import entry\n"
+        "from kmc.commands import entry\n"
         "entry._leave = sys.exit  # to list the modules once main is done, rather than leave at once\n"
         f"sys.argv = ['kmc', *{list(args)!r}]\n"
         "try:\n"
@@ -84,12 +84,12 @@ def test_a_minimal_stack_pays_for_no_optional_component(workdir: Path) -> None:
 def test_a_check_the_lock_proves_imports_no_compiler(workdir: Path) -> None:
     _imported("build", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")
     imported = _imported("build", "--check", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")
-    assert not (NEVER | REPLACING | {"kmc.pipeline", "kmc.loader", "pathlib", "typing"}) & imported
-    assert "kmc.lock" in imported
+    assert not (NEVER | REPLACING | {"kmc.pipeline", "kmc.read.loader", "pathlib", "typing"}) & imported
+    assert "kmc.output.lock" in imported
 
 
 def test_a_build_the_lock_proves_imports_no_compiler_even_to_repeat_its_warnings(workdir: Path) -> None:
     _imported("build", "-q", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")
     imported = _imported("build", "stack.yaml", "--format", "all", "--out", "out", cwd=workdir / "full")  # golden/full warns
-    assert not (NEVER | REPLACING | {"yaml", "kmc.pipeline", "kmc.loader", "pathlib", "typing"}) & imported
-    assert {"kmc.lock", "kmc.report"} <= imported
+    assert not (NEVER | REPLACING | {"yaml", "kmc.pipeline", "kmc.read.loader", "pathlib", "typing"}) & imported
+    assert {"kmc.output.lock", "kmc.commands.report"} <= imported

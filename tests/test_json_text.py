@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kmc import json_text
+from kmc.text import json_text
 
 _keys = st.text(max_size=8) | st.sampled_from(["a", "b", "é", "\u2028", '"', "\\"])
 _scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)

@@ -13,7 +13,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from large_stack import write_large_stack
 
-from kmc import adapter_rules, pipeline
+from kmc import pipeline
+from kmc.components import adapter_rules
 
 
 @pytest.mark.parametrize(("jobs", "rules"), [(8, 40), (3, 17)])

@@ -14,10 +14,10 @@ from test_properties import build, by_environment, examples
 from tools import ROOT
 
 from kmc import pipeline
+from kmc.check.schema import load_schema
 from kmc.components import prometheus_adapter
 from kmc.ir import lookup
 from kmc.model import Stack
-from kmc.schema_check import load_schema
 
 ENVIRONMENTS = sorted(ROOT.glob("golden/*/out/manifests/*")) + sorted(ROOT.glob("charts-out/manifests/*"))
 

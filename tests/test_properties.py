@@ -26,12 +26,13 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from stack_strategies import SCHEMA_FILE, dump, golden_mutants, mutated_stacks, stacks, yamlish_documents
 
-from kmc import cli, yaml_text
+from kmc.check.validate import validate
+from kmc.commands import cli
 from kmc.components import object_graph
 from kmc.errors import Diagnostic, KmcError, StackInvalid
-from kmc.loader import parse_stack
 from kmc.pipeline import compile_stack, emit
-from kmc.validate import validate
+from kmc.read.loader import parse_stack
+from kmc.text import yaml_text
 
 Tree = dict[str, bytes]
 

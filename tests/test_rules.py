@@ -11,9 +11,10 @@ import pytest
 import yaml
 from tools import PROMTOOLS, ROOT, tool
 
-from kmc import rule_packs, yaml_text
+from kmc.components import rule_packs
 from kmc.model import AlertOverride
 from kmc.resources import data_dir
+from kmc.text import yaml_text
 
 LIBRARY = rule_packs.library()
 TESTS = ROOT / "tests" / "rules"

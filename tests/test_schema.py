@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from kmc.check.schema import load_schema
 from kmc.model import PARAMETER_SECTIONS, Stack
-from kmc.schema_check import load_schema
 
 SCHEMA = load_schema()
 ROOT = Path(__file__).resolve().parents[1]

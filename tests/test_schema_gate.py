@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from kmc.schema_check import load_schema
-from kmc.schema_gate import ANNOTATIONS, ASSERTIONS, is_valid
+from kmc.check.schema import load_schema
+from kmc.check.schema_gate import ANNOTATIONS, ASSERTIONS, is_valid
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = load_schema()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from test_properties import build, by_environment, examples
 from tools import ROOT
 
-from kmc.sharding import HASH_LABEL
+from kmc.components.sharding import HASH_LABEL
 
 FULL = yaml.safe_load((ROOT / "golden/full/stack.yaml").read_text())
 FULL["grafana"]["dashboards"]["files"] = []  # built elsewhere than golden/full, without its dashboard file
@@ -77,9 +77,9 @@ def test_replica_label_is_the_stacks_choice_for_every_environment(enabled: bool)
 
 def test_replicas_alert_as_one() -> None:
     """With `alerting` in prometheus.yml, HA replicas drop their replica label from alerts, so Alertmanager deduplicates them."""
+    from kmc.check.schema import load_schema
+    from kmc.components.sharding import shard_config
     from kmc.model import Stack
-    from kmc.schema_check import load_schema
-    from kmc.sharding import shard_config
 
     stack = Stack.from_data(load_schema(), {"version": 1, "prometheus": {"ha": {"enabled": True}}})
     base = {"global": {"external_labels": {"cluster": "c"}}, "scrape_configs": [], "alerting": {"alertmanagers": []}}

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from tools import ROOT
 
-from kmc import report
-from kmc.lock import LOCK_NAME
+from kmc.commands import report
+from kmc.output.lock import LOCK_NAME
 
 
 def kmc(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -120,7 +120,7 @@ def test_lock_fast_path_imports_neither_click_nor_yaml(built: Path) -> None:
     assert result.returncode == 0, result.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert not {"click", "yaml", "jsonschema", "jinja2"} & imported
-    assert "kmc.lock" in imported
+    assert "kmc.output.lock" in imported
 
 
 def test_lock_records_inputs_and_outputs(built: Path) -> None:
@@ -172,8 +172,8 @@ def test_explain_describes_a_key_and_suggests_on_a_typo(tmp_path: Path) -> None:
 
 
 def test_every_schema_key_can_be_explained() -> None:
-    from kmc.explain import explain, paths
-    from kmc.schema_check import load_schema
+    from kmc.check.schema import load_schema
+    from kmc.commands.explain import explain, paths
 
     schema = load_schema()
     every = list(paths(schema))
@@ -227,15 +227,19 @@ def test_plain_build_skips_click(built: Path) -> None:
     ids=["build", "invalid", "unknown-env", "stale-check", "verbose"],
 )
 def test_fast_path_and_click_path_say_the_same(built: Path, args: list[str], tmp_path_factory: pytest.TempPathFactory) -> None:
-    """A plain build line runs without click (kmc.entry); the same line through click (kmc.cli) must
+    """A plain build line runs without click (kmc.commands.entry); the same line through click (kmc.commands.cli) must
     print the same and exit the same."""
-    from kmc.entry import parse_build
+    from kmc.commands.argv import parse_build
 
     assert parse_build(args) is not None
     (built / "broken.yaml").write_text("version: 1\nprometheus:\n  replicas: many\n")
     runs = []
-    for module in ("kmc", "kmc.cli"):
-        code = "import sys; from kmc.cli import main; sys.argv[0] = 'kmc'; main()" if module == "kmc.cli" else "from kmc.entry import main; main()"
+    for module in ("kmc", "kmc.commands.cli"):
+        code = (
+            "import sys; from kmc.commands.cli import main; sys.argv[0] = 'kmc'; main()"
+            if module == "kmc.commands.cli"
+            else "from kmc.commands.entry import main; main()"
+        )
         workdir = tmp_path_factory.mktemp(module) / "stack"  # each from the same start: the first run's output would change the second's
         shutil.copytree(built, workdir)
         result = subprocess.run([sys.executable, "-c", code, *args], cwd=workdir, capture_output=True, text=True, timeout=120)
@@ -256,12 +260,12 @@ def test_fast_path_and_click_path_say_the_same(built: Path, args: list[str], tmp
     ids=["valid", "quiet", "invalid", "two", "json", "json-valid"],
 )
 def test_validate_says_the_same_without_click(built: Path, args: list[str]) -> None:
-    from kmc.entry import parse_validate
+    from kmc.commands.argv import parse_validate
 
     assert parse_validate(args) is not None
     (built / "broken.yaml").write_text("version: 1\nprometheus:\n  replicas: many\n")
     runs = []
-    for code in ("from kmc.entry import main; main()", "import sys; from kmc.cli import main; sys.argv[0] = 'kmc'; main()"):
+    for code in ("from kmc.commands.entry import main; main()", "import sys; from kmc.commands.cli import main; sys.argv[0] = 'kmc'; main()"):
         result = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], cwd=built, capture_output=True, text=True, timeout=120)
         imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
         stderr = "".join(line for line in result.stderr.splitlines(keepends=True) if not line.startswith("import time:"))
@@ -271,7 +275,7 @@ def test_validate_says_the_same_without_click(built: Path, args: list[str]) -> N
 
 
 def test_anything_else_goes_to_click() -> None:
-    from kmc.entry import parse_build, parse_validate
+    from kmc.commands.argv import parse_build, parse_validate
 
     for args in (
         ["build", "--help"],
@@ -308,6 +312,6 @@ def test_lock_watches_the_dashboard_files_the_stack_names(built: Path) -> None:
 
 @pytest.mark.parametrize("directory", ["charts-out", "./out/", "a//b/./c", "/", "//net/x", "///x", ".", "", "../up", "a/../b"])
 def test_fast_path_prints_paths_as_pathlib_does(directory: str) -> None:
-    from kmc.entry import shown
+    from kmc.commands.argv import shown
 
     assert shown(directory, "manifests/dev") == str(Path(directory) / "manifests/dev")

@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 
-from kmc import cli, pipeline, writer
-from kmc.writer import TEMP_PREFIX, WriteError, write_trees
+from kmc import pipeline
+from kmc.commands import cli
+from kmc.output import writer
+from kmc.output.writer import TEMP_PREFIX, WriteError, write_trees
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "golden" / "full" / "stack.yaml"

@@ -19,8 +19,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kmc import loader, pyyaml_loader, rule_packs, yaml_subset, yaml_text, yaml_types
+from kmc.components import rule_packs
 from kmc.errors import StackInvalid
+from kmc.read import loader, pyyaml_loader, yaml_subset, yaml_types
+from kmc.text import yaml_text
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID = sorted([*ROOT.glob("golden/*/stack.yaml"), ROOT / "stack.yaml", ROOT / "library" / "starter-stack.yaml"])

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kmc import yaml_text
+from kmc.text import yaml_text
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_YAML = sorted(path for path in (ROOT / "golden").glob("*/out/**/*.yaml") if "templates" not in path.parts)

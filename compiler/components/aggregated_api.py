@@ -17,7 +17,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
     from typing import Any
 
-    from kmc.certs import ServingRequest
+    from kmc.tls.request import ServingRequest
 
 METRICS_SERVER = "metrics-server"
 PROMETHEUS_ADAPTER = "prometheus-adapter"
@@ -43,8 +43,8 @@ class TlsServer:
         return self.stack_dir / written
 
     def request(self) -> ServingRequest:
-        """What kmc.certs makes or reuses for modes `generate` and `ca`."""
-        from kmc.certs import ServingRequest
+        """What kmc.tls.certs makes or reuses for modes `generate` and `ca`."""
+        from kmc.tls.request import ServingRequest
 
         ca = self.tls.mode == "ca"
         return ServingRequest(

@@ -10,12 +10,12 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from kmc import dashboards, yaml_text
-from kmc.components import kube
+from kmc.components import dashboards, kube
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.grafana_files import SECRETS_DIR, datasources_file, grafana_ini, providers_file, secret_file
 from kmc.ir import KObject, Param, Switch
 from kmc.model import SecretRef, Stack
+from kmc.text import yaml_text
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kmc.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID
+from kmc.components.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID
 from kmc.model import SecretRef, Stack
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms

@@ -6,12 +6,12 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from kmc import sharding, yaml_text
-from kmc.components import alertmanager, kube, remote_storage, rules, thanos
+from kmc.components import alertmanager, kube, remote_storage, rules, sharding, thanos
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
 from kmc.model import Stack
+from kmc.text import yaml_text
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         _cluster_role(ns),
         kube.cluster_role_binding(NAME, ns, ROLE, kube.cluster_name(ns, NAME), NAME),
     ]
-    # One config, Service and workload; or one of each per shard (see kmc.sharding).
+    # One config, Service and workload; or one of each per shard (see kmc.components.sharding).
     for shard in sharding.shard_indexes(stack):
         name = sharding.shard_name(NAME, shard)
         config = yaml_text.dump(sharding.shard_config(base, stack, shard))

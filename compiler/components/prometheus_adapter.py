@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from kmc import adapter_rules, yaml_text
-from kmc.components import aggregated_api, kube
+from kmc.components import adapter_rules, aggregated_api, kube
 from kmc.components.aggregated_api import TlsServer
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject, Param
 from kmc.model import Stack
+from kmc.text import yaml_text
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:

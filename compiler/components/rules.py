@@ -1,7 +1,7 @@
 """The ConfigMap of Prometheus' rule files: kmc's rule packs and the stack's own groups.
 
 The files themselves are compiled by the validation stage (`Stack.rules.files`, see
-kmc.rule_packs); the Prometheus component mounts this ConfigMap and rolls its pods when the files
+kmc.components.rule_packs); the Prometheus component mounts this ConfigMap and rolls its pods when the files
 change.
 """
 

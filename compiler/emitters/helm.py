@@ -36,13 +36,14 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from kmc import __version__, alertmanager_config, json_text, schema_refs, yaml_text
-from kmc.components import aggregated_api
+from kmc import __version__, schema_refs
+from kmc.components import aggregated_api, alertmanager_config
 from kmc.derived import regex
 from kmc.emitters import helm_texts
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, dynamic_nodes, lookup
 from kmc.model import Stack
+from kmc.text import json_text, yaml_text
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
-from kmc import yaml_text
 from kmc.derived import regex
 from kmc.emitters.manifests import file_name
 from kmc.ir import KObject, ObjectGraph, dynamic_nodes, resolve
+from kmc.text import yaml_text
 
 # Where a camelCase word continues with a capital: `kubeStateMetrics` → `kube-state-metrics`.
 _WORD_BOUNDARY = regex(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from kmc import yaml_text
 from kmc.ir import KIND_ORDER, ObjectGraph, dynamic_nodes, resolve
+from kmc.text import yaml_text
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:

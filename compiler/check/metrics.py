@@ -1,0 +1,152 @@
+"""Checks of the metrics APIs a schema cannot express: one provider per API, the adapter's rules,
+the TLS settings each mode needs, and HPAs that scale only on metrics the stack serves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from kmc.components import adapter_rules
+from kmc.model import ApiServerTls, Stack, millis
+from kmc.read.document import JsonPath
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from typing import Any
+
+Problem = tuple[JsonPath, str, str]
+_TLS_BLOCKS = {"ca": "ca", "secret": "secret", "cert-manager": "certManager"}
+
+
+def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Problem]:
+    metrics_server = stack.enabled_somewhere("metricsServer.enabled")
+    adapter = stack.enabled_somewhere("prometheusAdapter.enabled")
+    if metrics_server and adapter and stack.prometheus_adapter.resource_metrics:
+        yield (
+            ("prometheusAdapter", "resourceMetrics", "enabled"),
+            "two providers of metrics.k8s.io: metrics-server (metricsServer.enabled) and prometheus-adapter (prometheusAdapter.resourceMetrics)",
+            "Kubernetes routes an API group/version to one APIService; turn one of them off",
+        )
+    if metrics_server:
+        yield from _tls(("metricsServer", "tls"), stack.metrics_server.tls, stack)
+        if stack.metrics_server.high_availability:
+            for env in [None, *stack.environments]:
+                replicas = stack.values(env)["metricsServer"]["replicas"]
+                if stack.values(env)["metricsServer"]["enabled"] and replicas < 2:
+                    where: JsonPath = ("environments", env, "metricsServer") if env else ("metricsServer", "highAvailability")
+                    yield (
+                        where,
+                        f"highAvailability needs at least 2 replicas, {'environment ' + repr(env) if env else 'the stack'} has {replicas}",
+                        "set metricsServer.replicas: 2",
+                    )
+    # What the adapter exposes, listed once for its own checks and for the HPAs.
+    served = adapter_rules.exposed(stack.prometheus_adapter) if adapter else []
+    if adapter:
+        yield from _adapter(stack, jobs, served)
+    yield from _autoscalers(stack, metrics_server, adapter, [metric for _, metric in served])
+
+
+def _tls(where: JsonPath, tls: ApiServerTls, stack: Stack) -> Iterator[Problem]:
+    given = {"ca": tls.ca_cert is not None, "secret": tls.secret_name is not None, "cert-manager": tls.issuer_name is not None}
+    if tls.mode in ("ca", "secret") and not given[tls.mode]:
+        yield (
+            (*where, "mode"),
+            f"mode {tls.mode} needs `{_TLS_BLOCKS[tls.mode]}`",
+            f"add {'ca: {cert: ca.crt, key: ca.key}' if tls.mode == 'ca' else 'secret: {name: NAME, caBundle: ca.crt}'}",
+        )
+    for mode, present in given.items():
+        if present and mode != tls.mode:
+            yield (
+                (*where, _TLS_BLOCKS[mode]),
+                f"`{_TLS_BLOCKS[mode]}` is only read in mode {mode}, and the mode is {tls.mode}",
+                f"remove it, or set mode: {mode}",
+            )
+
+
+def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]], exposed: list[tuple[JsonPath, adapter_rules.Exposed]]) -> Iterator[Problem]:
+    adapter = stack.prometheus_adapter
+    yield from _tls(("prometheusAdapter", "tls"), adapter.tls, stack)
+    if not adapter_rules.serves(adapter):
+        yield (
+            ("prometheusAdapter", "enabled"),
+            "prometheus-adapter is enabled but has no rules: it would serve no metric at all",
+            "add customMetrics, externalMetrics, resourceMetrics or rules",
+        )
+        return
+    if millis(adapter.relist_interval) < millis(stack.prometheus.scrape_interval):
+        yield (
+            ("prometheusAdapter", "metricsRelistInterval"),
+            f"relisting every {adapter.relist_interval} is shorter than the scrape interval {stack.prometheus.scrape_interval}",
+            "series appear only once scraped; relist at least as rarely as Prometheus scrapes",
+        )
+    yield from adapter_rules.problems(stack, adapter_rules.job_labels(jobs), exposed)
+
+
+def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool, served: list[adapter_rules.Exposed]) -> Iterator[Problem]:
+    # Looked up, not searched: HPAs and rules may both be many. Patterns (raw rules' names) are few.
+    named = {(metric.api, metric.name, metric.resource) for metric in served if not metric.pattern}
+    patterns = [metric for metric in served if metric.pattern]
+
+    def offered(api: str, name: str, resource: str | None) -> bool:
+        return (api, name, resource) in named or any(metric.offers(api, name, resource) for metric in patterns)
+
+    def listed(api: str) -> str:
+        names = sorted(
+            f"{metric.name}" + (f" ({metric.resource})" if metric.resource else "") + (" (a pattern)" if metric.pattern else "")
+            for metric in served
+            if metric.api == api
+        )
+        return ", ".join(names) or "none"
+
+    resources = metrics_server or (adapter and stack.prometheus_adapter.resource_metrics)
+    seen: dict[tuple[str, str], int] = {}
+    for index, hpa in enumerate(stack.autoscaling):
+        where: JsonPath = ("autoscaling", index)
+        if (hpa.namespace, hpa.name) in seen:
+            yield ((*where, "name"), f"a second HPA {hpa.namespace}/{hpa.name}", f"autoscaling[{seen[(hpa.namespace, hpa.name)]}] has the same name")
+        seen.setdefault((hpa.namespace, hpa.name), index)
+        if hpa.min_replicas > hpa.max_replicas:
+            yield ((*where, "minReplicas"), f"minReplicas {hpa.min_replicas} is above maxReplicas {hpa.max_replicas}", "")
+        for position, metric in enumerate(hpa.metrics):
+            at: JsonPath = (*where, "metrics", position)
+            yield from _target_fields(at, metric)
+            if "resource" in metric and not resources:
+                yield (
+                    (*at, "resource"),
+                    f"{metric['resource']} comes from metrics.k8s.io, and the stack serves no metrics.k8s.io",
+                    "enable metricsServer, or prometheusAdapter.resourceMetrics",
+                )
+            elif "pods" in metric or "object" in metric:
+                name, resource = (
+                    (metric["pods"], "pod") if "pods" in metric else (metric["object"]["metric"], adapter_rules.KIND_RESOURCES[metric["object"]["kind"]])
+                )
+                if not offered("custom", name, resource):
+                    yield (
+                        (*at, "pods" if "pods" in metric else "object"),
+                        f"no custom metric {name!r} for {resource}s is exposed by the stack's prometheus-adapter",
+                        f"exposed: {listed('custom')}; add it to prometheusAdapter.customMetrics",
+                    )
+            elif "external" in metric and not offered("external", metric["external"], None):
+                yield (
+                    (*at, "external"),
+                    f"no external metric {metric['external']!r} is exposed by the stack's prometheus-adapter",
+                    f"exposed: {listed('external')}; add it to prometheusAdapter.externalMetrics",
+                )
+
+
+def _target_fields(at: JsonPath, metric: Mapping[str, Any]) -> Iterator[Problem]:
+    kind = next(key for key in ("resource", "pods", "object", "external") if key in metric)
+    targets = [key for key in ("averageUtilization", "averageValue", "value") if key in metric]
+    allowed = {
+        "resource": ("averageUtilization", "averageValue"),
+        "pods": ("averageValue",),
+        "object": ("value", "averageValue"),
+        "external": ("value", "averageValue"),
+    }[kind]
+    if len(targets) != 1 or targets[0] not in allowed:
+        yield (
+            at,
+            f"{'an' if kind in ('object', 'external') else 'a'} {kind} metric needs exactly one target: {' or '.join(allowed)}",
+            f"it has: {', '.join(targets) or 'none'}",
+        )
+    if "selector" in metric and kind not in ("pods", "external"):
+        yield ((*at, "selector"), f"{'an' if kind == 'object' else 'a'} {kind} metric takes no selector", "selectors narrow pods and external metrics")

@@ -1,0 +1,195 @@
+"""Check a loaded stack against the JSON Schema and turn every failure into a located diagnostic."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+
+from kmc import derived
+from kmc.errors import Diagnostic, StackInvalid
+from kmc.read.document import Document, JsonPath
+from kmc.resources import schema_path
+from kmc.schema_refs import properties, resolve
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from typing import Any
+
+STACK_VERSION = 1
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean (true or false)",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def load_schema() -> Mapping[str, Any]:
+    """The stack schema shipped with kmc (kept by kmc.derived: read once per process, and from its
+    marshal file in a third of json's time)."""
+    schema: dict[str, Any] = derived.value("schema", _read_schema)
+    return schema
+
+
+def _read_schema() -> dict[str, Any]:
+    with schema_path().open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+def check_version(doc: Document) -> None:
+    """Stop with one clear message unless the stack is a mapping written for this stack version."""
+    if not isinstance(doc.data, dict):
+        raise StackInvalid([doc.diagnostic((), f"a stack must be a mapping of keys, not {_describe(doc.data)}", "start from `kmc init`")])
+    if "version" not in doc.data:
+        raise StackInvalid([doc.diagnostic((), "missing `version`", f"add `version: {STACK_VERSION}` as the first line")])
+    version = doc.data["version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        hint = _type_hint(doc, ("version",), "integer") or f"write `version: {STACK_VERSION}`"
+        raise StackInvalid([doc.diagnostic(("version",), f"expected the integer {STACK_VERSION}, got {_describe(version)}", hint)])
+    if version != STACK_VERSION:
+        raise StackInvalid(
+            [
+                doc.diagnostic(
+                    ("version",),
+                    f"this stack is written for stack format version {version!r}; this kmc reads version {STACK_VERSION}",
+                    "use the kmc release made for that format, or rewrite the stack for version 1 (see `kmc schema`)",
+                )
+            ]
+        )
+
+
+def schema_diagnostics(doc: Document) -> list[Diagnostic]:
+    """Every schema violation of `doc`, one diagnostic each, with did-you-mean and type hints."""
+    from jsonschema import Draft202012Validator
+
+    schema = load_schema()
+    validator = Draft202012Validator(schema)
+    found: dict[tuple[str, int, int, str], Diagnostic] = {}
+    for error in validator.iter_errors(doc.data):
+        for diagnostic in _explain(doc, schema, error):
+            found.setdefault((diagnostic.path, diagnostic.line, diagnostic.column, diagnostic.message), diagnostic)
+    return sorted(found.values())
+
+
+def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Diagnostic]:
+    path: JsonPath = tuple(error.absolute_path)
+    keyword = error.validator
+    subschema = error.schema
+    value = error.instance
+    if keyword in ("additionalProperties", "unevaluatedProperties"):
+        allowed = sorted(properties(root, subschema))
+        for key in sorted(set(value) - set(allowed)):
+            yield doc.diagnostic((*path, key), f"unknown key {key!r}", _did_you_mean(key, allowed), key=True)
+    elif keyword == "type":
+        hint = _secret_hint(subschema, value) or _type_hint(doc, path, error.validator_value)
+        yield doc.diagnostic(path, f"expected {_expected(error.validator_value)}, got {_describe(value)}", hint)
+    elif keyword == "enum":
+        options = ", ".join(str(option) for option in error.validator_value)
+        close = _did_you_mean(str(value), [str(option) for option in error.validator_value])
+        yield doc.diagnostic(path, f"{value!r} is not one of the allowed values", close or f"allowed values: {options}")
+    elif keyword == "const":
+        yield doc.diagnostic(path, f"must be {error.validator_value!r}, got {value!r}")
+    elif keyword == "required":
+        for key in error.validator_value:
+            if isinstance(value, dict) and key not in value:
+                yield doc.diagnostic(path, f"missing required key {key!r}", f"add `{key}:` here")
+    elif keyword == "pattern":
+        yield doc.diagnostic(path, f"{value!r} is not of the expected form", subschema.get("description", f"must match {error.validator_value}"))
+    elif keyword == "propertyNames":
+        yield from _bad_key(doc, root, error, path)
+    elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        relation = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}[keyword]
+        yield doc.diagnostic(path, f"{value!r} is out of range: must be {relation} {error.validator_value}")
+    elif keyword in ("minLength", "maxLength"):
+        relation = "at least" if keyword == "minLength" else "at most"
+        yield doc.diagnostic(path, f"must be {relation} {error.validator_value} characters long (is {len(value)})")
+    elif keyword == "$ref" or keyword == "allOf":
+        for child in error.context or ():
+            yield from _explain(doc, root, child)
+    else:
+        yield doc.diagnostic(path, error.message)
+
+
+def _bad_key(doc: Document, root: Mapping[str, Any], error: Any, path: JsonPath) -> Iterator[Diagnostic]:
+    names = error.validator_value
+    for key in sorted(error.instance):
+        if isinstance(names, dict) and "$ref" in names:
+            names = resolve(root, names["$ref"])
+        pattern = names.get("pattern") if isinstance(names, dict) else None
+        if pattern and not re.search(pattern, key):
+            yield doc.diagnostic((*path, key), f"{key!r} is not allowed as a name here", names.get("description", f"names must match {pattern}"), key=True)
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    lowered = {option.lower(): option for option in options}
+    match = lowered.get(word.lower().replace("_", "").replace("-", "")) or lowered.get(word.lower())
+    if match is None:
+        import difflib  # only to explain a rejected stack
+
+        close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+        match = close[0] if close else None
+    if match is not None:
+        return f"did you mean {match!r}?"
+    if options:
+        return "allowed keys: " + ", ".join(options)
+    return ""
+
+
+def _expected(types: str | list[str]) -> str:
+    if isinstance(types, str):
+        return _TYPE_NAMES.get(types, types)
+    return " or ".join(_TYPE_NAMES.get(kind, kind) for kind in types)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+def _secret_hint(schema: Mapping[str, Any], value: Any) -> str:
+    """A credential written inline where a Secret reference belongs."""
+    if isinstance(value, (str, int)) and set(schema.get("required", ())) == {"secretName", "key"}:
+        return "credentials never go into the stack: name the key of a Secret, `{secretName: ..., key: ...}`; kmc mounts it as a file"
+    return ""
+
+
+def _type_hint(doc: Document, path: JsonPath, expected: str | list[str]) -> str:
+    scalar = doc.scalars.get(path)
+    wanted = [expected] if isinstance(expected, str) else expected
+    if scalar is None:
+        return ""
+    if "string" in wanted and not scalar.quoted:
+        if scalar.text == "":
+            return "the value is empty; write it after the colon"
+        return f'YAML reads the unquoted `{scalar.text}` as {_describe(_plain(doc, path))}; quote it: "{scalar.text}"'
+    if scalar.quoted and ({"integer", "number", "boolean"} & set(wanted)):
+        return f"remove the quotes: {scalar.text}"
+    if "integer" in wanted:
+        return "write a whole number, e.g. 2"
+    if "boolean" in wanted:
+        return "write true or false"
+    return ""
+
+
+def _plain(doc: Document, path: JsonPath) -> Any:
+    node: Any = doc.data
+    for part in path:
+        node = node[part]
+    return node

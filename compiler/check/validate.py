@@ -1,0 +1,57 @@
+"""The validation stage: version, schema, model, semantic checks — every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kmc.check import certificates as api_certificates
+from kmc.check import grafana as grafana_checks
+from kmc.check import rules, schema, schema_gate, semantic
+from kmc.components import dashboards, grafana, kube, rule_packs
+from kmc.errors import Diagnostic, StackInvalid
+from kmc.model import Stack
+from kmc.read.document import Document
+from kmc.record import replace
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from kmc.check.certificates import Certificates
+
+
+def model(doc: Document) -> Stack:
+    """The model of `doc` once it passes the schema (StackInvalid otherwise), before any semantic check."""
+    schema.check_version(doc)
+    stack_schema = schema.load_schema()
+    # jsonschema (slow to import) is only needed to explain a stack the fast gate rejects.
+    if not schema_gate.is_valid(stack_schema, doc.data):
+        problems = schema.schema_diagnostics(doc)
+        if problems:
+            raise StackInvalid(problems)
+    return Stack.from_data(stack_schema, doc.data)
+
+
+def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates = "files", state_base: Path | None = None) -> tuple[Stack, list[Diagnostic]]:
+    """The stack model of `doc` and its warnings; StackInvalid with every problem otherwise.
+
+    Grafana dashboard files and certificate files the stack names are read relative to
+    `stack_dir`; `certificates` says whether the API servers' certificates may be made (see
+    kmc.check.certificates).
+    """
+    stack = model(doc)
+    problems = semantic.check(doc, stack)
+    problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
+    packs = rule_packs.library()
+    problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in rules.check(stack, packs)]
+    stack = rule_packs.vendor(stack, packs)
+    if stack.enabled_somewhere("grafana.enabled"):
+        stack, found = dashboards.vendor(stack, stack_dir)
+        problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
+    if not problems:
+        stack, found = api_certificates.load(stack, stack_dir, certificates, state_base)
+        problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
+    if problems:
+        raise StackInvalid(problems)
+    warnings = semantic.risky_choices(doc, stack)
+    closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
+    warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
+    return stack, warnings

@@ -1,0 +1,1 @@
+"""The `kmc` command line: one module per command, the console script's fast path in `entry`."""

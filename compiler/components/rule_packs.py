@@ -1,0 +1,176 @@
+"""kmc's rule library (library/rules/*.yaml) and the rule files a stack compiles from it.
+
+A pack is a file of rule groups. An alert in a pack is written in a shape of our own: its
+`severity` becomes a label; `summary`, `description` and `runbook` become annotations; and its
+`thresholds` name the numbers a stack may override. A threshold appears in the expression and
+the annotations as `${name}` — a spelling neither PromQL nor Prometheus' Go templates use, so the
+substitution cannot touch anything else. A group's `requires` names the components or scrape jobs
+its series come from; without them the group is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from kmc import derived
+from kmc.model import AlertOverride, Stack
+from kmc.read import yaml_subset
+from kmc.record import record, replace
+from kmc.resources import data_dir
+from kmc.text import yaml_text
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from typing import Any
+
+PLACEHOLDER = derived.regex(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
+CUSTOM_FILE = "custom.yaml"
+
+# What a group may require, and how a stack provides it.
+REQUIREMENTS: Mapping[str, Callable[[Stack], bool]] = {
+    "apiserver": lambda stack: stack.scrape.kubernetes.apiserver.enabled,
+    "cadvisor": lambda stack: stack.scrape.kubernetes.cadvisor.enabled,
+    "kubelet": lambda stack: stack.scrape.kubernetes.kubelet.enabled,
+    "kubeStateMetrics": lambda stack: stack.enabled_somewhere("kubeStateMetrics.enabled"),
+    "nodeExporter": lambda stack: stack.enabled_somewhere("nodeExporter.enabled"),
+}
+
+
+@record
+class Threshold:
+    default: float
+    description: str
+
+
+@record
+class Alert:
+    name: str
+    expr: str
+    for_: str
+    severity: str
+    thresholds: Mapping[str, Threshold]
+    summary: str
+    description: str
+    runbook: str
+
+
+@record
+class Group:
+    name: str
+    requires: tuple[str, ...]
+    rules: tuple[Alert | Mapping[str, Any], ...]  # alerts, and recording rules as Prometheus writes them
+
+
+@record
+class Pack:
+    name: str
+    description: str
+    groups: tuple[Group, ...]
+
+    def alerts(self) -> tuple[Alert, ...]:
+        return tuple(rule for group in self.groups for rule in group.rules if isinstance(rule, Alert))
+
+
+def library() -> dict[str, Pack]:
+    """Every pack of the library, by name (the file's stem), sorted."""
+    return {name: _pack(name, data) for name, data in derived.value("rule library", _read_library).items()}
+
+
+def _read_library() -> dict[str, Any]:
+    """The data of every rule file of the library, by stem (kept by kmc.derived: ~3 ms to read)."""
+    files = sorted((data_dir("library") / "rules").glob("*.yaml"))
+    return {path.stem: read_rule_file(path.read_text(encoding="utf-8")) for path in files}
+
+
+def read_rule_file(text: str) -> Any:
+    """A rule file's data, read without importing PyYAML when kmc's own reader can (it can for every
+    file of the library: tests/test_yaml_subset.py holds it)."""
+    read = yaml_subset.read(text)
+    if read is not None:
+        return read[0]
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _pack(name: str, data: Mapping[str, Any]) -> Pack:
+    groups = tuple(Group(group["name"], tuple(group.get("requires", ())), tuple(_rule(rule) for rule in group["rules"])) for group in data["groups"])
+    return Pack(name, data["description"], groups)
+
+
+def _rule(data: Mapping[str, Any]) -> Alert | Mapping[str, Any]:
+    if "record" in data:
+        return dict(data)
+    thresholds = {key: Threshold(value["default"], value["description"]) for key, value in data.get("thresholds", {}).items()}
+    return Alert(data["alert"], data["expr"], data["for"], data["severity"], thresholds, data["summary"], data["description"], data["runbook"])
+
+
+def alert_index(packs: Mapping[str, Pack]) -> dict[str, tuple[str, Alert]]:
+    """Every alert of `packs` by name, with the name of its pack."""
+    return {alert.name: (pack.name, alert) for pack in packs.values() for alert in pack.alerts()}
+
+
+def active_packs(stack: Stack, packs: Mapping[str, Pack]) -> dict[str, Pack]:
+    """The packs the stack turns on, each with only the groups whose requirements it meets."""
+    active = {}
+    for name, pack in packs.items():
+        if not stack.rules.packs.get(name, True):
+            continue
+        groups = tuple(group for group in pack.groups if all(REQUIREMENTS[need](stack) for need in group.requires))
+        if groups:
+            active[name] = replace(pack, groups=groups)
+    return active
+
+
+def number(value: float) -> str:
+    """A threshold as PromQL and people read it: 10, not 10.0."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def render(alert: Alert, override: AlertOverride | None) -> dict[str, Any]:
+    """The Prometheus alerting rule of `alert`, with the stack's override applied."""
+    values = {name: threshold.default for name, threshold in alert.thresholds.items()}
+    if override is not None:
+        values.update(override.thresholds)
+
+    def fill(text: str) -> str:
+        return PLACEHOLDER.sub(lambda match: number(values[match.group(1)]), text)
+
+    return {
+        "alert": alert.name,
+        "expr": fill(alert.expr),
+        "for": override.for_ if override is not None and override.for_ is not None else alert.for_,
+        "labels": {"severity": override.severity if override is not None and override.severity is not None else alert.severity},
+        "annotations": {"summary": fill(alert.summary), "description": fill(alert.description), "runbook": fill(alert.runbook)},
+    }
+
+
+def pack_file(pack: Pack, overrides: Mapping[str, AlertOverride], disabled: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The rule file of `pack` as data: its alerts rendered with `overrides`, those in `disabled` left out, empty groups dropped."""
+    groups = []
+    for group in pack.groups:
+        rules = [
+            render(rule, overrides.get(rule.name)) if isinstance(rule, Alert) else dict(rule)
+            for rule in group.rules
+            if not (isinstance(rule, Alert) and rule.name in disabled)
+        ]
+        if rules:
+            groups.append({"name": group.name, "rules": rules})
+    return {"groups": groups}
+
+
+def vendor(stack: Stack, packs: Mapping[str, Pack]) -> Stack:
+    """`stack` with its rule files compiled (`stack.rules.files`)."""
+    return replace(stack, rules=replace(stack.rules, files=rule_files(stack, packs)))
+
+
+def rule_files(stack: Stack, packs: Mapping[str, Pack]) -> dict[str, str]:
+    """The rule files of the stack by file name (`<pack>.yaml`, then `custom.yaml`), as YAML text."""
+    files = {}
+    for name, pack in active_packs(stack, packs).items():
+        data = pack_file(pack, stack.rules.overrides, stack.rules.disabled)
+        if data["groups"]:
+            files[f"{name}.yaml"] = yaml_text.dump(data)
+    if stack.rules.groups:
+        files[CUSTOM_FILE] = yaml_text.dump({"groups": [dict(group) for group in stack.rules.groups]})
+    return files

@@ -1,0 +1,1 @@
+"""Reading a stack file into data that remembers where every value came from."""

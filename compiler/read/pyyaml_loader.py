@@ -1,0 +1,229 @@
+"""The loader's PyYAML path: what kmc.read.yaml_subset declines, and every malformed stack.
+
+PyYAML composes the node tree (keeping marks); this module constructs JSON-like values from it
+itself, so that duplicate keys, non-string keys, cyclic or exploding aliases and non-JSON types
+are reported with their position instead of being silently accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import yaml
+
+from kmc.errors import Diagnostic, StackInvalid
+from kmc.read.document import CONTROL, MAX_DEPTH, MAX_NODES, Document, JsonPath, Scalar, json_path, located
+
+TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
+if TYPE_CHECKING:
+    from typing import Any
+
+# What YAML refuses anywhere in a stream, and what it counts as a line break.
+_NOT_YAML_TEXT = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def parse(text: str, file: str, lines: tuple[str, ...]) -> Document:
+    """`text` (a stack's decoded text, split into `lines`) as a Document; StackInvalid with PyYAML's located error."""
+    try:
+        _check_depth(text, file, lines)
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        raise _yaml_error(err, file, lines) from None
+    except yaml.reader.ReaderError as err:
+        raise _reader_error(err, text, file, lines) from None
+    except yaml.YAMLError as err:
+        raise located(file, 1, 1, f"not valid YAML: {err}") from None
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
+        raise located(file, 1, 1, "the file is empty", "start from `kmc init`, which writes a commented stack.yaml")
+    builder = _Builder(file, lines)
+    data = builder.build(root, ())
+    if builder.problems:
+        raise StackInvalid(builder.problems)
+    return Document(file, data, lines, builder.positions, builder.key_positions, builder.scalars)
+
+
+def _check_depth(text: str, file: str, lines: tuple[str, ...]) -> None:
+    """Reject deep nesting before composing: the composer recurses (libyaml's in C)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                source = lines[line - 1] if 0 < line <= len(lines) else ""
+                raise StackInvalid(
+                    [
+                        Diagnostic(
+                            file,
+                            line,
+                            column,
+                            "$",
+                            f"values are nested more than {MAX_DEPTH} levels deep",
+                            "a stack is a few levels deep; is a bracket unbalanced?",
+                            source_line=source,
+                        )
+                    ]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _yaml_error(err: yaml.MarkedYAMLError, file: str, lines: tuple[str, ...]) -> StackInvalid:
+    mark = err.problem_mark or err.context_mark
+    if err.context_mark is not None and (mark is None or mark.line >= len(lines)):
+        mark = err.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    if line > max(len(lines), 1):  # the end of a file without a final newline: its last character
+        line, column = max(len(lines), 1), len(lines[-1]) + 1 if lines else 1
+    problem = err.problem or err.context or "not valid YAML"
+    if err.context and err.problem and mark is err.context_mark:
+        problem = f"{err.context}: {err.problem} before the end of the file"
+    hint = ""
+    if "\t" in problem or (0 < line <= len(lines) and "\t" in lines[line - 1][:column]):
+        problem = "a tab character where YAML expects indentation or a value"
+        hint = "indent with spaces; YAML does not allow tabs for indentation"
+    elif "expected a single document" in problem or "but found another document" in (err.problem or ""):
+        problem = "the file holds more than one YAML document"
+        hint = "a stack is one document; remove the `---` separators"
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    return StackInvalid([Diagnostic(file, line, column, "$", f"not valid YAML: {problem}", hint, source_line=source)])
+
+
+def _reader_error(err: yaml.reader.ReaderError, text: str, file: str, lines: tuple[str, ...]) -> StackInvalid:
+    """A character YAML allows nowhere in a file, located (libyaml counts its offset in bytes, so find it again)."""
+    found = _NOT_YAML_TEXT.search(text)
+    index = found.start() if found else min(err.position, len(text))
+    before = text[:index]
+    line = len(_YAML_LINE_BREAK.findall(before)) + 1
+    column = index - max(before.rfind(char) for char in "\n\r\x85\u2028\u2029")
+    character = text[index] if index < len(text) else ""
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    message = f"not valid YAML: the character {character!r} is not allowed anywhere in a YAML file"
+    return StackInvalid(
+        [Diagnostic(file, line, column, "$", message, "remove it; stack files are printable text (tabs and line breaks aside)", source_line=source)]
+    )
+
+
+class _Loader(yaml.SafeLoader if not hasattr(yaml, "CSafeLoader") else yaml.CSafeLoader):  # type: ignore[misc]
+    """The fastest safe loader available (libyaml when present)."""
+
+
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+class _Builder:
+    def __init__(self, file: str, lines: tuple[str, ...]) -> None:
+        self.file = file
+        self.lines = lines
+        self.positions: dict[JsonPath, tuple[int, int]] = {}
+        self.key_positions: dict[JsonPath, tuple[int, int]] = {}
+        self.scalars: dict[JsonPath, Scalar] = {}
+        self.problems: list[Diagnostic] = []
+        self._count = 0
+        self._active: set[int] = set()
+
+    def _problem(self, node: yaml.Node, path: JsonPath, message: str, hint: str = "") -> None:
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        self.problems.append(Diagnostic(self.file, line, column, json_path(path), message, hint, source_line=source))
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self._count += 1
+        if self._count > MAX_NODES:
+            if self._count == MAX_NODES + 1:
+                self._problem(
+                    node,
+                    path,
+                    f"the document expands to more than {MAX_NODES} values",
+                    "aliases (*name) that repeat large anchors multiply the document; write the values out",
+                )
+            return None
+        self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if id(node) in self._active:
+            self._problem(node, path, "an alias refers to a node that contains it", "remove the recursive alias")
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+            assert isinstance(node, yaml.MappingNode)
+            return self._mapping(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+        self.scalars[path] = Scalar(node.value, node.style in ("'", '"', "|", ">"))
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # dates are only ever meant as text in a stack
+        try:
+            value = _SCALARS.construct_object(node)
+        except yaml.constructor.ConstructorError as err:
+            self._problem(node, path, f"cannot read this value: {err.problem}")
+            return None
+        if isinstance(value, str) and (bad := CONTROL.search(value)):
+            self._problem(node, path, f"the text holds the control character {bad.group()!r}", "stack values are printable text (tabs and line breaks aside)")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self._problem(node, path, f"{node.value} is not a finite number", "no value of a stack is NaN or infinite")
+            return None
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            self._problem(node, path, f"unsupported YAML type {node.tag}", "use plain strings, numbers, booleans, lists and mappings")
+            return None
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                text = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                hint = f"quote the key: '{text}'" if isinstance(key_node, yaml.ScalarNode) else ""
+                self._problem(key_node, path, f"mapping keys must be strings; {text!s} is read as {_kind(key_node)}", hint)
+                continue
+            key = key_node.value
+            child = (*path, key)
+            if key in out:
+                first = self.key_positions[child]
+                self._problem(
+                    key_node, child, f"duplicate key {key!r} (first defined at line {first[0]})", "remove one of them; YAML would silently keep only the last"
+                )
+                continue
+            self.key_positions.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+            out[key] = self.build(value_node, child)
+        for value_node in merges:
+            self._merge(value_node, path, out)
+        return out
+
+    def _merge(self, value_node: yaml.Node, path: JsonPath, out: dict[str, Any]) -> None:
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                self._problem(source, path, "a merge key (<<) needs a mapping or a list of mappings")
+                continue
+            if id(source) in self._active:
+                self._problem(source, path, "a merge key (<<) refers to a mapping that contains it", "remove the recursive merge")
+                continue
+            self._active.add(id(source))
+            try:
+                merged = self._mapping(source, path)
+            finally:
+                self._active.discard(id(source))
+            for key, value in merged.items():
+                out.setdefault(key, value)
+
+
+def _kind(node: yaml.Node) -> str:
+    return {
+        "tag:yaml.org,2002:bool": "a boolean",
+        "tag:yaml.org,2002:int": "an integer",
+        "tag:yaml.org,2002:float": "a number",
+        "tag:yaml.org,2002:null": "null",
+    }.get(node.tag, "a non-string value")

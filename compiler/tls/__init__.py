@@ -1,0 +1,1 @@
+"""Serving certificates of the aggregated API servers, kept as state next to the stack."""
