@@ -1,7 +1,7 @@
 """Cold-process timing and peak memory of `kmc build`, as a user's venv runs it, next to
 `helm template` of the chart kmc emits for the same stack (the same objects).
 
-    .venv/bin/python benchmarks/build.py [--runs 15] [--stack golden/full/stack.yaml]
+    .venv/bin/python benchmarks/build.py [--runs 15] [--stack golden/full/stack.yaml] [--kps DIR]
 
 Each run is a fresh `kmc` process (the console script of the interpreter running this file),
 measured with wait4 for wall time and peak RSS. Medians are quoted: these machines are noisy.
@@ -14,6 +14,17 @@ Three kinds of build:
 Ratios are paired: the median over runs of (kmc's time / helm template's time in the same round);
 a build into an empty directory is also set against `helm template --output-dir` into one, which
 creates a file per template as kmc creates a file per object.
+
+With `--kps DIR`, each round also times `helm template` of kube-prometheus-stack's default chart
+(the reference a user weighs kmc against), and two floors are checked on the paired ratios:
+a cold `--format all` compile at most 0.6x of it, a lock-proven `--check` at most 0.25x; the
+exit status is 1 when either fails. DIR is the chart with its subcharts in DIR/charts/ (archives
+or directories); the repository ships no copy. Get one on a machine with internet:
+
+    helm pull oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack --untar
+
+or, from a checkout of github.com/prometheus-community/helm-charts,
+`helm dependency build charts/kube-prometheus-stack` and pass that directory.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from timing import measure
+from timing import measure, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,11 +48,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--stack", type=Path, default=ROOT / "golden/full/stack.yaml")
+    parser.add_argument("--kps", type=Path, metavar="DIR", help="kube-prometheus-stack's chart, subcharts in DIR/charts/")
     args = parser.parse_args()
     # As a user's kmc runs: with its bytecode and kmc.derived's cache (each written on the first run).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     kmc = str(Path(sys.executable).parent / "kmc")
     helm = Path(os.environ.get("KMC_TOOLS_DIR", ROOT / ".tools")) / "helm-4" / "helm"
+    if args.kps and not helm.exists():
+        raise SystemExit(f"--kps needs Helm 4 at {helm}: run scripts/install-tools")
     with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as chart_out:
         subprocess.run([kmc, "build", str(args.stack), "--format", "helm", "--out", chart_out], check=True, capture_output=True)
         (chart,) = (Path(chart_out) / "helm").iterdir()
@@ -80,6 +94,8 @@ def main() -> None:
             cases["helm template (4.x) of that chart"] = [str(helm), "template", "bench", str(chart)]
             # Helm writing a file per template, as kmc writes a file per object: the same disk costs.
             cases["helm template --output-dir, empty dir"] = lambda: [str(helm), "template", "bench", str(chart), "--output-dir", f"{out}/helm-{next(fresh)}"]
+        if args.kps:
+            cases["helm template (4.x) of kube-prometheus-stack"] = [str(helm), "template", "kps", str(args.kps)]
         for command in cases.values():
             measure(command() if callable(command) else command)  # warm the file cache once
         results: dict[str, list[tuple[float, int]]] = {name: [] for name in cases}
@@ -87,24 +103,31 @@ def main() -> None:
             for name, command in cases.items():
                 results[name].append(measure(command() if callable(command) else command))
     print(f"{args.stack.relative_to(ROOT) if args.stack.is_relative_to(ROOT) else args.stack}, {args.runs} runs each, {sys.executable}")
+    times = {name: [seconds for seconds, _ in samples] for name, samples in results.items()}
     for name, samples in results.items():
-        times = [seconds for seconds, _ in samples]
         peak = max(rss for _, rss in samples)
-        print(
-            f"  {name:45} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:4.0f}, max {max(times) * 1000:4.0f})  peak RSS {peak / 1024:5.1f} MiB"
-        )
+        median, fastest, slowest = statistics.median(times[name]), min(times[name]), max(times[name])
+        print(f"  {name:45} median {median * 1000:6.0f} ms  (min {fastest * 1000:4.0f}, max {slowest * 1000:4.0f})  peak RSS {peak / 1024:5.1f} MiB")
     reference = "helm template (4.x) of that chart"
     if reference in results:
         for name in cases:
             if name.startswith(("kmc --version", "kmc validate", "helm")):
                 continue
-            ratio = statistics.median(kmc_time / helm_time for (kmc_time, _), (helm_time, _) in zip(results[name], results[reference], strict=True))
-            print(f"  {name:42} / helm template: {ratio:.2f}x")
+            print(f"  {name:42} / helm template: {paired(times[name], times[reference]):.2f}x")
     writing = "helm template --output-dir, empty dir"
     if writing in results:
         name = "kmc build --format manifests, empty --out"
-        ratio = statistics.median(kmc_time / helm_time for (kmc_time, _), (helm_time, _) in zip(results[name], results[writing], strict=True))
-        print(f"  {name:42} / helm template --output-dir: {ratio:.2f}x")
+        print(f"  {name:42} / helm template --output-dir: {paired(times[name], times[writing]):.2f}x")
+    if args.kps:
+        floors = {"kmc build --format all (compile)": 0.6, "kmc build --check --format all (lock)": 0.25}
+        kps = times["helm template (4.x) of kube-prometheus-stack"]
+        failed = False
+        for name, floor in floors.items():
+            ratio = paired(times[name], kps)
+            failed |= ratio > floor
+            print(f"  {name:42} / helm template kube-prometheus-stack: {ratio:.2f}x (floor {floor}x) {'FAIL' if ratio > floor else 'PASS'}")
+        if failed:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import time
 
@@ -16,3 +17,8 @@ def measure(command: list[str]) -> tuple[float, int]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed")
     return elapsed, usage.ru_maxrss
+
+
+def paired(times: list[float], reference: list[float]) -> float:
+    """Median over rounds of time / reference time in the same round: what the load moves least."""
+    return statistics.median(seconds / ref for seconds, ref in zip(times, reference, strict=True))
