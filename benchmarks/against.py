@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("old", help="the other kmc's console script")
     parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args()
-    # As a user's kmc runs: with its bytecode and kmc.derived's cache (each written on the first run).
+    # As a user's kmc runs: with its bytecode (written on the first run).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     kmcs = {"old": args.old, "new": str(Path(sys.executable).parent / "kmc")}
     helm = str(Path(os.environ.get("KMC_TOOLS_DIR", ROOT / ".tools")) / "helm-4" / "helm")

@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--stack", type=Path, default=ROOT / "golden/full/stack.yaml")
     parser.add_argument("--kps", type=Path, metavar="DIR", help="kube-prometheus-stack's chart, subcharts in DIR/charts/")
     args = parser.parse_args()
-    # As a user's kmc runs: with its bytecode and kmc.derived's cache (each written on the first run).
+    # As a user's kmc runs: with its bytecode (written on the first run).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     kmc = str(Path(sys.executable).parent / "kmc")
     helm = Path(os.environ.get("KMC_TOOLS_DIR", ROOT / ".tools")) / "helm-4" / "helm"

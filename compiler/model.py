@@ -9,11 +9,11 @@ the order the user wrote keys in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from kmc.derived import regex
 from kmc.ir import lookup
 from kmc.record import field, record
 from kmc.schema_refs import properties, resolve, resolved
@@ -573,7 +573,7 @@ def _prometheus_adapter(data: Mapping[str, Any], default_window: str) -> Prometh
     )
 
 
-_DURATION_PART = regex(r"(\d+)(ms|y|w|d|h|m|s)")  # a schema-valid duration, one amount and unit at a time
+_DURATION_PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")  # a schema-valid duration, one amount and unit at a time
 _DURATION_UNITS = (("y", 31536000000), ("w", 604800000), ("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1))
 _UNIT_MILLIS = dict(_DURATION_UNITS)
 

@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator, Mapping
 
 from kmc.components.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID, Problem
-from kmc.derived import regex
 from kmc.model import Stack
 from kmc.read.document import JsonPath
 
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Keys whose values are credentials by their name.
-CREDENTIAL = regex(r"password|secret|token|api_?key|private_?key|credential", re.IGNORECASE)
+CREDENTIAL = re.compile(r"password|secret|token|api_?key|private_?key|credential", re.IGNORECASE)
 # grafana.ini settings kmc sets and relies on (paths of the mounted files, the probes' port,
 # anonymous access only through `grafana.anonymous`).
 OWNED_SECTIONS = ("paths", "auth.anonymous")

@@ -4,11 +4,11 @@ routes that name known receivers, matchers Alertmanager can read."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
 from kmc.check.semantic import NODE_PORTS
 from kmc.components import rule_packs
-from kmc.derived import regex
 from kmc.model import Stack
 from kmc.read.document import JsonPath
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 Problem = tuple[JsonPath, str, str, bool]  # path, message, hint, at the key
 
 # name op value, as Alertmanager's matcher parser reads them (value quoted or plain).
-_MATCHER = regex(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(\\.|[^"\\])*"|[^"\s{},]*)\s*$')
+_MATCHER = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(\\.|[^"\\])*"|[^"\s{},]*)\s*$')
 
 
 def check(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> list[Problem]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
 
-from kmc import derived
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.read.document import Document, JsonPath
 from kmc.resources import schema_path
@@ -29,14 +29,9 @@ _TYPE_NAMES = {
 }
 
 
+@functools.cache
 def load_schema() -> Mapping[str, Any]:
-    """The stack schema shipped with kmc (kept by kmc.derived: read once per process, and from its
-    marshal file in a third of json's time)."""
-    schema: dict[str, Any] = derived.value("schema", _read_schema)
-    return schema
-
-
-def _read_schema() -> dict[str, Any]:
+    """The stack schema shipped with kmc (read once per process)."""
     with schema_path().open(encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     return schema

@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from functools import cache
 
-from kmc import derived
 from kmc.schema_refs import resolve
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
@@ -49,7 +48,7 @@ ASSERTIONS = frozenset(
 
 @cache
 def _pattern(regex: str) -> re.Pattern[str]:
-    return derived.regex(regex)
+    return re.compile(regex)
 
 
 def _is_type(value: Any, kind: str) -> bool:

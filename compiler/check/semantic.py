@@ -12,7 +12,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from kmc.check import metrics, scaleout
 from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
-from kmc.derived import regex
 from kmc.errors import Diagnostic
 from kmc.model import Stack, millis
 from kmc.read.document import Document, JsonPath
@@ -22,11 +21,11 @@ TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
     from typing import Any
 
-DNS_SUBDOMAIN = regex(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 NODE_PORTS = range(30000, 32768)
 MIN_KUBERNETES = 25
 RESERVED_ENVIRONMENTS = ("default",)
-_RE2_UNSUPPORTED = regex(r"\(\?<?[=!]|\\[1-9]")
+_RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\\[1-9]")
 _FILTERING_ROLES = ("pod", "endpoints", "endpointslice", "service")
 
 
@@ -292,7 +291,7 @@ def _extra_jobs(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Pro
                 seen_targets.setdefault(key, name)
 
 
-_RE2_ONLY = regex(r"\\[pP](?:\{[^}]*\}|[A-Za-z])|\\.|\(\?<[=!]?")
+_RE2_ONLY = re.compile(r"\\[pP](?:\{[^}]*\}|[A-Za-z])|\\.|\(\?<[=!]?")
 
 
 def _python_spelling(regex: str) -> str:

@@ -62,12 +62,9 @@ def _leave(code: int) -> NoReturn:
 
     Freeing every module and object of a build costs golden/full ~8 ms, a tenth of the build.
     Nothing these paths leave needs the teardown: files are written through `with` or os.write,
-    and the one atexit handler they may register, kmc.derived's, is called here (the full CLI,
-    whose commands may use temporary directories, exits the usual way).
+    and they register no atexit handler (the full CLI, whose commands may use temporary
+    directories, exits the usual way).
     """
-    derived = sys.modules.get("kmc.derived")
-    if derived is not None:
-        derived.save()  # what kmc.derived would write at exit
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -10,16 +10,15 @@ import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
-from kmc.derived import regex
 from kmc.model import CustomMetric, ExternalMetric, PrometheusAdapter, Stack
 from kmc.read.document import JsonPath
 from kmc.record import record
 
-_CAPTURE_REFERENCE = regex(r"\$\{?\d+\}?")  # Go's regexp.Expand: $N or ${N}
-_CAPTURE_NUMBER = regex(r"\$\{?(\d+)\}?")
-_SELECTOR = regex(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{.*\})?\s*$", re.DOTALL)
-_JOB_MATCHER = regex(r'\bjob\s*=\s*"([^"]*)"')
-_UNEXPANDED = regex(r"<<.*?>>")
+_CAPTURE_REFERENCE = re.compile(r"\$\{?\d+\}?")  # Go's regexp.Expand: $N or ${N}
+_CAPTURE_NUMBER = re.compile(r"\$\{?(\d+)\}?")
+_SELECTOR = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{.*\})?\s*$", re.DOTALL)
+_JOB_MATCHER = re.compile(r'\bjob\s*=\s*"([^"]*)"')
+_UNEXPANDED = re.compile(r"<<.*?>>")
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:

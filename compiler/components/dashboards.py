@@ -9,10 +9,10 @@ is provisioned (after the stack's uid replacements), and its ConfigMap fits in w
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from kmc import derived
 from kmc.model import Dashboard, Stack
 from kmc.read.document import JsonPath
 from kmc.record import replace
@@ -30,8 +30,8 @@ PROMETHEUS_NAME = "Prometheus"
 APPLY_ANNOTATION_LIMIT = 262144
 # Datasource references Grafana resolves by itself.
 BUILT_IN = frozenset({"grafana", "-- Grafana --", "-- Mixed --", "-- Dashboard --"})
-_VARIABLE = derived.regex(r"^\$(\{([A-Za-z0-9_]+)(:[a-z]+)?\}|([A-Za-z0-9_]+))$")
-_NOT_SLUG = derived.regex(r"[^a-z0-9]+")
+_VARIABLE = re.compile(r"^\$(\{([A-Za-z0-9_]+)(:[a-z]+)?\}|([A-Za-z0-9_]+))$")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 Problem = tuple[JsonPath, str, str]
 
@@ -58,7 +58,7 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
     sources = provisioned_datasources(stack)
     problems: list[Problem] = []
     found: list[tuple[JsonPath, Dashboard, object]] = []  # (where, dashboard, its uid)
-    library = derived.value("library dashboards", _read_library) if grafana.library else {}
+    library = _read_library() if grafana.library else {}
     for index, name in enumerate(grafana.library):
         where: JsonPath = ("grafana", "dashboards", "library", index)
         kept = library[name]
@@ -145,7 +145,7 @@ def datasource_references(value: Any) -> Iterator[str | None]:
 
 
 def _read_library() -> dict[str, dict[str, Any]]:
-    """Each library dashboard's text, uid and what it refers to (kept by kmc.derived).
+    """Each library dashboard's text, uid and what it refers to.
 
     The library's files are kept in `_text`'s form (a test holds them to it): used as they are,
     without the pure-Python indenting encoder json.dumps(indent=...) falls back to."""

@@ -10,9 +10,9 @@ its series come from; without them the group is left out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
-from kmc import derived
 from kmc.model import AlertOverride, Stack
 from kmc.read import yaml_subset
 from kmc.record import record, replace
@@ -23,7 +23,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
     from typing import Any
 
-PLACEHOLDER = derived.regex(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 CUSTOM_FILE = "custom.yaml"
 
 # What a group may require, and how a stack provides it.
@@ -73,11 +73,11 @@ class Pack:
 
 def library() -> dict[str, Pack]:
     """Every pack of the library, by name (the file's stem), sorted."""
-    return {name: _pack(name, data) for name, data in derived.value("rule library", _read_library).items()}
+    return {name: _pack(name, data) for name, data in _read_library().items()}
 
 
 def _read_library() -> dict[str, Any]:
-    """The data of every rule file of the library, by stem (kept by kmc.derived: ~3 ms to read)."""
+    """The data of every rule file of the library, by stem."""
     files = sorted((data_dir("library") / "rules").glob("*.yaml"))
     return {path.stem: read_rule_file(path.read_text(encoding="utf-8")) for path in files}
 

@@ -8,10 +8,10 @@ job leaves pods that are annotated themselves to the pod job; the plain jobs lea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from kmc.components.base import ServiceTarget
-from kmc.derived import regex
 from kmc.model import ComponentJob, Stack
 from kmc.record import record
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 ETCD_CERTS = "/etc/prometheus/secrets/etcd"
 KUBE_SYSTEM = "kube-system"
-_NOT_LABEL_CHARACTER = regex(r"[^a-zA-Z0-9_]")
+_NOT_LABEL_CHARACTER = re.compile(r"[^a-zA-Z0-9_]")
 
 
 def sanitize(name: str) -> str:

@@ -38,7 +38,6 @@ from pathlib import Path
 
 from kmc import __version__, schema_refs
 from kmc.components import aggregated_api, alertmanager_config
-from kmc.derived import regex
 from kmc.emitters import helm_texts
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, dynamic_nodes, lookup
@@ -55,8 +54,8 @@ RELEASE_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/managed-by", 
 KUBE_VERSION = ">=1.25.0-0"  # the oldest Kubernetes kmc's objects are valid for (see semantic checks)
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-_PATH = regex(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-_INDENT = regex(r"(?: |- )*")
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_INDENT = re.compile(r"(?: |- )*")
 
 
 def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[str, bytes]:

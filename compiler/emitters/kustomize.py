@@ -16,15 +16,15 @@ generators are used: APIService service references and object names stay as comp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 
-from kmc.derived import regex
 from kmc.emitters.manifests import file_name
 from kmc.ir import KObject, ObjectGraph, dynamic_nodes, resolve
 from kmc.text import yaml_text
 
 # Where a camelCase word continues with a capital: `kubeStateMetrics` → `kube-state-metrics`.
-_WORD_BOUNDARY = regex(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kmc.derived import regex
+import re
+
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.record import record
 
@@ -14,7 +15,7 @@ MAX_NODES = 200_000
 MAX_DEPTH = 64
 # C0 and C1 controls (but tab and line feed), DEL, and Unicode's line/paragraph separators: YAML
 # parsers disagree on them (Go's, in kubectl and Helm, refuses them) and no Kubernetes field wants them.
-CONTROL = regex("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 JsonPath = tuple[str | int, ...]
 

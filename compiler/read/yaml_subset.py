@@ -12,7 +12,8 @@ it and reports every problem as before. tests/test_yaml_subset.py holds the two 
 
 from __future__ import annotations
 
-from kmc.derived import regex
+import re
+
 from kmc.read.document import MAX_DEPTH, MAX_NODES, JsonPath, Scalar
 from kmc.read.yaml_scalars import Decline, block_scalar, double_quoted, indent_of, rest_is_empty, single_quoted
 from kmc.read.yaml_types import Unreadable, implicit_tag, plain_value
@@ -27,12 +28,12 @@ if TYPE_CHECKING:
 # Text this reader leaves to PyYAML: tabs, CR, other controls, NEL, line and paragraph separators,
 # a byte-order mark past the start, non-characters. (Two small classes: a class spanning most of
 # Unicode, as PyYAML's reader has, takes ~9 ms to compile.)
-_UNUSUAL = regex("[\x00-\x09\x0b-\x1f\x7f-\x9f]|[\u2028\u2029\ufeff\ufffe\uffff]")
+_UNUSUAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]|[\u2028\u2029\ufeff\ufffe\uffff]")
 # Where a one-line plain scalar ends in a block: `: `, a `:` ending the line, ` #`.
-_BLOCK_PLAIN_END = regex(r": | #|:$")
+_BLOCK_PLAIN_END = re.compile(r": | #|:$")
 # In a flow collection also at `,[]{}` and at any `:` (a plain `a:b` is read differently by
 # PyYAML and libyaml there, so it is declined).
-_FLOW_PLAIN_END = regex(r"[,\[\]{}:]| #")
+_FLOW_PLAIN_END = re.compile(r"[,\[\]{}:]| #")
 # Characters that cannot start a plain scalar (YAML's indicators); `-` can when a non-space follows.
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # PyYAML reads a key only up to this many characters ahead.

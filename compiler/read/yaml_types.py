@@ -46,9 +46,8 @@ _NUMBER_OR_DATE = str.maketrans(dict.fromkeys("0123456789+-_:.bxabcdefABCDEFinfI
 
 @functools.cache
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    from kmc.derived import regex
 
-    return regex(_FLOAT), regex(_INT), regex(_TIMESTAMP)
+    return re.compile(_FLOAT), re.compile(_INT), re.compile(_TIMESTAMP)
 
 
 def implicit_tag(text: str) -> Tag:

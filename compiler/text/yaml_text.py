@@ -11,8 +11,8 @@ generated values and on every golden file.
 from __future__ import annotations
 
 import functools
+import re
 
-from kmc.derived import regex
 from kmc.read.yaml_types import implicit_tag
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # Plain scalars that PyYAML (YAML 1.1) may write bare but Go's YAML parsers (kubectl, kustomize,
 # Helm) read as something other than a string: YAML 1.1's one-letter booleans, and YAML 1.2's
 # numbers (0o17, 1e3, 0x1F, .inf). Quoting a string that did not need it costs nothing.
-_GO_NON_STRINGS = regex(
+_GO_NON_STRINGS = re.compile(
     r"[yYnN]|[-+]?0o[0-7_]+|0x[0-9a-fA-F_]+|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
 )
 

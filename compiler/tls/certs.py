@@ -19,10 +19,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from kmc.derived import regex
 from kmc.record import record
 from kmc.tls.request import CA_CERT, CA_KEY, KEY_TYPES, SIDECAR, STATE_FORMAT, TLS_CERT, TLS_KEY, CertError, ServingRequest
 
@@ -181,7 +181,7 @@ def _reuse(directory: Path, request: ServingRequest) -> ServingMaterial | None:
 
 
 # A UTC time as datetime.isoformat writes one (the fast path checks its shape without datetime).
-_ISO_UTC = regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?\+00:00")
+_ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?\+00:00")
 
 
 def _sha256(data: bytes) -> str:
