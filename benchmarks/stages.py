@@ -8,7 +8,6 @@ validating the stack, compiling the object graph, emitting the files, writing th
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import time
 from pathlib import Path
@@ -20,7 +19,6 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--format", default="manifests", choices=("manifests", "helm", "kustomize"))
     args = parser.parse_args()
-    gc.disable()  # as kmc.commands.entry does for `kmc build`
     started = time.perf_counter()
     from kmc import components, pipeline
     from kmc.check.validate import validate
