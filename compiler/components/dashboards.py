@@ -12,16 +12,12 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from kmc.model import Dashboard, Stack
 from kmc.read.document import JsonPath
 from kmc.record import replace
 from kmc.resources import data_dir
-from kmc.text import json_text
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 PROMETHEUS_UID = "kmc-prometheus"
 PROMETHEUS_NAME = "Prometheus"
@@ -107,7 +103,7 @@ def _read(stack_dir: Path, file: str) -> tuple[dict[str, Any] | None, str]:
 
 
 def _text(board: Mapping[str, Any]) -> str:
-    return json_text.dumps(board, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(board, indent=2, ensure_ascii=False) + "\n"
 
 
 def _slug(stem: str) -> str:
@@ -147,8 +143,8 @@ def datasource_references(value: Any) -> Iterator[str | None]:
 def _read_library() -> dict[str, dict[str, Any]]:
     """Each library dashboard's text, uid and what it refers to.
 
-    The library's files are kept in `_text`'s form (a test holds them to it): used as they are,
-    without the pure-Python indenting encoder json.dumps(indent=...) falls back to."""
+    The library's files are kept in `_text`'s form (a test holds them to it), so their text is
+    used as it is."""
     library = {}
     for path in sorted((data_dir("library") / "dashboards").glob("*.json")):
         text = path.read_text(encoding="utf-8")

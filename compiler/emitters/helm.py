@@ -35,6 +35,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from kmc import __version__, schema_refs
 from kmc.components import aggregated_api, alertmanager_config
@@ -42,11 +43,7 @@ from kmc.emitters import helm_texts
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, dynamic_nodes, lookup
 from kmc.model import Stack
-from kmc.text import json_text, yaml_text
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
+from kmc.text import yaml_text
 
 # Labels only the chart adds (to each object's own metadata, never to selectors or pod templates):
 # the one place that says what `helm template` may add beyond `kmc build --format manifests`.
@@ -67,7 +64,7 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
     files = {
         "Chart.yaml": _chart_yaml(stack, used),
         "values.yaml": _values_yaml(defaults, schema),
-        "values.schema.json": json_text.dumps(values_schema(schema, used, defaults, chart), indent=2, sort_keys=True) + "\n",
+        "values.schema.json": json.dumps(values_schema(schema, used, defaults, chart), indent=2, sort_keys=True) + "\n",
         "templates/_helpers.tpl": _helpers(chart),
         "templates/NOTES.txt": _notes(graph, stack),
         "README.md": _readme(stack, schema, defaults, used),

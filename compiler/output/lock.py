@@ -27,8 +27,6 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 
-from kmc.text import json_text
-
 LOCK_NAME = ".kmc-lock.json"
 LOCK_FORMAT = 1
 
@@ -137,7 +135,7 @@ def updated(
             "files": {path: sha256(content) for path, content in sorted(files.items())},
             "warnings": list(warnings),
         }
-    return (json_text.dumps({"lock": LOCK_FORMAT, "trees": entries}, indent=1, sort_keys=True) + "\n").encode()
+    return (json.dumps({"lock": LOCK_FORMAT, "trees": entries}, indent=1, sort_keys=True) + "\n").encode()
 
 
 def write(out: str | os.PathLike[str], text: bytes) -> None:

@@ -1,1 +1,1 @@
-"""Deterministic YAML and JSON text, as every consumer of kmc's output reads it."""
+"""Deterministic YAML text, as every consumer of kmc's output reads it."""

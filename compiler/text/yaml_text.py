@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 from kmc.read.yaml_types import implicit_tag
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 # Plain scalars that PyYAML (YAML 1.1) may write bare but Go's YAML parsers (kubectl, kustomize,
 # Helm) read as something other than a string: YAML 1.1's one-letter booleans, and YAML 1.2's
