@@ -9,12 +9,9 @@ values; the Helm emitter turns them into `.Values` references.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from kmc.record import record
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 # Apply order: what others depend on comes first.
 KIND_ORDER = (

@@ -13,15 +13,13 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from kmc.ir import lookup
 from kmc.record import field, record
 from kmc.schema_refs import properties, resolve, resolved
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
-    from typing import Any
-
     Json = Any
     # A subschema's properties and its additionalProperties schema (None: it admits no other key).
     _Shape = tuple[dict[str, Mapping[str, Any]], Mapping[str, Any] | None]

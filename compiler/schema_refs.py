@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 
 def resolve(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:

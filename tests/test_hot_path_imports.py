@@ -1,9 +1,9 @@
 """What a plain `kmc build` imports: the speed of a pre-commit hook, held without timing anything.
 
-Import time is most of a build's cost (see the README's performance section), and one stray
+Import time is most of a build's cost (see docs/performance.md), and one stray
 top-level import of a heavy library undoes the work silently. So each case runs the console
 script's `main` in a fresh interpreter, as `kmc` runs it, and lists the modules it imported.
-A module named here that a build must now import needs a measurement and a README update, not
+A module named here that a build must now import needs a measurement and a line in docs/performance.md, not
 just a change to this list.
 """
 
@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # tools, and modules that cost more than their use (dataclasses imports inspect; kmc uses kmc.record).
 NEVER = {
     "click", "jsonschema", "referencing", "jinja2", "yaml", "hypothesis", "pytest", "dataclasses", "inspect", "ast", "dis", "difflib", "decimal",
-    "typing",  # every kmc module imports it under TYPE_CHECKING only (~4 ms)
 }  # fmt: skip
 # Libraries only a component that needs them may import, and only when a stack compiles it:
 # golden/minimal enables nothing optional and must not pay for them.

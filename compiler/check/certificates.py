@@ -4,16 +4,14 @@ the material each `tls` mode needs, and report what is wrong with it where the s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from kmc.components.aggregated_api import TlsServer, tls_servers
 from kmc.model import Stack, TlsMaterial
 from kmc.read.document import JsonPath
 from kmc.record import replace
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
-    from typing import Literal
-
     # `create`: a build, which may mint certificates into the state directory; `read`: `build
     # --check`, which must not write and needs the state to exist; `files`: `kmc validate`, which only
     # reads the files the stack names.

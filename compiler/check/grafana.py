@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from kmc.components.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID, Problem
 from kmc.model import Stack
 from kmc.read.document import JsonPath
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 # Keys whose values are credentials by their name.
 CREDENTIAL = re.compile(r"password|secret|token|api_?key|private_?key|credential", re.IGNORECASE)

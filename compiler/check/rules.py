@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from kmc.check.semantic import NODE_PORTS
 from kmc.components import rule_packs
 from kmc.model import Stack
 from kmc.read.document import JsonPath
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 Problem = tuple[JsonPath, str, str, bool]  # path, message, hint, at the key
 

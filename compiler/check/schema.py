@@ -6,15 +6,12 @@ import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.read.document import Document, JsonPath
 from kmc.resources import schema_path
 from kmc.schema_refs import properties, resolve
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 STACK_VERSION = 1
 

@@ -8,6 +8,7 @@ import ipaddress
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from kmc.check import metrics, scaleout
 from kmc.components import facts, prometheus
@@ -16,10 +17,6 @@ from kmc.errors import Diagnostic
 from kmc.model import Stack, millis
 from kmc.read.document import Document, JsonPath
 from kmc.record import replace
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 NODE_PORTS = range(30000, 32768)

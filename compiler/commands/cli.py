@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from kmc import __version__
 from kmc.commands import certs
 from kmc.errors import KmcError, StackInvalid
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 FORMAT_CHOICES = ("manifests", "helm", "kustomize", "all")
 

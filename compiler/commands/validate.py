@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from kmc.commands.output import Output, problems
 from kmc.errors import StackInvalid
 
-TYPE_CHECKING = False  # not typing's: importing typing costs ~4 ms
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path

@@ -9,12 +9,9 @@ compiled file holds no secret and can live in a ConfigMap.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from kmc.model import Alertmanager, SecretRef
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 SECRETS_DIR = "/etc/alertmanager/secrets"
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kmc.components import kube, metrics_server, prometheus_adapter
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject
 from kmc.model import Autoscaler, Stack
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 NAME = "autoscaling"
 ROLE = "autoscaler"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from kmc.ir import KObject
 from kmc.model import Stack
 from kmc.record import record
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
-    from typing import Protocol
-
     from kmc.components.aggregated_api import TlsServer
 
     class Component(Protocol):

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from kmc.components import aggregated_api, kube
 from kmc.components.aggregated_api import TlsServer
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject, Param
 from kmc.model import Stack
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 NAME = aggregated_api.METRICS_SERVER
 ROLE = "api-server"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 from kmc.components import adapter_rules, aggregated_api, kube
 from kmc.components.aggregated_api import TlsServer
@@ -12,10 +13,6 @@ from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject, Param
 from kmc.model import Stack
 from kmc.text import yaml_text
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 NAME = aggregated_api.PROMETHEUS_ADAPTER
 ROLE = "api-server"

@@ -15,14 +15,12 @@ For the known kinds of store, `url` is the store's base URL and the documented p
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from kmc.model import SecretRef, Stack
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
-    from typing import Any
-
     Entry = Mapping[str, Any]
 
 SECRETS_DIR = "/etc/prometheus/remote-secrets"

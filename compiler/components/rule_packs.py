@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from kmc.model import AlertOverride, Stack
 from kmc.read import yaml_subset
 from kmc.record import record, replace
 from kmc.resources import data_dir
 from kmc.text import yaml_text
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 CUSTOM_FILE = "custom.yaml"

@@ -14,12 +14,9 @@ Prometheus 3 expands environment variables in external labels by default; 2.53 n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from kmc.model import Stack
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 SHARD_LABEL = "shard"
 HASH_LABEL = "__tmp_hash"

@@ -10,15 +10,12 @@ HA replicas by the replica label. When Query runs, it is the stack's Prometheus 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from kmc.components import kube
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject, Param, Switch
 from kmc.model import Stack
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 NAME = "thanos-query"
 ROLE = "query"

@@ -8,12 +8,9 @@ are Helm's, written out literally here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from kmc.model import AdminSecret, Stack
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def notes(

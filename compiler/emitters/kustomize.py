@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 from kmc.emitters.manifests import file_name
 from kmc.ir import KObject, ObjectGraph, dynamic_nodes, resolve
@@ -26,9 +27,6 @@ from kmc.text import yaml_text
 # Where a camelCase word continues with a capital: `kubeStateMetrics` → `kube-state-metrics`.
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"

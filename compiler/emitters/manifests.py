@@ -8,13 +8,10 @@ values and each environment's name otherwise, and NN is the kind's apply rank, s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kmc.ir import KIND_ORDER, ObjectGraph, dynamic_nodes, resolve
 from kmc.text import yaml_text
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 DEFAULT_ENV = "default"
 

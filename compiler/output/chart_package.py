@@ -13,15 +13,12 @@ import io
 import re
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from kmc.errors import KmcError
 from kmc.tls.private_keys import holds_private_key
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 _SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?")
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

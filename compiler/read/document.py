@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.record import record
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 MAX_NODES = 200_000
 MAX_DEPTH = 64

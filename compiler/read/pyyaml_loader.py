@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import yaml
 
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.read.document import CONTROL, MAX_DEPTH, MAX_NODES, Document, JsonPath, Scalar, json_path, located
-
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 # What YAML refuses anywhere in a stream, and what it counts as a line break.
 _NOT_YAML_TEXT = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -13,15 +13,13 @@ it and reports every problem as before. tests/test_yaml_subset.py holds the two 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from kmc.read.document import MAX_DEPTH, MAX_NODES, JsonPath, Scalar
 from kmc.read.yaml_scalars import Decline, block_scalar, double_quoted, indent_of, rest_is_empty, single_quoted
 from kmc.read.yaml_types import Unreadable, implicit_tag, plain_value
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
-    from typing import Any
-
     Read = tuple[Any, dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]], dict[JsonPath, Scalar]]
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
-    from typing import Literal, TypeVar
-
     _N = TypeVar("_N", int, float)
 
     Tag = Literal["str", "bool", "int", "float", "null", "timestamp", "merge", "value"]

@@ -5,14 +5,12 @@ every certificate problem is: shared by the state (`kmc.tls.certs`) and the cryp
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from kmc.errors import KmcError
 from kmc.record import record
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
-    from typing import Literal
-
     Mode = Literal["generate", "ca"]
 
 KEY_TYPES = ("ecdsa-p256", "rsa-2048", "rsa-3072", "rsa-4096")
