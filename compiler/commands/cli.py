@@ -14,7 +14,7 @@ import click
 
 from kmc import __version__
 from kmc.commands import certs
-from kmc.errors import KmcError, StackInvalid
+from kmc.errors import KmcError
 
 FORMAT_CHOICES = ("manifests", "helm", "kustomize", "all")
 
@@ -192,9 +192,6 @@ def completion(shell: str) -> None:
     click.echo(complete(cli, {}, "kmc", "_KMC_COMPLETE").source())
 
 
-DIFFERS = 4  # `kmc diff`: the objects differ
-
-
 @cli.command()
 @output_options
 @click.argument("stack", type=click.Path(path_type=Path))
@@ -216,83 +213,12 @@ def diff(stack: Path, against: Path | None, rev: str | None, env: str) -> None:
     \b
     Exit codes: 0 no difference; 4 the objects differ; 1 error; 2 usage.
     """
-    from kmc import pipeline
-    from kmc.emitters.manifests import render_objects
-    from kmc.output import objdiff
+    from kmc.commands import diff as diffing
 
     if against is not None and rev is not None:
         raise click.UsageError("give --against or --rev, not both")
-    compiled = pipeline.compile_stack(stack, display=str(stack), certificates="read")
-    if env != "default" and env not in compiled.stack.environments:
-        raise click.UsageError(f"the stack has no environment {env!r}")
-    new = render_objects(compiled.graph, compiled.stack.values(None if env == "default" else env))
-    if against is not None:
-        old = _objects_in(against / "manifests" / env if (against / "manifests").is_dir() else against)
-        label = str(against)
-    else:
-        old, label = _objects_at(stack, rev or "HEAD", env)
-    diffs = objdiff.diff(old, new)
-    if not diffs:
-        _say(f"kmc: no difference between {label} and {stack} ({env}: {len(new)} objects)")
-        return
-    click.echo(objdiff.render(diffs), nl=False)
-    recreate = sum(1 for item in diffs if item.recreate)
-    _say(
-        f"kmc: {len(diffs)} object{'s differ' if len(diffs) != 1 else ' differs'} from {label}" + (f"; {recreate} need delete and recreate" if recreate else "")
-    )
-    sys.exit(DIFFERS)
-
-
-def _objects_in(directory: Path) -> list[Any]:
-    import yaml
-
-    objects = []
-    for path in sorted(directory.glob("*.y*ml")):
-        try:
-            objects += [obj for obj in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(obj, dict)]
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise KmcError(f"{path}: not YAML objects: {err}") from None
-    if not objects:
-        raise KmcError(f"{directory}: no Kubernetes objects (*.yaml) to compare with")
-    return objects
-
-
-def _objects_at(stack: Path, rev: str, env: str) -> tuple[list[Any], str]:
-    """The objects the stack at git revision `rev` builds (its directory checked out in a temp dir)."""
-    import io
-    import subprocess
-    import tarfile
-    import tempfile
-
-    from kmc import pipeline
-    from kmc.emitters.manifests import render_objects
-
-    def git(*args: str, cwd: Path | None = None) -> bytes:
-        try:
-            result = subprocess.run(["git", *args], cwd=cwd or stack.resolve().parent, capture_output=True, check=False, timeout=60)
-        except FileNotFoundError:
-            raise KmcError("--rev needs git, which is not installed") from None
-        if result.returncode != 0:
-            raise KmcError(f"git {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
-        return result.stdout
-
-    prefix = git("rev-parse", "--show-prefix").decode().strip()
-    top = Path(git("rev-parse", "--show-toplevel").decode().strip())
-    archive = git("archive", "--format=tar", f"{rev}:{prefix}", cwd=top)  # the stack's directory as it was
-    with tempfile.TemporaryDirectory() as temp:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(temp, filter="data")
-        old_stack = Path(temp) / stack.name
-        if not old_stack.is_file():
-            raise KmcError(f"{stack.name} does not exist at {rev}")
-        label = f"{rev}:{prefix}{stack.name}"
-        try:
-            # The certificates of the stack as it was are the ones in today's state directory.
-            compiled = pipeline.compile_stack(old_stack, display=label, certificates="read", state_base=stack.parent)
-        except StackInvalid as err:
-            raise KmcError(f"the stack at {rev} does not compile ({err}); compare with --against a directory instead") from None
-        values = compiled.stack.values(None if env == "default" else env) if env == "default" or env in compiled.stack.environments else None
-        return ([] if values is None else render_objects(compiled.graph, values)), label
+    if diffing.diff(stack, against, rev, env, _output()):
+        sys.exit(diffing.DIFFERS)
 
 
 @cli.command()
