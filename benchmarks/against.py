@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from timing import measure
+from timing import measure, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = str(ROOT / "golden/full/stack.yaml")
@@ -73,9 +73,6 @@ def main() -> None:
             times.setdefault(("helm", ""), []).append(measure([helm, "template", "bench", str(chart)])[0])
         shutil.rmtree(work, ignore_errors=True)
     helm_times = times[("helm", "")]
-
-    def paired(a: list[float], b: list[float]) -> float:
-        return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
     print(f"golden/full, {args.runs} rounds; helm template median {statistics.median(helm_times) * 1000:.0f} ms")
     for case in commands["new"]:
