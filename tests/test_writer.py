@@ -1,12 +1,11 @@
 """The writer is atomic: a failure at any write leaves the previous output byte-identical and no temp dir.
 
 A successful run is recorded first: every call the writer makes that changes the file system
-(`os.mkdir`, temporary directories included, `Path.chmod`, the writer's `_write_new` of each
-file, `os.rename`; `tempfile.mkdtemp` too, should it come back). Then the same
-write is repeated once per recorded call, that call failing as a full disk would (a file write
-leaves half the file behind first). Each time the writer must raise its `WriteError`, the output
-directory must be exactly as before, and no `.kmc-tmp-*` directory may remain; a retry must then
-succeed.
+(`os.mkdir`, temporary directories included; `Path.chmod`; the writer's `open` of each new file;
+`os.rename`; `tempfile.mkdtemp` too, should the writer use it). Then the same write is repeated
+once per recorded call, that call failing as a full disk would (a file write leaves half the file
+behind first). Each time the writer must raise its `WriteError`, the output directory must be
+exactly as before, and no `.kmc-tmp-*` directory may remain; a retry must then succeed.
 """
 
 from __future__ import annotations
@@ -75,25 +74,51 @@ class Writes:
         originals: dict[tuple[Any, str], Callable[..., Any]] = {
             (os, "mkdir"): os.mkdir,
             (Path, "chmod"): Path.chmod,
-            (writer, "_write_new"): writer._write_new,
             (tempfile, "mkdtemp"): tempfile.mkdtemp,
             (os, "rename"): os.rename,
         }
         for (owner, name), original in originals.items():
             monkeypatch.setattr(owner, name, self._wrap(name, original))
+        monkeypatch.setattr(writer, "open", self._open, raising=False)  # the writer's own `open`: files it writes and reads
 
     def _wrap(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(f"{name}{tuple(str(arg) for arg in args)}")
             if len(self.calls) - 1 == self.fail_at or self.fails(name, args):
-                if name == "_write_new":  # a full disk takes part of the file first
-                    path, content = args
-                    with open(path, "wb") as half:
-                        half.write(content[: len(content) // 2])
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             return original(*args, **kwargs)
 
         return call
+
+    def _open(self, path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        """Records and may fail an `open` that creates or changes a file; a read only reads."""
+        if not set(mode) & set("wxa+"):
+            return open(path, mode, *args, **kwargs)
+        self.calls.append(f"open{(str(path), mode)}")
+        if len(self.calls) - 1 == self.fail_at or self.fails("open", (path, mode)):
+            return _FullDisk(open(path, mode, *args, **kwargs))
+        return open(path, mode, *args, **kwargs)
+
+
+class _FullDisk:
+    """A file opened for writing on a disk that fills up: a write takes part of its data, then fails."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def write(self, content: bytes) -> int:
+        self.file.write(content[: len(content) // 2])
+        self.file.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 SCENARIOS = [
@@ -125,7 +150,8 @@ def test_a_failure_at_any_write_changes_nothing(
         write_trees(rehearsal, built)
     shutil.rmtree(rehearsal.parent)
     kinds = {call.split("(")[0] for call in recorder.calls}
-    assert {"mkdir", "chmod", "_write_new", "rename"} <= kinds <= {"mkdir", "mkdtemp", "chmod", "_write_new", "rename"}
+    assert {"mkdir", "chmod", "open", "rename"} <= kinds <= {"mkdir", "mkdtemp", "chmod", "open", "rename"}
+    assert sum(call.startswith("open(") for call in recorder.calls) == sum(map(len, built.values()))  # every file written is a failure point
 
     broken = []
     for index, call in enumerate(recorder.calls):

@@ -67,31 +67,15 @@ def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
 
 
 def _write_new(path: str, content: bytes) -> None:
-    """Create `path` holding `content`: three system calls, where open() adds an fstat and an
-    isatty check to each of the hundreds of files a build writes."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)  # less the umask, as open() makes files
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(descriptor, view) :]
-    finally:
-        os.close(descriptor)
+    """Create `path` holding `content`; it must not exist yet."""
+    with open(path, "xb") as file:
+        file.write(content)
 
 
 def _read_up_to(path: str, size: int) -> bytes:
-    """The first `size` bytes of `path` (fewer if it is shorter), without open()'s extra calls."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while size > 0:
-            chunk = os.read(descriptor, size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(descriptor)
+    """The first `size` bytes of `path` (fewer if it is shorter)."""
+    with open(path, "rb") as file:
+        return file.read(size)
 
 
 def _temp_dir(parent: Path) -> Path:
