@@ -7,16 +7,14 @@ import base64
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kmc.components import kube
 from kmc.ir import KObject
 from kmc.model import ApiServerTls, Stack
 from kmc.record import record
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a build ~4 ms
 if TYPE_CHECKING:
-    from typing import Any
-
     from kmc.tls.request import ServingRequest
 
 METRICS_SERVER = "metrics-server"
