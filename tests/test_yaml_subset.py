@@ -3,7 +3,7 @@
 `yaml_subset.read` spares a build PyYAML's import; it must give exactly what the loader's PyYAML
 path gives (values with their Python types, key order, positions of values and keys, scalars as
 written) or return None. Held here against PyYAML with libyaml's marks and with the pure-Python
-parser's: on every stack and rule file kmc ships (where the reader must answer), on the README's
+parser's: on every stack and rule file kmc ships (where the reader must answer), on the docs'
 examples, and on generated documents written in several styles. Also: the YAML 1.1 types of plain
 scalars equal PyYAML's resolver and constructor on generated text.
 """
@@ -28,7 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 VALID = sorted([*ROOT.glob("golden/*/stack.yaml"), ROOT / "stack.yaml", ROOT / "library" / "starter-stack.yaml"])
 INVALID = sorted(ROOT.glob("golden/invalid/*/stack.yaml"))
 RULES = sorted((ROOT / "library" / "rules").glob("*.yaml"))
-README_EXAMPLES = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL)
+DOCS_EXAMPLES = [
+    text
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for text in re.findall(r"```yaml\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
+]
 
 
 def _pyyaml(text: str, marks: Any) -> tuple[Any, ...] | None:
@@ -83,8 +87,8 @@ def test_invalid_stacks_are_read_alike_or_left_to_pyyaml(path: Path) -> None:
     _check(path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("text", README_EXAMPLES, ids=lambda text: text.splitlines()[0][:30])
-def test_readme_examples_are_read_alike(text: str) -> None:
+@pytest.mark.parametrize("text", DOCS_EXAMPLES, ids=lambda text: text.splitlines()[0][:30])
+def test_docs_examples_are_read_alike(text: str) -> None:
     _check(text)
 
 
