@@ -1,9 +1,10 @@
 """The `kmc` console script: answers the hot paths of a pre-commit hook before importing click.
 
 `kmc --version`, a `kmc build` or `kmc build --check` whose output the lock proves current
-(standard library only) and any plain `kmc build` or `kmc validate` command line (no click) run here; everything else, and any
-argument this parser does not know (--help, a typo), goes to the full CLI in `kmc.commands.cli`, which
-parses the command line itself. Both paths print through `kmc.commands.build`.
+(standard library only) and any plain `kmc build` or `kmc validate` command line (no click) run
+here; everything else, and any argument `kmc.commands.argv` does not know (--help, a typo), goes
+to the full CLI in `kmc.commands.cli`, which parses the command line itself. Both paths run the
+same command modules and print through `kmc.commands.output`.
 """
 
 from __future__ import annotations
