@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kmc.errors import Diagnostic, UsageError
 from kmc.ir import ObjectGraph
@@ -59,9 +59,7 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
     from kmc.emitters import manifests
 
     stack = compiled.stack
-    if env is not None and env != manifests.DEFAULT_ENV and env not in stack.environments:
-        known = ", ".join([manifests.DEFAULT_ENV, *stack.environments])
-        raise UsageError(f"the stack has no environment {env!r}; it has: {known}")
+    chosen = None if env is None else environment_values(stack, env)
     trees: dict[str, Mapping[str, bytes]] = {}
     every_env = [(name, stack.values(_env(name))) for name in [manifests.DEFAULT_ENV, *stack.environments]]
     for fmt in formats:
@@ -79,9 +77,20 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
         elif env is None:
             trees["manifests"] = manifests.emit(compiled.graph, every_env)
         else:
-            files = manifests.emit(compiled.graph, [(env, stack.values(_env(env)))])
+            assert chosen is not None
+            files = manifests.emit(compiled.graph, [(env, chosen)])
             trees[f"manifests/{env}"] = {path.split("/", 1)[1]: content for path, content in files.items()}
     return trees
+
+
+def environment_values(stack: Stack, env: str) -> Mapping[str, Any]:
+    """The parameter values of environment `env` (`default`: the stack's own); a UsageError naming
+    the stack's environments when it has no such one."""
+    from kmc.emitters.manifests import DEFAULT_ENV
+
+    if env != DEFAULT_ENV and env not in stack.environments:
+        raise UsageError(f"the stack has no environment {env!r}; it has: {', '.join([DEFAULT_ENV, *stack.environments])}")
+    return stack.values(_env(env))
 
 
 def _env(name: str) -> str | None:

@@ -61,16 +61,6 @@ def _output() -> Any:
     return Output(quiet=bool(flags.get("quiet")), verbose=bool(flags.get("verbose") and not flags.get("quiet")))
 
 
-def _say(message: str) -> None:
-    _output().say(message)
-
-
-def _problems(text: str) -> None:
-    from kmc.commands.output import problems
-
-    problems(text)
-
-
 @cli.command()
 @output_options
 @click.argument("stack", type=click.Path(path_type=Path))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kmc.commands.output import Output
-from kmc.errors import KmcError, StackInvalid, UsageError
+from kmc.errors import KmcError, StackInvalid
 
 DIFFERS = 4  # the exit code when the objects differ
 
@@ -20,9 +20,7 @@ def diff(stack: Path, against: Path | None, rev: str | None, env: str, output: O
     from kmc.output import objdiff
 
     compiled = pipeline.compile_stack(stack, display=str(stack), certificates="read")
-    if env != "default" and env not in compiled.stack.environments:
-        raise UsageError(f"the stack has no environment {env!r}")
-    new = render_objects(compiled.graph, compiled.stack.values(None if env == "default" else env))
+    new = render_objects(compiled.graph, pipeline.environment_values(compiled.stack, env))
     if against is not None:
         old = _objects_in(against / "manifests" / env if (against / "manifests").is_dir() else against)
         label = str(against)

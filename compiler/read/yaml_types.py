@@ -9,7 +9,6 @@ PyYAML's resolver on generated text.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import TYPE_CHECKING, Literal, TypeVar
 
@@ -42,10 +41,7 @@ _TIMESTAMP = (
 _NUMBER_OR_DATE = str.maketrans(dict.fromkeys("0123456789+-_:.bxabcdefABCDEFinfINFaATtZ \t"))
 
 
-@functools.cache
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-
-    return re.compile(_FLOAT), re.compile(_INT), re.compile(_TIMESTAMP)
+_FLOATS, _INTS, _TIMESTAMPS = re.compile(_FLOAT), re.compile(_INT), re.compile(_TIMESTAMP)
 
 
 def implicit_tag(text: str) -> Tag:
@@ -58,12 +54,11 @@ def implicit_tag(text: str) -> Tag:
     if first in "-+0123456789.":
         if text.translate(_NUMBER_OR_DATE):
             return "str"
-        floats, ints, timestamps = _patterns()
-        if floats.match(text):
+        if _FLOATS.match(text):
             return "float"
-        if first != "." and ints.match(text):
+        if first != "." and _INTS.match(text):
             return "int"
-        if first.isdigit() and timestamps.match(text):
+        if first.isdigit() and _TIMESTAMPS.match(text):
             return "timestamp"
     elif text == "<<":
         return "merge"
