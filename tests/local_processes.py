@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -63,14 +64,31 @@ class _ThreadingHTTPServer6(ThreadingHTTPServer):
 
 
 class MetricsServer:
-    """A tiny exporter: serves `body` at `path` in the text exposition format and records every request."""
+    """A tiny exporter: serves `body` at `path` in the text exposition format and records every request.
 
-    def __init__(self, host: str, path: str = "/metrics", body: str = "fixture_up 1\n", port: int = 0) -> None:
+    With `tls` (certificate and key files) it serves HTTPS; with `token` it answers only callers
+    that send `Authorization: Bearer <token>` (401 otherwise), as a server that authorizes them."""
+
+    def __init__(
+        self,
+        host: str,
+        path: str = "/metrics",
+        body: str = "fixture_up 1\n",
+        port: int = 0,
+        tls: tuple[Path, Path] | None = None,
+        token: str | None = None,
+    ) -> None:
         self.path = path
         self.body = body.encode("utf-8")
+        self.token = token
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
+        self.refused = 0
         self._lock = threading.Lock()
         self._server = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)((host, port), self._handler())
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"metrics-{host}", daemon=True)
         self._thread.start()
@@ -111,6 +129,13 @@ class MetricsServer:
 
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
+                if server.token is not None and self.headers.get("Authorization") != f"Bearer {server.token}":
+                    with server._lock:
+                        server.refused += 1
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 with server._lock:
                     server.requests.append((url.path, parse_qs(url.query)))
                 found = url.path == server.path

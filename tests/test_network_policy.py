@@ -80,7 +80,11 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
         assert policies["thanos-query"]["spec"]["ingress"] == ([{"from": peers, "ports": http}] if peers else []) + mine + [scrape]
     if "grafana" in policies:
         peers = lookup(values, "grafana.networkPolicy.from")
-        assert policies["grafana"]["spec"]["ingress"] == ([{"from": peers, "ports": [{"port": 3000, "protocol": "TCP"}]}] if peers else [])
+        http = [{"port": 3000, "protocol": "TCP"}]
+        # The stack's Prometheus scrapes Grafana's /metrics, whatever the user lists.
+        scrape = {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/part-of": "kmc"}}}], "ports": http}
+        assert scrape["from"][0]["podSelector"]["matchLabels"].items() <= pods["prometheus"].items()
+        assert policies["grafana"]["spec"]["ingress"] == ([{"from": peers, "ports": http}] if peers else []) + [scrape]
     if "alertmanager" in policies:
         # The web port: the stack's Prometheus and the listed peers; the cluster port: only the other Alertmanagers.
         web, *peer_rules, gossip = policies["alertmanager"]["spec"]["ingress"]

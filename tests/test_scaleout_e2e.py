@@ -123,6 +123,9 @@ def test_every_target_is_scraped_by_exactly_one_shard(version: str, stacks: dict
     assert sorted(name for kind, name in objects if kind == "ConfigMap" and name.startswith("prometheus-shard-")) == names
     expected = expected_targets(cluster)["default-prefix"]
     others = expected - {SELF}
+    # Each pod scrapes its own Thanos sidecar, as it scrapes itself.
+    sidecar = ("thanos-sidecar", (("instance", "localhost:10902"), ("job", "thanos-sidecar")))
+    local = {SELF, sidecar}
 
     def shard_targets(url: str) -> set[Target]:
         return set(_active(url))
@@ -135,7 +138,7 @@ def test_every_target_is_scraped_by_exactly_one_shard(version: str, stacks: dict
             urls[name] = running.enter_context(_prometheus(binary, config, tmp_path / name, f"{name}-5b9d7c6f4-q2w3e", *_feature_flags(workload)))
 
         def settled() -> bool:
-            found = [shard_targets(url) - {SELF} for url in urls.values()]
+            found = [shard_targets(url) - local for url in urls.values()]
             return set().union(*found) == others and sum(len(targets) for targets in found) == len(others)
 
         def describe() -> str:
@@ -146,8 +149,8 @@ def test_every_target_is_scraped_by_exactly_one_shard(version: str, stacks: dict
         labels = {name: _external_labels(url) for name, url in urls.items()}
 
     for name in names:
-        assert SELF in per_shard[name], f"{name} scrapes itself"
-    found = [per_shard[name] - {SELF} for name in names]
+        assert local <= per_shard[name], f"{name} scrapes itself and its sidecar"
+    found = [per_shard[name] - local for name in names]
     assert set().union(*found) == others, "the union of the shards' targets is every fixture target"
     for first in range(SHARDS):
         for second in range(first + 1, SHARDS):

@@ -46,7 +46,7 @@ def test_one_shard_is_the_unsharded_output() -> None:
 
 @examples(6)
 @given(shards=st.integers(min_value=2, max_value=6))
-def test_each_shard_keeps_its_part_of_every_job_but_the_self_scrape(shards: int) -> None:
+def test_each_shard_keeps_its_part_of_every_job_but_the_pod_local_ones(shards: int) -> None:
     (base,) = _configs(FULL).values()
     sharded = _configs(_with(FULL, shards=shards))
     assert sorted(sharded) == [f"prometheus-shard-{index}" for index in range(shards)]
@@ -55,8 +55,9 @@ def test_each_shard_keeps_its_part_of_every_job_but_the_self_scrape(shards: int)
         assert config["global"]["external_labels"] == {**base["global"]["external_labels"], "shard": str(index)}
         assert [job["job_name"] for job in config["scrape_configs"]] == [job["job_name"] for job in base["scrape_configs"]]
         for job, unsharded in zip(config["scrape_configs"], base["scrape_configs"], strict=True):
-            if job["job_name"] == "prometheus":
-                assert job == unsharded, "each shard scrapes itself"
+            if job["job_name"] in ("prometheus", "thanos-sidecar"):
+                assert job == unsharded, "each shard scrapes itself and its own sidecars"
+                assert job["static_configs"][0]["targets"][0].startswith("localhost:")
                 continue
             *rest, hashmod, keep = job["relabel_configs"]
             assert rest == unsharded.get("relabel_configs", [])

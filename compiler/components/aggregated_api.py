@@ -21,6 +21,9 @@ METRICS_SERVER = "metrics-server"
 PROMETHEUS_ADAPTER = "prometheus-adapter"
 SERVING_PORT = 10250  # the container port; the Service offers it as 443
 CERT_DIR = "/etc/kmc-tls"
+# Where the Prometheus pods find the CA of each server they scrape (`<server>/ca.crt`).
+SCRAPE_CA_DIR = "/etc/prometheus-api-ca"
+SCRAPE_CA_NAME = "prometheus-api-ca"  # the ConfigMap of the CAs kmc knows at compile time
 KUBE_SYSTEM = "kube-system"
 
 
@@ -76,6 +79,39 @@ def tls_servers(stack: Stack, stack_dir: Path) -> tuple[TlsServer, ...]:
 def adapter_serves_anything(stack: Stack) -> bool:
     adapter = stack.prometheus_adapter
     return bool(adapter.custom or adapter.external or adapter.resource_metrics or adapter.raw_custom or adapter.raw_external)
+
+
+# -- self-monitoring: Prometheus scrapes each server's /metrics as an authorized caller --------
+
+
+def scrape_ca_file(name: str, tls: ApiServerTls) -> str | None:
+    """Where the Prometheus pods find the CA of server `name` (None: its mode is `insecure`)."""
+    return None if tls.mode == "insecure" else f"{SCRAPE_CA_DIR}/{name}/ca.crt"
+
+
+def scrape_ca(stack: Stack, servers: Iterable[TlsServer]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The objects and the projected volume that give the Prometheus pods each server's CA.
+
+    The CA kmc knows (modes generate, ca, secret) is compiled into a ConfigMap; cert-manager's is
+    read from the Certificate's Secret (`ca.crt` only, never the key). That Secret exists only
+    where the server is switched on, hence `optional`."""
+    known: dict[str, str] = {}
+    sources: list[dict[str, Any]] = []
+    for server in servers:
+        path = f"{server.name}/ca.crt"
+        if server.tls.mode == "cert-manager":
+            sources.append({"secret": {"items": [{"key": "ca.crt", "path": path}], "name": server.secret_name, "optional": True}})
+        elif server.tls.mode != "insecure" and server.name in stack.tls:  # absent only when validating
+            bundle = stack.tls[server.name].ca_bundle
+            assert bundle is not None
+            known[f"{server.name}.crt"] = bundle
+            sources.append({"configMap": {"items": [{"key": f"{server.name}.crt", "path": path}], "name": SCRAPE_CA_NAME}})
+    bodies = []
+    if known:
+        metadata = kube.metadata(SCRAPE_CA_NAME, "prometheus", "server", stack.namespace)
+        bodies.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": known})
+    volume = {"name": "api-ca", "projected": {"sources": sources}} if sources else None
+    return bodies, volume
 
 
 # -- objects every aggregated API server needs -------------------------------------------------

@@ -31,6 +31,16 @@ if TYPE_CHECKING:
 
 
 @record
+class TargetTls:
+    """How Prometheus reaches an HTTPS target that authorizes its callers (an aggregated API
+    server): with its service account token, verifying the serving certificate for `server_name`
+    with the CA in `ca_file` (None: unverified, the server's conscious `insecure` mode)."""
+
+    server_name: str
+    ca_file: str | None
+
+
+@record
 class ServiceTarget:
     """An exporter of the stack that Prometheus scrapes through its Service's endpoints."""
 
@@ -39,6 +49,14 @@ class ServiceTarget:
     service: str
     port_name: str
     honor_labels: bool = False
+    tls: TargetTls | None = None
+
+
+def api_server_target(name: str, namespace: str, ca_file: str | None) -> ServiceTarget:
+    """An aggregated API server's own metrics: over HTTPS with Prometheus' token (its ClusterRole
+    may `get /metrics`, which the server asks kube-apiserver about), the certificate verified for
+    the Service's name, as kube-apiserver verifies it."""
+    return ServiceTarget(name, namespace, name, "https", tls=TargetTls(f"{name}.{namespace}.svc", ca_file))
 
 
 @record

@@ -33,7 +33,10 @@ def compiled(stack: Stack) -> bool:
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
-    return ()
+    # Grafana serves /metrics on its HTTP port unless the stack's grafana.ini turns it off.
+    if str(stack.grafana.ini.get("metrics", {}).get("enabled", True)).lower() == "false":
+        return ()
+    return (ServiceTarget(NAME, stack.namespace, NAME, "http"),)
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
@@ -64,8 +67,10 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     objects = [KObject(body, NAME, conditions=(SWITCH,)) for body in bodies]
     if stack.enabled_somewhere(SWITCH, POLICY_SWITCH):
         peers = "grafana.networkPolicy.from"
-        # A rule with an empty `from` would admit everyone: with no peers there is no rule at all.
-        ingress = Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}], off=[])
+        # A rule with an empty `from` would admit everyone: with no peers there is no rule at all;
+        # Prometheus scrapes Grafana's /metrics whatever the user lists.
+        scrape = [{"from": [{"podSelector": {"matchLabels": dict(facts.prometheus_pods)}}], "ports": kube.tcp_ports(PORT)}] if scrape_targets(stack) else []
+        ingress = Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}, *scrape], off=scrape)
         objects.append(KObject(kube.network_policy(NAME, ns, ROLE, ingress), NAME, conditions=(SWITCH, POLICY_SWITCH)))
     return objects
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from kmc.components import aggregated_api, kube
 from kmc.components.aggregated_api import TlsServer
-from kmc.components.base import Facts, ServiceTarget
+from kmc.components.base import Facts, ServiceTarget, api_server_target
 from kmc.ir import KObject, Param
 from kmc.model import Stack
 
@@ -22,7 +22,7 @@ def compiled(stack: Stack) -> bool:
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
-    return ()  # its /metrics needs an authorized caller; the apiserver job sees the API's health
+    return (api_server_target(NAME, stack.namespace, aggregated_api.scrape_ca_file(NAME, stack.metrics_server.tls)),)
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import alertmanager, kube, remote_storage, rules, sharding, thanos
+from kmc.components import aggregated_api, alertmanager, kube, remote_storage, rules, sharding, thanos
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
@@ -34,10 +34,12 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     # Rules and alerting join the config before sharding splits it (each shard evaluates its share).
     unsharded = {**prometheus_config(stack, facts.service_targets), **rules.prometheus_section(stack), **alertmanager.prometheus_section(stack)}
     base = remote_storage.with_remote_storage(unsharded, stack)
+    ca_bodies, ca_volume = aggregated_api.scrape_ca(stack, facts.api_servers)
     bodies = [
         kube.service_account(NAME, ns, ROLE),
         _cluster_role(ns),
         kube.cluster_role_binding(NAME, ns, ROLE, kube.cluster_name(ns, NAME), NAME),
+        *ca_bodies,
     ]
     # One config, Service and workload; or one of each per shard (see kmc.components.sharding).
     for shard in sharding.shard_indexes(stack):
@@ -51,7 +53,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
                 "data": {"prometheus.yml": config},
             },
             _service(ns, shard),
-            _workload(stack, hashlib.sha256(config.encode()).hexdigest(), shard),
+            _workload(stack, hashlib.sha256(config.encode()).hexdigest(), ca_volume, shard),
         ]
     objects = [KObject(body, NAME) for body in bodies]
     if stack.enabled_somewhere(POLICY_SWITCH):
@@ -112,7 +114,7 @@ def _cluster_role(namespace: str) -> dict[str, Any]:
     }
 
 
-def _workload(stack: Stack, config_hash: str, shard: int | None = None) -> dict[str, Any]:
+def _workload(stack: Stack, config_hash: str, ca_volume: dict[str, Any] | None, shard: int | None = None) -> dict[str, Any]:
     name = sharding.shard_name(NAME, shard)
     mounts: list[dict[str, Any]] = [
         {"mountPath": "/etc/prometheus", "name": "config", "readOnly": True},
@@ -123,6 +125,9 @@ def _workload(stack: Stack, config_hash: str, shard: int | None = None) -> dict[
     if etcd.enabled:
         mounts.append({"mountPath": ETCD_CERTS, "name": "etcd-client", "readOnly": True})
         volumes.append({"name": "etcd-client", "secret": {"secretName": etcd.secret_name}})
+    if ca_volume is not None:
+        mounts.append({"mountPath": aggregated_api.SCRAPE_CA_DIR, "name": ca_volume["name"], "readOnly": True})
+        volumes.append(ca_volume)
     annotations = {"checksum/config": config_hash}
     if stack.rules.files:
         mounts.append({"mountPath": rules.MOUNT, "name": "rules", "readOnly": True})

@@ -9,7 +9,7 @@ from typing import Any
 
 from kmc.components import adapter_rules, aggregated_api, kube
 from kmc.components.aggregated_api import TlsServer
-from kmc.components.base import Facts, ServiceTarget
+from kmc.components.base import Facts, ServiceTarget, api_server_target
 from kmc.ir import KObject, Param
 from kmc.model import Stack
 from kmc.text import yaml_text
@@ -33,7 +33,7 @@ def compiled(stack: Stack) -> bool:
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
-    return ()
+    return (api_server_target(NAME, stack.namespace, aggregated_api.scrape_ca_file(NAME, stack.prometheus_adapter.tls)),)
 
 
 def prometheus_url(stack: Stack, facts_url: str) -> str:

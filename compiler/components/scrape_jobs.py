@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kmc.components import sharding, thanos
 from kmc.components.base import ServiceTarget
 from kmc.model import ComponentJob, Stack
 from kmc.record import record
@@ -63,7 +64,9 @@ ETCD_CLAIM = Claim(KUBE_SYSTEM, "component", "etcd")
 def scrape_configs(stack: Stack, targets: tuple[ServiceTarget, ...]) -> list[Job]:
     """All jobs of the stack, in a fixed order; extra jobs last, as written."""
     kube = stack.scrape.kubernetes
-    jobs: list[Job] = [_self_job()]
+    jobs: list[Job] = [_pod_local(sharding.SELF_JOB, 9090)]
+    if stack.prometheus.thanos_sidecar:
+        jobs.append(_pod_local(sharding.THANOS_SIDECAR_JOB, thanos.HTTP_PORT))
     claims: list[Claim] = [Claim(stack.namespace, "app.kubernetes.io/name", "prometheus")]
     if kube.apiserver.enabled:
         jobs.append(_apiserver(kube.apiserver))
@@ -148,8 +151,9 @@ def _pod_address(port_source: str | None, port: int | None = None) -> list[dict[
     ]
 
 
-def _self_job() -> Job:
-    return {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]}
+def _pod_local(name: str, port: int) -> Job:
+    """A container of the Prometheus pod itself: every replica and shard scrapes its own."""
+    return {"job_name": name, "static_configs": [{"targets": [f"localhost:{port}"]}]}
 
 
 def _apiserver(job: ComponentJob) -> Job:
@@ -235,6 +239,13 @@ def _service_target(target: ServiceTarget) -> Job:
             _copy("__meta_kubernetes_endpointslice_endpoint_node_name", "node"),
         ],
     }
+    if target.tls is not None:
+        tls: dict[str, Any] = {"server_name": target.tls.server_name}
+        if target.tls.ca_file is None:
+            tls["insecure_skip_verify"] = True
+        else:
+            tls["ca_file"] = target.tls.ca_file
+        job.update(scheme="https", authorization=_token(), tls_config=tls)
     if target.honor_labels:
         job["honor_labels"] = True
     else:

@@ -1,9 +1,10 @@
 """Scale-out of Prometheus: shards (each target scraped by exactly one shard) and HA replica labels.
 
 Sharding is compile-time: relabel rules cannot read environment variables, so every shard gets its
-own prometheus.yml, ConfigMap and workload (`prometheus-shard-K`). Every job but the self-scrape
+own prometheus.yml, ConfigMap and workload (`prometheus-shard-K`). Every job but the pod-local ones
 ends in a `hashmod` of the target's final `__address__` and a `keep` of the shard's index; the
-self-scrape (`localhost:9090`) stays on every shard, because each shard is its own localhost.
+pod-local jobs (Prometheus itself on `localhost:9090`, its sidecars) stay on every shard, because
+each shard is its own localhost.
 
 HA replicas are identical pods of one workload; they differ only in the replica external label,
 whose value Prometheus expands from the `POD_NAME` environment variable (the downward API).
@@ -23,6 +24,9 @@ HASH_LABEL = "__tmp_hash"
 POD_NAME_ENV = "POD_NAME"
 EXPAND_FEATURE = "--enable-feature=expand-external-labels"
 SELF_JOB = "prometheus"
+THANOS_SIDECAR_JOB = "thanos-sidecar"
+# Jobs whose target is a container of the scraping pod itself: on every shard, never split.
+POD_LOCAL_JOBS = frozenset((SELF_JOB, THANOS_SIDECAR_JOB))
 
 
 def sharded(stack: Stack) -> bool:
@@ -74,7 +78,9 @@ def shard_config(config: Mapping[str, Any], stack: Stack, index: int | None) -> 
     if index is not None:
         labels[SHARD_LABEL] = str(index)
         out["scrape_configs"] = [
-            job if job["job_name"] == SELF_JOB else {**job, "relabel_configs": [*job.get("relabel_configs", []), *hashmod(stack.prometheus.shards, index)]}
+            job
+            if job["job_name"] in POD_LOCAL_JOBS
+            else {**job, "relabel_configs": [*job.get("relabel_configs", []), *hashmod(stack.prometheus.shards, index)]}
             for job in out["scrape_configs"]
         ]
     if ha_active(stack):
