@@ -540,7 +540,9 @@ _DATASOURCES = (
     {"name": "Loki", "uid": "loki", "type": "loki", "url": "http://loki.logging.svc:3100"},
     {"name": "Thanos", "uid": "thanos", "type": "prometheus", "url": "https://thanos.example.com", "basicAuth": True, "basicAuthUser": "grafana"},
 )
-_SECRET_REFS = st.fixed_dictionaries({"secretName": dns_subdomains(), "key": st.text(ALNUM + "-._", min_size=1, max_size=12)})
+# Secret keys as Kubernetes accepts them (schema `$defs/secretKey`): not `.`, `..` or `..*`.
+secret_keys = st.text(ALNUM + "-._", min_size=1, max_size=12).filter(lambda key: key not in (".", "..") and not key.startswith(".."))
+_SECRET_REFS = st.fixed_dictionaries({"secretName": dns_subdomains(), "key": secret_keys})
 
 
 @st.composite
@@ -555,7 +557,7 @@ def grafana_sections(draw: st.DrawFn) -> Doc:
         if draw(st.booleans()):
             source["secureJsonData"] = {"basicAuthPassword" if source.get("basicAuth") else "password": draw(_SECRET_REFS)}
     optional: dict[str, st.SearchStrategy[Any]] = {
-        "adminSecret": st.fixed_dictionaries({}, optional={"name": dns_subdomains(), "passwordKey": st.text(ALNUM + "-._", min_size=1, max_size=12)}),
+        "adminSecret": st.fixed_dictionaries({}, optional={"name": dns_subdomains(), "passwordKey": secret_keys}),
         "anonymous": st.fixed_dictionaries({}, optional={"enabled": st.booleans()}),
         "ini": st.just(ini),
         "secretSettings": st.dictionaries(st.sampled_from(("GF_DATABASE_PASSWORD", "GF_SMTP_PASSWORD")), _SECRET_REFS, max_size=2),

@@ -114,3 +114,13 @@ def test_every_stack_in_the_repo_validates() -> None:
     stacks = [ROOT / "stack.yaml", ROOT / "library/starter-stack.yaml", *ROOT.glob("golden/*/stack.yaml")]
     for path in stacks:
         assert not list(validator.iter_errors(yaml.safe_load(path.read_text()))), path
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [("password", True), ("tls.crt", True), (".hidden", True), ("a..b", True), ("_", True), (".", False), ("..", False), ("..data", False), ("a/b", False), ("", False)],
+)
+def test_secret_keys_are_what_kubernetes_accepts(key: str, valid: bool) -> None:
+    """Kubernetes refuses the Secret keys `.` and `..` and those starting with `..` (apimachinery's
+    IsConfigMapKey; the kubelet's atomic writer keeps `..` names for itself)."""
+    assert _against_root({"$ref": "#/$defs/secretKey"}).is_valid(key) is valid
