@@ -545,6 +545,11 @@ secret_keys = st.text(ALNUM + "-._", min_size=1, max_size=12).filter(lambda key:
 _SECRET_REFS = st.fixed_dictionaries({"secretName": dns_subdomains(), "key": secret_keys})
 
 
+# Grafana folder titles (schema `$defs/grafanaFolder`), with some that slug alike or nearly.
+TRICKY_FOLDERS = ("Apps", "apps", "APPS", "a.b", "a b", "a_b", "a-b", "General", "general", "Team logs", "x" * 63, "x" * 62 + "y", "9", "z_")
+grafana_folders = st.sampled_from(TRICKY_FOLDERS) | shaped(ALNUM, ALNUM + " _.-", ALNUM + "_.-", 63)
+
+
 @st.composite
 def grafana_sections(draw: st.DrawFn) -> Doc:
     """Top-level `grafana`: parameters (storage sometimes set) and its structure, without dashboard files (no files next to generated stacks)."""
@@ -566,7 +571,7 @@ def grafana_sections(draw: st.DrawFn) -> Doc:
             {},
             optional={
                 "library": st.lists(st.sampled_from(("cluster", "nodes", "workloads", "metrics-apis", "prometheus")), unique=True, max_size=5),
-                "libraryFolder": st.sampled_from(("Kubernetes", "Platform team", "k8s_2")),
+                "libraryFolder": grafana_folders,
             },
         ),
     }

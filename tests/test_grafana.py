@@ -1,6 +1,7 @@
 """Grafana: the dashboards library (PromQL that parses, with promql-parser and both promtools, over
 metrics the stack scrapes), dashboard JSON against a schema of Grafana's documented model, the
-provisioning files, the compile-time dashboard checks, and a pod that rolls when they change."""
+provisioning files, the compile-time dashboard checks, and a pod that rolls when what Grafana reads
+only at start changes, and not when a dashboard does."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from stack_strategies import grafana_folders
 from tools import PROMTOOLS, ROOT, tool
 
 from kmc import pipeline
 from kmc.components import dashboards
+from kmc.components import grafana_folders as grafana_folders_module
 from kmc.errors import StackInvalid
 from kmc.resources import data_dir
 
@@ -158,16 +163,50 @@ def test_custom_case_provisions_datasources_with_secrets_from_env() -> None:
     assert "root_url = https://grafana.example.com/" in ini
 
 
-def test_custom_case_mounts_dashboards_in_their_folders() -> None:
+def test_custom_case_gives_each_folder_a_volume_and_a_provider() -> None:
+    """One provider per folder (`folder:` set), reading a directory that is a volume of its own, the
+    dashboards its top-level files (test_grafana_walk shows Grafana finds them there)."""
     objects = _objects(ROOT / "golden/grafana-custom/out/manifests/default")
-    volumes = {v["name"]: v for v in objects["12-deployment-grafana.yaml"]["spec"]["template"]["spec"]["volumes"]}
-    paths = [item["path"] for source in volumes["dashboards"]["projected"]["sources"] for item in source["configMap"]["items"]]
-    assert paths == ["Platform/kmc-cluster.json", "Platform/kmc-workloads.json", "Apps/app.json", "Team logs/logs.json"]
+    providers = yaml.safe_load(objects["04-configmap-grafana.yaml"]["data"]["dashboards.yaml"])["providers"]
+    assert [(provider["name"], provider.get("folder"), provider["options"]) for provider in providers] == [
+        ("kmc-general", None, {"path": "/etc/grafana-dashboards/general"}),
+        ("kmc-apps-89dd7484", "Apps", {"path": "/etc/grafana-dashboards/apps-89dd7484"}),
+        ("kmc-platform-c78ffe19", "Platform", {"path": "/etc/grafana-dashboards/platform-c78ffe19"}),
+        ("kmc-team-logs-3f3db2d3", "Team logs", {"path": "/etc/grafana-dashboards/team-logs-3f3db2d3"}),
+    ]
+    assert all(p["updateIntervalSeconds"] == 30 and p["disableDeletion"] and not p["allowUiUpdates"] for p in providers)
+    pod = objects["12-deployment-grafana.yaml"]["spec"]["template"]["spec"]
+    files = {
+        volume["name"]: [item["path"] for source in volume["projected"]["sources"] for item in source["configMap"]["items"]]
+        for volume in pod["volumes"]
+        if volume["name"].startswith("dashboards-")
+    }
+    assert files == {
+        "dashboards-general": ["home.json"],
+        "dashboards-apps-89dd7484": ["app.json"],
+        "dashboards-platform-c78ffe19": ["kmc-cluster.json", "kmc-workloads.json"],
+        "dashboards-team-logs-3f3db2d3": ["logs.json"],
+    }
+    mounts = {mount["name"]: mount["mountPath"] for mount in pod["containers"][0]["volumeMounts"]}
+    assert {name: mounts[name] for name in files} == {name: "/etc/grafana-dashboards/" + name.removeprefix("dashboards-") for name in files}
     app = json.loads(objects["04-configmap-grafana-dashboard-app.yaml"]["data"]["app.json"])
     assert {ref for ref in re.findall(r'"uid": "([^"]+)"', json.dumps(app["panels"]))} == {"kmc-prometheus", "influx-longterm"}
     assert app["id"] is None and app["uid"] == "checkout"
     logs = json.loads(objects["04-configmap-grafana-dashboard-logs.yaml"]["data"]["logs.json"])
     assert logs["uid"] == "kmc-logs"  # none in the file: a stable one, not Grafana's random pick
+
+
+@settings(max_examples=200, deadline=None)
+@given(titles=st.lists(grafana_folders, unique=True, max_size=12))
+def test_folder_keys_are_distinct_volume_names(titles: list[str]) -> None:
+    """Folder titles hold what a volume name may not (capitals, spaces, `_.`): each gets its own
+    DNS-label volume name, none the General folder's, whatever the other titles are."""
+    keys = grafana_folders_module.folder_keys(titles)
+    assert sorted(keys) == sorted(titles) and len(set(keys.values())) == len(titles)
+    for title, key in keys.items():
+        assert re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", f"dashboards-{key}"), key
+        assert key != grafana_folders_module.GENERAL
+        assert grafana_folders_module.folder_keys([title]) == {title: key}  # independent of the others
 
 
 DASHBOARD = {"title": "Mine", "panels": [{"id": 1, "type": "timeseries", "gridPos": {"h": 8, "w": 12, "x": 0, "y": 0}}]}
@@ -180,16 +219,39 @@ def _stack(tmp_path: Path, board: Any, extra: str = "") -> Path:
     return stack
 
 
-def _checksum(stack: Path) -> str:
+def _pod_template(stack: Path) -> dict[str, Any]:
     graph = pipeline.compile_stack(stack).graph
     (deployment,) = [obj for obj in graph.objects if obj.kind == "Deployment" and obj.name == "grafana"]
-    return str(deployment.body["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+    template: dict[str, Any] = deployment.body["spec"]["template"]
+    return template
 
 
-def test_pods_roll_when_a_dashboard_changes(tmp_path: Path) -> None:
-    before = _checksum(_stack(tmp_path, DASHBOARD))
-    assert _checksum(_stack(tmp_path, DASHBOARD)) == before
-    assert _checksum(_stack(tmp_path, {**DASHBOARD, "title": "Mine, renamed"})) != before
+def test_a_dashboard_edit_does_not_restart_grafana(tmp_path: Path) -> None:
+    """The pod template stays as it was: the kubelet updates the dashboard's volume and Grafana's
+    provider reads it again (test_grafana_walk); only the dashboard's ConfigMap changes."""
+    before = _pod_template(_stack(tmp_path, DASHBOARD))
+    edited = _stack(tmp_path, {**DASHBOARD, "title": "Mine, renamed"})
+    assert _pod_template(edited) == before
+    (config_map,) = [obj for obj in pipeline.compile_stack(edited).graph.objects if obj.name == "grafana-dashboard-mine"]
+    assert "Mine, renamed" in config_map.body["data"]["mine.json"]
+
+
+@pytest.mark.parametrize(
+    ("written", "changed"),
+    [
+        pytest.param("  dashboards:\n", "  ini: {users: {default_theme: light}}\n  dashboards:\n", id="grafana.ini"),
+        pytest.param(
+            "  dashboards:\n", "  datasources: [{name: Loki, uid: loki, type: loki, url: 'http://loki.logging.svc'}]\n  dashboards:\n", id="datasources"
+        ),
+        pytest.param("{file: mine.json}", "{file: mine.json, folder: Mine}", id="dashboard-providers"),
+    ],
+)
+def test_pods_roll_when_what_grafana_reads_at_start_changes(tmp_path: Path, written: str, changed: str) -> None:
+    """grafana.ini and the provisioning files are read once, at start: a change rolls the pods."""
+    stack = _stack(tmp_path, DASHBOARD)
+    before = _pod_template(stack)["metadata"]["annotations"]["checksum/config"]
+    stack.write_text(stack.read_text().replace(written, changed))
+    assert _pod_template(stack)["metadata"]["annotations"]["checksum/config"] != before
 
 
 def _problems(stack: Path) -> list[str]:
@@ -249,5 +311,5 @@ def test_datasource_variables_and_built_ins_are_accepted(tmp_path: Path) -> None
 def test_input_files_are_the_dashboard_files_a_build_reads() -> None:
     case = ROOT / "golden/grafana-custom"
     stack = pipeline.compile_stack(case / "stack.yaml").stack
-    assert dashboards.input_files(stack, case) == (case / "dashboards/app.json", case / "dashboards/team/logs.json")
+    assert dashboards.input_files(stack, case) == (case / "dashboards/app.json", case / "dashboards/team/logs.json", case / "dashboards/home.json")
     assert dashboards.input_files(pipeline.compile_stack(ROOT / "golden/minimal/stack.yaml").stack, ROOT) == ()

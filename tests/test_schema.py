@@ -118,7 +118,18 @@ def test_every_stack_in_the_repo_validates() -> None:
 
 @pytest.mark.parametrize(
     ("key", "valid"),
-    [("password", True), ("tls.crt", True), (".hidden", True), ("a..b", True), ("_", True), (".", False), ("..", False), ("..data", False), ("a/b", False), ("", False)],
+    [
+        ("password", True),
+        ("tls.crt", True),
+        (".hidden", True),
+        ("a..b", True),
+        ("_", True),
+        (".", False),
+        ("..", False),
+        ("..data", False),
+        ("a/b", False),
+        ("", False),
+    ],
 )
 def test_secret_keys_are_what_kubernetes_accepts(key: str, valid: bool) -> None:
     """Kubernetes refuses the Secret keys `.` and `..` and those starting with `..` (apimachinery's

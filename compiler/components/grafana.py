@@ -1,7 +1,9 @@
 """Grafana: grafana.ini, provisioned datasources and dashboards, Service, Deployment.
 
-Everything Grafana reads at start is compiled into ConfigMaps and mounted (no sidecar, no
-download); credentials come only from Secrets, through environment variables.
+Everything Grafana reads is compiled into ConfigMaps and mounted (no sidecar, no download);
+credentials come only from Secrets, through environment variables. What Grafana reads once, at
+start (grafana.ini, the provisioning files), rolls the pod when it changes; dashboards do not:
+the kubelet updates their volumes and Grafana's providers read them again.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import dashboards, kube
+from kmc.components import dashboards, grafana_folders, kube
 from kmc.components.base import Facts, ServiceTarget
-from kmc.components.grafana_files import SECRETS_DIR, datasources_file, grafana_ini, providers_file, secret_file
+from kmc.components.grafana_files import SECRETS_DIR, datasources_file, grafana_ini, secret_file
 from kmc.ir import KObject, Param, Switch
 from kmc.model import SecretRef, Stack
 from kmc.text import yaml_text
@@ -25,7 +27,6 @@ POLICY_SWITCH = "grafana.networkPolicy.enabled"
 PORT = 3000
 # Not the image's 472: Grafana runs as any user, and a high one clashes with no user of the node.
 USER = 65534
-DASHBOARDS_DIR = "/etc/grafana-dashboards"
 
 
 def compiled(stack: Stack) -> bool:
@@ -42,6 +43,7 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ns = stack.namespace
     boards = stack.grafana.dashboards
+    folders = grafana_folders.folders(boards)
     config: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -49,11 +51,13 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         "data": {
             "datasources.yaml": yaml_text.dump(datasources_file(stack, facts.prometheus_url)),
             "grafana.ini": grafana_ini(stack),
-            **({"dashboards.yaml": yaml_text.dump(providers_file(DASHBOARDS_DIR))} if boards else {}),
+            **({"dashboards.yaml": yaml_text.dump(grafana_folders.providers_file(folders))} if folders else {}),
         },
     }
     board_maps = [dashboards.config_map(board, ns, kube.labels(NAME, "dashboard")) for board in boards]
-    checksum = hashlib.sha256(json.dumps([config["data"], *(cm["data"] for cm in board_maps)], sort_keys=True).encode()).hexdigest()
+    # Only what Grafana reads once, at start: grafana.ini and the provisioning files. A dashboard's
+    # ConfigMap is left out: the kubelet updates its volume and the providers read it again.
+    checksum = hashlib.sha256(json.dumps(config["data"], sort_keys=True).encode()).hexdigest()
     service = kube.service(
         NAME,
         ns,
@@ -61,7 +65,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         [{"name": "http", "nodePort": Param("grafana.service.nodePort", omit_empty=True), "port": PORT, "targetPort": "http"}],
         type=Param("grafana.service.type"),
     )
-    bodies = [kube.service_account(NAME, ns, ROLE), config, *board_maps, service, _deployment(stack, checksum)]
+    bodies = [kube.service_account(NAME, ns, ROLE), config, *board_maps, service, _deployment(stack, folders, checksum)]
     if stack.grafana.storage:
         bodies.append(_claim(ns))
     objects = [KObject(body, NAME, conditions=(SWITCH,)) for body in bodies]
@@ -113,7 +117,7 @@ def _secrets_volume(refs: list[SecretRef]) -> dict[str, Any]:
     return {"name": "secrets", "projected": {"defaultMode": 0o440, "sources": sources}}
 
 
-def _deployment(stack: Stack, checksum: str) -> dict[str, Any]:
+def _deployment(stack: Stack, folders: tuple[grafana_folders.Folder, ...], checksum: str) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [
         {"mountPath": "/etc/grafana", "name": "config", "readOnly": True},
         {"mountPath": "/var/lib/grafana", "name": "data"},
@@ -125,27 +129,16 @@ def _deployment(stack: Stack, checksum: str) -> dict[str, Any]:
         {"key": "grafana.ini", "path": "grafana.ini"},
         {"key": "datasources.yaml", "path": "provisioning/datasources/kmc.yaml"},
     ]
-    boards = stack.grafana.dashboards
-    if boards:
+    if folders:
         config_items.append({"key": "dashboards.yaml", "path": "provisioning/dashboards/kmc.yaml"})
-        mounts.append({"mountPath": DASHBOARDS_DIR, "name": "dashboards", "readOnly": True})
+    mounts += [grafana_folders.mount(folder) for folder in folders]
     volumes: list[dict[str, Any]] = [
         {"configMap": {"items": config_items, "name": NAME}, "name": "config"},
         {"name": "data", **({"persistentVolumeClaim": {"claimName": NAME}} if stack.grafana.storage else {"emptyDir": {}})},
         {"emptyDir": {}, "name": "tmp"},
         _secrets_volume(refs),
     ]
-    if boards:
-        sources = [
-            {
-                "configMap": {
-                    "items": [{"key": f"{board.name}.json", "path": f"{board.folder}/{board.name}.json" if board.folder else f"{board.name}.json"}],
-                    "name": dashboards.config_map_name(board.name),
-                }
-            }
-            for board in boards
-        ]
-        volumes.append({"name": "dashboards", "projected": {"sources": sources}})
+    volumes += [grafana_folders.volume(folder) for folder in folders]
     container = {
         "name": NAME,
         "image": Param("grafana.image"),

@@ -1,4 +1,7 @@
-"""The files Grafana reads at start: grafana.ini and its provisioning files (`apiVersion: 1`)."""
+"""The files Grafana reads at start: grafana.ini and its datasources provisioning file (`apiVersion: 1`).
+
+The dashboards provisioning file is grafana_folders' (it follows the dashboards' layout).
+"""
 
 from __future__ import annotations
 
@@ -87,16 +90,3 @@ def datasources_file(stack: Stack, prometheus_url: str) -> dict[str, Any]:
         entries.append(entry)
     # prune: a datasource removed from the stack is removed from Grafana too.
     return {"apiVersion": 1, "prune": True, "datasources": entries}
-
-
-def providers_file(path: str) -> dict[str, Any]:
-    """The dashboards provisioning file: one file provider, a folder per directory."""
-    provider = {
-        "name": "kmc",
-        "orgId": 1,
-        "type": "file",
-        "disableDeletion": True,
-        "allowUiUpdates": False,
-        "options": {"path": path, "foldersFromFilesStructure": True},
-    }
-    return {"apiVersion": 1, "providers": [provider]}
