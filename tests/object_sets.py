@@ -23,10 +23,27 @@ def directory_objects(directory: Path) -> Counter[str]:
     return objects_of(path.read_text() for path in sorted(directory.glob("*.yaml")))
 
 
-def chart_objects(expected: Counter[str]) -> Counter[str]:
-    """The manifests' objects a Helm chart holds: all but the serving-certificate Secrets with their
-    private keys (`certificates.keysInOutput`), which a chart never carries."""
-    return Counter({text: count for text, count in expected.items() if not _serving_secret(json.loads(text))})
+def chart_objects(expected: Counter[str], *, namespace: bool) -> Counter[str]:
+    """The manifests' objects a Helm chart renders: all but the serving-certificate Secrets with
+    their private keys (`certificates.keysInOutput`), which a chart never carries, and but the
+    Namespace unless the chart is rendered with `namespace.create=true` (`namespace`)."""
+    return Counter(
+        {text: count for text, count in expected.items() if not _serving_secret(json.loads(text)) and (namespace or not _namespace(json.loads(text)))}
+    )
+
+
+# The chart value that makes a chart hold the Namespace its stack creates (off by default).
+NAMESPACE_OPT_IN = ("--set", "namespace.create=true")
+
+
+def namespace_opt_in(chart: Path) -> list[str]:
+    """`helm` arguments rendering `chart` with its Namespace; none when its stack creates none."""
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    return list(NAMESPACE_OPT_IN) if "namespace" in values else []
+
+
+def _namespace(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "Namespace"
 
 
 def _serving_secret(obj: dict[str, Any]) -> bool:

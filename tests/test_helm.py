@@ -1,5 +1,6 @@
 """The Helm chart, judged by the real Helm 3.19 and 4.3: lint-clean, schema-guarded, and
-`helm template -f values-E.yaml` ≡ `kmc build --env E --format manifests` for every environment."""
+`helm template -f values-E.yaml --set namespace.create=true` ≡ `kmc build --env E --format
+manifests` for every environment; without that value the chart leaves the Namespace out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from object_sets import chart_objects, difference, directory_objects, helm_objects
+from object_sets import NAMESPACE_OPT_IN, chart_objects, difference, directory_objects, helm_objects, namespace_opt_in
 from tools import HELMS, ROOT, tool
 
 from kmc.model import PARAMETER_SECTIONS
@@ -49,10 +50,28 @@ def test_lint_strict_is_clean(helm_name: str, chart: Path, env: str) -> None:
 @pytest.mark.parametrize("helm_name", sorted(HELMS))
 @pytest.mark.parametrize(("chart", "env"), ENVIRONMENTS)
 def test_template_equals_manifests(helm_name: str, chart: Path, env: str) -> None:
-    rendered = helm(helm_name, "template", "release-x", chart, *values_args(chart, env)).stdout
+    rendered = helm(helm_name, "template", "release-x", chart, *values_args(chart, env), *namespace_opt_in(chart)).stdout
     built = helm_objects(rendered)
-    expected = chart_objects(directory_objects(chart.parents[1] / "manifests" / env))
+    expected = chart_objects(directory_objects(chart.parents[1] / "manifests" / env), namespace=True)
     assert built == expected, difference(expected, built)
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_chart_leaves_the_namespace_to_helm_unless_asked(helm_name: str) -> None:
+    """By default golden/full's chart renders no Namespace (Helm refuses to install into a namespace
+    a release does not own: one made by `--create-namespace` or beforehand) and lints clean; with
+    `namespace.create=true` it holds the stack's Namespace, labelled as the manifests' one."""
+    chart = ROOT / "golden/full/out/helm/monitoring-full"
+    manifests = directory_objects(ROOT / "golden/full/out/manifests/default")
+    by_default = helm(helm_name, "template", "r", chart).stdout
+    assert not [obj for obj in yaml.safe_load_all(by_default) if obj and obj["kind"] == "Namespace"]
+    assert helm_objects(by_default) == chart_objects(manifests, namespace=False)
+    for values in ([], list(NAMESPACE_OPT_IN)):
+        result = helm(helm_name, "lint", "--strict", chart, *values)
+        assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+    opted_in = helm(helm_name, "template", "r", chart, *NAMESPACE_OPT_IN).stdout
+    assert [obj["metadata"]["name"] for obj in yaml.safe_load_all(opted_in) if obj["kind"] == "Namespace"] == ["monitoring"]
+    assert helm_objects(opted_in) == chart_objects(manifests, namespace=True)
 
 
 @pytest.mark.parametrize("helm_name", sorted(HELMS))
@@ -90,7 +109,7 @@ def test_values_schema_is_cut_from_the_stack_schema() -> None:
     stack_schema = json.loads((ROOT / "schema/stack.schema.json").read_text())
     schema = json.loads((ROOT / "golden/full/out/helm/monitoring-full/values.schema.json").read_text())
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == set(PARAMETER_SECTIONS)
+    assert set(schema["properties"]) == {*PARAMETER_SECTIONS, "namespace"}  # namespace: the chart's own value
     for name, definition in schema["$defs"].items():
         original = stack_schema["$defs"][name]
         assert definition.get("description") == original.get("description"), name
@@ -102,7 +121,7 @@ def test_values_schema_is_cut_from_the_stack_schema() -> None:
 @pytest.mark.parametrize("helm_name", sorted(HELMS))
 def test_values_override_reaches_the_objects(helm_name: str) -> None:
     chart = ROOT / "golden/full/out/helm/monitoring-full"
-    args = ["--set", "prometheus.replicas=7", "--set", "prometheus.retention=1y", "--set", "nodeExporter.enabled=false"]
+    args = ["--set", "prometheus.replicas=7", "--set", "prometheus.retention=1y", "--set", "nodeExporter.enabled=false", *NAMESPACE_OPT_IN]
     objects = list(yaml.safe_load_all(helm(helm_name, "template", "r", chart, *args).stdout))
     prometheus = next(obj for obj in objects if obj["kind"] == "StatefulSet" and obj["metadata"]["name"] == "prometheus")
     assert prometheus["spec"]["replicas"] == 7
@@ -123,9 +142,9 @@ def assert_helm_equals_manifests(tmp_path: Path, stack: str, helm_names: list[st
     (tmp_path / "stack.yaml").write_text(stack)
     pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "helm"), None)
     chart = tmp_path / "out/helm/kmc-monitoring"
-    expected = chart_objects(directory_objects(tmp_path / "out/manifests" / env))
+    expected = chart_objects(directory_objects(tmp_path / "out/manifests" / env), namespace=True)
     for name in helm_names:
-        built = helm_objects(helm(name, "template", "r", chart, *values_args(chart, env)).stdout)
+        built = helm_objects(helm(name, "template", "r", chart, *values_args(chart, env), *namespace_opt_in(chart)).stdout)
         assert built == expected, difference(expected, built)
 
 
@@ -160,6 +179,10 @@ def test_notes_say_how_to_reach_what_was_installed() -> None:
     notes = helm("helm-4.3", "install", "rel", chart, "--dry-run=client").stdout.split("NOTES:\n", 1)[1]
     assert "monitoring-full 1.2.3-rc.1+build.7 is installed as release rel." in notes
     assert "kubectl -n monitoring rollout status statefulset/prometheus" in notes
+    assert "install it with\n`-n monitoring --create-namespace`, or into monitoring made beforehand" in notes
+    assert "kubectl label namespace monitoring --overwrite pod-security.kubernetes.io/audit=restricted pod-security.kubernetes.io/enforce=privileged\n" in notes
+    opted_in = helm("helm-4.3", "install", "rel", chart, "--dry-run=client", *NAMESPACE_OPT_IN).stdout.split("NOTES:\n", 1)[1]
+    assert "kubectl label" not in opted_in and "--create-namespace" not in opted_in
     assert "kubectl -n monitoring rollout status deployment/kube-state-metrics" in notes
     assert f"http://<any node's address>:{values['prometheus']['service']['nodePort']}" in notes
     dev = helm("helm-4.3", "install", "rel", chart, "--dry-run=client", "-f", chart / "values-dev.yaml").stdout.split("NOTES:\n", 1)[1]

@@ -1,4 +1,5 @@
-"""Property: for generated stacks, `helm template -f values-E.yaml` equals the manifests of E, and
+"""Property: for generated stacks, `helm template -f values-E.yaml` equals the manifests of E (with
+`namespace.create=true`: the chart leaves the Namespace out by default), and
 `helm lint --strict` is clean (real Helm 3 and 4; few examples, as each one runs helm per environment)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
-from object_sets import chart_objects, difference, directory_objects, helm_objects
+from object_sets import chart_objects, difference, directory_objects, helm_objects, namespace_opt_in
 from stack_strategies import dump, stacks
 from tools import HELMS, tool
 
@@ -29,11 +30,12 @@ def test_helm_template_equals_manifests(helm_name: str, doc: dict[str, Any], tmp
     (chart,) = (root / "out/helm").iterdir()
     for env_dir in sorted((root / "out/manifests").iterdir()):
         values = [] if env_dir.name == "default" else ["-f", str(chart / f"values-{env_dir.name}.yaml")]
+        values += namespace_opt_in(chart)
         for command in (["lint", "--strict"], ["template", "release"]):
             result = subprocess.run([tool(HELMS[helm_name]), *command, str(chart), *values], capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, result.stdout + result.stderr
         built = helm_objects(result.stdout)
-        expected = chart_objects(directory_objects(env_dir))
+        expected = chart_objects(directory_objects(env_dir), namespace=True)
         assert built == expected, difference(expected, built)
 
 

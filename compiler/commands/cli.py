@@ -96,8 +96,10 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
       kubectl apply -f charts-out/manifests/default/
     Kustomize lands in OUT/kustomize/ (base/, components/, overlays/<env>/):
       kubectl apply -k charts-out/kustomize/overlays/prod
-    The Helm chart lands in OUT/helm/<chart name>/ (values-<env>.yaml per environment):
-      helm install monitoring charts-out/helm/kmc-monitoring -f .../values-prod.yaml
+    The Helm chart lands in OUT/helm/<chart name>/ (values-<env>.yaml per environment); it
+    leaves the Namespace to Helm unless installed with namespace.create=true:
+      helm install monitoring charts-out/helm/kmc-monitoring -n NAMESPACE --create-namespace \\
+        -f .../values-prod.yaml
     A failed build writes nothing and leaves the previous output untouched. Each build records
     in OUT/.kmc-lock.json the hashes of its inputs and outputs (commit it with the output);
     while they all still match, a build (or --check) needs no compile: it says the output is
@@ -274,6 +276,7 @@ def publish(source: Path, reference: str, plain_http: bool, username: str | None
     The same chart always gives the same digest. Credentials: --username with --password-stdin,
     else the registry's entry in Docker's config.json (`helm registry login` writes it).
     Install it with: helm install NAME oci://HOST/REPOSITORY/<chart name> --version <version>
+    -n NAMESPACE --create-namespace (the chart leaves the Namespace to Helm by default).
     """
     from kmc.output import chart_package, oci
 

@@ -23,6 +23,10 @@ compiled into the templates as literal YAML. An object's parameters are rendered
     Switch              {{ if .Values.p }}"on"{{ else }}"off"{{ end }}
     conditions          the whole file inside {{- if and (.Values.p) (.Values.q) }} ... {{- end }}
 
+The Namespace is the one object whose condition is the chart's own value, `namespace.create`
+(off by default): Helm refuses to install a release into a namespace it does not own, which is
+what `helm install -n NS --create-namespace` or a namespace made beforehand (to hold Secrets) is.
+
 Literal `{{` in compiled text (a relabel replacement, a dashboard legend) is escaped, so Helm
 prints it back unchanged.
 """
@@ -50,6 +54,8 @@ from kmc.text import yaml_text
 RELEASE_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/managed-by", "helm.sh/chart")
 KUBE_VERSION = ">=1.25.0-0"  # the oldest Kubernetes kmc's objects are valid for (see semantic checks)
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+# The chart's own value (not a stack parameter): whether the release holds the stack's Namespace.
+NAMESPACE_CREATE = "namespace.create"
 
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _INDENT = re.compile(r"(?: |- )*")
@@ -61,13 +67,21 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
     types = _ParamTypes(schema)
     used = parameter_paths(graph)
     defaults = _prune(stack.values(None), used)
+    namespace = _namespace(graph)
+    schema_json = values_schema(schema, used, defaults, chart)
+    values = _values_yaml(defaults, schema)
+    if namespace is not None:
+        assert "namespace" not in schema_json["properties"], "a stack parameter section would shadow the chart's namespace value"
+        schema_json["properties"]["namespace"] = _namespace_schema(namespace.name)
+        schema_json["required"] = sorted({*schema_json.get("required", []), "namespace"})
+        values += _namespace_values(namespace.name)
     files = {
         "Chart.yaml": _chart_yaml(stack, used),
-        "values.yaml": _values_yaml(defaults, schema),
-        "values.schema.json": json.dumps(values_schema(schema, used, defaults, chart), indent=2, sort_keys=True) + "\n",
+        "values.yaml": values,
+        "values.schema.json": json.dumps(schema_json, indent=2, sort_keys=True) + "\n",
         "templates/_helpers.tpl": _helpers(chart),
         "templates/NOTES.txt": _notes(graph, stack),
-        "README.md": _readme(stack, schema, defaults, used),
+        "README.md": _readme(stack, schema, defaults, used, namespace),
     }
     for env in stack.environments:
         overrides = _prune(stack.environments[env], used)
@@ -226,11 +240,12 @@ def _fresh_token(body: Any) -> str:
 
 def _condition(obj: KObject) -> str | None:
     """The template test of an object's conditions (all must hold), None when it always exists."""
-    if not obj.conditions:
+    conditions = (*obj.conditions, NAMESPACE_CREATE) if obj.kind == "Namespace" else obj.conditions
+    if not conditions:
         return None
-    if len(obj.conditions) == 1:
-        return _values(obj.conditions[0])
-    return "and " + " ".join(f"({_values(path)})" for path in obj.conditions)
+    if len(conditions) == 1:
+        return _values(conditions[0])
+    return "and " + " ".join(f"({_values(path)})" for path in conditions)
 
 
 def _values(path: str) -> str:
@@ -436,6 +451,35 @@ def _commented(lines: list[str], values: Mapping[str, Any], schema: Mapping[str,
             lines.append("")
 
 
+def _namespace(graph: ObjectGraph) -> KObject | None:
+    """The stack's Namespace, when it creates one (`createNamespace`)."""
+    return next((obj for obj in graph.objects if obj.kind == "Namespace"), None)
+
+
+def _namespace_description(name: str) -> str:
+    return (
+        f"On: the release creates and owns the Namespace {name} (labelled for Pod Security Admission), which must not exist yet. "
+        f"Off: install with `-n {name} --create-namespace`, or into {name} made beforehand."
+    )
+
+
+def _namespace_schema(name: str) -> dict[str, Any]:
+    create = {"type": "boolean", "default": False, "description": _namespace_description(name)}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "The chart's own values, not the stack's: the namespace of its objects.",
+        "properties": {"create": create},
+        "required": ["create"],
+    }
+
+
+def _namespace_values(name: str) -> str:
+    return "\n".join(
+        ["# The chart's own values, not the stack's: the namespace of its objects.", "namespace:", f"  # {_namespace_description(name)}", "  create: false", ""]
+    )
+
+
 # -- texts for people ----------------------------------------------------------------------------
 
 
@@ -483,14 +527,30 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
     refs = alertmanager_config.secret_refs(stack.alertmanager)
     receivers = {name: [ref.key for ref in refs if ref.secret_name == name] for name in sorted({ref.secret_name for ref in refs})}
     alertmanager = (alerting[0], receivers) if alerting and receivers else None
-    return helm_texts.notes(stack, services, workloads, api_services, admin, tls_secrets, alertmanager)
+    namespace = _namespace(graph)
+    labels = None
+    if namespace is not None:
+        # What `kubectl label` gives a namespace the chart did not create: the Namespace's Pod Security labels.
+        found = namespace.body["metadata"]["labels"]
+        labels = {key: _text_action(value) for key, value in found.items() if key.startswith("pod-security.kubernetes.io/")}
+    return helm_texts.notes(stack, services, workloads, api_services, admin, tls_secrets, alertmanager, labels)
 
 
-def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str]) -> str:
+def _text_action(value: str | Switch) -> str:
+    """A label's value as NOTES.txt prints it: literal, or the template choosing a Switch's side."""
+    if isinstance(value, Switch):
+        return f"{{{{ if {_values(value.path)} }}}}{value.on}{{{{ else }}}}{value.off}{{{{ end }}}}"
+    return value
+
+
+def _readme(stack: Stack, schema: Mapping[str, Any], defaults: Mapping[str, Any], used: frozenset[str], namespace: KObject | None) -> str:
     types = _ParamTypes(schema)
     rows = []
     for path in sorted(used):
         value = lookup(defaults, path)
         default = "unset" if value is None else f"`{json.dumps(value, sort_keys=True)}`"
         rows.append({"path": path, "default": default, "description": _description(schema, types.node(path)).replace("|", "\\|")})
+    if namespace is not None:
+        rows.append({"path": NAMESPACE_CREATE, "default": "`false`", "description": _namespace_description(namespace.name)})
+        rows.sort(key=lambda row: row["path"])
     return helm_texts.readme(stack, chart_version(stack), rows, __version__)

@@ -21,11 +21,13 @@ def notes(
     grafana: tuple[str | None, AdminSecret] | None,
     tls_secrets: Sequence[Mapping[str, Any]] = (),
     alertmanager: tuple[str | None, Mapping[str, Sequence[str]]] | None = None,
+    namespace_labels: Mapping[str, str] | None = None,
 ) -> str:
     """NOTES.txt; `grafana` is the condition of Grafana's Deployment and its admin Secret, if it is
     built; `tls_secrets` the API servers whose serving-certificate Secret is to be made from kmc's
     state (`server`, `secret`, `condition`, `state`); `alertmanager` the condition of
-    Alertmanager's StatefulSet and the keys of each Secret its receivers read."""
+    Alertmanager's StatefulSet and the keys of each Secret its receivers read; `namespace_labels`
+    the Pod Security labels of the stack's Namespace (as template text), when it creates one."""
     namespace = stack.namespace
     lines = [
         f"{stack.chart.name} {{{{ .Chart.Version }}}} is installed as release {{{{ .Release.Name }}}}.",
@@ -33,6 +35,17 @@ def notes(
         "",
         "Workloads:",
     ]
+    if namespace_labels is not None:
+        labels = " ".join(f"{key}={value}" for key, value in sorted(namespace_labels.items()))
+        lines[2:2] = [
+            "{{- if not .Values.namespace.create }}",
+            "",
+            f"The chart does not create the namespace {namespace} (namespace.create is false): install it with",
+            f"`-n {namespace} --create-namespace`, or into {namespace} made beforehand, and label it for Pod",
+            "Security Admission as the stack's Namespace is:",
+            f"  kubectl label namespace {namespace} --overwrite {labels}",
+            "{{- end }}",
+        ]
     for workload in workloads:
         lines += _if(workload["condition"], [f"  kubectl -n {namespace} rollout status {workload['kind']}/{workload['name']}"])
     for service in services:
@@ -99,10 +112,20 @@ def _if(condition: str | None, lines: list[str]) -> list[str]:
     return [f"{{{{- if {condition} }}}}", *lines, "{{- end }}"] if condition else lines
 
 
+def _namespace_lines(namespace: str) -> list[str]:
+    return [
+        "",
+        f"The chart creates the Namespace `{namespace}` only with `namespace.create=true`: Helm refuses to",
+        "install a release into a namespace that exists and that the release does not own, as one made by",
+        "`--create-namespace` or beforehand. Such a namespace lacks the Pod Security Admission labels the",
+        "stack's Namespace carries: `helm install` prints the `kubectl label` command that adds them.",
+    ]
+
+
 def readme(stack: Stack, version: str, rows: Sequence[Mapping[str, str]], kmc_version: str) -> str:
     """README.md: how to install the chart, and a table of its values (`path`, `default`, `description`)."""
     chart = stack.chart.name
-    created = " (the chart creates it)" if stack.create_namespace else ""
+    namespace = stack.namespace
     lines = [
         f"# {chart}",
         "",
@@ -115,19 +138,24 @@ def readme(stack: Stack, version: str, rows: Sequence[Mapping[str, str]], kmc_ve
         "## Install",
         "",
         "```sh",
-        f"helm install monitoring ./{chart}",
-        *(f"helm install monitoring ./{chart} -f ./{chart}/values-{env}.yaml   # the stack's `{env}` environment" for env in stack.environments),
+        f"helm install monitoring ./{chart} -n {namespace} --create-namespace",
+        *(
+            f"helm install monitoring ./{chart} -n {namespace} --create-namespace -f ./{chart}/values-{env}.yaml   # the stack's `{env}` environment"
+            for env in stack.environments
+        ),
         "```",
         "",
         "From an OCI registry, after `kmc publish`:",
         "",
         "```sh",
-        f"helm install monitoring oci://REGISTRY/REPOSITORY/{chart} --version {version}",
+        f"helm install monitoring oci://REGISTRY/REPOSITORY/{chart} --version {version} -n {namespace} --create-namespace",
         "```",
         "",
-        f"The objects carry the namespace `{stack.namespace}` the stack names{created};",
-        "`--namespace` only decides where Helm keeps the release record. Object names are fixed by the",
-        "stack too, so one cluster holds one release of this chart.",
+        f"The objects carry the namespace `{namespace}` the stack names, so install into it: with",
+        f"`-n {namespace} --create-namespace`, or into `{namespace}` made beforehand (to hold the Secrets the",
+        "stack reads, say). Object names are fixed by the stack too, so one cluster holds one release of",
+        "this chart.",
+        *(_namespace_lines(namespace) if stack.create_namespace else []),
         "",
         "`values.schema.json` rejects unknown keys and wrong types before anything is rendered.",
         "",
