@@ -12,7 +12,10 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -774,9 +777,37 @@ def stacks(draw: st.DrawFn) -> Doc:
             doc[key] = draw(strategy)
     doc.update(draw(metrics_api_sections(global_timing[1])))
     envs = draw(environments(prometheus, doc.get("grafana", {}), tuple(key for key in ("metricsServer", "prometheusAdapter") if key in doc)))
+    _fit_retention(prometheus, envs)
     if bool(envs) or draw(st.booleans()):
         doc["environments"] = envs
     return doc
+
+
+# Prometheus' retention size units (powers of 1024) and Kubernetes quantity suffixes, for kmc's
+# rule that size-based retention stays within 85% of the volume.
+_RETENTION_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5, "EB": 1024**6}
+_QUANTITY_SUFFIXES = {"": 1, "m": Fraction(1, 1000), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_QUANTITY_SUFFIXES.update({f"{prefix}i": 1024 ** (power + 1) for power, prefix in enumerate("KMGTPE")})
+
+
+def _fits(retention: str, size: Any) -> bool:
+    amount, unit = re.fullmatch(r"(\d+)(\D+)", retention).groups()  # type: ignore[union-attr]
+    text = str(size) if not isinstance(size, float) else format(Decimal(repr(size)), "f")
+    number, suffix = re.fullmatch(r"([\d.]+)(\D*)", text).groups()  # type: ignore[union-attr]
+    return int(amount) * _RETENTION_UNITS[unit] * 100 <= 85 * Fraction(number) * _QUANTITY_SUFFIXES[suffix]
+
+
+def _fit_retention(prometheus: Doc, envs: Doc) -> None:
+    """No retentionSize (0B) where it would exceed 85% of the volume: the stack's own first, then each environment's."""
+    if "storage" not in prometheus:
+        return
+    size = prometheus["storage"].get("size", "50Gi")
+    if not _fits(prometheus.get("retentionSize", "0B"), size):
+        prometheus["retentionSize"] = "0B"
+    for env in envs.values():
+        own = env.get("prometheus", {})
+        if not _fits(own.get("retentionSize", prometheus.get("retentionSize", "0B")), own.get("storage", {}).get("size", size)):
+            own["retentionSize"] = "0B"
 
 
 # --- arbitrary and broken input -------------------------------------------------------------------

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from kmc.check import metrics, scaleout
+from kmc.check import metrics, retention, scaleout
 from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
@@ -114,6 +114,7 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     yield from _network_policy_peers(data, stack)
     yield from ((path, message, hint, False) for path, message, hint in metrics.problems(stack, jobs))
     yield from scaleout.problems(stack, _relabel)
+    yield from retention.problems(stack)
 
 
 def _cluster(stack: Stack) -> Iterator[Problem]:
