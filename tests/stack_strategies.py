@@ -332,6 +332,16 @@ def prometheus_sections(draw: st.DrawFn) -> Doc:
     )
     if draw(st.booleans()):
         section.update(draw(scale_out(set(section.get("externalLabels", {})))))
+    if section.get("ha", {}).get("enabled"):
+        # Each HA replica sends its own copy: InfluxDB, which cannot deduplicate them, takes the
+        # first replica's only (`writers: one`, which finds it by a StatefulSet's pod name).
+        for entry in section["remoteWrite"]:
+            if entry["kind"] == "influxdb" and "storage" not in section:
+                section["storage"] = draw(storages)
+            choices = ["one"] if entry["kind"] == "influxdb" else [None, "all", *(["one"] if "storage" in section else [])]
+            writers = draw(st.sampled_from(choices))
+            if writers:
+                entry["writers"] = writers
     return section
 
 

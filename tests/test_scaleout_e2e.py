@@ -268,3 +268,87 @@ def test_remote_write_reaches_a_real_receiver_with_file_credentials(version: str
         assert set(recorder.headers) == {expected}, "the recorder got the password read from the file"
     finally:
         recorder.stop()
+
+
+@contextlib.contextmanager
+def _receiver(binary: Path, work: Path, port: int) -> Iterator[str]:
+    """A real Prometheus on `port` started with the remote-write receiver; yields its URL."""
+    work.mkdir()
+    (work / "prometheus.yml").write_text("global: {}\n", encoding="utf-8")
+    address = f"127.0.0.1:{port}"
+    process = Process(
+        [
+            binary,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address={address}",
+            "--web.enable-remote-write-receiver",
+        ],
+        work / "prometheus.log",
+    )
+    try:
+        wait_for(f"the receiving Prometheus on {address}", lambda: http_get(f"http://{address}/-/ready")[0] == 200, TIMEOUT, describe=process.tail)
+        yield f"http://{address}"
+    finally:
+        process.stop()
+
+
+def _replicas_received(url: str) -> set[str]:
+    """The replica labels of the `up{job="prometheus"}` series a receiver holds."""
+    status, body = http_get(f"{url}/api/v1/query?query=up%7Bjob%3D%22prometheus%22%7D")
+    if status != 200:
+        return set()
+    return {entry["metric"].get("prometheus_replica", "") for entry in json.loads(body)["data"]["result"]}
+
+
+def _samples_sent(url: str, remote: str) -> float:
+    """prometheus_remote_storage_samples_total of one remote_write queue, read from the replica's /metrics."""
+    status, body = http_get(f"{url}/metrics")
+    assert status == 200
+    total = 0.0
+    for line in body.decode().splitlines():
+        if line.startswith("prometheus_remote_storage_samples_total{") and f'remote_name="{remote}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@pytest.mark.parametrize("version", sorted(PROMETHEUS))
+def test_writers_one_sends_from_the_first_replica_only(version: str, tmp_path: Path) -> None:
+    """Two replicas of the compiled StatefulSet (POD_NAME prometheus-0 and prometheus-1, as the
+    downward API sets it): the store with `writers: one` receives prometheus-0's series only,
+    while the store every replica writes to receives both, so both replicas are sending."""
+    binary = tool(PROMETHEUS[version])
+    one_port, all_port = free_port(), free_port()
+    fast = {"batch_send_deadline": "1s"}
+    doc = _merged(
+        _merged(DEFAULT_STACK, FAST),
+        {
+            "prometheus": {
+                "ha": {"enabled": True},
+                "storage": {"size": "1Gi"},
+                "remoteWrite": [
+                    {"name": "one", "url": f"http://127.0.0.1:{one_port}/api/v1/write", "writers": "one", "queueConfig": fast},
+                    {"name": "all", "url": f"http://127.0.0.1:{all_port}/api/v1/write", "writers": "all", "queueConfig": fast},
+                ],
+            }
+        },
+    )
+    objects = built_objects(doc, tmp_path / "stack")
+    flags = _feature_flags(objects[("StatefulSet", "prometheus")])
+    with KubeApiStub([]) as api, contextlib.ExitStack() as running:
+        config = pointed_at(_config(objects, "prometheus"), api.url)
+        receivers = {}
+        for name, port in (("one", one_port), ("all", all_port)):
+            receivers[name] = running.enter_context(_receiver(binary, tmp_path / f"receiver-{name}", port))
+        replicas = {pod: running.enter_context(_prometheus(binary, config, tmp_path / pod, pod, *flags)) for pod in ("prometheus-0", "prometheus-1")}
+        wait_for(
+            "both replicas' series at the store every replica writes to",
+            lambda: _replicas_received(receivers["all"]) == {"prometheus-0", "prometheus-1"},
+            TIMEOUT,
+            0.25,
+        )
+        wait_for("prometheus-0's series at the one-writer store", lambda: bool(_replicas_received(receivers["one"])), TIMEOUT, 0.25)
+        assert _replicas_received(receivers["one"]) == {"prometheus-0"}
+        assert _samples_sent(replicas["prometheus-1"], "all") > 0
+        assert _samples_sent(replicas["prometheus-1"], "one") == 0, "prometheus-1 keeps none of its series for the one-writer store"
+        assert _samples_sent(replicas["prometheus-0"], "one") > 0

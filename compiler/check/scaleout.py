@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kmc.components import sharding
+from kmc.components import prometheus, remote_storage, sharding
 from kmc.model import REMOTE_DATASOURCE_UID, REMOTE_DATASOURCES, Stack
 from kmc.read.document import JsonPath
 
@@ -16,9 +17,11 @@ if TYPE_CHECKING:
 
 
 def risks(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
-    """Warnings: replicas that would send identical series without a label telling them apart, and
-    a Service setting that shards leave unused."""
+    """Warnings: replicas that would send identical series without a label telling them apart,
+    replicas that each send their copy to a store that may keep both, and a Service setting that
+    shards leave unused."""
     yield from _service_unused(stack)
+    yield from _duplicate_writes(stack)
     for env in sharding.replicas_without_ha(stack):
         where: JsonPath = ("environments", env, "prometheus", "replicas") if env else ("prometheus", "replicas")
         if env and "replicas" not in stack.environments[env].get("prometheus", {}):
@@ -71,6 +74,7 @@ def problems(stack: Stack, relabel: RelabelCheck) -> Iterator[Problem]:
         if label in prom.external_labels:
             where: JsonPath = ("prometheus", "externalLabels", label) if label != "cluster" else ("prometheus", "ha", "replicaLabel")
             yield (where, f"the external label {label!r} is {what}, which kmc sets on each Prometheus", "rename or remove one of the two", label != "cluster")
+    yield from _writers(stack)
     if prom.shards > 1 and not prom.thanos_query:
         yield (
             ("prometheus", "shards"),
@@ -127,3 +131,129 @@ def _datasource(stack: Stack, entry: Mapping[str, Any], here: JsonPath) -> Itera
     uid = REMOTE_DATASOURCE_UID + entry["name"]
     if [source.uid for source in stack.grafana.datasources].count(uid) > 1:  # the store's own, and another
         yield (where, f"the datasource uid {uid!r} is taken by a datasource in grafana.datasources", "rename that datasource's uid", False)
+
+
+STORES = {"generic": "the store", "influxdb": "InfluxDB", "mimir": "Mimir", "thanos-receive": "Thanos Receive", "victoriametrics": "VictoriaMetrics"}
+
+
+def _replicated(stack: Stack) -> list[tuple[str | None, int]]:
+    """Where HA replicas each send their own copy: the environments (None: the stack's own values)
+    running several Prometheus replicas with the replica label, and how many."""
+    if not sharding.ha_active(stack):
+        return []
+    counts = [(env, int(stack.values(env)["prometheus"]["replicas"])) for env in (None, *stack.environments)]
+    return [(env, count) for env, count in counts if count > 1]
+
+
+def _each_replica(replicated: list[tuple[str | None, int]]) -> str:
+    """`each of the 2 Prometheus replicas in environment 'prod'`, and the like."""
+    counts = {count for _, count in replicated}
+    envs = [env for env, _ in replicated if env is not None]
+    places = ["the stack's own values"] if len(envs) < len(replicated) else []
+    if envs:
+        places.append(("environment " if len(envs) == 1 else "environments ") + ", ".join(repr(env) for env in envs))
+    number = f"the {counts.pop()}" if len(counts) == 1 else f"up to {max(counts)}"
+    return f"each of {number} Prometheus replicas in {' and '.join(places)}"
+
+
+def _writers(stack: Stack) -> Iterator[Problem]:
+    """`writers: one` where it cannot pick the first replica, and InfluxDB sent a copy by every replica."""
+    prom = stack.prometheus
+    replicated = _replicated(stack)
+    for index, entry in enumerate(prom.remote_write):
+        here: JsonPath = ("prometheus", "remoteWrite", index)
+        writers = entry.get("writers")
+        if writers == "one":
+            if not prom.ha_enabled:
+                yield (
+                    (*here, "writers"),
+                    "writers: one keeps the first replica's series by their replica label, and prometheus.ha is not enabled",
+                    "set prometheus.ha.enabled: true, or remove writers",
+                    False,
+                )
+            if not prom.storage:
+                yield (
+                    (*here, "writers"),
+                    "writers: one needs the first replica's pod name, and without prometheus.storage Prometheus is a Deployment, whose pods have random names",
+                    f"set prometheus.storage (a StatefulSet, whose first pod is {_first_pods(stack)}), or remove writers",
+                    False,
+                )
+        elif entry["kind"] == "influxdb" and replicated:
+            yield (
+                (*here, "writers") if writers else here,
+                f"{_each_replica(replicated)} sends its own copy of every series to InfluxDB (remoteWrite {entry['name']!r}), which cannot deduplicate them",
+                f"InfluxDB keeps each replica's series apart ({prom.ha_replica_label} is a tag), so sums and counts over them double, in Grafana too: "
+                f"set writers: one, so only the first replica ({_first_pods(stack)}) sends"
+                + ("" if prom.storage else " (with prometheus.storage: a Deployment's pods have random names)")
+                + "; InfluxDB then misses what is scraped while that pod is down",
+                False,
+            )
+
+
+def _first_pods(stack: Stack) -> str:
+    return ", ".join(remote_storage.first_pods(stack, prometheus.NAME))
+
+
+def _duplicate_writes(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
+    """Stores every HA replica sends its copy to, and what each needs to keep one (InfluxDB, which
+    never can, is an error; Thanos Receive is queried through Thanos Query, which deduplicates)."""
+    replicated = _replicated(stack)
+    if not replicated:
+        return
+    label = stack.prometheus.ha_replica_label
+    for index, entry in enumerate(stack.prometheus.remote_write):
+        kind, writers, name = entry["kind"], entry.get("writers"), entry["name"]
+        here: JsonPath = ("prometheus", "remoteWrite", index)
+        if writers == "one" or kind in ("influxdb", "thanos-receive"):
+            continue
+        if writers == "all":
+            if kind == "victoriametrics" and not _drops(entry, label):
+                yield (
+                    (*here, "writers"),
+                    f"VictoriaMetrics (remoteWrite {name!r}) keeps the replicas' series apart: they differ by their {label} label",
+                    f"VictoriaMetrics deduplicates identical series only: add {{action: labeldrop, regex: {label}}} to this store's writeRelabelConfigs",
+                )
+            continue
+        yield (
+            here,
+            f"{_each_replica(replicated)} sends its own copy of every series to {STORES[kind]} (remoteWrite {name!r})",
+            _deduplication(stack, entry),
+        )
+
+
+def _deduplication(stack: Stack, entry: Mapping[str, Any]) -> str:
+    """What the store needs to keep one replica's samples, then `writers: all`; or `writers: one`."""
+    label, kind = stack.prometheus.ha_replica_label, entry["kind"]
+    if kind == "mimir":
+        tenant = f"for tenant {entry['tenant']}" if "tenant" in entry else "in the tenant's overrides"
+        cluster = "cluster"
+        if stack.prometheus.shards > 1:
+            cluster = f"{sharding.SHARD_LABEL} (the {stack.prometheus.shards} shards share their cluster label: use a tenant only this stack writes to)"
+        return (
+            "enable Mimir's HA tracker, which keeps one replica's samples per cluster: -distributor.ha-tracker.enable=true with a KV store "
+            f"(-distributor.ha-tracker.store), -distributor.ha-tracker.enable-for-all-users=true (or accept_ha_samples: true {tenant}), and the stack's labels: "
+            f"-distributor.ha-tracker.cluster={cluster}, -distributor.ha-tracker.replica={label} (ha_cluster_label and ha_replica_label per tenant); "
+            "then set writers: all here. Or set writers: one"
+        )
+    if kind == "victoriametrics":
+        drop = "" if _drops(entry, label) else f"drop the replica label for this store ({{action: labeldrop, regex: {label}}} in writeRelabelConfigs) and "
+        return (
+            f"VictoriaMetrics deduplicates identical series only: {drop}start it with -dedup.minScrapeInterval={stack.prometheus.scrape_interval} "
+            "(the scrape interval); then set writers: all here. Or set writers: one"
+        )
+    return (
+        f"kmc cannot tell whether this store deduplicates: if it keeps one replica's samples by the replica label {label} "
+        "(as Cortex's HA tracker does), set writers: all; otherwise set writers: one"
+    )
+
+
+def _drops(entry: Mapping[str, Any], label: str) -> bool:
+    """Whether the entry's write relabelling drops `label`."""
+    for rule in entry.get("writeRelabelConfigs", []):
+        if rule.get("action") == "labeldrop":
+            try:
+                if re.fullmatch(rule.get("regex", "(.*)"), label):
+                    return True
+            except re.error:
+                continue  # not Python's syntax: reported by the relabel check if it is not RE2's either
+    return False

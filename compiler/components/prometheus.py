@@ -33,7 +33,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ns = stack.namespace
     # Rules and alerting join the config before sharding splits it (each shard evaluates its share).
     unsharded = {**prometheus_config(stack, facts.service_targets), **rules.prometheus_section(stack), **alertmanager.prometheus_section(stack)}
-    base = remote_storage.with_remote_storage(unsharded, stack)
+    base = remote_storage.with_remote_storage(unsharded, stack, NAME)
     ca_bodies, ca_volume = aggregated_api.scrape_ca(stack, facts.api_servers)
     bodies = [
         kube.service_account(NAME, ns, ROLE),

@@ -10,6 +10,9 @@ For the known kinds of store, `url` is the store's base URL and the documented p
 - Thanos Receive: `/api/v1/receive`;
 - Grafana Mimir: `/api/v1/push` and `/prometheus/api/v1/read`, the tenant in `X-Scope-OrgID`;
 - VictoriaMetrics (single node): `/api/v1/write`.
+
+With HA replicas every replica sends its own copy; `writers: one` keeps a store's series on the
+first pod of each Prometheus StatefulSet only (kmc.check.scaleout says which stores need it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from kmc.components import sharding
 from kmc.model import SecretRef, Stack
 
 if TYPE_CHECKING:
@@ -97,14 +101,29 @@ def _client(entry: Entry) -> dict[str, Any]:
     return client
 
 
-def remote_write(stack: Stack) -> list[dict[str, Any]]:
+def first_pods(stack: Stack, workload: str) -> list[str]:
+    """The first pod of each Prometheus StatefulSet `workload` (one per shard): `prometheus-0`."""
+    return [f"{sharding.shard_name(workload, shard)}-0" for shard in sharding.shard_indexes(stack)]
+
+
+def _one_writer(stack: Stack, workload: str) -> dict[str, Any]:
+    """`writers: one`: keep the series only where the replica label names a first pod. Prometheus adds
+    the external labels before it applies write_relabel_configs (QueueManager.StoreSeries)."""
+    return {"action": "keep", "regex": "|".join(first_pods(stack, workload)), "source_labels": [stack.prometheus.ha_replica_label]}
+
+
+def remote_write(stack: Stack, workload: str) -> list[dict[str, Any]]:
+    """`remote_write` of the Prometheus pods of `workload` (the StatefulSet's name, for `writers: one`)."""
     out = []
     for entry in stack.prometheus.remote_write:
         config: dict[str, Any] = {"url": endpoint_url(entry, WRITE_PATHS), "name": entry["name"], **_client(entry)}
         if entry.get("queueConfig"):
             config["queue_config"] = dict(entry["queueConfig"])
-        if entry.get("writeRelabelConfigs"):
-            config["write_relabel_configs"] = [dict(rule) for rule in entry["writeRelabelConfigs"]]
+        # The writer's choice first: the store's own relabelling may drop the replica label.
+        rules = [_one_writer(stack, workload)] if entry.get("writers") == "one" else []
+        rules += [dict(rule) for rule in entry.get("writeRelabelConfigs", [])]
+        if rules:
+            config["write_relabel_configs"] = rules
         out.append(config)
     return out
 
@@ -120,11 +139,11 @@ def remote_read(stack: Stack) -> list[dict[str, Any]]:
     return out
 
 
-def with_remote_storage(config: Mapping[str, Any], stack: Stack) -> dict[str, Any]:
-    """prometheus.yml (as data) with `remote_write` and `remote_read` added when the stack has any."""
+def with_remote_storage(config: Mapping[str, Any], stack: Stack, workload: str) -> dict[str, Any]:
+    """prometheus.yml (as data) of `workload`'s pods with `remote_write` and `remote_read` added when the stack has any."""
     out = dict(config)
     if stack.prometheus.remote_write:
-        out["remote_write"] = remote_write(stack)
+        out["remote_write"] = remote_write(stack, workload)
     if stack.prometheus.remote_read:
         out["remote_read"] = remote_read(stack)
     return out
