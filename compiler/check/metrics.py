@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from kmc.components import adapter_rules
+from kmc.components import adapter_rules, autoscaling, metrics_server, prometheus_adapter
+from kmc.ir import lookup
 from kmc.model import ApiServerTls, Stack, millis
 from kmc.read.document import JsonPath
 
 Problem = tuple[JsonPath, str, str]
+SERVERS = {metrics_server.SWITCH: "metrics-server", prometheus_adapter.SWITCH: "prometheus-adapter"}
 _TLS_BLOCKS = {"ca": "ca", "secret": "secret", "cert-manager": "certManager"}
 
 
@@ -147,3 +149,40 @@ def _target_fields(at: JsonPath, metric: Mapping[str, Any]) -> Iterator[Problem]
         )
     if "selector" in metric and kind not in ("pods", "external"):
         yield ((*at, "selector"), f"{'an' if kind == 'object' else 'a'} {kind} metric takes no selector", "selectors narrow pods and external metrics")
+
+
+def dropped_autoscalers(stack: Stack) -> Iterator[Problem]:
+    """Warnings: the HPAs an environment leaves out, because it switches off an API server they read
+    (an HPA without its metrics API could not scale), reported where the switch is written."""
+    needs = [(f"{hpa.namespace}/{hpa.name}", autoscaling.providers(stack, hpa)) for hpa in stack.autoscaling]
+    switches = sorted({switch for _, switches in needs for switch in switches if stack.enabled_somewhere(switch)})
+    off: dict[tuple[JsonPath, str], list[str | None]] = {}  # (where it is written, switch): the environments
+    for env in (None, *stack.environments):
+        for switch in switches:
+            if lookup(stack.values(env), switch):
+                continue
+            section, key = switch.split(".")
+            where: JsonPath = (section, key)
+            if env is not None and key in stack.environments[env].get(section, {}):
+                where = ("environments", env, section, key)
+            off.setdefault((where, switch), []).append(env)
+    for (where, switch), envs in off.items():
+        hpas = [name for name, switches in needs if switch in switches]
+        yield (
+            where,
+            f"{_places(envs)} {'leaves' if envs != [None] and len(envs) == 1 else 'leave'} out the HPA{'s' if len(hpas) > 1 else ''} {_listed(hpas)}: "
+            f"{switch} is false there, and {'they read' if len(hpas) > 1 else 'it reads'} metrics from {SERVERS[switch]}",
+            f"a workload whose HPA is left out keeps the replicas it has; for it to scale there, set {switch}: true",
+        )
+
+
+def _places(envs: list[str | None]) -> str:
+    named = [repr(env) for env in envs if env is not None]
+    text = ("environment " if len(named) == 1 else "environments ") + _listed(named) if named else ""
+    if None in envs:
+        return f"the stack's own values and {text}" if named else "the stack's own values"
+    return text
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -57,6 +57,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint, _ in _closed_node_port(doc.data, stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _unverified_metrics_apis(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in scaleout.risks(stack)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in metrics.dropped_autoscalers(stack)]
     return found
 
 
