@@ -122,8 +122,9 @@ class ObjectGraph:
         ordered = sorted(objects, key=KObject.sort_key)
         seen: dict[tuple[str, str, str, str], KObject] = {}
         for obj in ordered:
-            # Pods roll on a config change through checksum annotations computed at compile time;
-            # a parameter inside a ConfigMap or Secret would change it without changing them.
+            # Grafana's and prometheus-adapter's pods roll on a config change through checksum
+            # annotations computed at compile time; a parameter inside a ConfigMap or Secret would
+            # change it without changing them. (Prometheus and Alertmanager reload in place.)
             if obj.kind in ("ConfigMap", "Secret") and any(dynamic_nodes(obj.body)):
                 raise ValueError(f"{obj.kind} {obj.namespace}/{obj.name} holds a deploy-time parameter; its checksum annotation would go stale")
             if obj.key in seen:

@@ -381,6 +381,8 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
         "nodeSelector",
         "tolerations",
         "networkPolicy",
+        "configReloaderImage",
+        "configReloaderResources",
         "thanosImage",
         "thanosResources",
         "thanosQueryReplicas",
@@ -390,7 +392,19 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy"),
     "metricsServer": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
     "prometheusAdapter": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
-    "alertmanager": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "storage", "service", "networkPolicy"),
+    "alertmanager": (
+        "enabled",
+        "image",
+        "replicas",
+        "resources",
+        "nodeSelector",
+        "tolerations",
+        "storage",
+        "service",
+        "networkPolicy",
+        "configReloaderImage",
+        "configReloaderResources",
+    ),
 }
 
 

@@ -274,6 +274,8 @@ def prometheus_parameters(service: st.SearchStrategy[dict[str, Any]], storage: b
         "retentionSize": retention_sizes,
         "service": service,
         "networkPolicy": prometheus_network_policies,
+        "configReloaderImage": images,
+        "configReloaderResources": resources,
         "thanosImage": images,
         "thanosQueryReplicas": st.integers(0, 10),
         **_scheduling(),
@@ -659,6 +661,8 @@ def alertmanager_sections(draw: st.DrawFn) -> Doc:
         "replicas": st.integers(0, 5),
         "storage": storages,
         "networkPolicy": prometheus_network_policies,
+        "configReloaderImage": images,
+        "configReloaderResources": resources,
         **_scheduling(),
     }
     section: Doc = draw(st.fixed_dictionaries({}, optional=optional))

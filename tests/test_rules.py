@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from tools import PROMTOOLS, ROOT, tool
 
-from kmc.components import rule_packs
+from kmc.components import config_reloader, rule_packs, rules
 from kmc.model import AlertOverride
 from kmc.resources import data_dir
 from kmc.text import yaml_text
@@ -136,25 +137,36 @@ def test_placeholders_are_filled() -> None:
         assert not re.search(r"\$\{", text)
 
 
-def _pod_annotations(tmp_path: Path, rules: dict[str, object]) -> dict[str, str]:
+def _compiled(tmp_path: Path, section: dict[str, object]) -> dict[tuple[str, str], Any]:
+    """The bodies of the objects of a stack with the `rules` section `section`, by (kind, name)."""
     from kmc import pipeline
 
     stack = tmp_path / "stack.yaml"
-    stack.write_text(yaml.safe_dump({"version": 1, "rules": rules}))
-    compiled = pipeline.compile_stack(stack)
-    (workload,) = [obj for obj in compiled.graph.objects if obj.kind in ("Deployment", "StatefulSet") and obj.name == "prometheus"]
-    annotations: dict[str, str] = workload.body["spec"]["template"]["metadata"]["annotations"]
-    return annotations
+    stack.write_text(yaml.safe_dump({"version": 1, "rules": section}))
+    return {(obj.kind, obj.name): obj.body for obj in pipeline.compile_stack(stack).graph.objects}
 
 
-def test_prometheus_pods_roll_when_the_rules_change(tmp_path: Path) -> None:
-    default = _pod_annotations(tmp_path, {})
-    changed = _pod_annotations(tmp_path, {"overrides": {"NodeMemoryPressure": {"thresholds": {"percentAvailable": 5}}}})
-    assert default["checksum/config"] == changed["checksum/config"]
-    assert default["checksum/rules"] != changed["checksum/rules"]
+def _containers(objects: dict[tuple[str, str], Any]) -> dict[str, Any]:
+    return {container["name"]: container for container in objects[("Deployment", "prometheus")]["spec"]["template"]["spec"]["containers"]}
+
+
+def test_a_rule_change_reloads_prometheus_without_a_restart(tmp_path: Path) -> None:
+    """The rules ConfigMap changes and the pod template does not (a new template would roll the
+    pods); the config-reloader sidecar watches the rules' mount and has Prometheus reload them."""
+    default = _compiled(tmp_path, {})
+    changed = _compiled(tmp_path, {"overrides": {"NodeMemoryPressure": {"thresholds": {"percentAvailable": 5}}}})
+    assert default[("ConfigMap", rules.NAME)] != changed[("ConfigMap", rules.NAME)]
+    assert default[("Deployment", "prometheus")] == changed[("Deployment", "prometheus")]
+    containers = _containers(default)
+    assert {"mountPath": rules.MOUNT, "name": "rules", "readOnly": True} in containers["prometheus"]["volumeMounts"]
+    assert {"mountPath": rules.MOUNT, "name": "rules", "readOnly": True} in containers[config_reloader.NAME]["volumeMounts"]
+    assert f"--watched-dir={rules.MOUNT}" in containers[config_reloader.NAME]["args"]
 
 
 def test_no_rules_no_mount(tmp_path: Path) -> None:
     off = {name: False for name in LIBRARY}
-    annotations = _pod_annotations(tmp_path, {"packs": off})
-    assert "checksum/rules" not in annotations
+    objects = _compiled(tmp_path, {"packs": off})
+    assert ("ConfigMap", rules.NAME) not in objects
+    for container in _containers(objects).values():
+        assert all(mount["name"] != "rules" for mount in container["volumeMounts"])
+        assert f"--watched-dir={rules.MOUNT}" not in container["args"]

@@ -8,11 +8,10 @@ count. No RBAC: Alertmanager never talks to the Kubernetes API, and its pods get
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import alertmanager_config, kube
+from kmc.components import alertmanager_config, config_reloader, kube
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject, Param, Switch
 from kmc.model import Stack
@@ -65,7 +64,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": kube.metadata(NAME, NAME, ROLE, ns), "data": {"alertmanager.yml": config}},
         web,
         cluster,
-        _stateful_set(stack, hashlib.sha256(config.encode()).hexdigest()),
+        _stateful_set(stack),
     ]
     objects = [KObject(body, NAME, conditions=(SWITCH,)) for body in bodies]
     if stack.enabled_somewhere(SWITCH, POLICY_SWITCH):
@@ -84,12 +83,10 @@ def _ingress(facts: Facts) -> Switch:
     return Switch(peers, on=[prometheus, {"from": Param(peers), "ports": kube.tcp_ports(PORT)}, gossip], off=[prometheus, gossip])
 
 
-def _stateful_set(stack: Stack, config_hash: str) -> dict[str, Any]:
+def _stateful_set(stack: Stack) -> dict[str, Any]:
     refs = alertmanager_config.secret_refs(stack.alertmanager)
-    mounts: list[dict[str, Any]] = [
-        {"mountPath": "/etc/alertmanager", "name": "config", "readOnly": True},
-        {"mountPath": "/alertmanager", "name": "data"},
-    ]
+    config_mount = {"mountPath": "/etc/alertmanager", "name": "config", "readOnly": True}
+    mounts: list[dict[str, Any]] = [config_mount, {"mountPath": "/alertmanager", "name": "data"}]
     volumes: list[dict[str, Any]] = [{"configMap": {"name": NAME}, "name": "config"}]
     if refs:
         mounts.append({"mountPath": alertmanager_config.SECRETS_DIR, "name": "secrets", "readOnly": True})
@@ -121,10 +118,11 @@ def _stateful_set(stack: Stack, config_hash: str) -> dict[str, Any]:
         "volumeMounts": mounts,
     }
     pod = {
-        "metadata": {"annotations": {"checksum/config": config_hash}, "labels": kube.labels(NAME, ROLE)},
+        "metadata": {"labels": kube.labels(NAME, ROLE)},
         "spec": {
             "automountServiceAccountToken": False,
-            "containers": [container],
+            # Alertmanager serves POST /-/reload without a flag; the receivers' secret files are read per notification.
+            "containers": [container, config_reloader.container(NAME, PORT, [config_mount])],
             **kube.scheduling("alertmanager"),
             "securityContext": kube.restricted_pod(),
             "serviceAccountName": NAME,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import aggregated_api, alertmanager, kube, remote_storage, rules, sharding, thanos
+from kmc.components import aggregated_api, alertmanager, config_reloader, kube, remote_storage, rules, sharding, thanos
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
@@ -53,7 +51,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
                 "data": {"prometheus.yml": config},
             },
             _service(ns, shard),
-            _workload(stack, hashlib.sha256(config.encode()).hexdigest(), ca_volume, shard),
+            _workload(stack, ca_volume, shard),
         ]
     objects = [KObject(body, NAME) for body in bodies]
     if stack.enabled_somewhere(POLICY_SWITCH):
@@ -114,12 +112,11 @@ def _cluster_role(namespace: str) -> dict[str, Any]:
     }
 
 
-def _workload(stack: Stack, config_hash: str, ca_volume: dict[str, Any] | None, shard: int | None = None) -> dict[str, Any]:
+def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None = None) -> dict[str, Any]:
     name = sharding.shard_name(NAME, shard)
-    mounts: list[dict[str, Any]] = [
-        {"mountPath": "/etc/prometheus", "name": "config", "readOnly": True},
-        {"mountPath": "/prometheus", "name": "data"},
-    ]
+    config_mount = {"mountPath": "/etc/prometheus", "name": "config", "readOnly": True}
+    mounts: list[dict[str, Any]] = [config_mount, {"mountPath": "/prometheus", "name": "data"}]
+    watched = [config_mount]  # the ConfigMaps the config-reloader sidecar watches
     volumes: list[dict[str, Any]] = [{"configMap": {"name": name}, "name": "config"}]
     etcd = stack.scrape.kubernetes.etcd
     if etcd.enabled:
@@ -128,11 +125,11 @@ def _workload(stack: Stack, config_hash: str, ca_volume: dict[str, Any] | None, 
     if ca_volume is not None:
         mounts.append({"mountPath": aggregated_api.SCRAPE_CA_DIR, "name": ca_volume["name"], "readOnly": True})
         volumes.append(ca_volume)
-    annotations = {"checksum/config": config_hash}
     if stack.rules.files:
-        mounts.append({"mountPath": rules.MOUNT, "name": "rules", "readOnly": True})
+        rules_mount = {"mountPath": rules.MOUNT, "name": "rules", "readOnly": True}
+        mounts.append(rules_mount)
+        watched.append(rules_mount)
         volumes.append({"configMap": {"name": rules.NAME}, "name": "rules"})
-        annotations["checksum/rules"] = hashlib.sha256(json.dumps(dict(stack.rules.files), sort_keys=True).encode()).hexdigest()
     remote_mounts, remote_volumes = remote_storage.volumes(stack)
     mounts += remote_mounts
     volumes += remote_volumes
@@ -145,6 +142,8 @@ def _workload(stack: Stack, config_hash: str, ca_volume: dict[str, Any] | None, 
             Join(("--storage.tsdb.retention.time=", Param("prometheus.retention"))),
             Join(("--storage.tsdb.retention.size=", Param("prometheus.retentionSize"))),
             "--web.listen-address=:9090",
+            # POST /-/reload for the config-reloader sidecar (and /-/quit: see docs/security.md).
+            "--web.enable-lifecycle",
         ],
         "ports": [{"containerPort": PORT, "name": "web"}],
         "readinessProbe": kube.http_probe("/-/ready", "web", 5),
@@ -159,7 +158,7 @@ def _workload(stack: Stack, config_hash: str, ca_volume: dict[str, Any] | None, 
     if stack.prometheus.thanos_object_storage is not None:
         # Thanos uploads the 2-hour blocks as they are cut; local compaction would race it.
         container["args"] += ["--storage.tsdb.max-block-duration=2h", "--storage.tsdb.min-block-duration=2h"]
-    containers = [container]
+    containers = [container, config_reloader.container(NAME, PORT, watched)]
     if stack.prometheus.thanos_sidecar:
         sidecar, sidecar_volumes = thanos.sidecar(stack)
         containers.append(sidecar)
@@ -168,7 +167,7 @@ def _workload(stack: Stack, config_hash: str, ca_volume: dict[str, Any] | None, 
     if shard is not None:
         labels[INSTANCE_LABEL] = name
     pod = {
-        "metadata": {"annotations": annotations, "labels": labels},
+        "metadata": {"labels": labels},
         "spec": {
             "automountServiceAccountToken": True,
             "containers": containers,

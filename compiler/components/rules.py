@@ -1,8 +1,8 @@
 """The ConfigMap of Prometheus' rule files: kmc's rule packs and the stack's own groups.
 
 The files themselves are compiled by the validation stage (`Stack.rules.files`, see
-kmc.components.rule_packs); the Prometheus component mounts this ConfigMap and rolls its pods when the files
-change.
+kmc.components.rule_packs); the Prometheus pods mount this ConfigMap, and their config-reloader sidecar
+has Prometheus reload the files in place when they change (kmc.components.config_reloader).
 """
 
 from __future__ import annotations
