@@ -25,6 +25,7 @@ CUSTOM_FILE = "custom.yaml"
 
 # What a group may require, and how a stack provides it.
 REQUIREMENTS: Mapping[str, Callable[[Stack], bool]] = {
+    "alertmanager": lambda stack: stack.enabled_somewhere("alertmanager.enabled"),
     "apiserver": lambda stack: stack.scrape.kubernetes.apiserver.enabled,
     "cadvisor": lambda stack: stack.scrape.kubernetes.cadvisor.enabled,
     "kubelet": lambda stack: stack.scrape.kubernetes.kubelet.enabled,
