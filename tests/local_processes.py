@@ -6,6 +6,7 @@ SIGKILL after a grace period).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -14,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,17 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
     """Status and body of a GET; (0, b"") when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+    except OSError:
+        return 0, b""
+
+
+def http_post(url: str, timeout: float = 30) -> tuple[int, bytes]:
+    """Status and body of a POST without a body; (0, b"") when nothing answers."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
@@ -179,3 +191,14 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=grace)
+
+
+@contextlib.contextmanager
+def running(name: str, args: Sequence[str | Path], ready: str, work: Path, timeout: float = 40) -> Iterator[Process]:
+    """`args` run in `work` (output in `work/<name>.log`) until the block ends, once `ready` answers 200."""
+    process = Process(args, work / f"{name}.log", cwd=work)
+    try:
+        wait_for(f"{name} to be ready", lambda: process.alive() and http_get(ready)[0] == 200, timeout, describe=process.tail)
+        yield process
+    finally:
+        process.stop()

@@ -20,11 +20,10 @@ What is rewritten, and why (everything else runs as compiled):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,9 @@ import pytest
 import yaml
 from kube_api_stub import KubeApiStub
 from kube_objects import endpoints_for, pod_of_workload
-from local_processes import Process, free_port, get_json, http_get, wait_for
-from test_prometheus_e2e import built_objects
+from local_processes import free_port, get_json, http_get, running, wait_for
+from pod_volumes import local_args
+from test_prometheus_e2e import built_objects, pointed_at
 from tools import TOOLS, tool
 
 from kmc.components import alertmanager_config, rules
@@ -88,7 +88,7 @@ class Webhook:
         self.server.server_close()
 
 
-def _alertmanager_binary(work: Path) -> Path:
+def alertmanager_binary(work: Path) -> Path:
     """A copy of Debian's Alertmanager that reads its templates from ./<same length> (see the module docstring)."""
     original = tool(ALERTMANAGER).resolve()
     relative = b"./" + b"t" * (len(DEBIAN_TEMPLATES) - 2)
@@ -101,14 +101,18 @@ def _alertmanager_binary(work: Path) -> Path:
     return binary
 
 
-@contextlib.contextmanager
-def _running(name: str, args: list[str | Path], ready: str, work: Path) -> Iterator[Process]:
-    process = Process(args, work / f"{name}.log", cwd=work)
-    try:
-        wait_for(f"{name} to be ready", lambda: process.alive() and http_get(ready)[0] == 200, TIMEOUT, describe=process.tail)
-        yield process
-    finally:
-        process.stop()
+def alertmanager_args(workload: Mapping[str, Any], volumes: Mapping[str, Path], host: str, web: int, gossip: int) -> list[str]:
+    """The args of the compiled StatefulSet's alertmanager container as they run here: paths moved
+    to `volumes` (volume name → directory), addresses on loopback `host`, and itself as the cluster
+    peer (the pod IP and the headless Service's DNS name exist only in a cluster)."""
+    (container,) = [container for container in workload["spec"]["template"]["spec"]["containers"] if container["name"] == "alertmanager"]
+    addresses = {
+        "--web.listen-address": f"{host}:{web}",
+        "--cluster.listen-address": f"{host}:{gossip}",
+        "--cluster.advertise-address": f"[{host}]:{gossip}",
+        "--cluster.peer": f"{host}:{gossip}",
+    }
+    return local_args(container, volumes, addresses)
 
 
 def _alertmanager_config(objects: dict[tuple[str, str], dict[str, Any]], work: Path, webhook: Webhook) -> Path:
@@ -129,10 +133,7 @@ def _prometheus_config(objects: dict[tuple[str, str], dict[str, Any]], work: Pat
     config = yaml.safe_load(objects[("ConfigMap", "prometheus")]["data"]["prometheus.yml"])
     assert config["rule_files"] == [f"{rules.MOUNT}/*.yaml"]
     config["rule_files"] = [f"{rule_dir}/*.yaml"]
-    for section in (*config["scrape_configs"], *config["alerting"]["alertmanagers"]):
-        for discovery in section.get("kubernetes_sd_configs", []):
-            discovery["api_server"] = api_server
-    (work / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (work / "prometheus.yml").write_text(yaml.safe_dump(pointed_at(config, api_server), sort_keys=False))
     return work / "prometheus.yml"
 
 
@@ -148,26 +149,17 @@ def test_rules_evaluate_and_alerts_reach_the_webhook(version: str, tmp_path: Pat
     host = "127.0.0.30"
     web = free_port(host)
     workload = objects[("StatefulSet", "alertmanager")]
-    cluster = [pod_of_workload(workload, "alertmanager-0", ip=host, ports={"web": web, "cluster-tcp": 9094, "cluster-udp": 9094})]
+    cluster = [pod_of_workload(workload, "alertmanager-0", ip=host, ports={"web": web, "cluster-tcp": 9094, "cluster-udp": 9094, "reloader-web": 8080})]
     cluster += [obj for (kind, _), obj in objects.items() if kind == "Service"]
     cluster += endpoints_for(cluster)
     webhook = Webhook()
     try:
         with KubeApiStub(cluster) as api:
             gossip = free_port(host)
-            local = {
-                "--config.file": str(_alertmanager_config(objects, tmp_path, webhook)),
-                "--storage.path": str(tmp_path / "am-data"),
-                "--web.listen-address": f"{host}:{web}",
-                "--cluster.listen-address": f"{host}:{gossip}",
-                "--cluster.advertise-address": f"[{host}]:{gossip}",
-                "--cluster.peer": f"{host}:{gossip}",  # itself: the headless Service's name resolves only in a cluster
-            }
-            (container,) = workload["spec"]["template"]["spec"]["containers"]
-            compiled = dict(arg.split("=", 1) for arg in container["args"])
-            assert set(compiled) == set(local), "every flag of the compiled StatefulSet is run"
-            am_args: list[str | Path] = [_alertmanager_binary(tmp_path), *(f"{flag}={value}" for flag, value in local.items())]
-            with _running("alertmanager", am_args, f"http://{host}:{web}/-/ready", tmp_path) as alertmanager:
+            _alertmanager_config(objects, tmp_path, webhook)
+            volumes = {"config": tmp_path, "data": tmp_path / "am-data"}
+            am_args = [alertmanager_binary(tmp_path), *alertmanager_args(workload, volumes, host, web, gossip)]
+            with running("alertmanager", am_args, f"http://{host}:{web}/-/ready", tmp_path, TIMEOUT) as alertmanager:
                 address = f"127.0.0.1:{free_port()}"
                 prom_args: list[str | Path] = [
                     tool(PROMETHEUS[version]),
@@ -177,7 +169,7 @@ def test_rules_evaluate_and_alerts_reach_the_webhook(version: str, tmp_path: Pat
                     # Resend firing alerts every second, not every minute: the first evaluation may come before Alertmanager is discovered.
                     "--rules.alert.resend-delay=1s",
                 ]
-                with _running("prometheus", prom_args, f"http://{address}/-/ready", tmp_path) as prometheus:
+                with running("prometheus", prom_args, f"http://{address}/-/ready", tmp_path, TIMEOUT) as prometheus:
                     url = f"http://{address}"
 
                     def all_evaluated() -> bool:

@@ -142,10 +142,11 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
 
 
 def pointed_at(config: Mapping[str, Any], api_server: str) -> dict[str, Any]:
-    """`config` with every Kubernetes discovery asking `api_server` (the one rewrite; see the module docstring)."""
+    """`config` with every Kubernetes discovery (of scrape targets and of Alertmanagers) asking
+    `api_server` (the one rewrite; see the module docstring)."""
     rewritten = copy.deepcopy(dict(config))
-    for job in rewritten["scrape_configs"]:
-        for discovery in job.get("kubernetes_sd_configs", []):
+    for section in (*rewritten["scrape_configs"], *rewritten.get("alerting", {}).get("alertmanagers", [])):
+        for discovery in section.get("kubernetes_sd_configs", []):
             discovery["api_server"] = api_server
     return rewritten
 
@@ -209,7 +210,11 @@ def cluster(stacks: dict[str, Built], tmp_path_factory: pytest.TempPathFactory) 
             objects.append(
                 pod_of_workload(built.objects[("DaemonSet", "node-exporter")], "node-exporter-x7k2p", ip=exporter_host, ports={"metrics": int(exporter_port)})
             )
-            objects.append(pod_of_workload(built.objects[("Deployment", "prometheus")], "prometheus-5b9d7c6f4-q2w3e", ip=prometheus_ip, ports={"web": 9090}))
+            objects.append(
+                pod_of_workload(
+                    built.objects[("Deployment", "prometheus")], "prometheus-5b9d7c6f4-q2w3e", ip=prometheus_ip, ports={"web": 9090, "reloader-web": 8080}
+                )
+            )
             objects += [obj for (kind, _), obj in built.objects.items() if kind == "Service"]
             if name == "default-prefix":
                 ksm = built.objects[("Deployment", "kube-state-metrics")]
