@@ -2,7 +2,8 @@
 
 Object bodies are plain JSON-like data, except at the places a deploy-time user may tune: there a
 `Param` (a reference to a value path, e.g. `prometheus.replicas`), a `Join` (a string built
-from text and parameters) or a `Switch` (one of two values, by a boolean parameter) stands. The manifests emitter resolves them with an environment's
+from text and parameters), a `Switch` (one of two values, by a boolean parameter) or a `Text` (a
+config file some of whose lines exist only where a boolean parameter is true) stands. The manifests emitter resolves them with an environment's
 values; the Helm emitter turns them into `.Values` references.
 """
 
@@ -71,6 +72,32 @@ class Switch:
 
 
 @record
+class Text:
+    """A multi-line text, such as a config file in a ConfigMap: literal text, and sections of
+    whole lines that are there only where a boolean parameter is true (a `Switch` whose `on` and
+    `off` are text, each empty or ending with a newline). The Helm chart keeps it a readable
+    block with `{{- if }}` around the sections."""
+
+    parts: tuple[str | Switch, ...]
+
+
+def sectioned(parts: Iterable[str | Switch]) -> str | Text:
+    """The text of `parts`: a plain string when no section is switched, else a `Text`."""
+    merged: list[str | Switch] = []
+    for part in parts:
+        if isinstance(part, Switch):
+            assert all(isinstance(text, str) and (text == "" or text.endswith("\n")) for text in (part.on, part.off)), f"a section of whole lines: {part!r}"
+            merged.append(part)
+        elif merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part:
+            merged.append(part)
+    if all(isinstance(part, str) for part in merged):
+        return "".join(str(part) for part in merged)
+    return Text(tuple(merged))
+
+
+@record
 class KObject:
     """One Kubernetes object; `conditions` name the boolean parameters that must all be true for it
     to exist (none: always there), e.g. a component's `enabled` and then its `networkPolicy.enabled`.
@@ -121,11 +148,12 @@ class ObjectGraph:
     def of(cls, objects: Iterable[KObject]) -> ObjectGraph:
         ordered = sorted(objects, key=KObject.sort_key)
         seen: dict[tuple[str, str, str, str], KObject] = {}
+        rolled = _rolled_on_change(ordered)
         for obj in ordered:
-            # Grafana's and prometheus-adapter's pods roll on a config change through checksum
-            # annotations computed at compile time; a parameter inside a ConfigMap or Secret would
-            # change it without changing them. (Prometheus and Alertmanager reload in place.)
-            if obj.kind in ("ConfigMap", "Secret") and any(dynamic_nodes(obj.body)):
+            # Some pods roll on a change of what they mount through checksum annotations computed at
+            # compile time (Grafana's, prometheus-adapter's); a parameter inside what they mount would
+            # change it without changing them. Prometheus and Alertmanager reload in place.
+            if (obj.kind, obj.namespace, obj.name) in rolled and any(dynamic_nodes(obj.body)):
                 raise ValueError(f"{obj.kind} {obj.namespace}/{obj.name} holds a deploy-time parameter; its checksum annotation would go stale")
             if obj.key in seen:
                 raise ValueError(f"two components emit {obj.kind} {obj.namespace}/{obj.name}: {seen[obj.key].component} and {obj.component}")
@@ -133,8 +161,26 @@ class ObjectGraph:
         return cls(tuple(ordered))
 
 
-def dynamic_nodes(value: Any) -> Iterator[Param | Join | Switch]:
-    """The Params, Joins and Switches in `value`, depth first."""
+def _rolled_on_change(objects: Iterable[KObject]) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of every ConfigMap and Secret mounted by a pod template that carries a `checksum/` annotation."""
+    found = set()
+    for obj in objects:
+        template = obj.body.get("spec", {}).get("template", {}) if isinstance(obj.body.get("spec"), Mapping) else {}
+        annotations = template.get("metadata", {}).get("annotations", {})
+        if not any(str(key).startswith("checksum/") for key in annotations):
+            continue
+        for volume in template.get("spec", {}).get("volumes", []):
+            sources = volume["projected"]["sources"] if "projected" in volume else [volume]
+            for source in sources:
+                if "configMap" in source:
+                    found.add(("ConfigMap", obj.namespace, source["configMap"]["name"]))
+                if "secret" in source:
+                    found.add(("Secret", obj.namespace, source["secret"].get("secretName") or source["secret"].get("name")))
+    return found
+
+
+def dynamic_nodes(value: Any) -> Iterator[Param | Join | Switch | Text]:
+    """The Params, Joins, Switches and Texts in `value`, depth first."""
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:  # most nodes: by exact type (an ABC's isinstance is slow)
         return
@@ -145,7 +191,7 @@ def dynamic_nodes(value: Any) -> Iterator[Param | Join | Switch]:
     elif isinstance(value, (list, tuple)):
         children = value
     else:
-        if isinstance(value, (Param, Join, Switch)):
+        if isinstance(value, (Param, Join, Switch, Text)):
             yield value
         return
     for child in children:
@@ -185,6 +231,8 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
         return resolve(value.on if lookup(values, value.path) else value.off, values)
     if kind is Join:
         return "".join(part if isinstance(part, str) else text(lookup(values, part.path)) for part in value.parts)
+    if kind is Text:
+        return "".join(part if isinstance(part, str) else resolve(part, values) for part in value.parts)
     if kind is list or kind is tuple:
         return [resolve(item, values) for item in value]
     if kind is dict or isinstance(value, Mapping):

@@ -515,6 +515,10 @@ class Stack:
         """Whether the boolean parameters `switches` are all true together in the stack or in some environment."""
         return any(all(lookup(self.values(env), switch) for switch in switches) for env in (None, *self.environments))
 
+    def enabled_everywhere(self, switch: str) -> bool:
+        """Whether the boolean parameter `switch` is true in the stack and in every environment."""
+        return all(lookup(self.values(env), switch) for env in (None, *self.environments))
+
 
 def _grafana(data: Mapping[str, Any], remote: tuple[Datasource, ...] = ()) -> Grafana:
     admin, dashboards = data["adminSecret"], data["dashboards"]

@@ -4,18 +4,44 @@ from __future__ import annotations
 
 import pytest
 
-from kmc.ir import Join, KObject, ObjectGraph, Param, is_empty, resolve
+from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, Text, is_empty, resolve, sectioned
+from kmc.text import yaml_text
 
 
 def config_map(data: object) -> KObject:
     return KObject({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}, "data": data}, "test")
 
 
-def test_a_parameter_inside_a_config_map_is_refused() -> None:
-    """Checksum annotations are computed at compile time: a value that feeds a ConfigMap would not roll the pods."""
+def rolled_deployment(annotations: dict[str, str]) -> KObject:
+    template = {"metadata": {"annotations": annotations}, "spec": {"volumes": [{"name": "config", "configMap": {"name": "c"}}]}}
+    return KObject({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"}, "spec": {"template": template}}, "test")
+
+
+def test_a_parameter_inside_a_config_map_that_rolls_pods_is_refused() -> None:
+    """Checksum annotations are computed at compile time: a value that feeds a ConfigMap they cover would not roll the pods."""
     with pytest.raises(ValueError, match="checksum annotation would go stale"):
-        ObjectGraph.of([config_map({"a": Join(("x=", Param("p.q")))})])
-    assert ObjectGraph.of([config_map({"a": "literal"})]).objects
+        ObjectGraph.of([config_map({"a": Join(("x=", Param("p.q")))}), rolled_deployment({"checksum/config": "0"})])
+    assert ObjectGraph.of([config_map({"a": "literal"}), rolled_deployment({"checksum/config": "0"})]).objects
+    # Pods that reload what they mount carry no checksum: the ConfigMap may follow the environment.
+    assert ObjectGraph.of([config_map({"a": Join(("x=", Param("p.q")))}), rolled_deployment({})]).objects
+
+
+def test_a_sectioned_text_is_the_whole_dump_where_every_switch_is_on() -> None:
+    data = {"global": {"a": 1}, "jobs": [{"name": "x", "s": [1, 2]}, {"name": "y", "t": "a\nb\n"}, {"name": "z"}], "after": [{"url": "u"}]}
+    text = yaml_text.dump_sectioned(data, "jobs", [None, "y.enabled", "z.enabled"])
+    assert isinstance(text, Text)
+    assert resolve(text, {"y": {"enabled": True}, "z": {"enabled": True}}) == yaml_text.dump(data)
+    without_y = {**data, "jobs": [data["jobs"][0], data["jobs"][2]]}
+    assert resolve(text, {"y": {"enabled": False}, "z": {"enabled": True}}) == yaml_text.dump(without_y)
+    assert yaml_text.dump_sectioned(data, "jobs", [None, None, None]) == yaml_text.dump(data), "no switch: plain text"
+    every = yaml_text.dump_sectioned(data, "jobs", ["p.on", "p.on", "p.on"])
+    assert resolve(every, {"p": {"on": False}}) == yaml_text.dump({**data, "jobs": []}), "none left: an empty list, not null"
+    assert resolve(every, {"p": {"on": True}}) == yaml_text.dump(data)
+
+
+def test_sections_are_whole_lines() -> None:
+    with pytest.raises(AssertionError, match="whole lines"):
+        sectioned(["a\n", Switch("p", on="b", off="")])
 
 
 def test_omit_empty_follows_helm_with() -> None:

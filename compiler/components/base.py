@@ -50,13 +50,16 @@ class ServiceTarget:
     port_name: str
     honor_labels: bool = False
     tls: TargetTls | None = None
+    # The boolean parameter that switches the exporter on (None: always on): where it is off, so
+    # is the job.
+    switch: str | None = None
 
 
-def api_server_target(name: str, namespace: str, ca_file: str | None) -> ServiceTarget:
+def api_server_target(name: str, namespace: str, ca_file: str | None, switch: str) -> ServiceTarget:
     """An aggregated API server's own metrics: over HTTPS with Prometheus' token (its ClusterRole
     may `get /metrics`, which the server asks kube-apiserver about), the certificate verified for
     the Service's name, as kube-apiserver verifies it."""
-    return ServiceTarget(name, namespace, name, "https", tls=TargetTls(f"{name}.{namespace}.svc", ca_file))
+    return ServiceTarget(name, namespace, name, "https", tls=TargetTls(f"{name}.{namespace}.svc", ca_file), switch=switch)
 
 
 @record

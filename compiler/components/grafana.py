@@ -37,7 +37,7 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
     # Grafana serves /metrics on its HTTP port unless the stack's grafana.ini turns it off.
     if str(stack.grafana.ini.get("metrics", {}).get("enabled", True)).lower() == "false":
         return ()
-    return (ServiceTarget(NAME, stack.namespace, NAME, "http"),)
+    return (ServiceTarget(NAME, stack.namespace, NAME, "http", switch=SWITCH),)
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:

@@ -49,7 +49,7 @@ def compiled(stack: Stack) -> bool:
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
     # honor_labels: the namespace/pod labels of its series describe the objects, not the exporter.
-    return (ServiceTarget(NAME, stack.namespace, NAME, "metrics", honor_labels=True),)
+    return (ServiceTarget(NAME, stack.namespace, NAME, "metrics", honor_labels=True, switch=SWITCH),)
 
 
 def collectors(stack: Stack) -> dict[str, tuple[str, ...]]:

@@ -22,7 +22,7 @@ def compiled(stack: Stack) -> bool:
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
-    return (api_server_target(NAME, stack.namespace, aggregated_api.scrape_ca_file(NAME, stack.metrics_server.tls)),)
+    return (api_server_target(NAME, stack.namespace, aggregated_api.scrape_ca_file(NAME, stack.metrics_server.tls), SWITCH),)
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:

@@ -21,7 +21,7 @@ def compiled(stack: Stack) -> bool:
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
-    return (ServiceTarget(NAME, stack.namespace, NAME, "metrics"),)
+    return (ServiceTarget(NAME, stack.namespace, NAME, "metrics", switch=SWITCH),)
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:

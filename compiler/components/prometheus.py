@@ -39,10 +39,13 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         kube.cluster_role_binding(NAME, ns, ROLE, kube.cluster_name(ns, NAME), NAME),
         *ca_bodies,
     ]
+    # The job of an exporter that some environment switches off is there only where it is on.
+    switched = {target.job: target.switch for target in facts.service_targets if target.switch and not stack.enabled_everywhere(target.switch)}
     # One config, Service and workload; or one of each per shard (see kmc.components.sharding).
     for shard in sharding.shard_indexes(stack):
         name = sharding.shard_name(NAME, shard)
-        config = yaml_text.dump(sharding.shard_config(base, stack, shard))
+        data = sharding.shard_config(base, stack, shard)
+        config = yaml_text.dump_sectioned(data, "scrape_configs", [switched.get(job["job_name"]) for job in data["scrape_configs"]])
         bodies += [
             {
                 "apiVersion": "v1",

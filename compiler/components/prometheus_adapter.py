@@ -33,7 +33,7 @@ def compiled(stack: Stack) -> bool:
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
-    return (api_server_target(NAME, stack.namespace, aggregated_api.scrape_ca_file(NAME, stack.prometheus_adapter.tls)),)
+    return (api_server_target(NAME, stack.namespace, aggregated_api.scrape_ca_file(NAME, stack.prometheus_adapter.tls), SWITCH),)
 
 
 def prometheus_url(stack: Stack, facts_url: str) -> str:

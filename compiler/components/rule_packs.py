@@ -34,6 +34,10 @@ REQUIREMENTS: Mapping[str, Callable[[Stack], bool]] = {
 }
 
 
+# The requirements that an environment may switch off, by the parameter that does.
+SWITCHED_REQUIREMENTS: Mapping[str, str] = {"kubeStateMetrics": "kubeStateMetrics.enabled", "nodeExporter": "nodeExporter.enabled"}
+
+
 @record
 class Threshold:
     default: float
@@ -118,6 +122,20 @@ def active_packs(stack: Stack, packs: Mapping[str, Pack]) -> dict[str, Pack]:
         if groups:
             active[name] = replace(pack, groups=groups)
     return active
+
+
+def group_switches(stack: Stack, packs: Mapping[str, Pack]) -> dict[str, dict[str, str]]:
+    """By rule file, the groups that exist only where a parameter is true: those whose series come
+    from a component some environment switches off (a group needs at most one such component)."""
+    found: dict[str, dict[str, str]] = {}
+    for name, pack in active_packs(stack, packs).items():
+        for group in pack.groups:
+            switches = [SWITCHED_REQUIREMENTS[need] for need in group.requires if need in SWITCHED_REQUIREMENTS]
+            off_somewhere = [switch for switch in switches if not stack.enabled_everywhere(switch)]
+            assert len(off_somewhere) <= 1, f"group {group.name} needs two components an environment may switch off"
+            if off_somewhere:
+                found.setdefault(f"{name}.yaml", {})[group.name] = off_somewhere[0]
+    return found
 
 
 def number(value: float) -> str:

@@ -3,16 +3,19 @@
 The files themselves are compiled by the validation stage (`Stack.rules.files`, see
 kmc.components.rule_packs); the Prometheus pods mount this ConfigMap, and their config-reloader sidecar
 has Prometheus reload the files in place when they change (kmc.components.config_reloader).
+A group whose series come from a component that some environment switches off is there only
+where the component is on: no alert is left that could never fire.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kmc.components import kube
+from kmc.components import kube, rule_packs
 from kmc.components.base import Facts, ServiceTarget
-from kmc.ir import KObject
+from kmc.ir import KObject, Text
 from kmc.model import Stack
+from kmc.text import yaml_text
 
 NAME = "prometheus-rules"
 ROLE = "rules"
@@ -32,9 +35,22 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace),
-        "data": dict(stack.rules.files),
+        "data": _files(stack),
     }
     return [KObject(body, NAME)]
+
+
+def _files(stack: Stack) -> dict[str, str | Text]:
+    switched = (
+        rule_packs.group_switches(stack, rule_packs.library())
+        if any(not stack.enabled_everywhere(s) for s in rule_packs.SWITCHED_REQUIREMENTS.values())
+        else {}
+    )
+    files: dict[str, str | Text] = dict(stack.rules.files)
+    for name, groups in switched.items():
+        data = rule_packs.read_rule_file(stack.rules.files[name])
+        files[name] = yaml_text.dump_sectioned(data, "groups", [groups.get(group["name"]) for group in data["groups"]])
+    return files
 
 
 def prometheus_section(stack: Stack) -> dict[str, object]:

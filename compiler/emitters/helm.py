@@ -21,6 +21,8 @@ compiled into the templates as literal YAML. An object's parameters are rendered
     Param, omit_empty   the field inside {{- with .Values.p }} ... {{- end }}
     Join                {{ printf "lit%s..." .Values.p | quote }}
     Switch              {{ if .Values.p }}"on"{{ else }}"off"{{ end }}
+    Text                a literal block (`key: |`), each switched section of lines inside
+                        {{- if .Values.p }} ... {{- else }} ... {{- end }}
     conditions          the whole file inside {{- if and (.Values.p) (.Values.q) }} ... {{- end }}
 
 The Namespace is the one object whose condition is the chart's own value, `namespace.create`
@@ -45,7 +47,7 @@ from kmc import __version__, schema_refs
 from kmc.components import aggregated_api, alertmanager_config
 from kmc.emitters import helm_texts
 from kmc.emitters.manifests import file_name
-from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, dynamic_nodes, lookup
+from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, Text, dynamic_nodes, lookup
 from kmc.model import Stack
 from kmc.text import yaml_text
 
@@ -104,6 +106,8 @@ def parameter_paths(graph: ObjectGraph) -> frozenset[str]:
         for node in dynamic_nodes(obj.body):
             if isinstance(node, Join):
                 paths.update(part.path for part in node.parts if isinstance(part, Param))
+            elif isinstance(node, Text):
+                paths.update(part.path for part in node.parts if isinstance(part, Switch))
             else:
                 paths.add(node.path)
     return frozenset(paths)
@@ -182,10 +186,10 @@ def _render(value: Any, types: _ParamTypes, chart: str, offset: int) -> list[str
     token = _fresh_token(value)
     token_re = re.compile(re.escape(token) + r"[0-9]{6}")
     labels_token = token + "labels"
-    slots: dict[str, Param | Join | Switch] = {}
+    slots: dict[str, Param | Join | Switch | Text] = {}
 
     def tokenize(node: Any) -> Any:
-        if isinstance(node, (Param, Join, Switch)):
+        if isinstance(node, (Param, Join, Switch, Text)):
             slot = f"{token}{len(slots):06d}"
             slots[slot] = node
             return slot
@@ -253,8 +257,10 @@ def _values(path: str) -> str:
     return f".Values.{path}"
 
 
-def _action(prefix: str, node: Param | Join | Switch, types: _ParamTypes, chart: str) -> list[str]:
+def _action(prefix: str, node: Param | Join | Switch | Text, types: _ParamTypes, chart: str) -> list[str]:
     """The template lines for `prefix` (`key: ` or `- `) followed by the value of `node`."""
+    if isinstance(node, Text):
+        return _block(prefix, node)
     if isinstance(node, Join):
         fmt = "".join(part.replace("%", "%%") if isinstance(part, str) else _verb(types.of(part.path)) for part in node.parts)
         args = " ".join(_scalar_arg(_values(part.path), types.of(part.path)) for part in node.parts if isinstance(part, Param))
@@ -281,6 +287,38 @@ def _action(prefix: str, node: Param | Join | Switch, types: _ParamTypes, chart:
     indent = " " * (len(prefix) - len(prefix.lstrip(" ")))
     assert prefix.endswith(": ") and not prefix.lstrip(" ").startswith("- "), f"omit_empty needs a field of its own line: {prefix!r}"
     return [f"{indent}{{{{- with {_values(node.path)} }}}}", prefix + _value(".", kinds, prefix), f"{indent}{{{{- end }}}}"]
+
+
+def _block(prefix: str, node: Text) -> list[str]:
+    """`key: |` and the lines of `node`, each switched section between `{{- if }}` lines.
+
+    `{{-` eats the newline and indentation before it, so a section's lines join the text exactly
+    where they stand, or vanish with their newline; a blank line before a section would vanish
+    with it, so there is none.
+    """
+    assert prefix.endswith(": ") and not prefix.lstrip(" ").startswith("- "), f"a Text needs a field of its own line: {prefix!r}"
+    column = _key_column(prefix) + 2
+    indent = " " * column
+    lines: list[str] = []
+
+    def literal(text: str) -> None:
+        lines.extend(indent + line if line else "" for line in text.replace("{{", '{{ "{{" }}').split("\n")[:-1])
+
+    for part in node.parts:
+        if isinstance(part, str):
+            literal(part)
+            continue
+        assert not lines or lines[-1], "a blank line before a section"
+        lines.append(f"{indent}{{{{- if {_values(part.path)} }}}}")
+        literal(part.on)
+        if part.off:
+            lines.append(f"{indent}{{{{- else }}}}")
+            literal(part.off)
+        lines.append(f"{indent}{{{{- end }}}}")
+    first = next((line for line in lines if line and not line.lstrip().startswith("{{-")), "")
+    # An indentation indicator when the text itself starts with a space (YAML would take it as the block's indentation).
+    indicator = "2" if first[column:].startswith(" ") else ""
+    return [f"{prefix}|{indicator}", *lines]
 
 
 def _value(expr: str, kinds: set[str], prefix: str) -> str:

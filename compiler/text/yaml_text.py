@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kmc.ir import Switch, Text, sectioned
 from kmc.read.yaml_types import implicit_tag
 
 # Plain scalars that PyYAML (YAML 1.1) may write bare but Go's YAML parsers (kubectl, kustomize,
@@ -195,3 +197,25 @@ def _literal(value: str, indent: int) -> str:
     pad = " " * indent
     lines = value.removesuffix("\n").split("\n")
     return header + "".join(f"\n{pad}{line}" if line else "\n" for line in lines)
+
+
+def dump_sectioned(data: Mapping[str, Any], key: str, switches: Sequence[str | None]) -> str | Text:
+    """`dump(data)`, where each item of the list at `key` exists only where its switch is true
+    (None: everywhere). Each item is dumped on its own under the same key, so the text where every
+    switch is on is `dump(data)` itself, byte for byte."""
+    items = data[key]
+    assert len(items) == len(switches) and items, key
+    if None not in switches:
+        # Where every item is off the list is empty (`key: []`, not a bare `key:`): one switch for all of them.
+        assert len(set(switches)) == 1, f"the items of {key} are all switched, by different parameters"
+        return sectioned([Switch(str(switches[0]), on=dump(data), off=dump({**data, key: []}))])
+    keys = list(data)
+    at = keys.index(key)
+    before, after = {name: data[name] for name in keys[:at]}, {name: data[name] for name in keys[at + 1 :]}
+    parts: list[str | Switch] = [dump(before) if before else "", f"{key}:\n"]
+    for item, switch in zip(items, switches, strict=True):
+        text = dump({key: [item]}).split("\n", 1)[1]
+        parts.append(text if switch is None else Switch(switch, on=text, off=""))
+    if after:
+        parts.append(dump(after))
+    return sectioned(parts)
