@@ -86,9 +86,10 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
         assert scrape["from"][0]["podSelector"]["matchLabels"].items() <= pods["prometheus"].items()
         assert policies["grafana"]["spec"]["ingress"] == ([{"from": peers, "ports": http}] if peers else []) + [scrape]
     if "alertmanager" in policies:
-        # The web port: the stack's Prometheus and the listed peers; the cluster port: only the other Alertmanagers.
+        # The web port: the stack's Prometheus (also on its config-reloader's metrics port) and the
+        # listed peers; the cluster port: only the other Alertmanagers.
         web, *peer_rules, gossip = policies["alertmanager"]["spec"]["ingress"]
-        assert web["ports"] == [{"port": 9093, "protocol": "TCP"}] and len(web["from"]) == 1
+        assert web["ports"] == [{"port": 9093, "protocol": "TCP"}, {"port": 8080, "protocol": "TCP"}] and len(web["from"]) == 1
         assert set(web["from"][0]) == {"podSelector"} and web["from"][0]["podSelector"]["matchLabels"].items() <= pods["prometheus"].items()
         peers = lookup(values, "alertmanager.networkPolicy.from")
         assert peer_rules == ([{"from": peers, "ports": [{"port": 9093, "protocol": "TCP"}]}] if peers else [])

@@ -34,8 +34,8 @@ from local_processes import Process, free_port, get_json, http_get, wait_for
 from test_prometheus_e2e import (
     DEFAULT_STACK,
     FAST,
+    POD_LOCAL,
     PROMETHEUS,
-    SELF,
     TIMEOUT,
     Built,
     Cluster,
@@ -122,10 +122,10 @@ def test_every_target_is_scraped_by_exactly_one_shard(version: str, stacks: dict
     names = [f"prometheus-shard-{index}" for index in range(SHARDS)]
     assert sorted(name for kind, name in objects if kind == "ConfigMap" and name.startswith("prometheus-shard-")) == names
     expected = expected_targets(cluster)["default-prefix"]
-    others = expected - {SELF}
-    # Each pod scrapes its own Thanos sidecar, as it scrapes itself.
+    others = expected - POD_LOCAL
+    # Each pod scrapes its own Thanos sidecar, as it scrapes itself and its config-reloader.
     sidecar = ("thanos-sidecar", (("instance", "localhost:10902"), ("job", "thanos-sidecar")))
-    local = {SELF, sidecar}
+    local = {*POD_LOCAL, sidecar}
 
     def shard_targets(url: str) -> set[Target]:
         return set(_active(url))
@@ -149,7 +149,7 @@ def test_every_target_is_scraped_by_exactly_one_shard(version: str, stacks: dict
         labels = {name: _external_labels(url) for name, url in urls.items()}
 
     for name in names:
-        assert local <= per_shard[name], f"{name} scrapes itself and its sidecar"
+        assert local <= per_shard[name], f"{name} scrapes itself and its sidecars"
     found = [per_shard[name] - local for name in names]
     assert set().union(*found) == others, "the union of the shards' targets is every fixture target"
     for first in range(SHARDS):

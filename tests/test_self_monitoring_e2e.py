@@ -1,13 +1,15 @@
 """kmc's own components, scraped by a real Prometheus (2.53 and 3.x) as the compiled config says.
 
-The stack runs Grafana, metrics-server and prometheus-adapter. Prometheus must scrape Grafana's
-`/metrics` over HTTP, and each aggregated API server's `/metrics` over HTTPS as an authorized
+The stack runs Grafana, Alertmanager, metrics-server and prometheus-adapter. Prometheus must scrape
+Grafana's, Alertmanager's and its config-reloader's `/metrics` over HTTP (the reloader's through
+the headless peer Service), and each aggregated API server's `/metrics` over HTTPS as an authorized
 caller: verifying the serving certificate kmc minted (for the Service's DNS name, since the target
 is a pod address) with the CA the Prometheus pod mounts, and sending its service account token.
 
 Stand-ins, each on its own loopback address behind the Kubernetes API stub: the API servers are
 HTTPS servers holding the very certificate and key kmc generated for them (read from the stack's
-state directory), which answer only a caller with the token; Grafana is a plain `/metrics` server.
+state directory), which answer only a caller with the token; the others are plain `/metrics`
+servers.
 What is rewritten in the compiled prometheus.yml: discovery's `api_server` (see
 tests/test_prometheus_e2e.py), and the in-pod file paths (the service account token, the CA files)
 to where this test lays out the pod's volumes — the CA files from the objects kmc emitted, through
@@ -37,6 +39,11 @@ STACK = {
     "kubeStateMetrics": {"enabled": False},
     "nodeExporter": {"enabled": False},
     "grafana": {"enabled": True},
+    "alertmanager": {
+        "enabled": True,
+        "route": {"receiver": "oncall"},
+        "receivers": [{"name": "oncall", "emailConfigs": [{"to": "oncall@example.com", "from": "am@example.com", "smarthost": "smtp.example.com:25"}]}],
+    },
     "metricsServer": {"enabled": True},
     "prometheusAdapter": {
         "enabled": True,
@@ -44,8 +51,16 @@ STACK = {
     },
 }
 TOKEN = "prometheus-service-account-token"
-API_SERVERS = {"metrics-server": "127.0.0.41", "prometheus-adapter": "127.0.0.42"}
-GRAFANA_IP = "127.0.0.43"
+API_SERVERS = ("metrics-server", "prometheus-adapter")
+# Each job kmc adds for its own components: the workload whose pod it scrapes, the pod's address, the port's name.
+JOBS = {
+    "metrics-server": ("Deployment", "metrics-server", "127.0.0.41", "https"),
+    "prometheus-adapter": ("Deployment", "prometheus-adapter", "127.0.0.42", "https"),
+    "grafana": ("Deployment", "grafana", "127.0.0.43", "http"),
+    "alertmanager": ("StatefulSet", "alertmanager", "127.0.0.44", "web"),
+    "alertmanager-config-reloader": ("StatefulSet", "alertmanager", "127.0.0.44", "reloader-web"),
+}
+UNSCRAPED_PORT = 9094  # the pods' other ports (Alertmanager's gossip): nothing listens
 
 
 def _api_ca_files(objects: dict[tuple[str, str], dict[str, Any]], root: Path) -> None:
@@ -83,17 +98,16 @@ def test_prometheus_scrapes_kmcs_own_components(version: str, tmp_path: Path) ->
 
     with contextlib.ExitStack() as running:
         servers: dict[str, MetricsServer] = {}
-        for name, ip in API_SERVERS.items():
-            tls = (state / name / "tls.crt", state / name / "tls.key")
-            servers[name] = MetricsServer(ip, tls=tls, token=TOKEN)
-        servers["grafana"] = MetricsServer(GRAFANA_IP)
-        for server in servers.values():
-            running.callback(server.stop)
-        ips = {**API_SERVERS, "grafana": GRAFANA_IP}
-        ports = {"metrics-server": "https", "prometheus-adapter": "https", "grafana": "http"}
-        cluster = [
-            pod_of_workload(objects[("Deployment", name)], f"{name}-6d4c8b9f7-abcde", ip=ips[name], ports={ports[name]: servers[name].port}) for name in servers
-        ]
+        for job, (_, _, ip, _) in JOBS.items():
+            tls = (state / job / "tls.crt", state / job / "tls.key") if job in API_SERVERS else None
+            servers[job] = MetricsServer(ip, tls=tls, token=TOKEN if job in API_SERVERS else None)
+            running.callback(servers[job].stop)
+        cluster = []
+        for kind, name, ip in sorted({(kind, name, ip) for kind, name, ip, _ in JOBS.values()}):
+            workload = objects[(kind, name)]
+            named = [port["name"] for container in workload["spec"]["template"]["spec"]["containers"] for port in container.get("ports", [])]
+            ports = {port: UNSCRAPED_PORT for port in named} | {port: servers[job].port for job, (_, owner, _, port) in JOBS.items() if owner == name}
+            cluster.append(pod_of_workload(workload, f"{name}-0", ip=ip, ports=ports))
         cluster += [obj for (kind, _), obj in objects.items() if kind == "Service"]
         cluster += endpoints_for(cluster)
         api = running.enter_context(KubeApiStub(cluster))
@@ -116,9 +130,9 @@ def test_prometheus_scrapes_kmcs_own_components(version: str, tmp_path: Path) ->
 
     for name, server in servers.items():
         assert len(found[name]) == 1, f"{name} is scraped by one job, once: {found}"
-        assert found[name][0].startswith(f"up {'https' if name in API_SERVERS else 'http'}://{ips[name]}:{server.port}/metrics")
+        assert found[name][0].startswith(f"up {'https' if name in API_SERVERS else 'http'}://{server.address}/metrics")
         assert server.seen(), f"{name} was asked for its metrics"
-        others = [pool for pool, targets in found.items() if pool != name and any(f"//{ips[name]}:" in target for target in targets)]
+        others = [pool for pool, targets in found.items() if pool != name and any(f"//{server.address}/" in target for target in targets)]
         assert not others, f"{name} is also scraped by {others}"
     for name in API_SERVERS:
         assert servers[name].refused == 0, f"Prometheus called {name} without its token"

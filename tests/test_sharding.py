@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from test_properties import build, by_environment, examples
 from tools import ROOT
 
-from kmc.components.sharding import HASH_LABEL
+from kmc.components.sharding import HASH_LABEL, POD_LOCAL_JOBS
 
 FULL = yaml.safe_load((ROOT / "golden/full/stack.yaml").read_text())
 FULL["grafana"]["dashboards"]["files"] = []  # built elsewhere than golden/full, without its dashboard file
@@ -55,7 +55,7 @@ def test_each_shard_keeps_its_part_of_every_job_but_the_pod_local_ones(shards: i
         assert config["global"]["external_labels"] == {**base["global"]["external_labels"], "shard": str(index)}
         assert [job["job_name"] for job in config["scrape_configs"]] == [job["job_name"] for job in base["scrape_configs"]]
         for job, unsharded in zip(config["scrape_configs"], base["scrape_configs"], strict=True):
-            if job["job_name"] in ("prometheus", "thanos-sidecar"):
+            if job["job_name"] in POD_LOCAL_JOBS:
                 assert job == unsharded, "each shard scrapes itself and its own sidecars"
                 assert job["static_configs"][0]["targets"][0].startswith("localhost:")
                 continue

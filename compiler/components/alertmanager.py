@@ -31,7 +31,9 @@ def compiled(stack: Stack) -> bool:
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
-    return (ServiceTarget(NAME, stack.namespace, NAME, "web"),)
+    # The sidecar's metrics through the headless peer Service: no node port ever exposes them.
+    reloader = ServiceTarget(f"{NAME}-{config_reloader.NAME}", stack.namespace, CLUSTER_SERVICE, config_reloader.PORT_NAME, switch=SWITCH)
+    return (ServiceTarget(NAME, stack.namespace, NAME, "web", switch=SWITCH), reloader)
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
@@ -53,6 +55,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
             "ports": [
                 {"name": "cluster-tcp", "port": CLUSTER_PORT, "protocol": "TCP", "targetPort": "cluster-tcp"},
                 {"name": "cluster-udp", "port": CLUSTER_PORT, "protocol": "UDP", "targetPort": "cluster-udp"},
+                {"name": config_reloader.PORT_NAME, "port": config_reloader.PORT, "protocol": "TCP", "targetPort": config_reloader.PORT_NAME},
             ],
             # Peers must find each other before they are ready: readiness waits for the cluster.
             "publishNotReadyAddresses": True,
@@ -73,7 +76,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
 
 
 def _ingress(facts: Facts) -> Switch:
-    prometheus = {"from": [{"podSelector": {"matchLabels": dict(facts.prometheus_pods)}}], "ports": kube.tcp_ports(PORT)}
+    prometheus = {"from": [{"podSelector": {"matchLabels": dict(facts.prometheus_pods)}}], "ports": kube.tcp_ports(PORT, config_reloader.PORT)}
     gossip = {
         "from": [{"podSelector": {"matchLabels": kube.selector(NAME)}}],
         "ports": [{"port": CLUSTER_PORT, "protocol": "TCP"}, {"port": CLUSTER_PORT, "protocol": "UDP"}],

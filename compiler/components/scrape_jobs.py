@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kmc.components import sharding, thanos
+from kmc.components import config_reloader, sharding, thanos
 from kmc.components.base import ServiceTarget
 from kmc.model import ComponentJob, Stack
 from kmc.record import record
@@ -65,6 +65,7 @@ def scrape_configs(stack: Stack, targets: tuple[ServiceTarget, ...]) -> list[Job
     """All jobs of the stack, in a fixed order; extra jobs last, as written."""
     kube = stack.scrape.kubernetes
     jobs: list[Job] = [_pod_local(sharding.SELF_JOB, 9090)]
+    jobs.append(_pod_local(sharding.RELOADER_JOB, config_reloader.PORT))
     if stack.prometheus.thanos_sidecar:
         jobs.append(_pod_local(sharding.THANOS_SIDECAR_JOB, thanos.HTTP_PORT))
     claims: list[Claim] = [Claim(stack.namespace, "app.kubernetes.io/name", "prometheus")]

@@ -24,9 +24,10 @@ HASH_LABEL = "__tmp_hash"
 POD_NAME_ENV = "POD_NAME"
 EXPAND_FEATURE = "--enable-feature=expand-external-labels"
 SELF_JOB = "prometheus"
+RELOADER_JOB = "prometheus-config-reloader"
 THANOS_SIDECAR_JOB = "thanos-sidecar"
 # Jobs whose target is a container of the scraping pod itself: on every shard, never split.
-POD_LOCAL_JOBS = frozenset((SELF_JOB, THANOS_SIDECAR_JOB))
+POD_LOCAL_JOBS = frozenset((SELF_JOB, RELOADER_JOB, THANOS_SIDECAR_JOB))
 
 
 def sharded(stack: Stack) -> bool:
