@@ -23,19 +23,25 @@ from kmc.text import yaml_text
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 CUSTOM_FILE = "custom.yaml"
 
-# What a group may require, and how a stack provides it.
-REQUIREMENTS: Mapping[str, Callable[[Stack], bool]] = {
-    "alertmanager": lambda stack: stack.enabled_somewhere("alertmanager.enabled"),
-    "apiserver": lambda stack: stack.scrape.kubernetes.apiserver.enabled,
-    "cadvisor": lambda stack: stack.scrape.kubernetes.cadvisor.enabled,
-    "kubelet": lambda stack: stack.scrape.kubernetes.kubelet.enabled,
-    "kubeStateMetrics": lambda stack: stack.enabled_somewhere("kubeStateMetrics.enabled"),
-    "nodeExporter": lambda stack: stack.enabled_somewhere("nodeExporter.enabled"),
+# What a group may require: a component, which an environment may switch off by this parameter
+# (the group is then left out of that environment's rule file), or a scrape job of the stack.
+SWITCHED_REQUIREMENTS: Mapping[str, str] = {
+    "alertmanager": "alertmanager.enabled",
+    "kubeStateMetrics": "kubeStateMetrics.enabled",
+    "nodeExporter": "nodeExporter.enabled",
 }
 
 
-# The requirements that an environment may switch off, by the parameter that does.
-SWITCHED_REQUIREMENTS: Mapping[str, str] = {"kubeStateMetrics": "kubeStateMetrics.enabled", "nodeExporter": "nodeExporter.enabled"}
+def _component(switch: str) -> Callable[[Stack], bool]:
+    return lambda stack: stack.enabled_somewhere(switch)
+
+
+REQUIREMENTS: Mapping[str, Callable[[Stack], bool]] = {
+    "apiserver": lambda stack: stack.scrape.kubernetes.apiserver.enabled,
+    "cadvisor": lambda stack: stack.scrape.kubernetes.cadvisor.enabled,
+    "kubelet": lambda stack: stack.scrape.kubernetes.kubelet.enabled,
+    **{need: _component(switch) for need, switch in SWITCHED_REQUIREMENTS.items()},
+}
 
 
 @record
