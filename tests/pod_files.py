@@ -7,13 +7,19 @@ symlink to it, and each top-level entry of the payload is a relative symlink `na
 (for an item path `a/b.json`, `a` is a symlink to a directory of the timestamped one). An update
 writes a new timestamped directory, adds the new top-level symlinks, swaps `..data` by renaming a
 `..data_tmp` symlink over it (atomic), removes the top-level symlinks no longer in the payload and
-then the old timestamped directory. emptyDir and PersistentVolumeClaim volumes are plain
-directories. A container sees each volume at its `mountPath` (bind mounts); `subPath` is not used
-by kmc and not modelled.
+then the old timestamped directory; a payload equal to what the volume shows writes nothing.
+emptyDir and PersistentVolumeClaim volumes are plain directories. A container sees each volume at
+its `mountPath` (bind mounts); `subPath` is not used by kmc and not modelled.
+
+`local_args` gives a container's args as they run on this machine: every path under one of its
+volume mounts moved to the directory standing for that volume, and the flags a test must place
+(listen addresses) replaced; nothing else changes, and every replaced flag must be one the
+container has.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Mapping
@@ -26,8 +32,14 @@ DATA = "..data"
 SECRET_CONTENT = b"a value from a Secret the user creates\n"
 
 
-def atomic_write(target: Path, payload: Mapping[str, bytes], stamp: str = FIRST_WRITE) -> None:
-    """Write (or update) volume directory `target` with `payload` ({item path: content}) as the kubelet does."""
+def atomic_write(target: Path, payload: Mapping[str, bytes], stamp: str | None = None) -> bool:
+    """Write (or update) volume directory `target` with `payload` ({item path: content}) as the
+    kubelet does; False when the volume shows that payload already. `stamp`: the timestamped
+    directory's name (default: the first one not in the volume)."""
+    if volume_files(target) == dict(payload):
+        return False
+    if stamp is None:
+        stamp = next(name for index in itertools.count() if not (target / (name := f"{FIRST_WRITE[:-9]}{index:09d}")).exists())
     assert stamp.startswith("..") and not (target / stamp).exists(), stamp
     for path in payload:
         parts = PurePosixPath(path).parts
@@ -51,6 +63,17 @@ def atomic_write(target: Path, payload: Mapping[str, bytes], stamp: str = FIRST_
         (target / name).unlink()
     if old is not None:
         shutil.rmtree(target / old)
+    return True
+
+
+def volume_files(target: Path) -> dict[str, bytes] | None:
+    """The payload volume directory `target` shows now ({item path: content}, read through
+    `..data`); None before its first write."""
+    data = target / DATA
+    if not data.is_symlink():
+        return None
+    root = target / os.readlink(data)
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 def volume_payload(volume: Mapping[str, Any], objects: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, bytes] | None:
@@ -116,3 +139,28 @@ class Container:
         payload = volume_payload(self.volumes[volume], objects)
         assert payload is not None, f"{volume} is not written by the kubelet"
         atomic_write(self.by_volume[volume], payload, stamp)
+
+
+def local_args(container: Mapping[str, Any], volumes: Mapping[str, Path], replaced: Mapping[str, str]) -> list[str]:
+    """`container`'s args with paths under its mounts of `volumes` (volume name → directory) moved
+    there and the `--flag=value` args of `replaced` (flag → value) given their new value."""
+    mounts = {mount["mountPath"]: volumes[mount["name"]] for mount in container.get("volumeMounts", []) if mount["name"] in volumes}
+    out, seen = [], set()
+    for arg in container["args"]:
+        flag, equals, value = arg.partition("=")
+        if flag in replaced:
+            seen.add(flag)
+            arg = f"{flag}={replaced[flag]}"
+        elif equals:
+            arg = f"{flag}={local_path(value, mounts)}"
+        out.append(arg)
+    assert seen == set(replaced), f"flags the container does not have: {sorted(set(replaced) - seen)}"
+    return out
+
+
+def local_path(path: str, mounts: Mapping[str, Path]) -> str:
+    """`path` as seen in the pod, moved into the directory of the mount it is under (the deepest one); else unchanged."""
+    for mount in sorted(mounts, key=len, reverse=True):
+        if path == mount or path.startswith(mount.rstrip("/") + "/"):
+            return str(mounts[mount]) + path[len(mount.rstrip("/")) :]
+    return path

@@ -33,7 +33,7 @@ import yaml
 from kube_api_stub import KubeApiStub
 from kube_objects import endpoints_for, pod_of_workload
 from local_processes import free_port, get_json, http_get, running, wait_for
-from pod_volumes import local_args
+from pod_files import local_args
 from test_prometheus_e2e import built_objects, pointed_at
 from tools import TOOLS, tool
 

@@ -7,7 +7,7 @@ files.
 The pods are played from the compiled objects:
 - Volumes: every ConfigMap volume of the compiled pod (Prometheus' config and rules, Alertmanager's
   config) and Alertmanager's projected Secret volume is a directory written as the kubelet's atomic
-  writer writes it (`pod_volumes.AtomicVolume`: timestamped directory, `..data` symlink, top-level
+  writer writes it (`pod_files.atomic_write`: timestamped directory, `..data` symlink, top-level
   entries symlinked into `..data/`); emptyDir volumes are plain directories.
 - Processes: Prometheus and Alertmanager run with the args of their compiled containers; paths under
   a mount are moved to the volume's directory, the listen addresses to loopback ports, and
@@ -56,7 +56,7 @@ import yaml
 from kube_api_stub import KubeApiStub
 from kube_objects import endpoints_for, pod_of_workload
 from local_processes import MetricsServer, Process, free_port, get_json, http_get, http_post, running, wait_for
-from pod_volumes import AtomicVolume, local_args, local_path
+from pod_files import atomic_write, local_args, local_path
 from test_alerting_e2e import PROMETHEUS, alertmanager_args, alertmanager_binary
 from test_prometheus_e2e import built_objects, pointed_at
 from tools import tool
@@ -144,18 +144,15 @@ class Pod:
         self.spec = workload["spec"]["template"]["spec"]
         self.root = root
         self.config_maps: dict[str, str] = {}  # volume name -> ConfigMap name
-        self.atomic: dict[str, AtomicVolume] = {}
         self.volumes: dict[str, Path] = {}
         for volume in [*self.spec["volumes"], *({"name": claim["metadata"]["name"]} for claim in workload["spec"].get("volumeClaimTemplates", []))]:
             name, directory = volume["name"], root / "volumes" / volume["name"]
             self.volumes[name] = directory
             if "configMap" in volume:
                 self.config_maps[name] = volume["configMap"]["name"]
-                self.atomic[name] = AtomicVolume(directory)
             elif "projected" in volume:
-                self.atomic[name] = AtomicVolume(directory)
                 items = [(source["secret"]["name"], item) for source in volume["projected"]["sources"] for item in source["secret"]["items"]]
-                self.atomic[name].write({item["path"]: secrets[(secret, item["key"])] for secret, item in items})
+                atomic_write(directory, {item["path"]: secrets[(secret, item["key"])].encode() for secret, item in items})
             else:
                 directory.mkdir(parents=True)
 
@@ -170,7 +167,7 @@ class Pod:
     def write(self, volume: str, data: Mapping[str, str], local: Callable[[str, str], str]) -> bool:
         """Write ConfigMap volume `volume` with `data`, each file made local by `local(key, text)`;
         False when that is what it holds already (the kubelet writes nothing then)."""
-        return self.atomic[volume].write({key: local(key, text) for key, text in data.items()})
+        return atomic_write(self.volumes[volume], {key: local(key, text).encode() for key, text in data.items()})
 
     def project(self, objects: Objects, local: Callable[[str, str], str]) -> set[str]:
         """Write every ConfigMap volume with the data of its ConfigMap in `objects`; the names of the
