@@ -24,6 +24,7 @@ CERT_DIR = "/etc/kmc-tls"
 # Where the Prometheus pods find the CA of each server they scrape (`<server>/ca.crt`).
 SCRAPE_CA_DIR = "/etc/prometheus-api-ca"
 SCRAPE_CA_NAME = "prometheus-api-ca"  # the ConfigMap of the CAs kmc knows at compile time
+SERVING_KEYS = ("tls.crt", "tls.key")  # what the server reads of its kubernetes.io/tls Secret
 KUBE_SYSTEM = "kube-system"
 
 
@@ -263,9 +264,9 @@ def tls_mount(server: TlsServer) -> tuple[list[str], list[dict[str, Any]], list[
     volumes: list[dict[str, Any]] = [{"emptyDir": {}, "name": "tmp"}]
     args = ["--cert-dir=/tmp"]
     if server.tls.mode != "insecure":
-        args += [f"--tls-cert-file={CERT_DIR}/tls.crt", f"--tls-private-key-file={CERT_DIR}/tls.key"]
+        args += [f"--tls-cert-file={CERT_DIR}/{SERVING_KEYS[0]}", f"--tls-private-key-file={CERT_DIR}/{SERVING_KEYS[1]}"]
         mounts.append({"mountPath": CERT_DIR, "name": "tls", "readOnly": True})
-        volumes.append({"name": "tls", "secret": {"secretName": server.secret_name}})
+        volumes.append({"name": "tls", "secret": {"items": [{"key": key, "path": key} for key in SERVING_KEYS], "secretName": server.secret_name}})
     return args, mounts, volumes
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from kmc.model import Alertmanager, SecretRef
 
-SECRETS_DIR = "/etc/alertmanager/secrets"
+SECRETS_DIR = "/etc/alertmanager-secrets"  # beside the config mount, not in it: no mount nests in another
 
 # Stack key → alertmanager.yml key, in the order they are written.
 _ROUTE_KEYS = (

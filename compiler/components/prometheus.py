@@ -7,7 +7,7 @@ from typing import Any
 
 from kmc.components import aggregated_api, alertmanager, config_reloader, kube, remote_storage, rules, sharding, thanos
 from kmc.components.base import Facts, ServiceTarget
-from kmc.components.scrape_jobs import ETCD_CERTS, prometheus_config
+from kmc.components.scrape_jobs import ETCD_CERTS, ETCD_KEYS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
 from kmc.model import Stack
 from kmc.text import yaml_text
@@ -124,7 +124,8 @@ def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None 
     etcd = stack.scrape.kubernetes.etcd
     if etcd.enabled:
         mounts.append({"mountPath": ETCD_CERTS, "name": "etcd-client", "readOnly": True})
-        volumes.append({"name": "etcd-client", "secret": {"secretName": etcd.secret_name}})
+        items = [{"key": key, "path": key} for key in ETCD_KEYS]
+        volumes.append({"name": "etcd-client", "secret": {"items": items, "secretName": etcd.secret_name}})
     if ca_volume is not None:
         mounts.append({"mountPath": aggregated_api.SCRAPE_CA_DIR, "name": ca_volume["name"], "readOnly": True})
         volumes.append(ca_volume)

@@ -27,7 +27,7 @@ from kmc.model import SecretRef, Stack
 if TYPE_CHECKING:
     Entry = Mapping[str, Any]
 
-SECRETS_DIR = "/etc/prometheus/remote-secrets"
+SECRETS_DIR = "/etc/prometheus-secrets/remote"  # beside the config mount, not in it: no mount nests in another
 VOLUME_PREFIX = "remote-secret-"
 TENANT_HEADER = "X-Scope-OrgID"
 

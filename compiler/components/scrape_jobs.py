@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     Job = dict[str, Any]
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-ETCD_CERTS = "/etc/prometheus/secrets/etcd"
+ETCD_KEYS = ("ca.crt", "tls.crt", "tls.key")  # the etcd client Secret's keys: CA, certificate, key
+ETCD_CERTS = "/etc/prometheus-secrets/etcd"  # beside the config mount, not in it: no mount nests in another
 KUBE_SYSTEM = "kube-system"
 _NOT_LABEL_CHARACTER = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -213,9 +214,9 @@ def _pod_job(spec: PodJob, insecure: bool) -> Job:
 def _etcd(stack: Stack) -> Job:
     etcd = stack.scrape.kubernetes.etcd
     tls: dict[str, Any] = {
-        "ca_file": f"{ETCD_CERTS}/ca.crt",
-        "cert_file": f"{ETCD_CERTS}/tls.crt",
-        "key_file": f"{ETCD_CERTS}/tls.key",
+        "ca_file": f"{ETCD_CERTS}/{ETCD_KEYS[0]}",
+        "cert_file": f"{ETCD_CERTS}/{ETCD_KEYS[1]}",
+        "key_file": f"{ETCD_CERTS}/{ETCD_KEYS[2]}",
     }
     if etcd.insecure_skip_verify:
         tls["insecure_skip_verify"] = True
