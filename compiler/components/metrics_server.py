@@ -93,7 +93,9 @@ def _deployment(stack: Stack, server: TlsServer) -> dict[str, Any]:
     pod = aggregated_api.hardened_pod(stack, server, "metricsServer", container, volumes)
     deployment = kube.deployment(NAME, ROLE, stack.namespace, Param("metricsServer.replicas"), pod)
     if stack.metrics_server.high_availability:
-        deployment["spec"]["strategy"] = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+        # One pod per node: a surge pod has no node to go to where the eligible nodes are as many as
+        # the replicas, so a rollout replaces a pod at a time rather than adding one first.
+        deployment["spec"]["strategy"] = {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}, "type": "RollingUpdate"}
         pod["spec"]["affinity"] = {
             "podAntiAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": [
