@@ -13,7 +13,12 @@ from kmc.model import Stack
 NAME = "node-exporter"
 ROLE = "exporter"
 SWITCH = "nodeExporter.enabled"
-DBUS_SOCKET = "/var/run/dbus/system_bus_socket"
+# The systemd collector asks systemd over the system bus, at the address libdbus and godbus
+# default to (`unix:path=/var/run/dbus/system_bus_socket`). The directory is mounted, not the
+# socket: a socket mount is checked by the kubelet before the pod starts and keeps it in
+# ContainerCreating on a node without a bus, where the directory is made if missing (the
+# collector then fails its scrapes alone) and a bus started later is seen.
+DBUS_DIR = "/var/run/dbus"
 
 
 def compiled(stack: Stack) -> bool:
@@ -56,8 +61,8 @@ def _daemon_set(stack: Stack) -> dict[str, Any]:
     ]
     if exporter.systemd:
         args += ["--collector.systemd", f"--collector.systemd.unit-include={exporter.systemd_unit_include}"]
-        mounts.append({"mountPath": DBUS_SOCKET, "name": "dbus", "readOnly": True})
-        volumes.append({"hostPath": {"path": DBUS_SOCKET, "type": "Socket"}, "name": "dbus"})
+        mounts.append({"mountPath": DBUS_DIR, "name": "dbus", "readOnly": True})
+        volumes.append({"hostPath": {"path": DBUS_DIR, "type": "DirectoryOrCreate"}, "name": "dbus"})
     container = {
         "name": NAME,
         "image": Param("nodeExporter.image"),
