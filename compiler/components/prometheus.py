@@ -56,6 +56,8 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
             _service(ns, shard),
             _workload(stack, ca_volume, shard),
         ]
+        if stack.prometheus.storage:
+            bodies.append(_governing_service(ns, shard))
     objects = [KObject(body, NAME) for body in bodies]
     if stack.enabled_somewhere(POLICY_SWITCH):
         objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _web_ingress(stack, facts)), NAME, conditions=(POLICY_SWITCH,)))
@@ -74,6 +76,21 @@ def _service(namespace: str, shard: int | None) -> dict[str, Any]:
     # A shard's own Service (its UI and API): ClusterIP, as one node port cannot serve N shards.
     name = sharding.shard_name(NAME, shard)
     service = kube.service(name, namespace, ROLE, [{"name": "web", "port": PORT, "targetPort": "web"}], type="ClusterIP")
+    service["metadata"]["labels"] = kube.labels(NAME, ROLE)
+    service["spec"]["selector"] = _selector(shard)
+    return service
+
+
+def governing_service_name(shard: int | None) -> str:
+    """The headless Service that gives a StatefulSet's pods their DNS names (`serviceName`).
+
+    Its own: the web Service may be a NodePort, and a StatefulSet needs one whose clusterIP is None.
+    No other Service of the stack ends in `-headless`, and a shard's name ends in its number."""
+    return f"{sharding.shard_name(NAME, shard)}-headless"
+
+
+def _governing_service(namespace: str, shard: int | None) -> dict[str, Any]:
+    service = kube.service(governing_service_name(shard), namespace, ROLE, [{"name": "web", "port": PORT, "targetPort": "web"}], clusterIP="None")
     service["metadata"]["labels"] = kube.labels(NAME, ROLE)
     service["spec"]["selector"] = _selector(shard)
     return service
@@ -192,7 +209,7 @@ def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None 
             },
         }
         pod["spec"]["volumes"] = volumes
-        spec.update(serviceName=name, template=pod, volumeClaimTemplates=[claim])
+        spec.update(serviceName=governing_service_name(shard), template=pod, volumeClaimTemplates=[claim])
         kind = "StatefulSet"
     else:
         pod["spec"]["volumes"] = [*volumes, {"emptyDir": {}, "name": "data"}]

@@ -526,6 +526,8 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
     for obj in graph.objects:
         if obj.kind != "Service" or obj.body["metadata"]["labels"].get("app.kubernetes.io/component") == "api-server":
             continue  # an aggregated API server is reached through kube-apiserver, listed below
+        if obj.body["spec"].get("clusterIP") == "None":
+            continue  # a headless Service names pods for DNS (gossip, gRPC stores, a StatefulSet's pods), not a page to open
         spec = obj.body["spec"]
         port = spec["ports"][0]
         node_port = port.get("nodePort")
