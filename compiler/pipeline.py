@@ -14,6 +14,7 @@ from kmc.record import record
 
 if TYPE_CHECKING:
     from kmc.check.certificates import Certificates
+    from kmc.components.prerequisites import Prerequisite
 
     Format = Literal["manifests", "helm", "kustomize"]
 
@@ -32,6 +33,8 @@ class Compiled:
 class BuildResult:
     compiled: Compiled
     trees: Mapping[str, Mapping[str, bytes]]
+    # What each built subtree needs and does not hold, by environment (see `prerequisites`).
+    prerequisites: Mapping[str, Mapping[str, list[dict[str, Any]]]]
 
 
 def compile_stack(path: Path, display: str | None = None, *, certificates: Certificates = "create", state_base: Path | None = None) -> Compiled:
@@ -73,14 +76,37 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
             # One tree serves every environment: its overlays are the environments.
             from kmc.emitters import kustomize
 
-            trees["kustomize"] = kustomize.emit(compiled.graph, stack.values(None), every_env)
+            files = kustomize.emit(compiled.graph, stack.values(None), every_env)
+            trees["kustomize"] = {**files, **_prerequisite_files(stack, "kustomize", "overlays/{env}/", "kubectl apply -k .")}
         elif env is None:
-            trees["manifests"] = manifests.emit(compiled.graph, every_env)
+            files = manifests.emit(compiled.graph, every_env)
+            trees["manifests"] = {**files, **_prerequisite_files(stack, "manifests", "{env}/", "kubectl apply -f .")}
         else:
             assert chosen is not None
             files = manifests.emit(compiled.graph, [(env, chosen)])
-            trees[f"manifests/{env}"] = {path.split("/", 1)[1]: content for path, content in files.items()}
+            files = {path.split("/", 1)[1]: content for path, content in files.items()}
+            trees[f"manifests/{env}"] = {**files, **_prerequisite_files(stack, f"manifests/{env}", "", "kubectl apply -f .")}
     return trees
+
+
+def prerequisites(stack: Stack, subtree: str) -> dict[str, tuple[Prerequisite, ...]]:
+    """What the output subtree `subtree` (as `emit` names it) needs and does not hold, by environment.
+
+    A Helm chart never holds a private key; the manifests and kustomize trees hold the serving
+    certificates kmc made only with `certificates.keysInOutput`."""
+    from kmc.components.prerequisites import by_environment
+    from kmc.emitters.manifests import DEFAULT_ENV
+
+    fmt, _, env = subtree.partition("/")
+    environments = [env] if env else [DEFAULT_ENV, *stack.environments]
+    keys_in_output = fmt != "helm" and stack.certificates.keys_in_output
+    return by_environment(stack, environments, keys_in_output=keys_in_output)
+
+
+def _prerequisite_files(stack: Stack, subtree: str, directory: str, apply: str) -> dict[str, bytes]:
+    from kmc.emitters.prerequisites_file import NAME, markdown
+
+    return {directory.format(env=env) + NAME: markdown(items, apply).encode("utf-8") for env, items in prerequisites(stack, subtree).items()}
 
 
 def environment_values(stack: Stack, env: str) -> Mapping[str, Any]:
@@ -107,9 +133,15 @@ def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     compiled = compile_stack(path, display)
     trees = emit(compiled, formats, env)
     write_trees(out, trees)
+    needed = {subtree: _listed(prerequisites(compiled.stack, subtree)) for subtree in trees}
     with contextlib.suppress(OSError):  # the lock only speeds up `--check`; without it the check compiles
-        lock.write(out, lock.updated(out, path, compiled.inputs, trees, [_recorded(warning) for warning in compiled.warnings]))
-    return BuildResult(compiled, trees)
+        lock.write(out, lock.updated(out, path, compiled.inputs, trees, [_recorded(warning) for warning in compiled.warnings], needed))
+    return BuildResult(compiled, trees, needed)
+
+
+def _listed(by_env: Mapping[str, tuple[Prerequisite, ...]]) -> dict[str, list[dict[str, Any]]]:
+    """Prerequisites as the lock keeps them and `kmc build` reports them: object and keys."""
+    return {env: [{"object": item.ref, "keys": list(item.keys)} for item in items] for env, items in by_env.items()}
 
 
 def _recorded(warning: Diagnostic) -> dict[str, object]:

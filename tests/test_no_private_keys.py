@@ -86,6 +86,8 @@ def _keys_asked_for(root: Path) -> bool:
 
 
 def _serving_secret(path: Path) -> bool:
+    if path.suffix != ".yaml":
+        return False  # PREREQUISITES.md, the chart's texts
     doc = yaml.safe_load(path.read_bytes())
     return isinstance(doc, dict) and doc.get("kind") == "Secret" and doc.get("type") == "kubernetes.io/tls"
 

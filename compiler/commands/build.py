@@ -17,14 +17,16 @@ from kmc.errors import KmcError, StackInvalid
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~4 ms
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
+    from typing import Any
 
 
 def proven_current(line: BuildLine) -> bool:
     """Whether the lock proves `line`'s output current (then said, unless -q); stdlib only.
 
-    A build then has nothing to write; it repeats the warnings its compile gave. The click CLI
-    asks the same first, so both paths say the same."""
+    A build then has nothing to write; it repeats the warnings its compile gave and what to
+    create before applying. The click CLI asks the same first, so both paths say the same."""
     started = time.perf_counter()
     from kmc.output import lock
 
@@ -35,13 +37,65 @@ def proven_current(line: BuildLine) -> bool:
         return False
     if proof is None:
         return False
-    files, warnings = proof
+    files, warnings, needed = proof
     if not line.check and warnings and not line.quiet:
         _replay(line.stack, warnings)
     if not line.quiet:
+        for text in [] if line.check else before_you_apply(needed):
+            print(text, file=sys.stderr)
         where = ", ".join(shown(line.out, name) for name in names)
         print(f"kmc: {where} current ({files} files; lock; {time.perf_counter() - started:.2f}s)", file=sys.stderr)
     return True
+
+
+def before_you_apply(needed: Mapping[str, Any]) -> list[str]:
+    """The lines `kmc build` says before its summary line: each object the built subtrees need and do not hold, with
+    its keys, and where only some formats or environments need it. `needed`: by subtree, by
+    environment, the objects as kmc.pipeline.prerequisites lists them (or the lock recorded them)."""
+    pairs: dict[str, set[tuple[str, str]]] = {}  # object → the (format, environment) pairs needing it
+    keys: dict[str, set[str]] = {}
+    built: dict[str, set[str]] = {}  # format → its environments
+    try:
+        for subtree, by_env in needed.items():
+            fmt = subtree.split("/", 1)[0]
+            for env, items in by_env.items():
+                built.setdefault(fmt, set()).add(env)
+                for item in items:
+                    pairs.setdefault(item["object"], set()).add((fmt, env))
+                    keys.setdefault(item["object"], set()).update(item["keys"])
+    except (AttributeError, KeyError, TypeError):
+        return []  # a lock edited by hand: its list is not kmc's
+    if not pairs:
+        return []
+    every = {(fmt, env) for fmt, envs in built.items() for env in envs}
+    told = [text for fmt, text in (("manifests", "PREREQUISITES.md"), ("kustomize", "PREREQUISITES.md"), ("helm", "the chart's NOTES.txt")) if fmt in built]
+    lines = [f"kmc: before you apply, create what the output needs and does not hold (why and how: {', '.join(dict.fromkeys(told))}):"]
+    for name in sorted(pairs, key=_object_order):
+        held = f": {', '.join(sorted(keys[name]))}" if keys[name] else ""
+        lines.append(f"  {name}{held}{_only(pairs[name], every, built)}")
+    return lines
+
+
+def _object_order(name: str) -> tuple[int, str]:
+    kind = name.split(" ", 1)[0]
+    return (_KINDS.index(kind) if kind in _KINDS else len(_KINDS), name)
+
+
+# The kinds of prerequisites in the order kmc.components.prerequisites lists them (by kmc.ir.KIND_ORDER).
+_KINDS = ("Namespace", "CustomResourceDefinition", "Secret", "Issuer", "ClusterIssuer", "StorageClass")
+
+
+def _only(where: set[tuple[str, str]], every: set[tuple[str, str]], built: Mapping[str, set[str]]) -> str:
+    """` (helm only)`, ` (dev, prod only)` or ` (helm: dev; manifests: dev, prod)`: where, when not everywhere."""
+    if where == every:
+        return ""
+    formats = sorted({fmt for fmt, _ in where})
+    envs = sorted({env for _, env in where})
+    if where == {(fmt, env) for fmt in formats for env in built[fmt]}:
+        return f" ({', '.join(formats)} only)"
+    if where == {(fmt, env) for fmt in built for env in envs if env in built[fmt]}:
+        return f" ({', '.join(envs)} only)"
+    return " (" + "; ".join(f"{fmt}: {', '.join(sorted(env for f, env in where if f == fmt))}" for fmt in formats) + ")"
 
 
 def _replay(stack: str, warnings: list[dict[str, object]]) -> None:
@@ -77,6 +131,8 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool, output
     if output.verbose:
         for subtree, tree in sorted(result.trees.items()):
             output.say(f"kmc: wrote {out / subtree}/ ({len(tree)} files)")
+    for text in before_you_apply(result.prerequisites):
+        output.say(text)
     elapsed = time.perf_counter() - started
     output.say(f"kmc: {len(result.compiled.graph.objects)} objects, {files} files in {where} ({elapsed:.2f}s)")
 

@@ -88,7 +88,12 @@ def secret_refs(alertmanager: Alertmanager) -> list[SecretRef]:
 
 
 def _refs(alertmanager: Alertmanager) -> Iterator[SecretRef]:
+    return (ref for ref, _ in secret_uses(alertmanager))
+
+
+def secret_uses(alertmanager: Alertmanager) -> Iterator[tuple[SecretRef, str]]:
+    """Every Secret key the receivers name, with the receiver that reads it, in the stack's order."""
     for receiver in alertmanager.receivers:
         for kind, (_, _, secrets) in _RECEIVERS.items():
             for entry in receiver.get(kind, ()):
-                yield from (_ref(entry[key]) for key in secrets if key in entry)
+                yield from ((_ref(entry[key]), f"Alertmanager's receiver {receiver['name']!r} ({kind}.{key})") for key in secrets if key in entry)

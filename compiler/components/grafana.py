@@ -27,6 +27,7 @@ POLICY_SWITCH = "grafana.networkPolicy.enabled"
 PORT = 3000
 # Not the image's 472: Grafana runs as any user, and a high one clashes with no user of the node.
 USER = 65534
+ADMIN_SETTINGS = ("GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_SECRET_KEY")
 
 
 def compiled(stack: Stack) -> bool:
@@ -100,16 +101,34 @@ def _secrets(stack: Stack) -> tuple[list[dict[str, str]], list[SecretRef]]:
     the file is, and the same mount serves `$__file{}` in the provisioning files. (The image's
     entrypoint still exports each `GF_*__FILE` as `GF_*` to the Grafana process.)
     """
+    settings = _settings(stack)
+    env = [{"name": f"{name}__FILE", "value": secret_file(ref)} for name, ref in settings.items()]
+    return env, sorted({ref for ref, _ in secret_uses(stack)}, key=lambda ref: (ref.secret_name, ref.key))
+
+
+def _settings(stack: Stack) -> dict[str, SecretRef]:
+    """The Grafana settings read from Secret files (`GF_..._FILE`), by setting."""
     admin = stack.grafana.admin_secret
-    settings = {
+    return {
         "GF_SECURITY_ADMIN_USER": SecretRef(admin.name, admin.user_key),
         "GF_SECURITY_ADMIN_PASSWORD": SecretRef(admin.name, admin.password_key),
         "GF_SECURITY_SECRET_KEY": SecretRef(admin.name, admin.secret_key_key),
         **stack.grafana.secret_settings,
     }
-    env = [{"name": f"{name}__FILE", "value": secret_file(ref)} for name, ref in settings.items()]
-    refs = [*settings.values(), *(ref for source in stack.grafana.datasources for ref in source.secure_json_data.values())]
-    return env, sorted(set(refs), key=lambda ref: (ref.secret_name, ref.key))
+
+
+def secret_uses(stack: Stack) -> list[tuple[SecretRef, str]]:
+    """Every Secret key the Grafana pod mounts, with what reads it: settings, then datasources."""
+    uses = [
+        (ref, "Grafana's admin login and secret key (grafana.adminSecret)" if name in ADMIN_SETTINGS else f"Grafana's {name} (grafana.secretSettings)")
+        for name, ref in _settings(stack).items()
+    ]
+    uses += [
+        (ref, f"Grafana's datasource {source.name!r} (secureJsonData.{field})")
+        for source in stack.grafana.datasources
+        for field, ref in source.secure_json_data.items()
+    ]
+    return uses
 
 
 def _secrets_volume(refs: list[SecretRef]) -> dict[str, Any]:

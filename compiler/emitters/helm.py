@@ -40,11 +40,10 @@ import functools
 import json
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from kmc import __version__, schema_refs
-from kmc.components import aggregated_api, alertmanager_config
+from kmc.components import prerequisites
 from kmc.emitters import helm_texts
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, Text, dynamic_nodes, lookup
@@ -547,33 +546,27 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
         if obj.kind in ("Deployment", "StatefulSet", "DaemonSet")
     ]
     api_services = [obj.name for obj in graph.objects if obj.kind == "APIService"]
-    # The Secret Grafana needs before it starts: kmc never writes credentials into the chart.
-    grafana = [_condition(obj) for obj in graph.objects if obj.kind == "Deployment" and obj.component == "grafana"]
-    admin = (grafana[0], stack.grafana.admin_secret) if grafana else None
-    # Serving certificates kmc made: their keys stay out of the chart, so the Secrets come from the state directory.
-    deployments = {obj.name: _condition(obj) for obj in graph.objects if obj.kind == "Deployment"}
-    tls_secrets = [
-        {
-            "server": server.name,
-            "secret": server.secret_name,
-            "condition": deployments.get(server.name),
-            "state": f"{stack.certificates.state_dir}/{server.name}",
-        }
-        for server in aggregated_api.tls_servers(stack, Path())
-        if server.tls.mode in ("generate", "ca") and server.name in deployments
+    # What the chart needs and never holds (credentials, the serving keys kmc made), each under
+    # the condition of the switches that need it.
+    needed = [
+        (item, _when(item.when), f"{{{{ {_values(item.name.path)} }}}}" if isinstance(item.name, Param) else item.name)
+        for item in prerequisites.merged(prerequisites.needs(stack, keys_in_output=False))
     ]
-    # Likewise the Secrets Alertmanager's receivers read (webhook URLs, passwords, keys), by Secret.
-    alerting = [_condition(obj) for obj in graph.objects if obj.kind == "StatefulSet" and obj.component == "alertmanager"]
-    refs = alertmanager_config.secret_refs(stack.alertmanager)
-    receivers = {name: [ref.key for ref in refs if ref.secret_name == name] for name in sorted({ref.secret_name for ref in refs})}
-    alertmanager = (alerting[0], receivers) if alerting and receivers else None
     namespace = _namespace(graph)
     labels = None
     if namespace is not None:
         # What `kubectl label` gives a namespace the chart did not create: the Namespace's Pod Security labels.
         found = namespace.body["metadata"]["labels"]
         labels = {key: _text_action(value) for key, value in found.items() if key.startswith("pod-security.kubernetes.io/")}
-    return helm_texts.notes(stack, services, workloads, api_services, admin, tls_secrets, alertmanager, labels)
+    return helm_texts.notes(stack, services, workloads, api_services, needed, labels)
+
+
+def _when(alternatives: tuple[tuple[str, ...], ...]) -> str | None:
+    """The template test of `alternatives` (any one set of switches all on), None when always."""
+    tests = ["and " + " ".join(f"({_values(path)})" for path in paths) if len(paths) > 1 else _values(paths[0]) for paths in alternatives]
+    if not tests:
+        return None
+    return tests[0] if len(tests) == 1 else "or " + " ".join(f"({test})" for test in tests)
 
 
 def _text_action(value: str | Switch) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kmc.model import AdminSecret, Stack
+from kmc.components.prerequisites import Prerequisite, commands
+from kmc.model import Stack
 
 
 def notes(
@@ -18,22 +19,17 @@ def notes(
     services: Sequence[Mapping[str, Any]],
     workloads: Sequence[Mapping[str, Any]],
     api_services: Sequence[str],
-    grafana: tuple[str | None, AdminSecret] | None,
-    tls_secrets: Sequence[Mapping[str, Any]] = (),
-    alertmanager: tuple[str | None, Mapping[str, Sequence[str]]] | None = None,
+    needed: Sequence[tuple[Prerequisite, str | None, str]] = (),
     namespace_labels: Mapping[str, str] | None = None,
 ) -> str:
-    """NOTES.txt; `grafana` is the condition of Grafana's Deployment and its admin Secret, if it is
-    built; `tls_secrets` the API servers whose serving-certificate Secret is to be made from kmc's
-    state (`server`, `secret`, `condition`, `state`); `alertmanager` the condition of
-    Alertmanager's StatefulSet and the keys of each Secret its receivers read; `namespace_labels`
-    the Pod Security labels of the stack's Namespace (as template text), when it creates one."""
+    """NOTES.txt; `needed`: what the chart needs and does not hold (see
+    kmc.components.prerequisites), each with its template condition and its name as the
+    template prints it; `namespace_labels` the Pod Security labels of the stack's Namespace (as
+    template text), when it creates one."""
     namespace = stack.namespace
     lines = [
         f"{stack.chart.name} {{{{ .Chart.Version }}}} is installed as release {{{{ .Release.Name }}}}.",
         f"Its objects live in the namespace {namespace} (fixed by the stack; --namespace does not move them).",
-        "",
-        "Workloads:",
     ]
     if namespace_labels is not None:
         labels = " ".join(f"{key}={value}" for key, value in sorted(namespace_labels.items()))
@@ -46,6 +42,20 @@ def notes(
             f"  kubectl label namespace {namespace} --overwrite {labels}",
             "{{- end }}",
         ]
+    if needed:
+        conditions = [condition for _, condition, _ in needed]
+        header = [
+            "",
+            "Before its pods can start, create what the chart needs and does not hold (no chart holds a",
+            "credential or a private key); until then they wait in ContainerCreating or Pending:",
+        ]
+        # The header only where something is listed below it.
+        lines += header if None in conditions else _if("or " + " ".join(f"({c})" for c in conditions) if len(conditions) > 1 else conditions[0], header)
+        for item, condition, name in needed:
+            where = f"{item.namespace}/{name}" if item.namespace else name
+            keys = f" ({', '.join(item.keys)})" if item.keys else ""
+            lines += _if(condition, [f"  {item.kind} {where}{keys}: {item.why}", *(f"    {line}" for line in commands(item, name))])
+    lines += ["", "Workloads:"]
     for workload in workloads:
         lines += _if(workload["condition"], [f"  kubectl -n {namespace} rollout status {workload['kind']}/{workload['name']}"])
     for service in services:
@@ -63,47 +73,8 @@ def notes(
                 "{{- end }}",
             ]
         lines += _if(service["condition"], ["", f"{name}:", *forward])
-    for tls in tls_secrets:
-        lines += _if(
-            tls["condition"],
-            [
-                "",
-                f"{tls['server']} serves its API with the certificate kmc made, whose private key a chart never",
-                "holds; create its Secret from the stack's state directory (before the pod can start):",
-                f"  kubectl -n {namespace} create secret tls {tls['secret']} \\",
-                f"    --cert={tls['state']}/tls.crt --key={tls['state']}/tls.key",
-            ],
-        )
     if api_services:
         lines += ["", "Aggregated APIs (each should say Available=True):", *(f"  kubectl get apiservice {name}" for name in api_services)]
-    if grafana:
-        condition, secret = grafana
-        lines += _if(
-            condition,
-            [
-                "",
-                f"Grafana reads its admin user and password from the Secret {secret.name}, which you create",
-                "(the chart holds no credential); until it exists the Grafana pod does not start:",
-                f"  kubectl -n {namespace} create secret generic {secret.name} \\",
-                f"    --from-literal={secret.user_key}=admin \\",
-                f'    --from-literal={secret.password_key}="$(openssl rand -base64 24)" \\',
-                f'    --from-literal={secret.secret_key_key}="$(openssl rand -base64 32)"',
-            ],
-        )
-    if alertmanager:
-        condition, secrets = alertmanager
-        lines += _if(
-            condition,
-            [
-                "",
-                "Alertmanager's receivers read their secrets from files of these Secrets, which you create (the",
-                "chart holds no webhook URL, password or key); until they exist the Alertmanager pods do not start:",
-                *(
-                    f"  kubectl -n {namespace} create secret generic {name}" + "".join(f" --from-literal={key}=..." for key in keys)
-                    for name, keys in secrets.items()
-                ),
-            ],
-        )
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,8 @@ Layout (under `kustomize/`):
                               `enabled`, a feature's such as `prometheus.networkPolicy.enabled`),
                               named after the last one: node-exporter, prometheus-network-policy
     overlays/<env>/           `default` and each environment: base + the components switched on
-                              there + JSON 6902 patches carrying the environment's values
+                              there + JSON 6902 patches carrying the environment's values (and,
+                              from the pipeline, PREREQUISITES.md: kmc.emitters.prerequisites_file)
 
 Patches are exact (`replace`/`add`/`remove` at a path) rather than strategic merges, so what an
 overlay does never depends on kustomize's knowledge of a kind's merge keys. No `namespace:` and no

@@ -2,7 +2,8 @@
 
 Layout: `manifests/<env>/NN-<kind>-<name>.yaml`, where `<env>` is `default` for the stack's own
 values and each environment's name otherwise, and NN is the kind's apply rank, so that
-`kubectl apply -f manifests/<env>/` creates namespaces and RBAC before workloads.
+`kubectl apply -f manifests/<env>/` creates namespaces and RBAC before workloads. Beside them the
+pipeline writes PREREQUISITES.md (kmc.emitters.prerequisites_file).
 """
 
 from __future__ import annotations

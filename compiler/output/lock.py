@@ -6,12 +6,15 @@
      "trees": {"manifests": {"inputs": {"../stack.yaml": "<sha256>", ...},
                              "kmc": "<version>+<digest of kmc's code and data>",
                              "files": {"default/00-namespace-monitoring.yaml": "<sha256>", ...},
-                             "warnings": [{"line": 121, "column": 60, "path": "$...", ...}]}}}
+                             "warnings": [{"line": 121, "column": 60, "path": "$...", ...}],
+                             "prerequisites": {"default": [{"object": "Secret monitoring/...",
+                                                            "keys": [...]}], ...}}}}
 
 Output is a deterministic function of the inputs, so when every input still hashes the same and
 the files on disk are exactly the recorded ones, the output is current without compiling: the
 fast path of `kmc build --check`, and of `kmc build` itself, which then has nothing to write and
-repeats the build's warnings from the lock (they are a function of the inputs too). Anything else
+repeats the build's warnings and its list of what to create before applying from the lock (they
+are functions of the inputs too). Anything else
 (no lock, another kmc, a changed input, a hand edit, a stray file) compiles; the lock is only
 ever a shortcut.
 
@@ -116,11 +119,13 @@ def updated(
     inputs: Iterable[str | os.PathLike[str]],
     trees: Mapping[str, Mapping[str, bytes]],
     warnings: Iterable[Mapping[str, object]] = (),
+    prerequisites: Mapping[str, object] | None = None,
 ) -> bytes:
     """The lock text after a build of `trees` from `stack` and `inputs` (other subtrees' entries are kept).
 
     `warnings`: the build's warnings about the stack, without the file name (the next build may
-    spell the stack's path differently)."""
+    spell the stack's path differently); `prerequisites`: by subtree, what it needs and does not
+    hold, by environment (kmc.pipeline.prerequisites)."""
     entries = {
         name: entry
         for name, entry in read(out).items()
@@ -134,6 +139,7 @@ def updated(
             "kmc": kmc_identity(),
             "files": {path: sha256(content) for path, content in sorted(files.items())},
             "warnings": list(warnings),
+            "prerequisites": (prerequisites or {}).get(name, {}),
         }
     return (json.dumps({"lock": LOCK_FORMAT, "trees": entries}, indent=1, sort_keys=True) + "\n").encode()
 
@@ -159,18 +165,24 @@ def current(out: str | os.PathLike[str], stack: str | os.PathLike[str], names: I
     return None if proof is None else proof[0]
 
 
-def proven(out: str | os.PathLike[str], stack: str | os.PathLike[str], names: Iterable[str]) -> tuple[int, list[dict[str, object]]] | None:
-    """`current`, and the warnings the build of those subtrees gave (as `updated` recorded them)."""
+def proven(
+    out: str | os.PathLike[str], stack: str | os.PathLike[str], names: Iterable[str]
+) -> tuple[int, list[dict[str, object]], dict[str, dict[str, object]]] | None:
+    """`current`, the warnings the build of those subtrees gave and what each subtree needs and
+    does not hold (as `updated` recorded them)."""
     entries = read(out)
     count = 0
     warnings: list[dict[str, object]] = []
+    needed: dict[str, dict[str, object]] = {}
     for name in names:
         entry = entries.get(name)
         if not isinstance(entry, dict) or entry.get("kmc") != kmc_identity() or entry.get("stack") != _input_key(stack, out):
             return None
         inputs, files, recorded = entry.get("inputs"), entry.get("files"), entry.get("warnings")
-        if not isinstance(inputs, dict) or not isinstance(files, dict) or not isinstance(recorded, list):
+        prerequisites = entry.get("prerequisites")
+        if not isinstance(inputs, dict) or not isinstance(files, dict) or not isinstance(recorded, list) or not isinstance(prerequisites, dict):
             return None
+        needed[name] = prerequisites
         for relative, digest in inputs.items():
             try:
                 if sha256(_read(os.path.join(out, relative))) != digest:
@@ -182,4 +194,4 @@ def proven(out: str | os.PathLike[str], stack: str | os.PathLike[str], names: It
             return None
         count += len(files)
         warnings += [warning for warning in recorded if warning not in warnings]  # every subtree's build gave the same
-    return count, warnings
+    return count, warnings, needed

@@ -1,0 +1,268 @@
+"""What the output needs and does not hold: the objects to create before applying it.
+
+Declared from the stack model, component by component (never read back from the emitted
+objects; the tests hold the two together: every object a pod or an object of the output names is
+in the output or declared here, and everything declared here is named by one). A missing Secret
+keeps its pods in ContainerCreating, a missing StorageClass keeps a claim and its pod Pending,
+and an object in a missing Namespace or of a missing CustomResourceDefinition is refused.
+
+Objects every conformant cluster has are not listed: the namespaces kube-system and default,
+the `system:` ClusterRoles, kube-system's `extension-apiserver-authentication-reader` Role and
+the HPA controller's service account.
+
+Each need carries the switches under which it holds (a component's `enabled`), so that the
+same list serves every environment (`for_values`) and the Helm chart's NOTES.txt (`merged`,
+whose `when` becomes the template's condition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from kmc.components import (
+    aggregated_api,
+    alertmanager,
+    alertmanager_config,
+    autoscaling,
+    grafana,
+    metrics_server,
+    node_exporter,
+    prometheus_adapter,
+    remote_storage,
+)
+from kmc.components.scrape_jobs import ETCD_KEYS
+from kmc.ir import KIND_ORDER, Param, lookup, resolve
+from kmc.model import Stack
+from kmc.record import field, record
+
+CERT_MANAGER_INSTALL = "install cert-manager (https://cert-manager.io/docs/installation/)"
+PRIVILEGED = "pod-security.kubernetes.io/enforce=privileged"
+# What a `kubectl create secret` line puts where it knows no value: a key with a dot in its name
+# (`ca.crt`, `objstore.yml`) is read from a file, any other (`password`, `webhook-url`) is a literal.
+UNKNOWN_VALUE = "..."
+
+
+@record
+class Need:
+    """One use of an object the output does not hold, by one component.
+
+    `name` is a Param where a deploy-time value names the object (a StorageClass); `sources` give
+    the `kubectl create secret` flag of a key whose value kmc knows where to find
+    (`--from-file=tls.crt=...`) or how to make (`--from-literal=secret-key="$(openssl ...)"`)."""
+
+    kind: str
+    namespace: str  # "" for cluster-scoped kinds
+    name: str | Param
+    keys: tuple[str, ...]
+    why: str
+    conditions: tuple[str, ...] = ()  # the switches that must all be on for the need to hold
+    sources: Mapping[str, str] | None = field(default=None, compare=False)
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        return all(lookup(values, path) for path in self.conditions)
+
+
+@record
+class Prerequisite:
+    """An object to create before applying the output: what it is, the keys (a Secret's data keys,
+    a Namespace's labels as `name=value`) it must hold, why, and how to make or check it.
+
+    `when` (only from `merged`): the alternative sets of switches under which it is needed, as
+    the Helm chart's NOTES.txt tests them; () from `for_values`, whose environment needs it."""
+
+    kind: str
+    namespace: str
+    name: str | Param
+    keys: tuple[str, ...]
+    why: str
+    when: tuple[tuple[str, ...], ...] = ()
+    # A Secret's keys whose `kubectl create secret` flag kmc knows (see `Need.sources`).
+    sources: Mapping[str, str] = field(default=MappingProxyType({}), compare=False)
+
+    @property
+    def create(self) -> tuple[str, ...]:
+        """The commands that make the object, or check that the cluster has it."""
+        return commands(self, str(self.name))
+
+    @property
+    def ref(self) -> str:
+        """`Kind namespace/name` (or `Kind name`, cluster-scoped), as people read it."""
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+
+def needs(stack: Stack, *, keys_in_output: bool) -> tuple[Need, ...]:
+    """Every need of the stack's output in any environment.
+
+    `keys_in_output`: whether the output holds the serving-certificate Secrets of the keys kmc
+    made (manifests and kustomize with `certificates.keysInOutput`; never a Helm chart)."""
+    return (
+        *_namespaces(stack),
+        *_api_servers(stack, keys_in_output),
+        *_prometheus(stack),
+        *_grafana(stack),
+        *_alertmanager(stack),
+        *_storage_classes(stack),
+    )
+
+
+def for_values(found: Iterable[Need], values: Mapping[str, Any]) -> tuple[Prerequisite, ...]:
+    """The prerequisites of one environment (its parameter values), one per object, in a fixed order."""
+    resolved = [_resolved(need, values) for need in found if need.holds(values)]
+    return _merge(need for need in resolved if need.name)
+
+
+def by_environment(stack: Stack, environments: Iterable[str], *, keys_in_output: bool) -> dict[str, tuple[Prerequisite, ...]]:
+    """`for_values` of each named environment (`default`: the stack's own values)."""
+    found = needs(stack, keys_in_output=keys_in_output)
+    return {env: for_values(found, stack.values(None if env == "default" else env)) for env in environments}
+
+
+def merged(found: Iterable[Need]) -> tuple[Prerequisite, ...]:
+    """Every object any environment needs, each with `when` it is needed (for the Helm chart)."""
+    return _merge(found, keep_conditions=True)
+
+
+def _resolved(need: Need, values: Mapping[str, Any]) -> Need:
+    name = resolve(need.name, values)
+    return Need(need.kind, need.namespace, "" if name is None else str(name), need.keys, need.why, (), need.sources)
+
+
+def _merge(found: Iterable[Need], *, keep_conditions: bool = False) -> tuple[Prerequisite, ...]:
+    groups: dict[tuple[str, str, str], list[Need]] = {}
+    for need in found:
+        groups.setdefault((need.kind, need.namespace, str(need.name)), []).append(need)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        keys = tuple(sorted({key for need in group for key in need.keys}))
+        whys = tuple(dict.fromkeys(need.why for need in group))
+        sources = {key: flag for need in group for key, flag in (need.sources or {}).items()}
+        when: tuple[tuple[str, ...], ...] = ()
+        if keep_conditions:
+            alternatives = list(dict.fromkeys(need.conditions for need in group))
+            when = () if () in alternatives else tuple(alternatives)
+        out.append(Prerequisite(first.kind, first.namespace, first.name, keys, "; ".join(whys), when, MappingProxyType(sources)))
+    return tuple(sorted(out, key=_order))
+
+
+def _order(item: Prerequisite) -> tuple[int, str, str, str]:
+    rank = KIND_ORDER.index(item.kind) if item.kind in KIND_ORDER else len(KIND_ORDER)
+    name = item.name.path if isinstance(item.name, Param) else item.name
+    return (rank, item.kind, item.namespace, name)
+
+
+def commands(item: Prerequisite, name: str) -> tuple[str, ...]:
+    """The commands that make `item`, named `name` (or, for what a cluster provides, check it is there)."""
+    keys, ns = item.keys, item.namespace
+    if item.kind == "Secret":
+        flags = {key: item.sources.get(key, f"--from-{'file' if '.' in key else 'literal'}={key}={UNKNOWN_VALUE}") for key in keys}
+        if keys == ("tls.crt", "tls.key"):  # a kubernetes.io/tls Secret: certificate and key files
+            files = [flags[key].split("=", 2)[2] for key in keys]
+            return (f"kubectl -n {ns} create secret tls {name} --cert={files[0]} --key={files[1]}",)
+        return (f"kubectl -n {ns} create secret generic {name} {' '.join(flags.values())}",)
+    if item.kind == "Namespace":
+        return (f"kubectl create namespace {name}", *(f"kubectl label namespace {name} {label}" for label in keys))
+    if item.kind == "CustomResourceDefinition":
+        return (CERT_MANAGER_INSTALL,)
+    scope = f"-n {ns} " if ns else ""
+    return (f"kubectl {scope}get {item.kind.lower()} {name}",)
+
+
+# -- the needs, component by component ----------------------------------------------------------
+
+
+def _namespaces(stack: Stack) -> list[Need]:
+    found = []
+    if not stack.create_namespace:
+        found.append(Need("Namespace", "", stack.namespace, (), "every object of the stack lives in it (createNamespace: false)"))
+        if node_exporter.compiled(stack):
+            why = "node-exporter's host network, PID namespace and mounts need Pod Security level privileged"
+            found.append(Need("Namespace", "", stack.namespace, (PRIVILEGED,), why, (node_exporter.SWITCH,)))
+    for hpa in stack.autoscaling:
+        if hpa.namespace != stack.namespace or not stack.create_namespace:
+            why = f"the HorizontalPodAutoscaler {hpa.name} lives in it (autoscaling)"
+            found.append(Need("Namespace", "", hpa.namespace, (), why, autoscaling.providers(stack, hpa)))
+    return found
+
+
+def _api_servers(stack: Stack, keys_in_output: bool) -> list[Need]:
+    found = []
+    for server in aggregated_api.tls_servers(stack, Path()):
+        switch = metrics_server.SWITCH if server.name == metrics_server.NAME else prometheus_adapter.SWITCH
+        mode, ns = server.tls.mode, server.namespace
+        serving = f"{server.name}'s serving certificate and key"
+        if mode in ("generate", "ca") and not keys_in_output:
+            state = f"{stack.certificates.state_dir}/{server.name}"
+            sources = {key: f"--from-file={key}={state}/{key}" for key in aggregated_api.SERVING_KEYS}
+            why = f"{serving}, made by kmc and kept in its state directory (certificates.keysInOutput: false)"
+            found.append(Need("Secret", ns, server.secret_name, aggregated_api.SERVING_KEYS, why, (switch,), sources))
+        elif mode == "secret":
+            found.append(Need("Secret", ns, server.secret_name, aggregated_api.SERVING_KEYS, f"{serving} (tls.secret.name)", (switch,)))
+        elif mode == "cert-manager":
+            found.append(Need("CustomResourceDefinition", "", "certificates.cert-manager.io", (), f"{server.name}'s Certificate", (switch,)))
+            if server.tls.issuer_name is None:
+                found.append(Need("CustomResourceDefinition", "", "issuers.cert-manager.io", (), f"{server.name}'s CA Issuers", (switch,)))
+            else:
+                kind = server.tls.issuer_kind or "Issuer"
+                why = f"it signs {server.name}'s serving certificate (tls.certManager.issuer)"
+                found.append(Need(kind, ns if kind == "Issuer" else "", server.tls.issuer_name, (), why, (switch,)))
+    return found
+
+
+def _prometheus(stack: Stack) -> list[Need]:
+    ns, prom = stack.namespace, stack.prometheus
+    found = []
+    etcd = stack.scrape.kubernetes.etcd
+    if etcd.enabled and etcd.secret_name:
+        found.append(Need("Secret", ns, etcd.secret_name, ETCD_KEYS, "Prometheus' client certificate for etcd (scrape.kubernetes.etcd.secretName)"))
+    for way, entries in (("write", prom.remote_write), ("read", prom.remote_read)):
+        for entry in entries:
+            for ref in remote_storage.entry_refs(entry):
+                why = f"Prometheus' remote {way} {entry['name']!r} (prometheus.remote{way.capitalize()})"
+                found.append(Need("Secret", ns, ref.secret_name, (ref.key,), why))
+    if prom.thanos_sidecar and prom.thanos_object_storage is not None:
+        ref = prom.thanos_object_storage
+        found.append(Need("Secret", ns, ref.secret_name, (ref.key,), "the Thanos sidecar's object storage (prometheus.thanos.sidecar.objectStorage)"))
+    return found
+
+
+def _grafana(stack: Stack) -> list[Need]:
+    if not grafana.compiled(stack):
+        return []
+    admin = stack.grafana.admin_secret
+    made = {
+        admin.user_key: f"--from-literal={admin.user_key}=admin",
+        admin.password_key: f'--from-literal={admin.password_key}="$(openssl rand -base64 24)"',
+        admin.secret_key_key: f'--from-literal={admin.secret_key_key}="$(openssl rand -base64 32)"',
+    }
+    found = []
+    for ref, why in grafana.secret_uses(stack):
+        sources = {ref.key: made[ref.key]} if ref.secret_name == admin.name and ref.key in made else None
+        found.append(Need("Secret", stack.namespace, ref.secret_name, (ref.key,), why, (grafana.SWITCH,), sources))
+    return found
+
+
+def _alertmanager(stack: Stack) -> list[Need]:
+    if not alertmanager.compiled(stack):
+        return []
+    uses = alertmanager_config.secret_uses(stack.alertmanager)
+    return [Need("Secret", stack.namespace, ref.secret_name, (ref.key,), why, (alertmanager.SWITCH,)) for ref, why in uses]
+
+
+def _storage_classes(stack: Stack) -> list[Need]:
+    """The StorageClasses the claims name (a deploy-time value: needed where it is set)."""
+    found = []
+    claims = (
+        ("prometheus", stack.prometheus.storage, (), "Prometheus' volume claims ask"),
+        ("grafana", stack.grafana.storage and grafana.compiled(stack), (grafana.SWITCH,), "Grafana's volume claim asks"),
+        ("alertmanager", stack.alertmanager.storage and alertmanager.compiled(stack), (alertmanager.SWITCH,), "Alertmanager's volume claims ask"),
+    )
+    for section, used, switches, what in claims:
+        if used:
+            path = f"{section}.storage.storageClassName"
+            found.append(Need("StorageClass", "", Param(path), (), f"{what} for it ({path})", (*switches, path)))
+    return found
