@@ -65,6 +65,8 @@ def build(stack: Path) -> tuple[tuple[Dashboard, ...], dict[str, Objects]]:
     compiled = pipeline.compile_stack(stack)
     envs: dict[str, Objects] = {}
     for path, content in sorted(pipeline.emit(compiled, ("manifests",), None)["manifests"].items()):
+        if not path.endswith(".yaml"):
+            continue  # PREREQUISITES.md
         for obj in yaml.safe_load_all(content):
             envs.setdefault(path.split("/", 1)[0], {})[(obj["kind"], obj["metadata"]["name"])] = obj
     return compiled.stack.grafana.dashboards, envs
