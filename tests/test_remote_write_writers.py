@@ -27,9 +27,9 @@ from typing import Any
 
 import pytest
 import yaml
+from stack_diagnostics import diagnostics
 
 from kmc import pipeline
-from kmc.errors import StackInvalid
 
 STORES = (
     "    - {name: influx, kind: influxdb, url: 'http://influxdb:8086', database: prom}\n"
@@ -64,17 +64,8 @@ def _stack(stores: str, *, prometheus: str = "  ha: {enabled: true}\n  storage: 
     return f"version: 1\nprometheus:\n{prometheus}  remoteWrite:\n{stores}{environments}"
 
 
-def _diagnostics(tmp_path: Path, text: str) -> list[tuple[str, int, int, str, str, str]]:
-    (tmp_path / "stack.yaml").write_text(text, encoding="utf-8")
-    try:
-        found = pipeline.compile_stack(tmp_path / "stack.yaml", "stack.yaml").warnings
-    except StackInvalid as error:
-        found = error.diagnostics
-    return [(d.severity, d.line, d.column, d.path, d.message, d.hint) for d in found]
-
-
 def test_influxdb_written_by_every_replica_is_an_error(tmp_path: Path) -> None:
-    assert _diagnostics(tmp_path, _stack(STORES)) == [
+    assert diagnostics(tmp_path, _stack(STORES)) == [
         (
             "error",
             6,
@@ -90,7 +81,7 @@ def test_influxdb_written_by_every_replica_is_an_error(tmp_path: Path) -> None:
 def test_every_store_that_may_keep_each_copy_is_warned_with_what_it_needs(tmp_path: Path) -> None:
     stores = STORES.replace("database: prom}", "database: prom, writers: one}")
     each = "each of the 2 Prometheus replicas in environment 'prod' sends its own copy of every series to"
-    assert _diagnostics(tmp_path, _stack(stores)) == [
+    assert diagnostics(tmp_path, _stack(stores)) == [
         ("warning", 7, 7, "$.prometheus.remoteWrite[1]", f"{each} Mimir (remoteWrite 'mimir')", MIMIR_HINT.format(cluster="cluster")),
         ("warning", 9, 7, "$.prometheus.remoteWrite[3]", f"{each} VictoriaMetrics (remoteWrite 'vm')", VM_HINT),
         ("warning", 10, 7, "$.prometheus.remoteWrite[4]", f"{each} the store (remoteWrite 'push')", GENERIC_HINT),
@@ -103,7 +94,7 @@ def test_the_replicas_of_every_environment_are_named(tmp_path: Path) -> None:
         prometheus="  ha: {enabled: true}\n  replicas: 2\n",
         environments="environments:\n  big: {prometheus: {replicas: 3}}\n  small: {prometheus: {replicas: 1}}\n  prod: {prometheus: {retention: 2d}}\n",
     )
-    assert [d[4] for d in _diagnostics(tmp_path, stack)] == [
+    assert [d[4] for d in diagnostics(tmp_path, stack)] == [
         "each of up to 3 Prometheus replicas in the stack's own values and environments 'big', 'prod' sends its own copy of every series to the store "
         "(remoteWrite 'push')"
     ]
@@ -119,12 +110,12 @@ def test_writers_all_is_the_users_word_that_the_store_deduplicates(tmp_path: Pat
         "      writeRelabelConfigs: [{action: labeldrop, regex: prometheus_replica}]\n"
         "      writers: all\n"
     )
-    assert _diagnostics(tmp_path, _stack(stores)) == []
+    assert diagnostics(tmp_path, _stack(stores)) == []
 
 
 def test_victoriametrics_keeps_both_copies_while_they_differ_by_the_replica_label(tmp_path: Path) -> None:
     stack = _stack("    - {name: vm, kind: victoriametrics, url: 'http://vm:8428', writers: all}\n")
-    assert _diagnostics(tmp_path, stack) == [
+    assert diagnostics(tmp_path, stack) == [
         (
             "warning",
             6,
@@ -138,7 +129,7 @@ def test_victoriametrics_keeps_both_copies_while_they_differ_by_the_replica_labe
 
 def test_victoriametrics_with_the_label_dropped_still_needs_its_dedup_interval(tmp_path: Path) -> None:
     stack = _stack("    - {name: vm, kind: victoriametrics, url: 'http://vm:8428', writeRelabelConfigs: [{action: labeldrop, regex: 'prometheus_.*'}]}\n")
-    assert [d[5] for d in _diagnostics(tmp_path, stack)] == [
+    assert [d[5] for d in diagnostics(tmp_path, stack)] == [
         "VictoriaMetrics deduplicates identical series only: start it with -dedup.minScrapeInterval=30s (the scrape interval); "
         "then set writers: all here. Or set writers: one"
     ]
@@ -147,11 +138,11 @@ def test_victoriametrics_with_the_label_dropped_still_needs_its_dedup_interval(t
 def test_sharded_replicas_need_a_cluster_label_per_shard_in_mimir(tmp_path: Path) -> None:
     prometheus = "  ha: {enabled: true}\n  storage: {}\n  shards: 2\n  thanos: {sidecar: {enabled: true}, query: {enabled: true}}\n"
     stack = _stack("    - {name: mimir, kind: mimir, url: 'https://mimir.example.com', tenant: team-a}\n", prometheus=prometheus)
-    assert [d[5] for d in _diagnostics(tmp_path, stack)] == [
+    assert [d[5] for d in diagnostics(tmp_path, stack)] == [
         MIMIR_HINT.format(cluster="shard (the 2 shards share their cluster label: use a tenant only this stack writes to)")
     ]
     influx = _stack("    - {name: influx, kind: influxdb, url: 'http://influxdb:8086', database: prom}\n", prometheus=prometheus)
-    assert [d[5] for d in _diagnostics(tmp_path, influx)] == [INFLUX_HINT.format(pods="prometheus-shard-0-0, prometheus-shard-1-0")]
+    assert [d[5] for d in diagnostics(tmp_path, influx)] == [INFLUX_HINT.format(pods="prometheus-shard-0-0, prometheus-shard-1-0")]
 
 
 @pytest.mark.parametrize(
@@ -162,13 +153,13 @@ def test_sharded_replicas_need_a_cluster_label_per_shard_in_mimir(tmp_path: Path
     ],
 )
 def test_without_several_labelled_replicas_every_store_is_fine(tmp_path: Path, prometheus: str) -> None:
-    found = _diagnostics(tmp_path, _stack(STORES, prometheus=prometheus, environments="environments:\n  dev: {prometheus: {replicas: 1}}\n"))
+    found = diagnostics(tmp_path, _stack(STORES, prometheus=prometheus, environments="environments:\n  dev: {prometheus: {replicas: 1}}\n"))
     assert found == []
 
 
 def test_writers_one_needs_the_replica_label_and_stable_pod_names(tmp_path: Path) -> None:
     stack = _stack("    - {name: influx, kind: influxdb, url: 'http://influxdb:8086', database: prom, writers: one}\n", prometheus="  replicas: 1\n")
-    assert _diagnostics(tmp_path, stack) == [
+    assert diagnostics(tmp_path, stack) == [
         (
             "error",
             5,

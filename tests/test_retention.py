@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 from local_processes import Process, free_port, get_json, http_get, wait_for
+from stack_diagnostics import diagnostics
 from test_prometheus_e2e import PROMETHEUS, TIMEOUT
 from tools import tool
 
-from kmc import pipeline
 from kmc.check.retention import quantity_bytes, retention_bytes
-from kmc.errors import StackInvalid
 
 GIB = 1024**3
 HINT = (
@@ -88,18 +87,9 @@ def test_prometheus_reads_the_retention_size_as_kmc_does(version: str, tmp_path:
     assert sum(int(amount) * _UNITS[unit] for amount, unit in re.findall(r"(\d+)([A-Za-z]+)", size)) == retention_bytes("1536MB")
 
 
-def _diagnostics(tmp_path: Path, text: str) -> list[tuple[str, int, int, str, str, str]]:
-    (tmp_path / "stack.yaml").write_text(text, encoding="utf-8")
-    try:
-        found = pipeline.compile_stack(tmp_path / "stack.yaml", "stack.yaml").warnings
-    except StackInvalid as error:
-        found = error.diagnostics
-    return [(d.severity, d.line, d.column, d.path, d.message, d.hint) for d in found]
-
-
 def test_a_retention_size_above_85_percent_of_the_volume_is_an_error(tmp_path: Path) -> None:
     stack = "version: 1\nprometheus:\n  retentionSize: 9GB\n  storage: {size: 10Gi}\n"
-    assert _diagnostics(tmp_path, stack) == [
+    assert diagnostics(tmp_path, stack) == [
         (
             "error",
             3,
@@ -113,25 +103,25 @@ def test_a_retention_size_above_85_percent_of_the_volume_is_an_error(tmp_path: P
 
 @pytest.mark.parametrize("size", ["8GB", "8704MB", "0B"])
 def test_a_retention_size_within_85_percent_or_none_is_accepted(tmp_path: Path, size: str) -> None:
-    assert _diagnostics(tmp_path, f"version: 1\nprometheus:\n  retentionSize: {size}\n  storage: {{size: 10Gi}}\n") == []
+    assert diagnostics(tmp_path, f"version: 1\nprometheus:\n  retentionSize: {size}\n  storage: {{size: 10Gi}}\n") == []
 
 
 def test_decimal_volume_sizes_are_smaller_than_binary_retention_units(tmp_path: Path) -> None:
     """100G is 10^11 bytes, 93.1 GiB: 80GB (85.9%) no longer fits; 79GB does."""
-    assert [d[4] for d in _diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 80GB\n  storage: {size: 100G}\n")] == [
+    assert [d[4] for d in diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 80GB\n  storage: {size: 100G}\n")] == [
         "retentionSize 80GB is 86% of the 100G volume: the disk fills up before size-based retention deletes a block"
     ]
-    assert _diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 79GB\n  storage: {size: 100G}\n") == []
+    assert diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 79GB\n  storage: {size: 100G}\n") == []
 
 
 def test_the_default_volume_size_counts(tmp_path: Path) -> None:
-    assert [d[3:5] for d in _diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 45GB\n  storage: {}\n")] == [
+    assert [d[3:5] for d in diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 45GB\n  storage: {}\n")] == [
         ("$.prometheus.retentionSize", "retentionSize 45GB is 90% of the 50Gi volume: the disk fills up before size-based retention deletes a block")
     ]
 
 
 def test_without_persistent_storage_nothing_is_compared(tmp_path: Path) -> None:
-    assert _diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 45EB\n") == []
+    assert diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 45EB\n") == []
 
 
 def test_each_environment_is_reported_where_its_value_is_written(tmp_path: Path) -> None:
@@ -153,7 +143,7 @@ def test_each_environment_is_reported_where_its_value_is_written(tmp_path: Path)
         "  edge:\n"  # a larger volume: fits
         "    prometheus: {storage: {size: 1Ti}}\n"
     )
-    assert _diagnostics(tmp_path, stack) == [
+    assert diagnostics(tmp_path, stack) == [
         (
             "error",
             8,
@@ -183,11 +173,11 @@ def test_each_environment_is_reported_where_its_value_is_written(tmp_path: Path)
 
 def test_a_stack_value_that_no_environment_fixes_is_reported_once(tmp_path: Path) -> None:
     stack = "version: 1\nprometheus:\n  retentionSize: 45GB\n  storage: {size: 10Gi}\nenvironments:\n  dev: {prometheus: {retention: 2d}}\n"
-    assert [d[3] for d in _diagnostics(tmp_path, stack)] == ["$.prometheus.retentionSize"]
+    assert [d[3] for d in diagnostics(tmp_path, stack)] == ["$.prometheus.retentionSize"]
 
 
 def test_a_tiny_volume_gets_a_volume_to_set(tmp_path: Path) -> None:
-    assert [d[4:] for d in _diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 500MB\n  storage: {size: 0}\n")] == [
+    assert [d[4:] for d in diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 500MB\n  storage: {size: 0}\n")] == [
         (
             "retentionSize 500MB does not fit the 0 volume: the disk fills up before size-based retention deletes a block",
             "Prometheus deletes only whole blocks, once their total has passed the limit, and the WAL, the head chunks and compaction "
