@@ -53,8 +53,10 @@ def _build(tmp_path: Path, text: str) -> tuple[list[tuple[str, int, int, str, st
     hpas: dict[str, set[str]] = {}
     for path, content in pipeline.emit(compiled, ("manifests",), None)["manifests"].items():
         env = path.split("/")[0]
-        obj = yaml.safe_load(content)
         hpas.setdefault(env, set())
+        if not path.endswith(".yaml"):
+            continue  # PREREQUISITES.md
+        obj = yaml.safe_load(content)
         if obj["kind"] == "HorizontalPodAutoscaler":
             hpas[env].add(f"{obj['metadata']['namespace']}/{obj['metadata']['name']}")
     return [(d.severity, d.line, d.column, d.path, d.message, d.hint) for d in compiled.warnings], hpas

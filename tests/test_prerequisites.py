@@ -6,6 +6,7 @@ is unneeded) is proven over every golden stack and generated stacks in test_star
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -143,7 +144,7 @@ def test_build_says_what_to_create_first_and_the_lock_says_it_again(full: Path) 
     first = _kmc("build", "stack.yaml", "--format", "all", "--out", "out", cwd=full)
     assert first.returncode == 0, first.stderr
     said = first.stderr.split("kmc: before you apply, ", 1)[1].splitlines()
-    assert said[-1].startswith("kmc: 74 objects, "), "the summary line stays last"
+    assert re.match(r"kmc: \d+ objects, ", said[-1]), "the summary line stays last"
     said = said[:-1]
     assert said[0] == "create what the output needs and does not hold (why and how: PREREQUISITES.md, the chart's NOTES.txt):"
     assert "  Secret monitoring/metrics-server-tls: tls.crt, tls.key (helm only)" in said

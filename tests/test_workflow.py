@@ -130,7 +130,7 @@ def test_lock_records_inputs_and_outputs(built: Path) -> None:
     state = {f"../.kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
     for entry in lock["trees"].values():
         assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml", "../dashboards/checkout.json", *state}
-    assert len(lock["trees"]["manifests"]["files"]) == len(list((built / "charts-out/manifests").rglob("*.yaml")))
+    assert len(lock["trees"]["manifests"]["files"]) == len([path for path in (built / "charts-out/manifests").rglob("*") if path.is_file()])
     # One environment rebuilt: its entry replaces the whole-manifests one, the others stay.
     assert kmc("build", "-q", "stack.yaml", "--env", "dev", cwd=built).returncode == 0
     lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from fractions import Fraction
 
 from kmc.model import Stack
 from kmc.read.document import JsonPath
@@ -22,14 +21,14 @@ Problem = tuple[JsonPath, str, str, bool]
 # Prometheus parses the flag with kingpin's BytesVar, i.e. alecthomas/units' ParseBase2Bytes: KB
 # and KiB alike are 1024 bytes, so every unit is a power of 1024 (the flag's help says so too).
 RETENTION_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5, "EB": 1024**6}
-# Kubernetes quantities: decimal SI suffixes, binary ones, and milli.
-QUANTITY_SUFFIXES: dict[str, Fraction] = {
-    "": Fraction(1),
-    "m": Fraction(1, 1000),
-    **{suffix: Fraction(1000**power) for power, suffix in enumerate("kMGTPE", start=1)},
-    **{f"{suffix}i": Fraction(1024**power) for power, suffix in enumerate("KMGTPE", start=1)},
+# Kubernetes quantities: decimal SI suffixes and binary ones, as (numerator, denominator); and milli.
+QUANTITY_SUFFIXES: dict[str, tuple[int, int]] = {
+    "": (1, 1),
+    "m": (1, 1000),
+    **{suffix: (1000**power, 1) for power, suffix in enumerate("kMGTPE", start=1)},
+    **{f"{suffix}i": (1024**power, 1) for power, suffix in enumerate("KMGTPE", start=1)},
 }
-FILL_LIMIT = Fraction(85, 100)
+FILL_PERCENT = 85  # integers throughout: `fractions` would import `decimal` on every build
 _RETENTION = re.compile(r"([0-9]+)([KMGTPE]?B)")
 _QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)")
 _VOLUME_UNITS = (("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024))
@@ -42,11 +41,14 @@ def retention_bytes(text: str) -> int:
     return int(match[1]) * RETENTION_UNITS[match[2]]
 
 
-def quantity_bytes(text: str) -> Fraction:
-    """The value of a schema-valid Kubernetes quantity (`10Gi` is 10 GiB, `100G` is 100 000 000 000 bytes)."""
+def quantity_bytes(text: str) -> int:
+    """The whole bytes of a schema-valid Kubernetes quantity (`10Gi` is 10 GiB, `100G` is 100 000 000 000 bytes)."""
     match = _QUANTITY.fullmatch(text)
     assert match, text
-    return Fraction(match[1]) * QUANTITY_SUFFIXES[match[2]]
+    whole, _, fraction = match[1].partition(".")
+    numerator, denominator = QUANTITY_SUFFIXES[match[2]]
+    scale: int = 10 ** len(fraction) * denominator
+    return int(whole + fraction) * numerator // scale
 
 
 def problems(stack: Stack) -> Iterator[Problem]:
@@ -69,7 +71,7 @@ def problems(stack: Stack) -> Iterator[Problem]:
             else:
                 continue  # both inherited: reported with the stack's own values
         wanted, volume = retention_bytes(limit), quantity_bytes(size)
-        if wanted == 0 or wanted <= FILL_LIMIT * volume:
+        if wanted == 0 or 100 * wanted <= FILL_PERCENT * volume:
             continue
         share = f"is {-(-100 * wanted // volume)}% of" if volume else "does not fit"
         fits = _fitting_retention(volume)
@@ -85,9 +87,9 @@ def problems(stack: Stack) -> Iterator[Problem]:
         )
 
 
-def _fitting_retention(volume: Fraction) -> str:
+def _fitting_retention(volume: int) -> str:
     """The largest retentionSize in one whole unit that stays within 85% of `volume` ("" if none does)."""
-    most = int(FILL_LIMIT * volume)
+    most = FILL_PERCENT * volume // 100
     for unit, size in reversed(RETENTION_UNITS.items()):
         if most >= size:
             return f"{most // size}{unit}"
@@ -96,7 +98,7 @@ def _fitting_retention(volume: Fraction) -> str:
 
 def _fitting_volume(retention: int) -> str:
     """The smallest volume in whole Gi (Mi, Ki below one Gi) for which `retention` is at most 85%."""
-    least = retention / FILL_LIMIT
+    least = -(-100 * retention // FILL_PERCENT)
     for unit, size in _VOLUME_UNITS:
         if least >= size or unit == "Ki":
             return f"{-(-least // size)}{unit}"

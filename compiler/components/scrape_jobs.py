@@ -1,7 +1,9 @@
 """The scrape configs of prometheus.yml.
 
 Exactly-once scraping by construction: every dedicated job *claims* the pods it scrapes (by
-namespace and pod label), and the annotation-driven jobs drop claimed pods; the service-endpoints
+namespace and pod label), and the annotation-driven jobs drop claimed pods. kmc's own pods are
+claimed as one (the stack's namespace, `app.kubernetes.io/part-of: kmc`): each has a job of its
+own, and the claim stays the same whichever components an environment switches on. The service-endpoints
 job leaves pods that are annotated themselves to the pod job; the plain jobs leave
 `scrape_slow` targets to the slow jobs.
 """
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmc.components import config_reloader, sharding, thanos
 from kmc.components.base import ServiceTarget
+from kmc.components.kube import PART_OF
 from kmc.model import ComponentJob, Stack
 from kmc.record import record
 
@@ -69,7 +72,7 @@ def scrape_configs(stack: Stack, targets: tuple[ServiceTarget, ...]) -> list[Job
     jobs.append(_pod_local(sharding.RELOADER_JOB, config_reloader.PORT))
     if stack.prometheus.thanos_sidecar:
         jobs.append(_pod_local(sharding.THANOS_SIDECAR_JOB, thanos.HTTP_PORT))
-    claims: list[Claim] = [Claim(stack.namespace, "app.kubernetes.io/name", "prometheus")]
+    claims: list[Claim] = [Claim(stack.namespace, "app.kubernetes.io/part-of", PART_OF)]
     if kube.apiserver.enabled:
         jobs.append(_apiserver(kube.apiserver))
         claims.append(APISERVER_CLAIM)
@@ -86,8 +89,8 @@ def scrape_configs(stack: Stack, targets: tuple[ServiceTarget, ...]) -> list[Job
         jobs.append(_etcd(stack))
         claims.append(ETCD_CLAIM)
     for target in targets:
+        assert target.namespace == stack.namespace, "kmc's own pods are claimed in the stack's namespace"
         jobs.append(_service_target(target))
-        claims.append(Claim(target.namespace, "app.kubernetes.io/name", target.service))
     prefix = sanitize(stack.scrape.annotation_prefix)
     slow = {"scrape_interval": stack.scrape.slow_interval, "scrape_timeout": stack.scrape.slow_timeout}
     if stack.scrape.pods:
