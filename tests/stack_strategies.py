@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from kmc.check.grafana_settings import SECRET_SETTINGS
 from kmc.components import rule_packs
 
 Doc = dict[str, Any]
@@ -580,7 +581,7 @@ def grafana_sections(draw: st.DrawFn) -> Doc:
         "adminSecret": st.fixed_dictionaries({}, optional={"name": dns_subdomains(), "passwordKey": secret_keys}),
         "anonymous": st.fixed_dictionaries({}, optional={"enabled": st.booleans()}),
         "ini": st.just(ini),
-        "secretSettings": st.dictionaries(st.sampled_from(("GF_DATABASE_PASSWORD", "GF_SMTP_PASSWORD")), _SECRET_REFS, max_size=2),
+        "secretSettings": st.dictionaries(st.sampled_from(sorted(SECRET_SETTINGS)), _SECRET_REFS, max_size=2),
         "datasources": st.just(sources),
         "dashboards": st.fixed_dictionaries(
             {},

@@ -1,26 +1,17 @@
 """Checks of the Grafana section the schema cannot express: unique datasources, no credential
-written into grafana.ini or a datasource's jsonData (both end up in a ConfigMap), and the
-grafana.ini sections kmc owns left alone."""
+written into a datasource's jsonData (it ends up in a ConfigMap), Grafana's node port, and a
+Prometheus that admits Grafana. What grafana.ini and secretSettings may set is
+kmc.check.grafana_settings'."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kmc.check.grafana_settings import CREDENTIAL
 from kmc.components.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID, Problem
 from kmc.model import Stack
 from kmc.read.document import JsonPath
-
-# Keys whose values are credentials by their name.
-CREDENTIAL = re.compile(r"password|secret|token|api_?key|private_?key|credential", re.IGNORECASE)
-# grafana.ini settings kmc sets and relies on (paths of the mounted files, the probes' port,
-# anonymous access only through `grafana.anonymous`).
-OWNED_SECTIONS = ("paths", "auth.anonymous")
-OWNED_KEYS = {("server", "http_port"), ("server", "protocol"), ("security", "admin_user"), ("security", "disable_initial_admin_creation")}
-# Variables kmc sets itself (admin credentials from grafana.adminSecret).
-OWNED_VARIABLES = ("GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_SECRET_KEY")
-
 
 NODE_PORTS = range(30000, 32768)
 
@@ -28,26 +19,6 @@ NODE_PORTS = range(30000, 32768)
 def check(stack: Stack) -> Iterator[Problem]:
     yield from _services(stack)
     grafana = stack.grafana
-    for section, settings in grafana.ini.items():
-        if section in OWNED_SECTIONS:
-            hint = "use grafana.anonymous" if section == "auth.anonymous" else "kmc sets the paths its mounted files need"
-            yield ("grafana", "ini", section), f"grafana.ini section [{section}] is set by kmc", hint
-            continue
-        for key, value in settings.items():
-            if isinstance(value, str) and ("\n" in value or "$" in value):
-                yield (
-                    ("grafana", "ini", section, key),
-                    f"grafana.ini value {section}.{key} holds a line break or `$`",
-                    "Grafana would read a `$` as the start of a variable, a line break as the end of the setting",
-                )
-            elif CREDENTIAL.search(key):
-                yield (
-                    ("grafana", "ini", section, key),
-                    f"grafana.ini key {section}.{key} holds a credential",
-                    f"grafana.ini goes into a ConfigMap: read it from a Secret with grafana.secretSettings: {{GF_{re.sub(r'[^A-Z0-9]', '_', section.upper())}_{key.upper()}: {{secretName: ..., key: ...}}}}",
-                )
-            elif (section, key) in OWNED_KEYS:
-                yield ("grafana", "ini", section, key), f"grafana.ini key {section}.{key} is set by kmc", ""
     for env, overrides in stack.environments.items():
         if "storage" in overrides.get("grafana", {}) and not grafana.storage:
             yield (
@@ -55,11 +26,6 @@ def check(stack: Stack) -> Iterator[Problem]:
                 f"environment {env!r} sets grafana.storage, but the stack has no grafana.storage",
                 "storage decides between a PersistentVolumeClaim and an emptyDir for every environment: declare `grafana.storage` at the top level",
             )
-    for name in grafana.secret_settings:
-        if name.endswith("__FILE"):
-            yield ("grafana", "secretSettings", name), f"{name} ends in __FILE, which kmc adds itself", f"write {name.removesuffix('__FILE')}"
-        elif name in OWNED_VARIABLES:
-            yield ("grafana", "secretSettings", name), f"{name} is set by kmc from grafana.adminSecret", "name the Secret and its keys in grafana.adminSecret"
     uids, names = {PROMETHEUS_UID: "the stack's Prometheus"}, {PROMETHEUS_NAME: "the stack's Prometheus"}
     defaults = 0
     for index, source in enumerate(grafana.datasources):
