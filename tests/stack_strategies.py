@@ -23,6 +23,7 @@ import yaml
 from hypothesis import strategies as st
 
 from kmc.check.grafana_settings import SECRET_SETTINGS
+from kmc.check.images import version_of
 from kmc.components import rule_packs
 
 Doc = dict[str, Any]
@@ -157,10 +158,13 @@ quantities: st.SearchStrategy[Any] = st.one_of(
     st.integers(0, 10**6),
     st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
 )
+# Image tags: free text (kmc warns it cannot check what is no version), versions no older than
+# any minimum kmc has (kmc.check.images), digests.
 images = st.builds(
     lambda repo, tag: f"{repo}{tag}",
     shaped(LOWER_ALNUM, LOWER_ALNUM + "-._/:", LOWER_ALNUM, 32),
-    shaped(ALNUM + "_", ALNUM + "_.-", ALNUM + "_.-", 21).map(lambda tag: ":" + tag)
+    shaped(ALNUM + "_", ALNUM + "_.-", ALNUM + "_.-", 21).filter(lambda tag: version_of(tag) is None).map(lambda tag: ":" + tag)
+    | st.builds(lambda major, minor, patch: f":v{major}.{minor}.{patch}", st.integers(12, 99), st.integers(0, 99), st.integers(0, 9))
     | st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda digest: "@sha256:" + digest),
 )
 retention_sizes = st.builds(lambda size, unit: f"{size}{unit}", st.integers(0, 99999), st.sampled_from(("B", "KB", "MB", "GB", "TB", "PB", "EB")))

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from kmc.check import metrics, retention, scaleout
+from kmc.check import images, metrics, retention, scaleout
 from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
@@ -58,6 +58,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _unverified_metrics_apis(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in scaleout.risks(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in metrics.dropped_autoscalers(stack)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in images.unchecked(doc.data)]
     return found
 
 
@@ -116,6 +117,7 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     yield from ((path, message, hint, False) for path, message, hint in metrics.problems(stack, jobs))
     yield from scaleout.problems(stack, _relabel)
     yield from retention.problems(stack)
+    yield from ((path, message, hint, False) for path, message, hint in images.problems(data))
 
 
 def _cluster(stack: Stack) -> Iterator[Problem]:
