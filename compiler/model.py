@@ -1,7 +1,8 @@
 """The stack model: frozen, typed values with every default applied.
 
-Defaults live in one place, the schema's `default` keywords; `fill_defaults` applies them, and
-`Stack.from_data` only reads. On the same walk, numbers take the one spelling Kubernetes tools
+Defaults live in one place, the schema's `default` keywords and the stack's platform's
+(`cluster.platform`, kmc.platforms); `fill_defaults` applies them, and `Stack.from_data` only
+reads. On the same walk, numbers take the one spelling Kubernetes tools
 agree on (an integer field's 2.0 becomes 2, a quantity's 0.5 becomes "0.5"), environment
 overrides included. Every mapping is key-sorted on the way in, so nothing downstream depends on
 the order the user wrote keys in.
@@ -16,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from kmc.ir import lookup
+from kmc.platforms import GENERIC, preset
 from kmc.record import field, record
 from kmc.schema_refs import properties, resolve, resolved
 
@@ -31,8 +33,10 @@ def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
     """A copy of `data` with the schema's defaults filled in below `properties`, numbers normalized
     and every mapping's keys sorted (see `canonical`), in one walk.
 
-    Below `additionalProperties` (environment overrides) no default is filled: an override must
-    not reset what it does not mention.
+    The stack's platform's defaults come first (`platform_defaults`): where the stack leaves out
+    a key its platform sets, the platform's value stands in for the schema's default. Below
+    `additionalProperties` (environment overrides) no default is filled: an override must not
+    reset what it does not mention.
     """
     shapes: dict[int, _Shape] = {}
 
@@ -43,7 +47,36 @@ def fill_defaults(schema: Mapping[str, Any], data: Json) -> Json:
             found = shapes[id(node)] = (properties(schema, node), _extra(schema, node))
         return found
 
-    return _fill(schema, shape, schema, data, defaults=True)
+    return _fill(schema, shape, schema, platform_defaults(schema, data), defaults=True)
+
+
+def platform_of(data: Json) -> str:
+    """The `cluster.platform` of schema-valid stack data."""
+    cluster = data.get("cluster") if isinstance(data, dict) else None
+    return str(cluster.get("platform", GENERIC)) if isinstance(cluster, dict) else GENERIC
+
+
+def platform_defaults(schema: Mapping[str, Any], data: Json) -> Json:
+    """`data` with its platform's defaults (kmc.platforms) at the keys the stack leaves out.
+
+    A key the stack writes is never touched, nor anything below it: `nodeSelector: {}` stays
+    empty. A section the stack leaves out starts from its schema default, as `fill_defaults`
+    would start it. New mappings along each path; `data` is left as it is."""
+    found = preset(platform_of(data))
+    if not found:
+        return data
+    out = dict(data)
+    for default in found:
+        node, node_schema = out, schema
+        *parents, last = default.path.split(".")
+        for key in parents:
+            node_schema = properties(schema, node_schema)[key]
+            child = node.get(key)
+            node[key] = child = dict(child) if isinstance(child, dict) else canonical(resolved(schema, node_schema).get("default", {}))
+            node = child
+        if last not in node:
+            node[last] = canonical(default.fresh())
+    return out
 
 
 def _fill(root: Mapping[str, Any], shape: Callable[[Mapping[str, Any]], _Shape], schema: Mapping[str, Any], value: Json, *, defaults: bool) -> Json:
@@ -111,6 +144,7 @@ class Cluster:
     name: str
     domain: str
     kubernetes_version: str
+    platform: str = GENERIC  # kmc.platforms: whose defaults and cluster settings apply
 
 
 @record
@@ -441,7 +475,7 @@ class Stack:
         node_exporter = data["nodeExporter"]
         chart = data["chart"]
         return cls(
-            cluster=Cluster(cluster["name"], cluster["domain"], cluster["kubernetesVersion"]),
+            cluster=Cluster(cluster["name"], cluster["domain"], cluster["kubernetesVersion"], cluster["platform"]),
             namespace=data["namespace"],
             create_namespace=data["createNamespace"],
             chart=Chart(chart["name"], chart.get("version"), chart.get("appVersion"), chart["description"], tuple(chart["sources"])),

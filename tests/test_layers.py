@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "compiler"
 
 # Bottom to top. A module may import its own layer and those before it, never one after it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("kmc", "kmc.record", "kmc.errors", "kmc.resources", "kmc.schema_refs", "kmc.ir", "kmc.model"),
+    ("kmc", "kmc.record", "kmc.errors", "kmc.resources", "kmc.schema_refs", "kmc.ir", "kmc.platforms", "kmc.model"),
     ("kmc.read",),
     ("kmc.text",),
     ("kmc.tls",),

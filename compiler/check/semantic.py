@@ -15,6 +15,7 @@ from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
 from kmc.model import Stack, millis
+from kmc.platforms import COMPONENTS, MANAGED
 from kmc.read.document import Document, JsonPath
 from kmc.record import replace
 
@@ -59,7 +60,49 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in scaleout.risks(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in metrics.dropped_autoscalers(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in images.unchecked(doc.data)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _platform_mismatches(stack)]
     return found
+
+
+# The platforms whose own metrics-server holds v1beta1.metrics.k8s.io and cannot be removed.
+OWN_METRICS_SERVER: Mapping[str, str] = {"gke": "GKE", "aks": "AKS"}
+# The Kubernetes components a platform runs where kmc's jobs cannot find them (kmc.platforms).
+ABSENT_JOBS: Mapping[str, tuple[str, ...]] = {
+    **dict.fromkeys(MANAGED, ("controllerManager", "scheduler", "etcd")),
+    "k3s": ("controllerManager", "scheduler", "kubeProxy", "etcd"),
+}
+
+
+def _platform_mismatches(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
+    """What the stack asks of a component its platform does not run where kmc looks (kmc.platforms):
+    jobs that would find no target, and a second provider of metrics.k8s.io."""
+    platform = stack.cluster.platform
+    kube = stack.scrape.kubernetes
+    enabled = {
+        "controllerManager": kube.controller_manager.enabled,
+        "scheduler": kube.scheduler.enabled,
+        "kubeProxy": kube.kube_proxy.enabled,
+        "etcd": kube.etcd.enabled,
+    }
+    for name in ABSENT_JOBS.get(platform, ()):
+        if enabled[name]:
+            where = "inside the k3s process" if platform == "k3s" else "outside the cluster"
+            yield (
+                ("scrape", "kubernetes", name, "enabled"),
+                f"on {platform}, {COMPONENTS[name]} runs {where}: the job finds no pod to scrape",
+                f"leave scrape.kubernetes.{name} to the platform's default (off), or scrape it with an extra job of your own",
+            )
+    if platform not in OWN_METRICS_SERVER:
+        return
+    owner = f"{OWN_METRICS_SERVER[platform]} runs a metrics-server of its own for v1beta1.metrics.k8s.io: a second provider fights it for the APIService"
+    if stack.enabled_somewhere("metricsServer.enabled"):
+        yield (("metricsServer", "enabled"), owner, "leave metricsServer.enabled false: kubectl top and HPAs on CPU and memory use the platform's")
+    if stack.enabled_somewhere("prometheusAdapter.enabled") and stack.prometheus_adapter.resource_metrics:
+        yield (
+            ("prometheusAdapter", "resourceMetrics", "enabled"),
+            owner,
+            "leave resourceMetrics off: the adapter serves custom and external metrics beside the platform's",
+        )
 
 
 def _unverified_metrics_apis(stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:

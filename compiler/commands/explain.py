@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kmc import schema_refs
+from kmc import platforms, schema_refs
 from kmc.errors import UsageError
 
 Schema = Mapping[str, Any]
@@ -61,6 +61,25 @@ def _type(root: Schema, node: Schema) -> str:
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
 
+def _platform_defaults(path: str) -> list[str]:
+    """Where a platform (`cluster.platform`) sets the key's default instead: the platforms with
+    the same value and reason on one line; for `cluster.platform` itself, the keys each sets."""
+    if path == "cluster.platform":
+        lines = ["  what each platform sets (a key the stack writes wins):"]
+        for platform in platforms.PLATFORMS:
+            keys = ", ".join(dict.fromkeys(default.path for default in platforms.preset(platform))) or "nothing: kmc's own defaults"
+            lines.append(f"    {platform}: {keys}")
+        return lines
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for platform, default in platforms.defaults_of(path):
+        grouped.setdefault((json.dumps(default.fresh(), sort_keys=True), default.why), []).append(platform)
+    if not grouped:
+        return []
+    lines = ["  platform defaults (cluster.platform; a value the stack writes wins):"]
+    lines += [f"    {', '.join(names)}: {value} ({why})" for (value, why), names in grouped.items()]
+    return lines
+
+
 def explain(root: Schema, path: str) -> str:
     node = lookup(root, path)
     merged = schema_refs.resolved(root, node)
@@ -70,6 +89,7 @@ def explain(root: Schema, path: str) -> str:
         lines.append(f"  {text}")
     if "default" in merged:
         lines.append(f"  default: {json.dumps(merged['default'], sort_keys=True)}")
+    lines += _platform_defaults(path)
     for example in merged.get("examples", [])[:2]:
         lines.append(f"  example: {json.dumps(example, sort_keys=True)}")
     for keyword in ("pattern", "minimum", "maximum", "minLength", "maxLength"):
