@@ -45,7 +45,7 @@ from typing import Any
 
 from pod_security import baseline
 
-from kmc.components.prerequisites import PRIVILEGED, Prerequisite
+from kmc.components.prerequisites import PRIVILEGED, SETTING, Prerequisite
 
 Obj = Mapping[str, Any]
 Ref = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped kinds
@@ -181,7 +181,8 @@ def problems(objects: Sequence[Obj], needed: Sequence[Prerequisite]) -> list[str
 
 def reference_problems(objects: Sequence[Obj], needed: Sequence[Prerequisite]) -> list[str]:
     refs, have = references(objects), held(objects)
-    declared = {(item.kind, item.namespace, str(item.name)): item for item in needed}
+    # A setting of the cluster is no object a pod names: test_platforms.py reads those back.
+    declared = {(item.kind, item.namespace, str(item.name)): item for item in needed if item.kind != SETTING}
     found = []
     for ref, keys in sorted(refs.keys.items(), key=lambda pair: pair[0]):
         who = refs.by[ref][0]

@@ -20,7 +20,8 @@ from kmc import pipeline
 from kmc.components.prerequisites import PRIVILEGED, for_values, needs
 
 FULL = ROOT / "golden/full/stack.yaml"
-# golden/full, the stack's own values: every kind of prerequisite but a Namespace of its own.
+# golden/full, the stack's own values: every kind of prerequisite but a Namespace of its own, and
+# the cluster settings of its platform (kubeadm) for the control-plane jobs it turns on.
 FULL_DEFAULT = [
     "Namespace shop",
     "CustomResourceDefinition certificates.cert-manager.io",
@@ -38,6 +39,11 @@ FULL_DEFAULT = [
     "Secret monitoring/thanos-grafana",
     "Secret monitoring/thanos-objstore",
     "StorageClass fast-ssd",
+    "cluster setting: kube-controller-manager metrics on the node's address",
+    "cluster setting: kube-proxy metrics on the node's address",
+    "cluster setting: kube-scheduler metrics on the node's address",
+    "cluster setting: kube-scheduler serving certificate signed by the cluster CA",
+    "cluster setting: kubelet serving certificates signed by the cluster CA",
 ]
 
 
@@ -146,11 +152,12 @@ def test_build_says_what_to_create_first_and_the_lock_says_it_again(full: Path) 
     said = first.stderr.split("kmc: before you apply, ", 1)[1].splitlines()
     assert re.match(r"kmc: \d+ objects, ", said[-1]), "the summary line stays last"
     said = said[:-1]
-    assert said[0] == "create what the output needs and does not hold (why and how: PREREQUISITES.md, the chart's NOTES.txt):"
+    assert said[0] == "create what the output needs and does not hold, and set the cluster up so (why and how: PREREQUISITES.md, the chart's NOTES.txt):"
+    assert said[-1] == "  cluster setting: kubelet serving certificates signed by the cluster CA", "the cluster's settings last"
     assert "  Secret monitoring/metrics-server-tls: tls.crt, tls.key (helm only)" in said
     assert "  StorageClass standard (dev only)" in said
     assert "  Secret monitoring/grafana-admin: admin-password, admin-user, secret-key" in said
-    objects = [line.split(":")[0].split(" (")[0].strip() for line in said[1:]]
+    objects = [line.strip() if "cluster setting: " in line else line.split(":")[0].split(" (")[0].strip() for line in said[1:]]
     assert [name for name in objects if name in FULL_DEFAULT] == FULL_DEFAULT, "in the order of the files"
     again = _kmc("build", "stack.yaml", "--format", "all", "--out", "out", cwd=full)
     assert " current (" in again.stderr and "; lock; " in again.stderr, again.stderr

@@ -69,7 +69,9 @@ def before_you_apply(needed: Mapping[str, Any]) -> list[str]:
         return []
     every = {(fmt, env) for fmt, envs in built.items() for env in envs}
     told = [text for fmt, text in (("manifests", "PREREQUISITES.md"), ("kustomize", "PREREQUISITES.md"), ("helm", "the chart's NOTES.txt")) if fmt in built]
-    lines = [f"kmc: before you apply, create what the output needs and does not hold (why and how: {', '.join(dict.fromkeys(told))}):"]
+    settings = any(name.startswith(SETTING_REF) for name in pairs)
+    also = ", and set the cluster up so" if settings else ""
+    lines = [f"kmc: before you apply, create what the output needs and does not hold{also} (why and how: {', '.join(dict.fromkeys(told))}):"]
     for name in sorted(pairs, key=_object_order):
         held = f": {', '.join(sorted(keys[name]))}" if keys[name] else ""
         lines.append(f"  {name}{held}{_only(pairs[name], every, built)}")
@@ -81,8 +83,10 @@ def _object_order(name: str) -> tuple[int, str]:
     return (_KINDS.index(kind) if kind in _KINDS else len(_KINDS), name)
 
 
-# The kinds of prerequisites in the order kmc.components.prerequisites lists them (by kmc.ir.KIND_ORDER).
+# The kinds of prerequisites in the order kmc.components.prerequisites lists them (by kmc.ir.KIND_ORDER);
+# the cluster settings last.
 _KINDS = ("Namespace", "CustomResourceDefinition", "Secret", "Issuer", "ClusterIssuer", "StorageClass")
+SETTING_REF = "cluster setting: "  # how kmc.components.prerequisites names a setting of the cluster (its `ref`)
 
 
 def _only(where: set[tuple[str, str]], every: set[tuple[str, str]], built: Mapping[str, set[str]]) -> str:

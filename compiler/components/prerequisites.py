@@ -10,6 +10,10 @@ Objects every conformant cluster has are not listed: the namespaces kube-system 
 the `system:` ClusterRoles, kube-system's `extension-apiserver-authentication-reader` Role and
 the HPA controller's service account.
 
+Settings of the cluster itself (kubelet serving certificates signed by the cluster CA, metrics
+bind addresses) are listed too, as kind `ClusterSetting` with the steps on the stack's platform
+(kmc.components.cluster_setup), and only for a named `cluster.platform`.
+
 Each need carries the switches under which it holds (a component's `enabled`), so that the
 same list serves every environment (`for_values`) and the Helm chart's NOTES.txt (`merged`,
 whose `when` becomes the template's condition).
@@ -27,6 +31,7 @@ from kmc.components import (
     alertmanager,
     alertmanager_config,
     autoscaling,
+    cluster_setup,
     grafana,
     metrics_server,
     node_exporter,
@@ -36,6 +41,7 @@ from kmc.components import (
 from kmc.components.scrape_jobs import ETCD_KEYS
 from kmc.ir import KIND_ORDER, Param, lookup, resolve
 from kmc.model import Stack
+from kmc.platforms import GENERIC, KUBEADM_BASED
 from kmc.record import field, record
 
 CERT_MANAGER_INSTALL = "install cert-manager (https://cert-manager.io/docs/installation/)"
@@ -43,6 +49,16 @@ PRIVILEGED = "pod-security.kubernetes.io/enforce=privileged"
 # What a `kubectl create secret` line puts where it knows no value: a key with a dot in its name
 # (`ca.crt`, `objstore.yml`) is read from a file, any other (`password`, `webhook-url`) is a literal.
 UNKNOWN_VALUE = "..."
+SETTING = "ClusterSetting"  # the kind of a setting of the cluster itself: not an object
+# Where kubeadm keeps etcd's CA and the health-check client certificate it issues (kubeadm's
+# constants EtcdCACertName, EtcdHealthcheckClientCertName and -KeyName), on a control-plane node.
+KUBEADM_ETCD_CLIENT = MappingProxyType(
+    {
+        "ca.crt": "--from-file=ca.crt=/etc/kubernetes/pki/etcd/ca.crt",
+        "tls.crt": "--from-file=tls.crt=/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+        "tls.key": "--from-file=tls.key=/etc/kubernetes/pki/etcd/healthcheck-client.key",
+    }
+)
 
 
 @record
@@ -60,6 +76,7 @@ class Need:
     why: str
     conditions: tuple[str, ...] = ()  # the switches that must all be on for the need to hold
     sources: Mapping[str, str] | None = field(default=None, compare=False)
+    how: tuple[str, ...] = field(default=(), compare=False)  # a ClusterSetting's steps
 
     def holds(self, values: Mapping[str, Any]) -> bool:
         return all(lookup(values, path) for path in self.conditions)
@@ -81,6 +98,7 @@ class Prerequisite:
     when: tuple[tuple[str, ...], ...] = ()
     # A Secret's keys whose `kubectl create secret` flag kmc knows (see `Need.sources`).
     sources: Mapping[str, str] = field(default=MappingProxyType({}), compare=False)
+    how: tuple[str, ...] = field(default=(), compare=False)  # a ClusterSetting's steps on the stack's platform
 
     @property
     def create(self) -> tuple[str, ...]:
@@ -89,7 +107,9 @@ class Prerequisite:
 
     @property
     def ref(self) -> str:
-        """`Kind namespace/name` (or `Kind name`, cluster-scoped), as people read it."""
+        """`Kind namespace/name` (or `Kind name`, cluster-scoped; `cluster setting: what`), as people read it."""
+        if self.kind == SETTING:
+            return f"cluster setting: {self.name}"
         where = f"{self.namespace}/" if self.namespace else ""
         return f"{self.kind} {where}{self.name}"
 
@@ -106,6 +126,7 @@ def needs(stack: Stack, *, keys_in_output: bool) -> tuple[Need, ...]:
         *_grafana(stack),
         *_alertmanager(stack),
         *_storage_classes(stack),
+        *_cluster_settings(stack),
     )
 
 
@@ -128,7 +149,7 @@ def merged(found: Iterable[Need]) -> tuple[Prerequisite, ...]:
 
 def _resolved(need: Need, values: Mapping[str, Any]) -> Need:
     name = resolve(need.name, values)
-    return Need(need.kind, need.namespace, "" if name is None else str(name), need.keys, need.why, (), need.sources)
+    return Need(need.kind, need.namespace, "" if name is None else str(name), need.keys, need.why, (), need.sources, need.how)
 
 
 def _merge(found: Iterable[Need], *, keep_conditions: bool = False) -> tuple[Prerequisite, ...]:
@@ -145,12 +166,12 @@ def _merge(found: Iterable[Need], *, keep_conditions: bool = False) -> tuple[Pre
         if keep_conditions:
             alternatives = list(dict.fromkeys(need.conditions for need in group))
             when = () if () in alternatives else tuple(alternatives)
-        out.append(Prerequisite(first.kind, first.namespace, first.name, keys, "; ".join(whys), when, MappingProxyType(sources)))
+        out.append(Prerequisite(first.kind, first.namespace, first.name, keys, "; ".join(whys), when, MappingProxyType(sources), first.how))
     return tuple(sorted(out, key=_order))
 
 
 def _order(item: Prerequisite) -> tuple[int, str, str, str]:
-    rank = KIND_ORDER.index(item.kind) if item.kind in KIND_ORDER else len(KIND_ORDER)
+    rank = KIND_ORDER.index(item.kind) if item.kind in KIND_ORDER else len(KIND_ORDER) + (item.kind == SETTING)  # the cluster's settings last
     name = item.name.path if isinstance(item.name, Param) else item.name
     return (rank, item.kind, item.namespace, name)
 
@@ -158,6 +179,8 @@ def _order(item: Prerequisite) -> tuple[int, str, str, str]:
 def commands(item: Prerequisite, name: str) -> tuple[str, ...]:
     """The commands that make `item`, named `name` (or, for what a cluster provides, check it is there)."""
     keys, ns = item.keys, item.namespace
+    if item.kind == SETTING:
+        return item.how
     if item.kind == "Secret":
         flags = {key: item.sources.get(key, f"--from-{'file' if '.' in key else 'literal'}={key}={UNKNOWN_VALUE}") for key in keys}
         if keys == ("tls.crt", "tls.key"):  # a kubernetes.io/tls Secret: certificate and key files
@@ -218,7 +241,12 @@ def _prometheus(stack: Stack) -> list[Need]:
     found = []
     etcd = stack.scrape.kubernetes.etcd
     if etcd.enabled and etcd.secret_name:
-        found.append(Need("Secret", ns, etcd.secret_name, ETCD_KEYS, "Prometheus' client certificate for etcd (scrape.kubernetes.etcd.secretName)"))
+        why = "Prometheus' client certificate for etcd (scrape.kubernetes.etcd.secretName)"
+        sources = None
+        if stack.cluster.platform in KUBEADM_BASED:  # the health-check client kubeadm issued for etcd serves
+            why += f"; on {stack.cluster.platform}, made on a control-plane node from the files kubeadm keeps there"
+            sources = KUBEADM_ETCD_CLIENT
+        found.append(Need("Secret", ns, etcd.secret_name, ETCD_KEYS, why, (), sources))
     for way, entries in (("write", prom.remote_write), ("read", prom.remote_read)):
         for entry in entries:
             for ref in remote_storage.entry_refs(entry):
@@ -266,3 +294,46 @@ def _storage_classes(stack: Stack) -> list[Need]:
             path = f"{section}.storage.storageClassName"
             found.append(Need("StorageClass", "", Param(path), (), f"{what} for it ({path})", (*switches, path)))
     return found
+
+
+def _cluster_settings(stack: Stack) -> list[Need]:
+    """What the cluster itself must be set to for the output to work, on a named platform."""
+    platform = stack.cluster.platform
+    if platform == GENERIC:
+        return []
+    kube = stack.scrape.kubernetes
+    found = []
+    if platform != "k3s":  # k3s signs the kubelets' serving certificates with the cluster CA itself
+        how = cluster_setup.kubelet_certs_how(platform)
+        jobs = [name for name, job in (("kubelet", kube.kubelet), ("cadvisor", kube.cadvisor)) if job.enabled and not job.insecure_skip_verify]
+        if jobs:
+            verify = "jobs verify" if len(jobs) > 1 else "job verifies"
+            why = f"Prometheus' {' and '.join(jobs)} {verify} them (scrape.kubernetes.*.insecureSkipVerify: false)"
+            found.append(_setting(cluster_setup.KUBELET_CERTS, why, how))
+        if metrics_server.compiled(stack) and not stack.metrics_server.insecure_kubelet_tls:
+            why = "metrics-server verifies them (metricsServer.kubelet.insecureTLS: false): until then it is never Ready, and kubectl top and HPAs on CPU and memory fail"
+            found.append(_setting(cluster_setup.KUBELET_CERTS, why, how, (metrics_server.SWITCH,)))
+    for name, job in (("controllerManager", kube.controller_manager), ("scheduler", kube.scheduler)):
+        if job.enabled and platform in KUBEADM_BASED:
+            why = f"Prometheus scrapes it on each control-plane node's address (scrape.kubernetes.{name}); {platform} binds it to 127.0.0.1"
+            found.append(_setting(cluster_setup.bound(name), why, cluster_setup.bound_how(name, platform)))
+            if not job.insecure_skip_verify:
+                why = f"Prometheus verifies it (scrape.kubernetes.{name}.insecureSkipVerify: false); {platform}'s is self-signed"
+                found.append(_setting(cluster_setup.signed(name), why, cluster_setup.signed_how(name)))
+    if kube.kube_proxy.enabled and platform != "k3s":
+        why = "Prometheus scrapes kube-proxy on each node's address (scrape.kubernetes.kubeProxy); it listens on 127.0.0.1:10249 by default"
+        found.append(_setting(cluster_setup.bound("kubeProxy"), why, cluster_setup.bound_how("kubeProxy", platform)))
+    if platform == "k3s":
+        why = "kmc's {} serves v1beta1.metrics.k8s.io, which k3s's own metrics-server holds"
+        if metrics_server.compiled(stack):
+            found.append(
+                _setting(cluster_setup.K3S_METRICS_SERVER, why.format("metrics-server"), cluster_setup.K3S_METRICS_SERVER_HOW, (metrics_server.SWITCH,))
+            )
+        if prometheus_adapter.compiled(stack) and stack.prometheus_adapter.resource_metrics:
+            why = why.format("prometheus-adapter (resourceMetrics)")
+            found.append(_setting(cluster_setup.K3S_METRICS_SERVER, why, cluster_setup.K3S_METRICS_SERVER_HOW, (prometheus_adapter.SWITCH,)))
+    return found
+
+
+def _setting(name: str, why: str, how: tuple[str, ...], conditions: tuple[str, ...] = ()) -> Need:
+    return Need(SETTING, "", name, (), why, conditions, None, how)

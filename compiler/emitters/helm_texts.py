@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kmc.components.prerequisites import Prerequisite, commands
+from kmc.components.prerequisites import SETTING, Prerequisite, commands
 from kmc.model import Stack
 
 
@@ -49,12 +49,19 @@ def notes(
             "Before its pods can start, create what the chart needs and does not hold (no chart holds a",
             "credential or a private key); until then they wait in ContainerCreating or Pending:",
         ]
+        if any(item.kind == SETTING for item, _, _ in needed):
+            header[1:] = [
+                "Before its pods can start, create what the chart needs and does not hold (no chart holds a",
+                "credential or a private key), and set the cluster up as its cluster settings below say; until",
+                "then its pods wait in ContainerCreating or Pending, or their scrape targets stay down:",
+            ]
         # The header only where something is listed below it.
         lines += header if None in conditions else _if("or " + " ".join(f"({c})" for c in conditions) if len(conditions) > 1 else conditions[0], header)
         for item, condition, name in needed:
             where = f"{item.namespace}/{name}" if item.namespace else name
             keys = f" ({', '.join(item.keys)})" if item.keys else ""
-            lines += _if(condition, [f"  {item.kind} {where}{keys}: {item.why}", *(f"    {line}" for line in commands(item, name))])
+            what = f"cluster setting: {name}" if item.kind == SETTING else f"{item.kind} {where}{keys}"
+            lines += _if(condition, [f"  {what}: {item.why}", *(f"    {line}" for line in commands(item, name))])
     lines += ["", "Workloads:"]
     for workload in workloads:
         lines += _if(workload["condition"], [f"  kubectl -n {namespace} rollout status {workload['kind']}/{workload['name']}"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kmc.components.prerequisites import Prerequisite
+from kmc.components.prerequisites import SETTING, Prerequisite
 
 NAME = "PREREQUISITES.md"
 
@@ -18,31 +18,52 @@ NAME = "PREREQUISITES.md"
 def markdown(items: Sequence[Prerequisite], apply: str) -> str:
     """The file of one environment's objects, applied with `apply`; like them, a function of the
     environment's values alone (not of its name)."""
+    objects = [item for item in items if item.kind != SETTING]
+    settings = [item for item in items if item.kind == SETTING]
     lines = [
         "# Before you apply",
         "",
         f"For the objects beside this file, applied with `{apply}`.",
         "",
     ]
-    if not items:
+    if not objects:
         lines.append("Nothing to create first: these objects need nothing beyond what every cluster has.")
-        return "\n".join(lines) + "\n"
-    lines += [
-        "These objects need the ones below, which the output does not hold: create them first. Until",
-        "then a pod whose Secret is missing waits in ContainerCreating, a volume claim whose",
-        "StorageClass is missing waits in Pending with its pod, and an object in a missing Namespace",
-        "or of a missing kind is refused.",
-        "",
-        "| object | keys | why |",
-        "|---|---|---|",
-        *(f"| {item.kind} `{_where(item)}` | {', '.join(f'`{key}`' for key in item.keys)} | {_cell(item.why)} |" for item in items),
-        "",
-        "How:",
-        "",
-        "```sh",
-        *(line for item in items for line in item.create),
-        "```",
-    ]
+    else:
+        lines += [
+            "These objects need the ones below, which the output does not hold: create them first. Until",
+            "then a pod whose Secret is missing waits in ContainerCreating, a volume claim whose",
+            "StorageClass is missing waits in Pending with its pod, and an object in a missing Namespace",
+            "or of a missing kind is refused.",
+            "",
+            "| object | keys | why |",
+            "|---|---|---|",
+            *(f"| {item.kind} `{_where(item)}` | {', '.join(f'`{key}`' for key in item.keys)} | {_cell(item.why)} |" for item in objects),
+            "",
+            "How:",
+            "",
+            "```sh",
+            *(line for item in objects for line in item.create),
+            "```",
+        ]
+    if settings:
+        lines += [
+            "",
+            "## The cluster",
+            "",
+            "These objects also need the settings below of the cluster itself (`cluster.platform` in the stack",
+            "says which cluster, and so how). Until then the scrape targets that need them stay down, and an",
+            "aggregated API that needs them is unavailable:",
+            "",
+            "| setting | why |",
+            "|---|---|",
+            *(f"| {_cell(str(item.name))} | {_cell(item.why)} |" for item in settings),
+            "",
+            "How:",
+            "",
+            "```sh",
+            *(line for item in settings for line in item.create),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 
