@@ -187,18 +187,41 @@ def test_front_proxy_writes_a_ca_and_a_client_cert_and_prints_the_flags(tmp_path
     assert pki.stat().st_mode & 0o777 == 0o700
     assert all((pki / name).stat().st_mode & 0o777 == 0o600 for name in names if name.endswith(".key"))
     assert out.startswith(f"wrote {', '.join(str(pki / name) for name in names)} (signed by a new CA; client certificate valid until ")
+    # The flags name the files where kube-apiserver reads them, on its node: kubeadm's directory
+    # (its ClusterConfiguration certificatesDir default, whose front-proxy files have these names),
+    # not where kmc wrote them.
     flags = [line.strip() for line in out.splitlines() if line.startswith("  --")]
     assert flags == [
-        f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
+        "--requestheader-client-ca-file=/etc/kubernetes/pki/front-proxy-ca.crt",
         "--requestheader-allowed-names=front-proxy-client",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         "--requestheader-group-headers=X-Remote-Group",
         "--requestheader-username-headers=X-Remote-User",
-        f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
-        f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
+        "--proxy-client-cert-file=/etc/kubernetes/pki/front-proxy-client.crt",
+        "--proxy-client-key-file=/etc/kubernetes/pki/front-proxy-client.key",
         "--enable-aggregator-routing=true",
     ]
+    assert (
+        "\nCopy front-proxy-ca.crt, front-proxy-client.crt, front-proxy-client.key into /etc/kubernetes/pki on each control-plane node"
+        " (keep front-proxy-ca.key off them), then add to kube-apiserver:\n"
+    ) in out
     assert "does not run on a host that runs kube-proxy" in out
+
+
+def test_front_proxy_flags_name_the_node_directory_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["certs", "front-proxy", "--out", str(tmp_path / "here"), "--pki-dir", "/srv/kubernetes/aggregation/"], capsys)
+    assert code == 0
+    flags = [line.strip() for line in out.splitlines() if "-file=" in line]
+    assert flags == [
+        "--requestheader-client-ca-file=/srv/kubernetes/aggregation/front-proxy-ca.crt",
+        "--proxy-client-cert-file=/srv/kubernetes/aggregation/front-proxy-client.crt",
+        "--proxy-client-key-file=/srv/kubernetes/aggregation/front-proxy-client.key",
+    ]
+    assert str(tmp_path) not in "\n".join(flags)
+    # A relative directory means nothing to kube-apiserver on another host: refused before anything is written.
+    code, _, err = run(["certs", "front-proxy", "--out", str(tmp_path / "x"), "--pki-dir", "pki"], capsys)
+    assert code == 2 and "Invalid value for --pki-dir: 'pki': kube-apiserver needs an absolute path on the node" in err
+    assert not (tmp_path / "x").exists()
 
 
 def test_front_proxy_client_cert_is_a_client_cert_of_its_ca(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from kmc.tls.report import Inspection
 
 VERIFY_DAYS = 30
+# Where kubeadm keeps the control plane's certificates (ClusterConfiguration certificatesDir's
+# default), the front-proxy pairs under the names kmc gives them: where the flags point by default.
+KUBEADM_PKI = "/etc/kubernetes/pki"
 KEPT_MODES = ("generate", "ca")  # the TLS modes whose certificates kmc keeps as state
 
 
@@ -159,19 +162,34 @@ def rotate(stack: Path, only: str | None, new_ca: bool) -> None:
 @click.option("--out", "directory", required=True, type=click.Path(path_type=Path, file_okay=False), help="Directory for the four files (created 0700).")
 @click.option("--days", type=click.IntRange(min=1), default=365, show_default=True, help="Validity of the client certificate (the CA: 10 years).")
 @click.option("--key-type", type=click.Choice(KEY_TYPES), default=KEY_TYPES[0], show_default=True, help="Key algorithm.")
-def front_proxy(directory: Path, days: int, key_type: str) -> None:
+@click.option(
+    "--pki-dir",
+    default=KUBEADM_PKI,
+    show_default=True,
+    metavar="NODE_DIR",
+    help="Where the files will be on the control-plane nodes: the directory the printed flags name (kubeadm's).",
+)
+def front_proxy(directory: Path, days: int, key_type: str, pki_dir: str) -> None:
     """Create the aggregation layer's front-proxy CA and client certificate, and print the
     kube-apiserver flags that use them.
 
     \b
     Writes into DIR: front-proxy-ca.crt/.key (a CA of its own, never the cluster CA) and
     front-proxy-client.crt/.key (CN front-proxy-client, clientAuth). When DIR already holds the
-    CA, only a new client certificate is issued (rotation). Copy the files to each control-plane
-    node and add the printed flags to kube-apiserver; it then publishes the CA in kube-system's
-    extension-apiserver-authentication ConfigMap, where metrics-server and prometheus-adapter
-    read it. Clusters made by kubeadm and managed clusters have all this already.
+    CA, only a new client certificate is issued (rotation). Copy the CA certificate and the
+    client pair into NODE_DIR (--pki-dir, default kubeadm's /etc/kubernetes/pki) on each
+    control-plane node and add the printed flags, which name them there, to kube-apiserver; it
+    then publishes the CA in kube-system's extension-apiserver-authentication
+    ConfigMap, where metrics-server and prometheus-adapter read it. Clusters made by kubeadm and
+    managed clusters have all this already.
     """
+    from pathlib import PurePosixPath
+
     from kmc.tls.front_proxy import CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY, apiserver_flags, write_front_proxy
+
+    node_dir = PurePosixPath(pki_dir)
+    if not node_dir.is_absolute():
+        raise click.BadParameter(f"{pki_dir!r}: kube-apiserver needs an absolute path on the node", param_hint="--pki-dir")
 
     made = write_front_proxy(directory, days=days, key_type=key_type)
     names = [CLIENT_CERT, CLIENT_KEY] if made.reused_ca else [CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY]
@@ -179,8 +197,9 @@ def front_proxy(directory: Path, days: int, key_type: str) -> None:
     click.echo(
         f"wrote {', '.join(str(made.path(name)) for name in names)} ({how}; client certificate valid until {made.not_after.strftime('%Y-%m-%dT%H:%M:%SZ')})"
     )
-    click.echo("\nkube-apiserver flags (use the paths the files have on the control-plane nodes):")
-    for flag in apiserver_flags(made):
+    copied = ", ".join((CA_CERT, CLIENT_CERT, CLIENT_KEY))
+    click.echo(f"\nCopy {copied} into {node_dir} on each control-plane node (keep {CA_KEY} off them), then add to kube-apiserver:")
+    for flag in apiserver_flags(node_dir):
         click.echo(f"  {flag}")
     click.echo(
         "\nIf kube-apiserver does not run on a host that runs kube-proxy (it cannot reach Service IPs), also add\n"

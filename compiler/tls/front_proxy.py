@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from kmc.tls.certs import write_private_files
 from kmc.tls.request import CertError
@@ -55,14 +55,15 @@ def write_front_proxy(directory: Path, *, days: int, key_type: str) -> FrontProx
     return FrontProxy(directory.resolve(), reused, client.cert.not_valid_after_utc)
 
 
-def apiserver_flags(front_proxy: FrontProxy) -> tuple[str, ...]:
-    """The kube-apiserver flags that turn on the aggregation layer with these files."""
+def apiserver_flags(pki_dir: PurePosixPath) -> tuple[str, ...]:
+    """The kube-apiserver flags that turn on the aggregation layer with these files, once they are
+    in `pki_dir` on each control-plane node (not where kmc wrote them: kube-apiserver reads its node's)."""
     return (
-        f"--requestheader-client-ca-file={front_proxy.path(CA_CERT)}",
+        f"--requestheader-client-ca-file={pki_dir / CA_CERT}",
         f"--requestheader-allowed-names={CLIENT_NAME}",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         "--requestheader-group-headers=X-Remote-Group",
         "--requestheader-username-headers=X-Remote-User",
-        f"--proxy-client-cert-file={front_proxy.path(CLIENT_CERT)}",
-        f"--proxy-client-key-file={front_proxy.path(CLIENT_KEY)}",
+        f"--proxy-client-cert-file={pki_dir / CLIENT_CERT}",
+        f"--proxy-client-key-file={pki_dir / CLIENT_KEY}",
     )
