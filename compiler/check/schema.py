@@ -82,9 +82,8 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
         hint = _secret_hint(subschema, value) or _type_hint(doc, path, error.validator_value)
         yield doc.diagnostic(path, f"expected {_expected(error.validator_value)}, got {_describe(value)}", hint)
     elif keyword == "enum":
-        options = ", ".join(str(option) for option in error.validator_value)
-        close = _did_you_mean(str(value), [str(option) for option in error.validator_value])
-        yield doc.diagnostic(path, f"{value!r} is not one of the allowed values", close or f"allowed values: {options}")
+        hint = _did_you_mean(str(value), [str(option) for option in error.validator_value], "values")
+        yield doc.diagnostic(path, f"{value!r} is not one of the allowed values", hint)
     elif keyword == "const":
         yield doc.diagnostic(path, f"must be {error.validator_value!r}, got {value!r}")
     elif keyword == "required":
@@ -118,7 +117,8 @@ def _bad_key(doc: Document, root: Mapping[str, Any], error: Any, path: JsonPath)
             yield doc.diagnostic((*path, key), f"{key!r} is not allowed as a name here", names.get("description", f"names must match {pattern}"), key=True)
 
 
-def _did_you_mean(word: str, options: list[str]) -> str:
+def _did_you_mean(word: str, options: list[str], noun: str = "keys") -> str:
+    """A "did you mean X?" for the option closest to `word`, else every option (allowed keys or values)."""
     lowered = {option.lower(): option for option in options}
     match = lowered.get(word.lower().replace("_", "").replace("-", "")) or lowered.get(word.lower())
     if match is None:
@@ -129,7 +129,7 @@ def _did_you_mean(word: str, options: list[str]) -> str:
     if match is not None:
         return f"did you mean {match!r}?"
     if options:
-        return "allowed keys: " + ", ".join(options)
+        return f"allowed {noun}: " + ", ".join(options)
     return ""
 
 
