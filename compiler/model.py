@@ -303,8 +303,10 @@ class TlsMaterial:
 
     ca_bundle: str | None
     cert: str | None
-    key: str | None
+    key: str | None  # also None where the state holds the certificates but not the keys (a clone)
     files: tuple[Path, ...]  # the files read: inputs of the build
+    key_file: Path | None = None  # where kmc keeps the private key (modes generate, ca), there or not
+    made: str = field(default="", compare=False)  # what the build minted or issued, as a sentence ("" when it only read)
 
 
 @record
@@ -465,6 +467,8 @@ class Stack:
     alertmanager: Alertmanager
     # Filled by the validation stage, which reads or makes them (kmc.check.certificates): by API server name.
     tls: Mapping[str, TlsMaterial] = field(default=MappingProxyType({}))
+    # The stack file's name, as the commands kmc writes for people name it (`kmc certs secrets stack.yaml`).
+    file_name: str = "stack.yaml"
 
     @classmethod
     def from_data(cls, schema: Mapping[str, Any], raw: Json) -> Stack:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kmc.errors import Diagnostic, UsageError
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
-from kmc.record import record
+from kmc.record import record, replace
 
 if TYPE_CHECKING:
     from kmc.check.certificates import Certificates
@@ -27,6 +27,11 @@ class Compiled:
     graph: ObjectGraph
     warnings: tuple[Diagnostic, ...]
     inputs: tuple[Path, ...]  # every file the output depends on: the stack and what it references
+
+    @property
+    def made(self) -> tuple[str, ...]:
+        """What the compile minted or issued into the certificate state, a line per server: said, never silent."""
+        return tuple(f"{name}: {material.made}" for name, material in sorted(self.stack.tls.items()) if material.made)
 
 
 @record
@@ -52,6 +57,7 @@ def compile_stack(path: Path, display: str | None = None, *, certificates: Certi
 
     doc = read_stack(path, display)
     stack, warnings = validate(doc, path.parent, certificates, state_base)
+    stack = replace(stack, file_name=path.name)
     state = sorted({file for material in stack.tls.values() for file in material.files})
     inputs = (path, *dashboards.input_files(stack, path.parent), *state)
     return Compiled(stack, components.object_graph(stack), tuple(warnings), inputs)
@@ -63,6 +69,8 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
 
     stack = compiled.stack
     chosen = None if env is None else environment_values(stack, env)
+    if set(formats) - {"helm"}:
+        _keys_at_hand(stack)
     trees: dict[str, Mapping[str, bytes]] = {}
     every_env = [(name, stack.values(_env(name))) for name in [manifests.DEFAULT_ENV, *stack.environments]]
     for fmt in formats:
@@ -87,6 +95,18 @@ def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> di
             files = {path.split("/", 1)[1]: content for path, content in files.items()}
             trees[f"manifests/{env}"] = {**files, **_prerequisite_files(stack, f"manifests/{env}", "", "kubectl apply -f .")}
     return trees
+
+
+def _keys_at_hand(stack: Stack) -> None:
+    """With `certificates.keysInOutput`, the manifests and kustomize trees hold the private keys
+    kmc made: a CertError naming the first one the state lacks (a clone: keys stay out of git)."""
+    if not stack.certificates.keys_in_output:
+        return
+    from kmc.tls.certs import missing_key
+
+    for name, material in sorted(stack.tls.items()):
+        if material.key is None and material.key_file is not None:
+            raise missing_key(name, material.key_file, "certificates.keysInOutput (the manifests and kustomize output)", stack.file_name)
 
 
 def prerequisites(stack: Stack, subtree: str) -> dict[str, tuple[Prerequisite, ...]]:
@@ -125,12 +145,20 @@ def _env(name: str) -> str | None:
     return None if name == DEFAULT_ENV else name
 
 
-def build(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, display: str | None = None) -> BuildResult:
-    """Compile `path` and replace the built subtrees of `out`; nothing is written on failure."""
+def build(
+    path: Path, out: Path, formats: tuple[Format, ...], env: str | None, display: str | None = None, say: Callable[[str], object] | None = None
+) -> BuildResult:
+    """Compile `path` and replace the built subtrees of `out`; nothing is written on failure.
+
+    `say` hears, as soon as the compile is done, what it minted or issued into the certificate
+    state (`Compiled.made`): that state outlives a build that fails after it."""
     from kmc.output import lock
     from kmc.output.writer import write_trees
 
     compiled = compile_stack(path, display)
+    if say is not None:
+        for line in compiled.made:
+            say(line)
     trees = emit(compiled, formats, env)
     write_trees(out, trees)
     needed = {subtree: _listed(prerequisites(compiled.stack, subtree)) for subtree in trees}

@@ -45,7 +45,10 @@ def test_first_build_mints_a_ca_and_a_serving_cert_kept_private(tmp_path: Path) 
     material = certs.serving_material(state, REQUEST, create=True)
     server = state / "metrics-server"
     assert sorted(path.name for path in server.iterdir()) == ["ca.crt", "ca.key", "issued.json", "tls.crt", "tls.key"]
-    assert (state / ".gitignore").read_text().splitlines()[-1] == "*"
+    # The state holds what it is made of and its .gitignore; kmc locks the directory itself.
+    assert sorted(path.name for path in state.iterdir()) == [".gitignore", "metrics-server"]
+    assert (state / ".gitignore").read_text() == certs.GITIGNORE
+    assert material.made == f"no certificate in {server}: minted a new CA and a serving certificate"
     assert state.stat().st_mode & 0o777 == 0o700 and server.stat().st_mode & 0o777 == 0o700
     assert (server / "ca.key").stat().st_mode & 0o777 == 0o600
     assert (server / "tls.key").stat().st_mode & 0o777 == 0o600
@@ -116,8 +119,12 @@ def test_rebuild_reuses_the_bytes_without_writing(tmp_path: Path) -> None:
     assert mtimes(tmp_path / "metrics-server") == before
 
 
-def test_reuse_does_not_import_cryptography(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keys", ["kept", "not-in-this-clone"])
+def test_reuse_does_not_import_cryptography(tmp_path: Path, keys: str) -> None:
     certs.serving_material(tmp_path, REQUEST, create=True)
+    if keys != "kept":
+        for key in tmp_path.glob("*/*.key"):
+            key.unlink()
     program = textwrap.dedent(f"""
         import sys
         from pathlib import Path
@@ -376,3 +383,73 @@ def test_a_der_ca_file_is_a_cert_error(tmp_path: Path) -> None:
         certs.serving_material(tmp_path / "state", replace(REQUEST, ca_cert=der, ca_key=ca_key), create=True)
     with pytest.raises(CertError, match="no PEM certificate could be read"):
         certs.read_ca_bundle(der)
+
+
+# The state in git: the certificates committed, the keys not.
+
+
+def _without_keys(state: Path) -> None:
+    for key in state.rglob("*.key"):
+        key.unlink()
+
+
+@pytest.mark.parametrize("sidecar", ["committed", "lost"])
+def test_a_clone_without_the_keys_reads_the_certificates_alone(tmp_path: Path, sidecar: str) -> None:
+    first = certs.serving_material(tmp_path, REQUEST, create=True)
+    _without_keys(tmp_path)
+    if sidecar == "lost":
+        (tmp_path / "metrics-server/issued.json").unlink()  # the slow path checks the certificates alone
+    before = mtimes(tmp_path / "metrics-server")
+    for create in (True, False):
+        clone = certs.serving_material(tmp_path, REQUEST, create=create)
+        assert clone.key is None and clone.made == ""
+        assert (clone.ca_bundle, clone.cert, clone.expires) == (first.ca_bundle, first.cert, first.expires)
+        assert clone.files == tuple(sorted(tmp_path / "metrics-server" / name for name in ("ca.crt", "tls.crt")))
+        assert clone.key_file == tmp_path / "metrics-server/tls.key"
+    # Nothing written: issued.json vouches for the key as well, and only a state holding it writes the record.
+    assert mtimes(tmp_path / "metrics-server") == before
+
+
+def test_a_clone_without_the_keys_reissues_only_with_the_ca_key(tmp_path: Path) -> None:
+    ca_cert, ca_key = user_ca(tmp_path / "pki")
+    request = replace(REQUEST, ca_cert=ca_cert, ca_key=ca_key)
+    first = certs.serving_material(tmp_path / "state", request, create=True)
+    assert first.made.endswith(": issued one from your CA")
+    (tmp_path / "state/metrics-server/tls.key").unlink()
+    moved = replace(request, namespace="observability")
+    second = certs.serving_material(tmp_path / "state", moved, create=True)
+    assert second.ca_bundle == first.ca_bundle and second.key is not None
+    assert "no longer fit the stack" in second.made and second.made.endswith("issued a new one from the same CA")
+    assert certs.serving_material(tmp_path / "state", moved, create=True).made == ""
+
+
+@pytest.mark.parametrize("kept", [("tls.crt",), ("issued.json",), ("ca.key",), ("tls.crt", "tls.key", "issued.json")])
+def test_no_new_ca_over_existing_state(tmp_path: Path, kept: tuple[str, ...]) -> None:
+    certs.serving_material(tmp_path, REQUEST, create=True)
+    server = tmp_path / "metrics-server"
+    for path in server.iterdir():
+        if path.name not in kept:
+            path.unlink()
+    with pytest.raises(CertError) as refused:
+        certs.serving_material(tmp_path, REQUEST, create=True)
+    assert refused.value.message == f"{server / 'ca.crt'} is missing, and {server} holds {', '.join(kept)}: kmc mints a new CA only where there is no state"
+    assert "kmc certs rotate STACK --ca" in refused.value.hint
+    assert sorted(path.name for path in server.iterdir()) == sorted(kept)
+
+
+def test_an_old_gitignore_of_everything_is_renewed(tmp_path: Path) -> None:
+    certs.serving_material(tmp_path, REQUEST, create=True)
+    old = "# kmc certificate state: private keys; never commit it (or encrypt it)\n*\n"
+    (tmp_path / ".gitignore").write_text(old)
+    (tmp_path / ".lock").write_bytes(b"")  # the lock file kmc kept there then
+    assert certs.serving_material(tmp_path, REQUEST, create=False).made == ""
+    assert (tmp_path / ".gitignore").read_text() == old  # a check writes nothing
+    certs.serving_material(tmp_path, REQUEST, create=True)
+    assert (tmp_path / ".gitignore").read_text() == certs.GITIGNORE
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_a_gitignore_of_the_users_own_is_left_alone(tmp_path: Path) -> None:
+    tmp_path.joinpath(".gitignore").write_text("*\n")
+    certs.serving_material(tmp_path, REQUEST, create=True)
+    assert (tmp_path / ".gitignore").read_text() == "*\n"

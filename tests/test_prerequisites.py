@@ -149,6 +149,11 @@ def full(tmp_path: Path) -> Path:
 def test_build_says_what_to_create_first_and_the_lock_says_it_again(full: Path) -> None:
     first = _kmc("build", "stack.yaml", "--format", "all", "--out", "out", cwd=full)
     assert first.returncode == 0, first.stderr
+    # The copy has no certificate state: the first build mints it, and says so first.
+    assert first.stderr.startswith(
+        "kmc: metrics-server: no certificate in .kmc-state/metrics-server: minted a new CA and a serving certificate; "
+        "commit the certificates and issued.json (the .key files stay out of git)\n"
+    )
     said = first.stderr.split("kmc: before you apply, ", 1)[1].splitlines()
     assert re.match(r"kmc: \d+ objects, ", said[-1]), "the summary line stays last"
     said = said[:-1]
@@ -161,6 +166,7 @@ def test_build_says_what_to_create_first_and_the_lock_says_it_again(full: Path) 
     assert [name for name in objects if name in FULL_DEFAULT] == FULL_DEFAULT, "in the order of the files"
     again = _kmc("build", "stack.yaml", "--format", "all", "--out", "out", cwd=full)
     assert " current (" in again.stderr and "; lock; " in again.stderr, again.stderr
+    assert "minted" not in again.stderr
     assert again.stderr.split("kmc: before you apply, ", 1)[1].splitlines()[:-1] == said
     assert _kmc("-q", "build", "stack.yaml", "--format", "all", "--out", "out", cwd=full).stderr == ""
     check = _kmc("build", "--check", "stack.yaml", "--format", "all", "--out", "out", cwd=full)

@@ -29,7 +29,7 @@ def load(stack: Stack, stack_dir: Path, certificates: Certificates, state_base: 
         if state_base is not None:
             server = replace(server, state_dir=state_base / stack.certificates.state_dir)
         try:
-            material = _material(server, certificates)
+            material = _material(server, certificates, keys_in_output=stack.certificates.keys_in_output)
         except Exception as error:  # kmc.tls.request.CertError, imported lazily
             if type(error).__name__ != "CertError":
                 raise
@@ -40,7 +40,7 @@ def load(stack: Stack, stack_dir: Path, certificates: Certificates, state_base: 
     return replace(stack, tls=found), problems
 
 
-def _material(server: TlsServer, certificates: Certificates) -> TlsMaterial | None:
+def _material(server: TlsServer, certificates: Certificates, *, keys_in_output: bool) -> TlsMaterial | None:
     tls = server.tls
     if tls.mode == "secret":
         from kmc.tls.certs import read_ca_bundle
@@ -60,7 +60,10 @@ def _material(server: TlsServer, certificates: Certificates) -> TlsMaterial | No
     from kmc.tls.certs import serving_material
 
     material = serving_material(server.state_dir, server.request(), create=certificates == "create")
-    return TlsMaterial(material.ca_bundle, material.cert, material.key, material.files)
+    # The output depends on the private key only where it holds it: a clone without the keys then
+    # records the same inputs (and writes the same lock) as the machine that has them.
+    files = material.files if keys_in_output else tuple(path for path in material.files if path != material.key_file)
+    return TlsMaterial(material.ca_bundle, material.cert, material.key, files, material.key_file, material.made)
 
 
 def _where(server: TlsServer, error: Exception) -> JsonPath:

@@ -124,7 +124,8 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool, output
         _check(stack, out, formats, env, started, output)
         return
     try:
-        result = pipeline.build(stack, out, formats, env, display=str(stack))  # type: ignore[arg-type]
+        # What the build mints into the certificate state is said even with -q: it is to be committed.
+        result = pipeline.build(stack, out, formats, env, display=str(stack), say=_made)  # type: ignore[arg-type]
     except StackInvalid as err:
         err.consequence = "nothing was written"
         raise
@@ -139,6 +140,10 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool, output
         output.say(text)
     elapsed = time.perf_counter() - started
     output.say(f"kmc: {len(result.compiled.graph.objects)} objects, {files} files in {where} ({elapsed:.2f}s)")
+
+
+def _made(line: str) -> None:
+    print(f"kmc: {line}; commit the certificates and issued.json (the .key files stay out of git)", file=sys.stderr, flush=True)
 
 
 def _check(stack: Path, out: Path, formats: tuple[str, ...], env: str | None, started: float, output: Output) -> None:

@@ -80,6 +80,8 @@ def show(stack: Path) -> None:
         if found.ca is not None:
             ca = found.ca
             lines.append(f"  CA:         {ca.subject}, {ca.key_type}, not after {report.stamp(ca.not_after)} ({_left(ca.days_left(at))})")
+        if found.key_absent is not None:
+            lines.append(f"  key:        not here ({found.key_absent}; kept out of git): builds need it only for certificates.keysInOutput")
         lines += [f"  problem:    {problem}" for problem in found.problems]
         if server.request is not None and not found.problems:
             lines.append(f"  chain:      ok (verifies against the CA for {server.request.hostname})")

@@ -189,19 +189,26 @@ def serving_objects(server: TlsServer, stack: Stack, switch: str) -> list[KObjec
     mode = server.tls.mode
     if mode == "cert-manager":
         return [KObject(body, server.name, conditions=(switch,)) for body in _cert_manager(server)]
-    if mode in ("generate", "ca") and stack.certificates.keys_in_output and server.name in stack.tls:
-        material = stack.tls[server.name]
-        assert material.cert is not None and material.key is not None and material.ca_bundle is not None
-        data = {"ca.crt": material.ca_bundle, "tls.crt": material.cert, "tls.key": material.key}
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": kube.metadata(server.secret_name, server.name, "api-server", server.namespace),
-            "type": "kubernetes.io/tls",
-            "data": {key: _base64(text) for key, text in data.items()},
-        }
-        return [KObject(body, server.name, conditions=(switch,), private=True)]
+    material = stack.tls.get(server.name)
+    # Without the key (a clone that has the certificates only) no Secret: a build whose output
+    # would hold it stops before (kmc.pipeline), and a Helm chart never holds it.
+    if mode in ("generate", "ca") and stack.certificates.keys_in_output and material is not None and material.key is not None:
+        assert material.cert is not None and material.ca_bundle is not None
+        return [KObject(serving_secret(server, material.ca_bundle, material.cert, material.key), server.name, conditions=(switch,), private=True)]
     return []
+
+
+def serving_secret(server: TlsServer, ca_bundle: str, cert: str, key: str) -> dict[str, Any]:
+    """The `kubernetes.io/tls` Secret of a certificate kmc made: what the output holds with
+    `certificates.keysInOutput`, and what `kmc certs secrets` prints."""
+    data = {"ca.crt": ca_bundle, SERVING_KEYS[0]: cert, SERVING_KEYS[1]: key}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": kube.metadata(server.secret_name, server.name, "api-server", server.namespace),
+        "type": "kubernetes.io/tls",
+        "data": {name: _base64(text) for name, text in data.items()},
+    }
 
 
 def _cert_manager(server: TlsServer) -> list[dict[str, Any]]:

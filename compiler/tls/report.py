@@ -34,6 +34,7 @@ class Inspection:
     leaf: CertInfo | None
     ca: CertInfo | None
     problems: tuple[str, ...]
+    key_absent: Path | None = None  # the serving key's file, when the state holds the certificate only (a clone)
 
     def expiring(self, at: datetime.datetime, days: int) -> tuple[str, ...]:
         """A line for each certificate that expires within `days` of `at` (or has expired)."""
@@ -71,20 +72,22 @@ def inspect(state_dir: Path, request: ServingRequest, at: datetime.datetime) -> 
         problems.append(f"cannot read {paths[CA_CERT]}: {err.strerror or err}")
     except CertError as err:
         problems.append(err.message)
+    # The key is kept out of git: without it the certificate is checked alone, with it the pair.
+    key_absent = paths[TLS_KEY] if paths[TLS_CERT].exists() and not paths[TLS_KEY].exists() else None
     try:
-        pair = crypto.read_pair(paths[TLS_CERT], paths[TLS_KEY])
+        cert = crypto.load_cert(crypto.read(paths[TLS_CERT]), paths[TLS_CERT]) if key_absent else crypto.read_pair(paths[TLS_CERT], paths[TLS_KEY]).cert
     except CertError as err:
         problems.append(err.message)
     else:
-        leaf = _info(pair.cert)
+        leaf = _info(cert)
         missing = [name for name in request.dns_names if name not in leaf.dns_names]
         if missing:
             problems.append(f"the serving certificate's SANs lack {', '.join(missing)}")
         if bundle:
-            reason = crypto.verify_server(pair.cert, bundle, request.hostname, at)
+            reason = crypto.verify_server(cert, bundle, request.hostname, at)
             if reason:
                 problems.append(f"the serving certificate does not verify against {paths[CA_CERT]} for {request.hostname}: {reason}")
-    return Inspection(directory, leaf, ca, tuple(problems))
+    return Inspection(directory, leaf, ca, tuple(problems), key_absent)
 
 
 def inspect_bundle(path: Path) -> Inspection:
