@@ -293,8 +293,9 @@ class ApiServerTls:
     ca_key: str | None = None
     issuer_kind: str | None = None  # mode cert-manager: an existing issuer (None: kmc creates a CA chain)
     issuer_name: str | None = None
-    secret_name: str | None = None  # mode secret
-    ca_bundle_file: str | None = None
+    secret_name: str | None = None  # the Secret of the serving certificate: mode secret's (`secret.name`), or mode ca's (`ca.secretName`)
+    ca_bundle_file: str | None = None  # mode secret
+    serving_keys: tuple[str, str] = ("tls.crt", "tls.key")  # the Secret's keys of the certificate and its key (mode secret: `secret.keys`)
 
 
 @record
@@ -581,6 +582,7 @@ def _datasource(data: Mapping[str, Any]) -> Datasource:
 
 def _tls(data: Mapping[str, Any]) -> ApiServerTls:
     ca, issuer, secret = data.get("ca", {}), data.get("certManager", {}).get("issuer", {}), data.get("secret", {})
+    keys = secret.get("keys")
     return ApiServerTls(
         mode=data["mode"],
         key_type=data["keyType"],
@@ -588,8 +590,9 @@ def _tls(data: Mapping[str, Any]) -> ApiServerTls:
         ca_key=ca.get("key"),
         issuer_kind=issuer.get("kind", "Issuer") if issuer else None,
         issuer_name=issuer.get("name"),
-        secret_name=secret.get("name"),
+        secret_name=secret.get("name") or ca.get("secretName"),
         ca_bundle_file=secret.get("caBundle"),
+        **({"serving_keys": (keys["cert"], keys["key"])} if keys else {}),
     )
 
 

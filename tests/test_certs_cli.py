@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from kube_schemas import KUBERNETES_VERSIONS, validate_manifests
 from x509_tools import openssl, user_ca
 
 from kmc.commands import cli
@@ -161,6 +164,134 @@ def test_rotate_issues_new_certificates_that_verify(tmp_path: Path, capsys: pyte
     assert err == "kmc: error: --server prometheus-adapter: no API server of that name keeps certificate state; these do: metrics-server\n"
 
 
+def test_show_and_verify_in_a_clone_without_the_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack, server = built(tmp_path)
+    for key in server.glob("*.key"):
+        key.unlink()
+    code, out, _ = run(["certs", "show", str(stack)], capsys)
+    assert code == 0
+    assert f"  key:        not here ({server / 'tls.key'}; kept out of git): builds need it only for certificates.keysInOutput\n" in out
+    assert "  chain:      ok (verifies against the CA for metrics-server.monitoring.svc)\n" in out
+    code, out, _ = run(["certs", "verify", str(stack)], capsys)
+    assert code == 0 and out.startswith("metrics-server: ok (valid until ")
+
+
+# secrets: the Secrets of kmc's own certificates, on stdout
+
+STACKS_OF_KEPT_CERTS = """\
+version: 1
+metricsServer:
+  enabled: true
+prometheusAdapter:
+  enabled: true
+  customMetrics:
+    - {name: http_requests_per_second, series: http_requests_total, resource: pod}
+  tls:
+    mode: ca
+    ca: {cert: pki/user-ca.crt, key: pki/user-ca.key, secretName: adapter-serving}
+environments:
+  small:
+    prometheusAdapter: {enabled: false}
+"""
+
+
+def kept(tmp_path: Path) -> Path:
+    """A stack whose two servers' certificates kmc keeps (modes generate and ca), built once."""
+    user_ca(tmp_path / "pki")
+    (tmp_path / "stack.yaml").write_text(STACKS_OF_KEPT_CERTS)
+    assert cli_build(tmp_path).returncode == 0
+    return tmp_path / "stack.yaml"
+
+
+def cli_build(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kmc", "build", "stack.yaml", *args], cwd=directory, capture_output=True, text=True, timeout=120)
+
+
+def test_secrets_prints_each_kept_certificate_as_the_tls_secret_the_server_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = kept(tmp_path)
+    before = sorted(path for path in tmp_path.rglob("*"))
+    code, out, err = run(["certs", "secrets", str(stack)], capsys)
+    assert code == 0 and err == ""
+    assert sorted(path for path in tmp_path.rglob("*")) == before  # nothing written
+    documents = list(yaml.safe_load_all(out))
+    assert [(doc["metadata"]["namespace"], doc["metadata"]["name"], doc["type"]) for doc in documents] == [
+        ("monitoring", "metrics-server-tls", "kubernetes.io/tls"),
+        ("monitoring", "adapter-serving", "kubernetes.io/tls"),
+    ]
+    for doc, server in zip(documents, ("metrics-server", "prometheus-adapter"), strict=True):
+        state = tmp_path / ".kmc-state" / server
+        data = {key: base64.b64decode(value) for key, value in doc["data"].items()}
+        assert sorted(data) == ["ca.crt", "tls.crt", "tls.key"]
+        assert data["tls.crt"] == (state / "tls.crt").read_bytes() and data["tls.key"] == (state / "tls.key").read_bytes()
+        assert crypto.keys_match(crypto.load_cert(data["tls.crt"], "tls.crt"), crypto.load_key(data["tls.key"], "tls.key"))
+        ca = tmp_path / ("pki/user-ca.crt" if server == "prometheus-adapter" else ".kmc-state/metrics-server/ca.crt")
+        assert data["ca.crt"] == ca.read_bytes()
+        # The Secret the server's pod mounts, in the namespace it runs in.
+        deployment = yaml.safe_load((tmp_path / f"charts-out/manifests/default/12-deployment-{server}.yaml").read_text())
+        volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["tls"]["secret"]["secretName"] == doc["metadata"]["name"]
+        assert deployment["metadata"]["namespace"] == doc["metadata"]["namespace"]
+    for version in KUBERNETES_VERSIONS:
+        assert validate_manifests(out, version) == []
+
+
+def test_secrets_are_the_ones_keys_in_output_puts_into_the_manifests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = kept(tmp_path)
+    printed = run(["certs", "secrets", str(stack)], capsys)[1].split("---\n")
+    stack.write_text(STACKS_OF_KEPT_CERTS + "certificates: {keysInOutput: true}\n")
+    assert cli_build(tmp_path).returncode == 0
+    held = [(tmp_path / f"charts-out/manifests/default/03-secret-{name}.yaml").read_text() for name in ("metrics-server-tls", "adapter-serving")]
+    assert printed == held
+
+
+def test_secrets_by_environment_and_by_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = kept(tmp_path)
+    names = lambda out: [doc["metadata"]["name"] for doc in yaml.safe_load_all(out)]  # noqa: E731
+    assert names(run(["certs", "secrets", str(stack), "--env", "small"], capsys)[1]) == ["metrics-server-tls"]
+    assert names(run(["certs", "secrets", str(stack), "--env", "default"], capsys)[1]) == ["metrics-server-tls", "adapter-serving"]
+    assert names(run(["certs", "secrets", str(stack), "--server", "prometheus-adapter"], capsys)[1]) == ["adapter-serving"]
+    code, _, err = run(["certs", "secrets", str(stack), "--env", "small", "--server", "prometheus-adapter"], capsys)
+    assert code == 1
+    assert (
+        err == f"kmc: error: {stack}: no API server in environment 'small' has a certificate kmc keeps (tls modes generate, ca): there is no Secret to print\n"
+    )
+    code, _, err = run(["certs", "secrets", str(stack), "--env", "prod"], capsys)
+    assert code == 2 and err == "kmc: error: the stack has no environment 'prod'; it has: default, small\n"
+    code, _, err = run(["certs", "secrets", str(stack), "--server", "grafana"], capsys)
+    assert code == 2
+    assert err == "kmc: error: --server grafana: kmc keeps the key of no API server of that name; it does for: metrics-server, prometheus-adapter\n"
+
+
+def test_secrets_needs_the_keys_and_makes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    user_ca(tmp_path / "pki")
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(STACKS_OF_KEPT_CERTS)
+    code, out, err = run(["certs", "secrets", str(stack)], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"kmc: error: no certificate state at {tmp_path / '.kmc-state/metrics-server'}\n  hint: run `kmc build` once")
+    assert not (tmp_path / ".kmc-state").exists()
+    assert cli_build(tmp_path).returncode == 0
+    (tmp_path / ".kmc-state/prometheus-adapter/tls.key").unlink()  # a clone: the keys stay out of git
+    code, out, err = run(["certs", "secrets", str(stack)], capsys)
+    assert (code, out) == (1, "")
+    key = tmp_path / ".kmc-state/prometheus-adapter/tls.key"
+    assert err == (
+        f"kmc: error: {key} is missing: its Secret needs prometheus-adapter's private key, and the certificate state holds only the certificates\n"
+        "  hint: private keys are kept out of git: copy it from where the state was made (or your backup), or run "
+        "`kmc certs rotate stack.yaml --server prometheus-adapter` for a new key and certificate (then commit tls.crt and issued.json)\n"
+    )
+
+
+def test_secrets_of_a_stack_without_kept_certificates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = tmp_path / "stack.yaml"
+    stack.write_text("version: 1\nmetricsServer: {enabled: true, tls: {mode: insecure}}\n")
+    code, out, err = run(["certs", "secrets", str(stack)], capsys)
+    assert (code, out) == (1, "")
+    assert err == f"kmc: error: {stack}: no API server has a certificate kmc keeps (tls modes generate, ca): there is no Secret to print\n"
+    code, _, err = run(["certs", "secrets", str(stack), "--server", "metrics-server"], capsys)
+    assert code == 2 and err == "kmc: error: --server metrics-server: kmc keeps the key of no API server of that name; it keeps none\n"
+
+
 def test_a_stack_without_aggregated_api_servers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "stack.yaml").write_text("version: 1\n")
     assert run(["certs", "show", str(tmp_path / "stack.yaml")], capsys)[1] == f"{tmp_path / 'stack.yaml'}: no aggregated API server with TLS\n"
@@ -268,7 +399,7 @@ def test_front_proxy_refuses_half_a_ca_and_bad_options(tmp_path: Path, capsys: p
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("command", ["show", "verify", "rotate", "front-proxy"])
+@pytest.mark.parametrize("command", ["show", "verify", "rotate", "secrets", "front-proxy"])
 def test_every_certs_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["certs", command, "--help"], capsys)
     assert code == 0 and out.startswith(f"Usage: kmc certs {command} ")

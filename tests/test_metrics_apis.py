@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pod_files import Container
 from tools import PROMTOOLS, ROOT, tool
 
 from kmc import pipeline
@@ -147,7 +148,45 @@ def test_the_chart_holds_no_key_secret_and_says_how_to_make_it() -> None:
     chart = ROOT / "golden/full/out/helm/monitoring-full"
     assert not list(chart.glob("templates/*secret-metrics-server-tls*"))
     notes = (chart / "templates/NOTES.txt").read_text()
-    assert "create secret tls metrics-server-tls" in notes and ".kmc-state/metrics-server/tls.key" in notes
+    assert "    kmc certs secrets stack.yaml --server metrics-server | kubectl apply -f -\n" in notes
+    assert ".kmc-state" not in notes  # no path to a key: the command reads the state
+
+
+SERVERS = [
+    pytest.param(case, env, name, id=f"{case}-{env}-{name}")
+    for case in sorted(path.parent.parent.name for path in ROOT.glob("golden/*/out/manifests"))
+    for env in sorted(path.name for path in (ROOT / f"golden/{case}/out/manifests").iterdir())
+    for name in ("metrics-server", "prometheus-adapter")
+    if list((ROOT / f"golden/{case}/out/manifests/{env}").glob(f"*-deployment-{name}.yaml"))
+]
+
+
+@pytest.mark.parametrize(("case", "env", "name"), SERVERS)
+def test_each_api_server_finds_its_certificate_and_key_where_its_flags_say(case: str, env: str, name: str, tmp_path: Path) -> None:
+    """metrics-server v0.8.1 and prometheus-adapter take their serving pair from the generic API
+    server's `--tls-cert-file`/`--tls-private-key-file` (kubernetes/apiserver v0.33.7,
+    pkg/server/options/serving.go: any two file paths, read with
+    NewDynamicServingContentFromFiles). The pod's Secret volume, laid out as the kubelet lays it out
+    (tests/pod_files.py), must hold both files, whatever keys the Secret has (mode secret's
+    `secret.keys`)."""
+    objects = {}
+    for path in (ROOT / f"golden/{case}/out/manifests/{env}").glob("*.yaml"):
+        obj = yaml.safe_load(path.read_text())
+        objects[(obj["kind"], obj["metadata"]["name"])] = obj
+    pod = objects[("Deployment", name)]["spec"]["template"]["spec"]
+    (server,) = pod["containers"]
+    flags = dict(arg.split("=", 1) for arg in server["args"] if arg.startswith("--tls-"))
+    if not flags:  # mode insecure: a self-signed pair in its --cert-dir
+        assert any(arg.startswith("--cert-dir=") for arg in server["args"])
+        return
+    container = Container(tmp_path, pod, server, objects)
+    for flag in ("--tls-cert-file", "--tls-private-key-file"):
+        assert container.host(flags[flag]).is_file(), f"{flag}={flags[flag]}: no such file in the pod"
+    (volume,) = [volume for volume in pod["volumes"] if volume["name"] == "tls"]
+    stack = yaml.safe_load((ROOT / f"golden/{case}/stack.yaml").read_text())
+    section = {"metrics-server": "metricsServer", "prometheus-adapter": "prometheusAdapter"}[name]
+    keys = (stack[section].get("tls", {}).get("secret") or {}).get("keys", {})
+    assert [item["key"] for item in volume["secret"]["items"]] == [keys.get("cert", "tls.crt"), keys.get("key", "tls.key")]
 
 
 # -- certificates are state ---------------------------------------------------------------------

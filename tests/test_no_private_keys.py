@@ -1,13 +1,16 @@
 """No artefact kmc emits carries a private key: not as PEM text in any file, not base64-encoded
 in a Secret's data (nor anywhere else as base64 of a PEM block) — except the serving-certificate
 Secrets a stack asks for with `certificates.keysInOutput`, and only in the output for direct apply
-(manifests, kustomize), never in a Helm chart."""
+(manifests, kustomize), never in a Helm chart. Otherwise the keys reach the cluster through
+`kmc certs secrets`, on stdout."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from tools import ROOT
+from x509_tools import user_ca
 
 OUTPUT_ROOTS = [*sorted(ROOT.glob("golden/*/out")), ROOT / "charts-out"]
 PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
@@ -144,3 +148,49 @@ def test_scanner_lets_certificates_pass_plain_or_base64() -> None:
     assert list(private_keys("f.yaml", _secret_yaml({"ca.crt": CERTIFICATE}))) == []
     assert list(private_keys("f.yaml", b"caBundle: " + base64.b64encode(CERTIFICATE))) == []
     assert list(private_keys("f.yaml", CERTIFICATE)) == []
+
+
+# kmc's own keys reach the cluster through `kmc certs secrets` on stdout, never through an output tree.
+
+KEPT = """\
+version: 1
+metricsServer:
+  enabled: true
+prometheusAdapter:
+  enabled: true
+  customMetrics:
+    - {name: http_requests_per_second, series: http_requests_total, resource: pod}
+  tls:
+    mode: ca
+    ca: {cert: pki/user-ca.crt, key: pki/user-ca.key}
+"""
+
+
+def _kmc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kmc", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_certs_secrets_prints_the_keys_and_no_output_tree_gets_them(tmp_path: Path) -> None:
+    user_ca(tmp_path / "pki")
+    (tmp_path / "stack.yaml").write_text(KEPT)
+    built = _kmc("build", "stack.yaml", "--format", "all", "--out", "out", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    tree = {path: path.read_bytes() for path in sorted((tmp_path / "out").rglob("*")) if path.is_file()}
+    printed = _kmc("certs", "secrets", "stack.yaml", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    # The scanner sees both keys on stdout, so its silence on the tree means something.
+    found = list(private_keys("stdout", printed.stdout.encode()))
+    assert [problem for problem in found if "data.tls.key" in problem] == [
+        "stdout: Secret metrics-server-tls data.tls.key is a private key",
+        "stdout: Secret prometheus-adapter-tls data.tls.key is a private key",
+    ]
+    after = {path: path.read_bytes() for path in sorted((tmp_path / "out").rglob("*")) if path.is_file()}
+    assert after == tree, "kmc certs secrets touched the output"
+    leaked = [problem for path, content in after.items() for problem in private_keys(str(path.relative_to(tmp_path)), content)]
+    assert leaked == []
+    # Where the output points for them: the command, not a key file.
+    notes = (tmp_path / "out/helm/kmc-monitoring/templates/NOTES.txt").read_text()
+    prerequisites = (tmp_path / "out/manifests/default/PREREQUISITES.md").read_text()
+    for server in ("metrics-server", "prometheus-adapter"):
+        line = f"kmc certs secrets stack.yaml --server {server} | kubectl apply -f -\n"
+        assert line in notes and line in prerequisites

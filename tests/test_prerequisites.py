@@ -72,9 +72,8 @@ def test_keys_kmc_made_are_needed_where_the_output_does_not_hold_them(tmp_path: 
     compiled = _compiled("version: 1\nmetricsServer: {enabled: true}\n", tmp_path)
     (item,) = for_values(needs(compiled.stack, keys_in_output=False), compiled.stack.values(None))
     assert item.ref == "Secret monitoring/metrics-server-tls" and item.keys == ("tls.crt", "tls.key")
-    assert item.create == (
-        "kubectl -n monitoring create secret tls metrics-server-tls --cert=.kmc-state/metrics-server/tls.crt --key=.kmc-state/metrics-server/tls.key",
-    )
+    # kmc prints the Secret from its state: the private key never passes through an output tree.
+    assert item.create == ("kmc certs secrets stack.yaml --server metrics-server | kubectl apply -f -",)
     assert for_values(needs(compiled.stack, keys_in_output=True), compiled.stack.values(None)) == ()
 
 
@@ -100,7 +99,8 @@ def test_helm_notes_list_what_each_environment_needs() -> None:
     chart = ROOT / "golden/full/out/helm/monitoring-full"
     notes = helm("helm-4.3", "install", "rel", chart, "--dry-run=client").stdout.split("NOTES:\n", 1)[1]
     assert "  Secret monitoring/grafana-admin (admin-password, admin-user, secret-key): Grafana's admin login" in notes
-    assert "    kubectl -n monitoring create secret tls metrics-server-tls --cert=.kmc-state/metrics-server/tls.crt" in notes
+    assert "  Secret monitoring/metrics-server-tls (tls.crt, tls.key): metrics-server's serving certificate and key, made by kmc" in notes
+    assert "    kmc certs secrets stack.yaml --server metrics-server | kubectl apply -f -\n" in notes
     assert "  StorageClass fast-ssd: Prometheus' volume claims ask for it" in notes
     assert "  Namespace shop: " in notes
     dev = helm("helm-4.3", "install", "rel", chart, "--dry-run=client", "-f", chart / "values-dev.yaml").stdout.split("NOTES:\n", 1)[1]

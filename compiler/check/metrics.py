@@ -4,9 +4,10 @@ the TLS settings each mode needs, and HPAs that scale only on metrics the stack 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from kmc.components import adapter_rules, autoscaling, metrics_server, prometheus_adapter
+from kmc.components import adapter_rules, aggregated_api, autoscaling, metrics_server, prometheus_adapter
 from kmc.ir import lookup
 from kmc.model import ApiServerTls, Stack, millis
 from kmc.read.document import JsonPath
@@ -41,11 +42,12 @@ def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Proble
     served = adapter_rules.exposed(stack.prometheus_adapter) if adapter else []
     if adapter:
         yield from _adapter(stack, jobs, served)
+    yield from _serving_secrets(stack)
     yield from _autoscalers(stack, metrics_server, adapter, [metric for _, metric in served])
 
 
 def _tls(where: JsonPath, tls: ApiServerTls, stack: Stack) -> Iterator[Problem]:
-    given = {"ca": tls.ca_cert is not None, "secret": tls.secret_name is not None, "cert-manager": tls.issuer_name is not None}
+    given = {"ca": tls.ca_cert is not None, "secret": tls.ca_bundle_file is not None, "cert-manager": tls.issuer_name is not None}
     if tls.mode in ("ca", "secret") and not given[tls.mode]:
         yield (
             (*where, "mode"),
@@ -59,6 +61,30 @@ def _tls(where: JsonPath, tls: ApiServerTls, stack: Stack) -> Iterator[Problem]:
                 f"`{_TLS_BLOCKS[mode]}` is only read in mode {mode}, and the mode is {tls.mode}",
                 f"remove it, or set mode: {mode}",
             )
+    if tls.mode == "secret" and tls.serving_keys[0] == tls.serving_keys[1]:
+        yield (
+            (*where, "secret", "keys"),
+            f"the certificate and its private key are both read from the Secret's key {tls.serving_keys[0]!r}",
+            "name the two keys of your Secret that hold them, e.g. keys: {cert: tls.crt, key: tls.key}",
+        )
+
+
+def _serving_secrets(stack: Stack) -> Iterator[Problem]:
+    """A Secret kmc fills with a server's certificate (modes generate, ca) is that server's alone:
+    neither the other server's serving Secret nor the Secret of its cert-manager CA."""
+    servers = aggregated_api.tls_servers(stack, Path())
+    for server in servers:
+        # Only a name the stack gives (`ca.secretName`) can meet another: kmc's own differ.
+        if server.tls.mode != "ca" or server.tls.secret_name is None:
+            continue
+        for other in servers:
+            taken = {other.secret_name, *([f"{other.name}-ca"] if other.tls.mode == "cert-manager" and other.tls.issuer_name is None else [])}
+            if other is not server and server.secret_name in taken:
+                yield (
+                    (*server.where, "ca", "secretName"),
+                    f"{server.name}'s serving certificate would go into the Secret {server.secret_name}, which {other.name} uses too",
+                    "give it a name of its own",
+                )
 
 
 def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]], exposed: list[tuple[JsonPath, adapter_rules.Exposed]]) -> Iterator[Problem]:

@@ -1,6 +1,8 @@
-"""`kmc certs`: show, verify and rotate the stored serving certificates; make the front-proxy pair.
+"""`kmc certs`: show, verify and rotate the stored serving certificates; print them as Secrets;
+make the front-proxy pair.
 
-Only parses options and prints; the work is in kmc.tls.certs, kmc.tls.report and kmc.tls.front_proxy.
+Only parses options and prints; the work is in kmc.tls.certs, kmc.tls.report, kmc.tls.front_proxy
+and (the Secrets) kmc.components.aggregated_api.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
-from kmc.errors import UsageError
+from kmc.errors import KmcError, UsageError
 from kmc.tls.request import KEY_TYPES, ServingRequest
 
 if TYPE_CHECKING:
+    from kmc.components.aggregated_api import TlsServer
+    from kmc.model import Stack
     from kmc.tls.report import Inspection
 
 VERIFY_DAYS = 30
@@ -39,11 +43,13 @@ def certs() -> None:
 
     \b
     In TLS modes `generate` and `ca`, `kmc build` keeps each server's certificate and key in
-    the stack's certificate state directory (private keys: keep it out of git, or encrypt it)
-    and reuses them on every build. These commands look after that state:
+    the stack's certificate state directory and reuses them on every build. Commit its
+    certificates and issued.json (a clone then builds the same bytes); its .gitignore keeps
+    the private keys out of git. These commands look after that state:
       kmc certs show stack.yaml            what is there
       kmc certs verify stack.yaml          exit 1 when a check fails or a cert expires soon
       kmc certs rotate stack.yaml          new serving certificates (then: kmc build)
+      kmc certs secrets stack.yaml         the Secrets to apply, on stdout
       kmc certs front-proxy --out pki/     the kube-apiserver's aggregation-layer certificates
     """
 
@@ -160,6 +166,56 @@ def rotate(stack: Path, only: str | None, new_ca: bool) -> None:
     click.echo(f"next: kmc build {stack}", err=True)
 
 
+@certs.command()
+@click.argument("stack", type=click.Path(path_type=Path))
+@click.option("--env", metavar="NAME", help="Only the servers this environment deploys (default: every server of the stack).")
+@click.option("--server", "only", metavar="NAME", help="Only this API server.")
+def secrets(stack: Path, env: str | None, only: str | None) -> None:
+    """Print the Secrets of the serving certificates kmc keeps (modes generate and ca), with
+    their private keys, as one YAML stream on stdout; nothing is written.
+
+    \b
+      kmc certs secrets stack.yaml | kubectl apply -f -
+      kmc certs secrets stack.yaml --env prod | kubeseal --format yaml > sealed-tls.yaml
+      kmc certs secrets stack.yaml --server metrics-server | sops encrypt --input-type yaml --output-type yaml /dev/stdin
+
+    Each is the kubernetes.io/tls Secret the server reads (tls.crt, tls.key and ca.crt, in the
+    stack's namespace, under the name the output gives it): what the output holds only with
+    certificates.keysInOutput. It needs the private keys, which stay out of git: run it where
+    the state was made, or where its keys were restored. It makes no certificate: run
+    `kmc build` first.
+    """
+    from kmc.components.aggregated_api import serving_secret, tls_servers
+    from kmc.text import yaml_text
+    from kmc.tls import certs as certs_state
+
+    model = _model(stack)
+    servers = tls_servers(model, stack.parent)
+    kept = [server for server in servers if server.tls.mode in KEPT_MODES]
+    if only is not None and only not in [server.name for server in kept]:
+        names = ", ".join(server.name for server in kept)
+        raise UsageError(f"--server {only}: kmc keeps the key of no API server of that name; " + (f"it does for: {names}" if names else "it keeps none"))
+    chosen = [server for server in kept if only in (None, server.name) and _deployed(model, server, env)]
+    if not chosen:
+        where = f" in environment {env!r}" if env is not None else ""
+        raise KmcError(f"{stack}: no API server{where} has a certificate kmc keeps (tls modes generate, ca): there is no Secret to print")
+    documents = []
+    for server in chosen:
+        material = certs_state.serving_material(server.state_dir, server.request(), create=False)
+        if material.key is None:
+            raise certs_state.missing_key(server.name, material.key_file, "its Secret", stack.name)
+        documents.append(yaml_text.dump(serving_secret(server, material.ca_bundle, material.cert, material.key)))
+    click.echo("---\n".join(documents), nl=False)
+
+
+def _deployed(model: Stack, server: TlsServer, env: str | None) -> bool:
+    """Whether environment `env` deploys `server` (None: any environment does; the stack lists only those)."""
+    from kmc import pipeline
+    from kmc.ir import lookup
+
+    return env is None or bool(lookup(pipeline.environment_values(model, env), server.switch))
+
+
 @certs.command("front-proxy")
 @click.option("--out", "directory", required=True, type=click.Path(path_type=Path, file_okay=False), help="Directory for the four files (created 0700).")
 @click.option("--days", type=click.IntRange(min=1), default=365, show_default=True, help="Validity of the client certificate (the CA: 10 years).")
@@ -210,14 +266,19 @@ def front_proxy(directory: Path, days: int, key_type: str, pki_dir: str) -> None
     )
 
 
-def _servers(stack: Path) -> tuple[Server, ...]:
-    """The stack's aggregated API servers: (name, mode, state directory, request or None when kmc keeps no state)."""
+def _model(stack: Path) -> Stack:
+    """The stack's model only: full validation would read (or want) the very certificates these commands look after."""
     from kmc.check.validate import model
-    from kmc.components.aggregated_api import tls_servers
     from kmc.read.loader import read_stack
 
-    # The model only: full validation would read (or want) the very certificates these commands look after.
-    found = tls_servers(model(read_stack(stack, str(stack))), stack.parent)
+    return model(read_stack(stack, str(stack)))
+
+
+def _servers(stack: Path) -> tuple[Server, ...]:
+    """The stack's aggregated API servers: (name, mode, state directory, request or None when kmc keeps no state)."""
+    from kmc.components.aggregated_api import tls_servers
+
+    found = tls_servers(_model(stack), stack.parent)
     return tuple(
         Server(
             s.name,

@@ -117,8 +117,10 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
 
     Serving certificates of metrics-server and prometheus-adapter (tls mode generate or
     ca) are made once into the stack's state directory (certificates.stateDir, default
-    .kmc-state) and reused; their keys reach manifests/ and kustomize/ only with
-    certificates.keysInOutput, and never a Helm chart. --check never makes them.
+    .kmc-state) and reused; commit its certificates, not its keys (its .gitignore). The
+    keys reach manifests/ and kustomize/ only with certificates.keysInOutput, and never a
+    Helm chart; `kmc certs secrets STACK | kubectl apply -f -` applies them. --check never
+    makes them.
     """
     from kmc.commands import build as building
     from kmc.commands.argv import BuildLine

@@ -24,8 +24,10 @@ CERT_DIR = "/etc/kmc-tls"
 # Where the Prometheus pods find the CA of each server they scrape (`<server>/ca.crt`).
 SCRAPE_CA_DIR = "/etc/prometheus-api-ca"
 SCRAPE_CA_NAME = "prometheus-api-ca"  # the ConfigMap of the CAs kmc knows at compile time
-SERVING_KEYS = ("tls.crt", "tls.key")  # what the server reads of its kubernetes.io/tls Secret
+SERVING_KEYS = ("tls.crt", "tls.key")  # what the server reads of the kubernetes.io/tls Secret kmc's certificate goes into
 KUBE_SYSTEM = "kube-system"
+# The deploy-time switch of each server: where it is off, its objects (and its Secret) are not needed.
+SWITCHES = {METRICS_SERVER: "metricsServer.enabled", PROMETHEUS_ADAPTER: "prometheusAdapter.enabled"}
 
 
 @record
@@ -61,8 +63,12 @@ class TlsServer:
 
     @property
     def secret_name(self) -> str:
-        """The `kubernetes.io/tls` Secret the server reads its certificate from."""
+        """The Secret the server reads its certificate from (a `kubernetes.io/tls` one unless mode `secret` names other keys)."""
         return self.tls.secret_name or f"{self.name}-tls"
+
+    @property
+    def switch(self) -> str:
+        return SWITCHES[self.name]
 
 
 def tls_servers(stack: Stack, stack_dir: Path) -> tuple[TlsServer, ...]:
@@ -271,9 +277,11 @@ def tls_mount(server: TlsServer) -> tuple[list[str], list[dict[str, Any]], list[
     volumes: list[dict[str, Any]] = [{"emptyDir": {}, "name": "tmp"}]
     args = ["--cert-dir=/tmp"]
     if server.tls.mode != "insecure":
-        args += [f"--tls-cert-file={CERT_DIR}/{SERVING_KEYS[0]}", f"--tls-private-key-file={CERT_DIR}/{SERVING_KEYS[1]}"]
+        # Each key of the Secret becomes the file of its name (mode `secret`: the keys your Secret has).
+        cert, key = server.tls.serving_keys
+        args += [f"--tls-cert-file={CERT_DIR}/{cert}", f"--tls-private-key-file={CERT_DIR}/{key}"]
         mounts.append({"mountPath": CERT_DIR, "name": "tls", "readOnly": True})
-        volumes.append({"name": "tls", "secret": {"items": [{"key": key, "path": key} for key in SERVING_KEYS], "secretName": server.secret_name}})
+        volumes.append({"name": "tls", "secret": {"items": [{"key": name, "path": name} for name in (cert, key)], "secretName": server.secret_name}})
     return args, mounts, volumes
 
 

@@ -33,9 +33,7 @@ from kmc.components import (
     autoscaling,
     cluster_setup,
     grafana,
-    metrics_server,
     node_exporter,
-    prometheus_adapter,
     remote_storage,
 )
 from kmc.components.scrape_jobs import ETCD_KEYS
@@ -67,7 +65,8 @@ class Need:
 
     `name` is a Param where a deploy-time value names the object (a StorageClass); `sources` give
     the `kubectl create secret` flag of a key whose value kmc knows where to find
-    (`--from-file=tls.crt=...`) or how to make (`--from-literal=secret-key="$(openssl ...)"`)."""
+    (`--from-file=tls.crt=...`) or how to make (`--from-literal=secret-key="$(openssl ...)"`);
+    `command`, the one command that makes the whole object, where kmc has one (`kmc certs secrets`)."""
 
     kind: str
     namespace: str  # "" for cluster-scoped kinds
@@ -77,6 +76,7 @@ class Need:
     conditions: tuple[str, ...] = ()  # the switches that must all be on for the need to hold
     sources: Mapping[str, str] | None = field(default=None, compare=False)
     how: tuple[str, ...] = field(default=(), compare=False)  # a ClusterSetting's steps
+    command: str = field(default="", compare=False)
 
     def holds(self, values: Mapping[str, Any]) -> bool:
         return all(lookup(values, path) for path in self.conditions)
@@ -99,6 +99,7 @@ class Prerequisite:
     # A Secret's keys whose `kubectl create secret` flag kmc knows (see `Need.sources`).
     sources: Mapping[str, str] = field(default=MappingProxyType({}), compare=False)
     how: tuple[str, ...] = field(default=(), compare=False)  # a ClusterSetting's steps on the stack's platform
+    command: str = field(default="", compare=False)  # see `Need.command`
 
     @property
     def create(self) -> tuple[str, ...]:
@@ -149,7 +150,7 @@ def merged(found: Iterable[Need]) -> tuple[Prerequisite, ...]:
 
 def _resolved(need: Need, values: Mapping[str, Any]) -> Need:
     name = resolve(need.name, values)
-    return Need(need.kind, need.namespace, "" if name is None else str(name), need.keys, need.why, (), need.sources, need.how)
+    return Need(need.kind, need.namespace, "" if name is None else str(name), need.keys, need.why, (), need.sources, how=need.how, command=need.command)
 
 
 def _merge(found: Iterable[Need], *, keep_conditions: bool = False) -> tuple[Prerequisite, ...]:
@@ -162,11 +163,12 @@ def _merge(found: Iterable[Need], *, keep_conditions: bool = False) -> tuple[Pre
         keys = tuple(sorted({key for need in group for key in need.keys}))
         whys = tuple(dict.fromkeys(need.why for need in group))
         sources = {key: flag for need in group for key, flag in (need.sources or {}).items()}
+        command = next((need.command for need in group if need.command), "")
         when: tuple[tuple[str, ...], ...] = ()
         if keep_conditions:
             alternatives = list(dict.fromkeys(need.conditions for need in group))
             when = () if () in alternatives else tuple(alternatives)
-        out.append(Prerequisite(first.kind, first.namespace, first.name, keys, "; ".join(whys), when, MappingProxyType(sources), first.how))
+        out.append(Prerequisite(first.kind, first.namespace, first.name, keys, "; ".join(whys), when, MappingProxyType(sources), how=first.how, command=command))
     return tuple(sorted(out, key=_order))
 
 
@@ -181,6 +183,8 @@ def commands(item: Prerequisite, name: str) -> tuple[str, ...]:
     keys, ns = item.keys, item.namespace
     if item.kind == SETTING:
         return item.how
+    if item.command:
+        return (item.command,)
     if item.kind == "Secret":
         flags = {key: item.sources.get(key, f"--from-{'file' if '.' in key else 'literal'}={key}={UNKNOWN_VALUE}") for key in keys}
         if keys == ("tls.crt", "tls.key"):  # a kubernetes.io/tls Secret: certificate and key files
@@ -215,16 +219,17 @@ def _namespaces(stack: Stack) -> list[Need]:
 def _api_servers(stack: Stack, keys_in_output: bool) -> list[Need]:
     found = []
     for server in aggregated_api.tls_servers(stack, Path()):
-        switch = metrics_server.SWITCH if server.name == metrics_server.NAME else prometheus_adapter.SWITCH
+        switch = server.switch
         mode, ns = server.tls.mode, server.namespace
         serving = f"{server.name}'s serving certificate and key"
         if mode in ("generate", "ca") and not keys_in_output:
-            state = f"{stack.certificates.state_dir}/{server.name}"
-            sources = {key: f"--from-file={key}={state}/{key}" for key in aggregated_api.SERVING_KEYS}
-            why = f"{serving}, made by kmc and kept in its state directory (certificates.keysInOutput: false)"
-            found.append(Need("Secret", ns, server.secret_name, aggregated_api.SERVING_KEYS, why, (switch,), sources))
+            # kmc prints the Secret from its state (the key never enters an output tree).
+            command = f"kmc certs secrets {stack.file_name} --server {server.name} | kubectl apply -f -"
+            held_out = "a Helm chart never holds a private key" if stack.certificates.keys_in_output else "certificates.keysInOutput: false"
+            why = f"{serving}, made by kmc and kept in its state directory ({held_out})"
+            found.append(Need("Secret", ns, server.secret_name, aggregated_api.SERVING_KEYS, why, (switch,), command=command))
         elif mode == "secret":
-            found.append(Need("Secret", ns, server.secret_name, aggregated_api.SERVING_KEYS, f"{serving} (tls.secret.name)", (switch,)))
+            found.append(Need("Secret", ns, server.secret_name, server.tls.serving_keys, f"{serving} (tls.secret)", (switch,)))
         elif mode == "cert-manager":
             found.append(Need("CustomResourceDefinition", "", "certificates.cert-manager.io", (), f"{server.name}'s Certificate", (switch,)))
             if server.tls.issuer_name is None:
