@@ -33,7 +33,9 @@ from kmc.components import (
     autoscaling,
     cluster_setup,
     grafana,
+    metrics_server,
     node_exporter,
+    prometheus_adapter,
     remote_storage,
 )
 from kmc.components.scrape_jobs import ETCD_KEYS
@@ -168,7 +170,9 @@ def _merge(found: Iterable[Need], *, keep_conditions: bool = False) -> tuple[Pre
         if keep_conditions:
             alternatives = list(dict.fromkeys(need.conditions for need in group))
             when = () if () in alternatives else tuple(alternatives)
-        out.append(Prerequisite(first.kind, first.namespace, first.name, keys, "; ".join(whys), when, MappingProxyType(sources), how=first.how, command=command))
+        out.append(
+            Prerequisite(first.kind, first.namespace, first.name, keys, "; ".join(whys), when, MappingProxyType(sources), how=first.how, command=command)
+        )
     return tuple(sorted(out, key=_order))
 
 
