@@ -229,7 +229,7 @@ def run_cli(args: Sequence[str]) -> tuple[int, str]:
 
 def assert_cli_report_located(stderr: str, file: str, raw: bytes, last: re.Pattern[str]) -> None:
     """Every line of the report is a located diagnostic, an indented part of one, a line of the list
-    of what to create before applying, or the one summary line `last`."""
+    of what to create before applying, a certificate kmc made, or the one summary line `last`."""
     last_line = len(LINE_BREAK.findall(raw.decode("utf-8", errors="replace"))) + 1
     header = re.compile(re.escape(file) + r":(\d+):(\d+): (error|warning): \$")
     *report, summary = stderr.removesuffix("\n").split("\n")
@@ -242,6 +242,8 @@ def assert_cli_report_located(stderr: str, file: str, raw: bytes, last: re.Patte
         if listing and PREREQUISITE_LINE.fullmatch(line):
             continue
         listing = False
+        if CERTIFICATE_MADE.fullmatch(line):
+            continue
         if line.startswith(" "):
             assert re.match(r" +(\d+ \| |\| +\^$|hint: )", line), f"not part of a diagnostic: {line!r}"
             continue
@@ -251,8 +253,12 @@ def assert_cli_report_located(stderr: str, file: str, raw: bytes, last: re.Patte
 
 
 BUILT = re.compile(r"kmc: \d+ objects, \d+ files in .* \(\d+\.\d\ds\)")
-BEFORE_YOU_APPLY = re.compile(r"kmc: before you apply, create what the output needs and does not hold \(why and how: [^)]+\):")
-PREREQUISITE_LINE = re.compile(r"  [A-Z][A-Za-z]+ [a-z0-9./-]+(: [^()]+)?( \([^)]+\))?")
+BEFORE_YOU_APPLY = re.compile(r"kmc: before you apply, create what the output needs and does not hold(, and set the cluster up so)? \(why and how: [^)]+\):")
+PREREQUISITE_LINE = re.compile(r"  ([A-Z][A-Za-z]+ [a-z0-9./-]+(: [^()]+)?|cluster setting: [^()]+)( \([^)]+\))?")
+# What a build minted or issued into the certificate state: said on every build that does it.
+CERTIFICATE_MADE = re.compile(
+    r"kmc: [a-z-]+: (no certificate in .*: minted a new CA and a serving certificate|the serving certificate in .*: issued a new one from the same CA).*"
+)
 REFUSED = re.compile(r"kmc: \d+ problems? in the stack; nothing was written")
 
 
