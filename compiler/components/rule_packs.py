@@ -10,6 +10,7 @@ its series come from; without them the group is left out.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -79,8 +80,10 @@ class Pack:
         return tuple(rule for group in self.groups for rule in group.rules if isinstance(rule, Alert))
 
 
-def library() -> dict[str, Pack]:
-    """Every pack of the library, by name (the file's stem), sorted."""
+@functools.cache
+def library() -> Mapping[str, Pack]:
+    """Every pack of the library, by name (the file's stem), sorted; read once: validation and the
+    rules component both ask."""
     return {name: _pack(name, data) for name, data in _read_library().items()}
 
 
