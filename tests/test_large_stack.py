@@ -1,4 +1,4 @@
-"""The generated stacks benchmarks/scaling.py times (issue 7) are valid and hold what they claim:
+"""The generated stacks benchmarks/scaling.py times are valid and hold what they claim:
 every kind of adapter rule, each exposing its own metric, and HPAs scaling on them."""
 
 from __future__ import annotations
