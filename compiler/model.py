@@ -463,7 +463,8 @@ class Stack:
     certificates: Certificates
     autoscaling: tuple[Autoscaler, ...]
     parameters: Mapping[str, Any]
-    environments: Mapping[str, Mapping[str, Any]]
+    environments: Mapping[str, Mapping[str, Any]]  # each environment's own keys, as written
+    environment_values: Mapping[str, Mapping[str, Any]]  # each environment's keys merged over `parameters`
     rules: Rules
     alertmanager: Alertmanager
     # Filled by the validation stage, which reads or makes them (kmc.check.certificates): by API server name.
@@ -479,6 +480,7 @@ class Stack:
         jobs = scrape["kubernetes"]
         node_exporter = data["nodeExporter"]
         chart = data["chart"]
+        parameters = {section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()}
         return cls(
             cluster=Cluster(cluster["name"], cluster["domain"], cluster["kubernetesVersion"], cluster["platform"]),
             namespace=data["namespace"],
@@ -538,17 +540,16 @@ class Stack:
                 )
                 for hpa in data["autoscaling"]
             ),
-            parameters={section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()},
+            parameters=parameters,
             environments=data["environments"],
+            environment_values={name: merge_values(parameters, values) for name, values in data["environments"].items()},
             rules=_rules(data["rules"]),
             alertmanager=_alertmanager(data["alertmanager"]),
         )
 
     def values(self, environment: str | None) -> Mapping[str, Any]:
         """The parameter values of `environment` (None: the stack's own), merged like Helm merges values files."""
-        if environment is None:
-            return self.parameters
-        return merge_values(self.parameters, self.environments[environment])
+        return self.parameters if environment is None else self.environment_values[environment]
 
     def enabled_somewhere(self, *switches: str) -> bool:
         """Whether the boolean parameters `switches` are all true together in the stack or in some environment."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -65,36 +65,45 @@ def compile_stack(path: Path, display: str | None = None, *, certificates: Certi
 
 def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> dict[str, Mapping[str, bytes]]:
     """The file trees of `formats`, keyed by the output subdirectory each one replaces."""
+    return emit_with_needs(compiled, formats, env)[0]
+
+
+def emit_with_needs(
+    compiled: Compiled, formats: tuple[Format, ...], env: str | None
+) -> tuple[dict[str, Mapping[str, bytes]], dict[str, dict[str, tuple[Prerequisite, ...]]]]:
+    """`emit`'s trees, and what each of them needs and does not hold (`prerequisites`)."""
     from kmc.emitters import manifests
 
     stack = compiled.stack
     chosen = None if env is None else environment_values(stack, env)
     if set(formats) - {"helm"}:
         _keys_at_hand(stack)
+    subtrees = {fmt: fmt if fmt != "manifests" or env is None else f"manifests/{env}" for fmt in formats}
+    needed = _prerequisites_of(stack, subtrees.values())
     trees: dict[str, Mapping[str, bytes]] = {}
     every_env = [(name, stack.values(_env(name))) for name in [manifests.DEFAULT_ENV, *stack.environments]]
-    for fmt in formats:
+    for fmt, subtree in subtrees.items():
         if fmt == "helm":
             # One chart serves every environment: values-<env>.yaml are the environments.
             from kmc.check.schema import load_schema
             from kmc.emitters import helm
 
-            trees["helm"] = helm.emit(compiled.graph, stack, load_schema())
+            trees[subtree] = helm.emit(compiled.graph, stack, load_schema())
         elif fmt == "kustomize":
             # One tree serves every environment: its overlays are the environments.
             from kmc.emitters import kustomize
 
             files = kustomize.emit(compiled.graph, stack.values(None), every_env)
-            trees["kustomize"] = {**files, **_prerequisite_files(stack, "kustomize", "overlays/{env}/", "kubectl apply -k .")}
+            trees[subtree] = {**files, **_prerequisite_files(needed[subtree], "overlays/{env}/", "kubectl apply -k .")}
         elif env is None:
             files = manifests.emit(compiled.graph, every_env)
-            trees["manifests"] = {**files, **_prerequisite_files(stack, "manifests", "{env}/", "kubectl apply -f .")}
+            trees[subtree] = {**files, **_prerequisite_files(needed[subtree], "{env}/", "kubectl apply -f .")}
         else:
             assert chosen is not None
             files = manifests.emit(compiled.graph, [(env, chosen)])
             files = {path.split("/", 1)[1]: content for path, content in files.items()}
-            trees[f"manifests/{env}"] = {**files, **_prerequisite_files(stack, f"manifests/{env}", "", "kubectl apply -f .")}
-    return trees
+            trees[subtree] = {**files, **_prerequisite_files(needed[subtree], "", "kubectl apply -f .")}
+    return trees, needed
 
 
 def _keys_at_hand(stack: Stack) -> None:
@@ -114,19 +123,30 @@ def prerequisites(stack: Stack, subtree: str) -> dict[str, tuple[Prerequisite, .
 
     A Helm chart never holds a private key; the manifests and kustomize trees hold the serving
     certificates kmc made only with `certificates.keysInOutput`."""
+    return _prerequisites_of(stack, [subtree])[subtree]
+
+
+def _prerequisites_of(stack: Stack, subtrees: Iterable[str]) -> dict[str, dict[str, tuple[Prerequisite, ...]]]:
+    """`prerequisites` of each subtree, worked out once for subtrees that hold the same (kustomize and manifests)."""
     from kmc.components.prerequisites import by_environment
     from kmc.emitters.manifests import DEFAULT_ENV
 
-    fmt, _, env = subtree.partition("/")
-    environments = [env] if env else [DEFAULT_ENV, *stack.environments]
-    keys_in_output = fmt != "helm" and stack.certificates.keys_in_output
-    return by_environment(stack, environments, keys_in_output=keys_in_output)
+    found: dict[tuple[bool, tuple[str, ...]], dict[str, tuple[Prerequisite, ...]]] = {}
+    by_subtree = {}
+    for subtree in subtrees:
+        fmt, _, env = subtree.partition("/")
+        environments = (env,) if env else (DEFAULT_ENV, *stack.environments)
+        keys_in_output = fmt != "helm" and stack.certificates.keys_in_output
+        if (keys_in_output, environments) not in found:
+            found[keys_in_output, environments] = by_environment(stack, environments, keys_in_output=keys_in_output)
+        by_subtree[subtree] = found[keys_in_output, environments]
+    return by_subtree
 
 
-def _prerequisite_files(stack: Stack, subtree: str, directory: str, apply: str) -> dict[str, bytes]:
+def _prerequisite_files(needed: Mapping[str, tuple[Prerequisite, ...]], directory: str, apply: str) -> dict[str, bytes]:
     from kmc.emitters.prerequisites_file import NAME, markdown
 
-    return {directory.format(env=env) + NAME: markdown(items, apply).encode("utf-8") for env, items in prerequisites(stack, subtree).items()}
+    return {directory.format(env=env) + NAME: markdown(items, apply).encode("utf-8") for env, items in needed.items()}
 
 
 def environment_values(stack: Stack, env: str) -> Mapping[str, Any]:
@@ -159,9 +179,9 @@ def build(
     if say is not None:
         for line in compiled.made:
             say(line)
-    trees = emit(compiled, formats, env)
+    trees, needs = emit_with_needs(compiled, formats, env)
     write_trees(out, trees)
-    needed = {subtree: _listed(prerequisites(compiled.stack, subtree)) for subtree in trees}
+    needed = {subtree: _listed(needs[subtree]) for subtree in trees}
     with contextlib.suppress(OSError):  # the lock only speeds up `--check`; without it the check compiles
         lock.write(out, lock.updated(out, path, compiled.inputs, trees, [_recorded(warning) for warning in compiled.warnings], needed))
     return BuildResult(compiled, trees, needed)
