@@ -1,6 +1,7 @@
 """The `kmc` command: parses options, calls the pipeline, maps errors to exit codes.
 
-Exit codes: 0 ok; 1 invalid stack or build error; 2 usage; 3 unexpected (a bug); 130 interrupted.
+Exit codes: 0 ok; 1 invalid stack or build error; 2 usage; 3 unexpected (a bug); 130 interrupted;
+141 the reader of standard output went away (`kmc ... | head`), quietly.
 Heavy modules are imported inside the commands that need them: start-up time is user time.
 """
 
@@ -19,7 +20,27 @@ from kmc.errors import KmcError
 FORMAT_CHOICES = ("manifests", "helm", "kustomize", "all")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class ReaderGone(Exception):
+    """Standard output's reader went away; carried past click, which would exit 1 on a BrokenPipeError."""
+
+
+class _Group(click.Group):
+    """The kmc group: a BrokenPipeError anywhere (help text included) reaches `main` as ReaderGone."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError as err:
+            raise ReaderGone from err
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as err:
+            raise ReaderGone from err
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="kmc", message="%(prog)s %(version)s")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems (no summary line, no warnings).")
 @click.option("-v", "--verbose", is_flag=True, help="Say more: each subtree written or checked.")
@@ -303,10 +324,13 @@ cli.add_command(certs.certs)
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI and turn every outcome into an exit code."""
-    from kmc.commands.output import failure
+    from kmc.commands.output import failure, reader_gone
 
     try:
         cli.main(args=argv, prog_name="kmc", standalone_mode=False)
+        sys.stdout.flush()
+    except (ReaderGone, BrokenPipeError):
+        sys.exit(reader_gone())
     except click.exceptions.Abort:
         click.echo("kmc: interrupted", err=True)
         sys.exit(130)

@@ -63,6 +63,8 @@ def _leave(code: int) -> NoReturn:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except OSError:  # a reader that went away (`kmc build ... | head`): Python's own exit gives 120
-        code = code or 120
+    except OSError:  # a reader that went away (`kmc validate ... | head`)
+        from kmc.commands.output import reader_gone
+
+        code = reader_gone()
     os._exit(code)

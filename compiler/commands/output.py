@@ -1,7 +1,8 @@
 """How every command speaks: status lines, diagnostics, and errors mapped to exit codes.
 
 Exit codes: 0 ok; 1 invalid stack or build error; 2 usage; 3 unexpected (a bug in kmc, with its
-traceback and "please report"); 130 interrupted.
+traceback and "please report"); 130 interrupted; 141 the reader of standard output went away
+(`kmc ... | head`), quietly, as a shell reports a tool that SIGPIPE ended.
 """
 
 from __future__ import annotations
@@ -35,8 +36,29 @@ def problems(text: str) -> None:
     report.show(text)
 
 
+# 128 + SIGPIPE: the status a shell gives `cat` when its reader goes away. kmc does not let SIGPIPE
+# kill it (Python ignores the signal, and `kmc publish` talks to sockets): it exits with the same status.
+READER_GONE = 141
+
+
+def reader_gone() -> int:
+    """Stop writing to a standard output nobody reads: point it at /dev/null, so that no later flush
+    (the interpreter's own at exit) fails again, and return the exit status of a tool SIGPIPE ended."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test's capture)
+        pass
+    return READER_GONE
+
+
 def failure(err: BaseException) -> int:
     """Report an error that ended a command; its exit code (3 and a traceback for a bug in kmc)."""
+    if isinstance(err, BrokenPipeError):
+        return reader_gone()
     if isinstance(err, StackInvalid):
         from kmc.commands import report
 
