@@ -11,7 +11,7 @@ from typing import Any
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.read.document import Document, JsonPath
 from kmc.resources import schema_path
-from kmc.schema_refs import properties, resolve
+from kmc.schema_refs import properties
 
 STACK_VERSION = 1
 
@@ -74,7 +74,10 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
     keyword = error.validator
     subschema = error.schema
     value = error.instance
-    if keyword in ("additionalProperties", "unevaluatedProperties"):
+    if "propertyNames" in error.absolute_schema_path and isinstance(value, str) and keyword not in ("$ref", "allOf"):
+        # jsonschema checks a key against propertyNames as the key's own instance, at its mapping's path.
+        yield doc.diagnostic((*path, value), f"{value!r} is not allowed as a key here", _name_hint(value, subschema), key=True)
+    elif keyword in ("additionalProperties", "unevaluatedProperties"):
         allowed = sorted(properties(root, subschema))
         for key in sorted(set(value) - set(allowed)):
             yield doc.diagnostic((*path, key), f"unknown key {key!r}", _did_you_mean(key, allowed), key=True)
@@ -91,9 +94,7 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
             if isinstance(value, dict) and key not in value:
                 yield doc.diagnostic(path, f"missing required key {key!r}", f"add `{key}:` here")
     elif keyword == "pattern":
-        yield doc.diagnostic(path, f"{value!r} is not of the expected form", subschema.get("description", f"must match {error.validator_value}"))
-    elif keyword == "propertyNames":
-        yield from _bad_key(doc, root, error, path)
+        yield doc.diagnostic(path, f"{value!r} is not of the expected form", _form_hint(subschema))
     elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         relation = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}[keyword]
         yield doc.diagnostic(path, f"{value!r} is out of range: must be {relation} {error.validator_value}")
@@ -107,14 +108,26 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
         yield doc.diagnostic(path, error.message)
 
 
-def _bad_key(doc: Document, root: Mapping[str, Any], error: Any, path: JsonPath) -> Iterator[Diagnostic]:
-    names = error.validator_value
-    for key in sorted(error.instance):
-        if isinstance(names, dict) and "$ref" in names:
-            names = resolve(root, names["$ref"])
-        pattern = names.get("pattern") if isinstance(names, dict) else None
-        if pattern and not re.search(pattern, key):
-            yield doc.diagnostic((*path, key), f"{key!r} is not allowed as a name here", names.get("description", f"names must match {pattern}"), key=True)
+def _form_hint(subschema: Mapping[str, Any]) -> str:
+    """What a value of `subschema` looks like: its description and an example, never a bare regex."""
+    examples = subschema.get("examples") or ()
+    example = f"for example {examples[0]}" if examples and isinstance(examples[0], str) else ""
+    text = str(subschema.get("description", "")).rstrip().rstrip(".")
+    if not text:
+        return example or f"must match the regular expression {subschema.get('pattern', '')}"
+    return f"{text}; {example}" if example else f"{text}."
+
+
+def _name_hint(key: str, names: Mapping[str, Any]) -> str:
+    """What a key must look like, and the nearest allowed spelling of `key` when there is one."""
+    pattern = names.get("pattern")
+    hint = _form_hint(names)
+    if pattern:
+        lowered = key.lower()
+        for candidate in (lowered, re.sub(r"[^a-z0-9-]+", "-", lowered).strip("-"), re.sub(r"[^A-Za-z0-9_.-]+", "-", key).strip("-")):
+            if candidate and candidate != key and re.search(pattern, candidate):
+                return f"did you mean {candidate!r}? {hint}"
+    return hint
 
 
 def _did_you_mean(word: str, options: list[str], noun: str = "keys") -> str:
