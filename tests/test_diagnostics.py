@@ -65,3 +65,33 @@ def test_a_bad_key_is_reported_at_itself_with_a_human_hint(tmp_path: Path, body:
     assert found.hint.startswith(hint), found.hint
     assert "for example" in found.hint
     assert "(?!" not in found.hint and "^" not in found.hint  # never a raw regular expression
+
+
+STACK_WIDE = [
+    pytest.param("environments:\n  dev:\n    namespace: other\n", "$.environments.dev.namespace", "namespace", id="namespace"),
+    pytest.param(
+        "environments:\n  dev:\n    prometheus:\n      scrapeInterval: 10s\n",
+        "$.environments.dev.prometheus.scrapeInterval",
+        "prometheus.scrapeInterval",
+        id="scrape-interval",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "path", "key"), STACK_WIDE)
+def test_a_compile_time_key_in_an_environment_says_it_cannot_vary(tmp_path: Path, body: str, path: str, key: str) -> None:
+    found = at(problems(tmp_path, body), path)
+    assert found.message == f"`{key}` cannot vary per environment"
+    assert f"set it once at `{key}` in the stack's top level" in found.hint
+
+
+def test_an_environment_cannot_remove_a_key(tmp_path: Path) -> None:
+    body = "prometheus:\n  storage: {size: 10Gi}\nenvironments:\n  dev:\n    prometheus:\n      storage: null\n"
+    found = at(problems(tmp_path, body), "$.environments.dev.prometheus.storage")
+    assert found.message == "an environment cannot remove `prometheus.storage`"
+    assert "set or remove it in the stack's top level" in found.hint
+
+
+def test_an_unknown_key_in_an_environment_is_still_unknown(tmp_path: Path) -> None:
+    found = at(problems(tmp_path, "environments:\n  dev:\n    prometheus:\n      retension: 2d\n"), "$.environments.dev.prometheus.retension")
+    assert (found.message, found.hint) == ("unknown key 'retension'", "did you mean 'retention'?")

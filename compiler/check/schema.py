@@ -80,7 +80,25 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
     elif keyword in ("additionalProperties", "unevaluatedProperties"):
         allowed = sorted(properties(root, subschema))
         for key in sorted(set(value) - set(allowed)):
-            yield doc.diagnostic((*path, key), f"unknown key {key!r}", _did_you_mean(key, allowed), key=True)
+            stack_wide = _stack_wide_key(root, path, key)
+            if stack_wide:
+                yield doc.diagnostic(
+                    (*path, key),
+                    f"`{stack_wide}` cannot vary per environment",
+                    f"it is compiled into the objects of every environment: set it once at `{stack_wide}` in the stack's top level;"
+                    " an environment overrides only deploy-time parameters (`kmc explain` says which keys are)",
+                    key=True,
+                )
+            else:
+                yield doc.diagnostic((*path, key), f"unknown key {key!r}", _did_you_mean(key, allowed), key=True)
+    elif keyword == "type" and value is None and len(path) > 2 and path[0] == "environments":
+        where = ".".join(str(part) for part in path[2:])
+        yield doc.diagnostic(
+            path,
+            f"an environment cannot remove `{where}`",
+            f"an environment changes values the stack sets; whether `{where}` is set at all is the same for every environment:"
+            " set or remove it in the stack's top level, or give this environment other values",
+        )
     elif keyword == "type":
         hint = _secret_hint(subschema, value) or _type_hint(doc, path, error.validator_value)
         yield doc.diagnostic(path, f"expected {_expected(error.validator_value)}, got {_describe(value)}", hint)
@@ -106,6 +124,21 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
             yield from _explain(doc, root, child)
     else:
         yield doc.diagnostic(path, error.message)
+
+
+def _stack_wide_key(root: Mapping[str, Any], path: JsonPath, key: str) -> str:
+    """`section.key` (dotted) when `path` + `key` is an environment override of a key the stack
+    accepts only at its top level (a compile-time key), else ""."""
+    if len(path) < 2 or path[0] != "environments" or any(isinstance(part, int) for part in path):
+        return ""
+    keys = [*path[2:], key]
+    node: Mapping[str, Any] = root
+    for part in keys:
+        child = properties(root, node).get(str(part))
+        if child is None:
+            return ""
+        node = child
+    return ".".join(str(part) for part in keys)
 
 
 def _form_hint(subschema: Mapping[str, Any]) -> str:
