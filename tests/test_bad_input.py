@@ -431,6 +431,23 @@ def test_init_writes_a_valid_stack_with_a_schema_modeline(tmp_path: Path) -> Non
     assert validated.returncode == 0, validated.stderr
 
 
+@pytest.mark.parametrize("directory", [".", "newdir", "a/b"])
+def test_init_suggests_a_build_that_works_and_builds_clean(tmp_path: Path, directory: str) -> None:
+    """The command `kmc init DIR` suggests writes DIR/charts-out (`--out` is relative to the working
+    directory, files the stack names to the stack), and the starter stack's first build warns of nothing."""
+    result = run_kmc("init", directory, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    suggested = re.search(r"next: kmc (.+)$", result.stderr.strip())
+    assert suggested, result.stderr
+    built = run_kmc(*suggested.group(1).split(), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "warning" not in built.stderr, built.stderr
+    assert (tmp_path / directory / "charts-out" / "manifests" / "default").is_dir()
+    expected = ["charts-out", "stack.schema.json", "stack.yaml"] if directory == "." else [Path(directory).parts[0]]
+    assert sorted(path.name for path in tmp_path.iterdir()) == expected  # nothing lands beside DIR
+
+
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     mine = "# my stack\nversion: 1\n"
     (tmp_path / "stack.yaml").write_text(mine, encoding="utf-8")

@@ -98,7 +98,8 @@ def _output() -> Any:
     type=click.Path(path_type=Path),
     default=Path("charts-out"),
     show_default=True,
-    help="Output directory; kmc replaces only the subdirectories it builds.",
+    help="Output directory, relative to the working directory (files the stack names, and its state directory, are "
+    "relative to STACK's directory); kmc replaces only the subdirectories it builds.",
 )
 @click.option(
     "--env", metavar="NAME", help="Build only this environment's manifests (`default` is the stack without overrides). Without it, every environment is built."
@@ -257,7 +258,9 @@ def init(directory: Path, force: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text((data_dir("library") / "starter-stack.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     (directory / "stack.schema.json").write_text(schema_path().read_text(encoding="utf-8"), encoding="utf-8")
-    click.echo(f"wrote {target} and {directory / 'stack.schema.json'}; next: kmc build {target}", err=True)
+    # --out is relative to the working directory (files the stack names are relative to the stack).
+    out = "" if directory == Path(".") else f" --out {directory / 'charts-out'}"
+    click.echo(f"wrote {target} and {directory / 'stack.schema.json'}; next: kmc build {target}{out}", err=True)
 
 
 @cli.command()
