@@ -95,3 +95,79 @@ def test_an_environment_cannot_remove_a_key(tmp_path: Path) -> None:
 def test_an_unknown_key_in_an_environment_is_still_unknown(tmp_path: Path) -> None:
     found = at(problems(tmp_path, "environments:\n  dev:\n    prometheus:\n      retension: 2d\n"), "$.environments.dev.prometheus.retension")
     assert (found.message, found.hint) == ("unknown key 'retension'", "did you mean 'retention'?")
+
+
+BOTH_PHASES = """\
+prometheus:
+  replicas: two
+scrape:
+  pods: yes please
+rules:
+  overrides:
+    NoSuchAlert: {severity: critical}
+alertmanager:
+  enabled: true
+  route: {receiver: nobody}
+  receivers:
+    - name: team
+      webhookConfigs:
+        - url: {secretName: am, key: url}
+environments:
+  default:
+    prometheus: {retention: 2d}
+"""
+
+
+def test_schema_and_semantic_problems_come_in_one_run(tmp_path: Path) -> None:
+    found = {(d.path, d.message) for d in problems(tmp_path, BOTH_PHASES)}
+    assert found == {
+        ("$.prometheus.replicas", "expected an integer, got a string ('two')"),
+        ("$.scrape.pods", "expected a boolean (true or false), got a string ('yes please')"),
+        ("$.rules.overrides.NoSuchAlert", "no alert 'NoSuchAlert' in kmc's rule packs"),
+        ("$.alertmanager.route.receiver", "no receiver named 'nobody'"),
+        ("$.environments.default", "the environment name 'default' is reserved"),
+    }
+
+
+def test_a_check_whose_input_the_schema_refused_is_skipped(tmp_path: Path) -> None:
+    """Cutting the refused `type` would leave ClusterIP (the default) beside a node port: the check
+    that would then complain reads a value the user did not write, so it says nothing."""
+    body = "prometheus:\n  service: {type: NodPort, nodePort: 30090}\nrules:\n  disabled: [NoSuchAlert]\n"
+    found = {(d.path, d.message) for d in problems(tmp_path, body)}
+    assert found == {
+        ("$.prometheus.service.type", "'NodPort' is not one of the allowed values"),
+        ("$.rules.disabled[0]", "no alert 'NoSuchAlert' in kmc's rule packs"),
+    }
+
+
+def test_a_checks_input_in_another_section_is_respected(tmp_path: Path) -> None:
+    """An HPA's metric is checked against what the adapter exposes: with an adapter metric refused
+    (its whole list cut), no HPA metric is claimed missing; the unrelated rules check still runs."""
+    body = """\
+    prometheusAdapter:
+      enabled: true
+      customMetrics:
+        - {name: http_requests_per_second, series: http_requests_total, bogus: 1}
+    autoscaling:
+      - name: web
+        namespace: shop
+        target: {kind: Deployment, name: web}
+        maxReplicas: 10
+        metrics:
+          - {pods: http_requests_per_second, averageValue: "10"}
+    rules:
+      disabled: [NoSuchAlert]
+    """
+    found = {(d.path, d.message) for d in problems(tmp_path, body)}
+    assert found == {
+        ("$.prometheusAdapter.customMetrics[0].bogus", "unknown key 'bogus'"),
+        ("$.rules.disabled[0]", "no alert 'NoSuchAlert' in kmc's rule packs"),
+    }
+
+
+@pytest.mark.parametrize("where", ["prometheus", "grafana", "alertmanager"])
+def test_a_node_port_outside_the_range_is_a_schema_error(tmp_path: Path, where: str) -> None:
+    enabled = "" if where == "prometheus" else "  enabled: true\n"
+    found = at(problems(tmp_path, f"{where}:\n{enabled}  service: {{type: NodePort, nodePort: 80}}\n"), f"$.{where}.service.nodePort")
+    assert found.message == "80 is out of range: must be at least 30000"
+    assert "30000-32767" in found.hint

@@ -13,8 +13,6 @@ from kmc.components.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID, Problem
 from kmc.model import Stack
 from kmc.read.document import JsonPath
 
-NODE_PORTS = range(30000, 32768)
-
 
 def check(stack: Stack) -> Iterator[Problem]:
     yield from _services(stack)
@@ -63,11 +61,6 @@ def _services(stack: Stack) -> Iterator[Problem]:
         prometheus = values["prometheus"]["service"]
         if service["type"] != "NodePort":
             problem = (f"nodePort is set but the service type is {service['type']}{suffix}", "set `type: NodePort`, or remove nodePort")
-        elif node_port not in NODE_PORTS:
-            problem = (
-                f"node port {node_port} is outside the NodePort range 30000-32767",
-                "Kubernetes allocates node ports from --service-node-port-range (default 30000-32767)",
-            )
         elif prometheus["type"] == "NodePort" and prometheus.get("nodePort") == node_port:
             problem = (f"node port {node_port} is Prometheus' too{suffix}", "two Services cannot share a node port: choose another one for Grafana")
         else:

@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kmc.check.semantic import NODE_PORTS
 from kmc.components import rule_packs
 from kmc.model import Stack
 from kmc.read.document import JsonPath
@@ -198,8 +197,6 @@ def _node_port(stack: Stack) -> Iterator[Problem]:
         clash = sorted({"prometheus": "Prometheus'", "grafana": "Grafana's"}[other] for other, port in taken.items() if port == node_port)
         if service["type"] != "NodePort":
             problem = (f"nodePort is set but the service type is {service['type']}{suffix}", "set `type: NodePort`, or remove nodePort")
-        elif node_port not in NODE_PORTS:
-            problem = (f"node port {node_port} is outside the NodePort range 30000-32767", "Kubernetes allocates node ports from --service-node-port-range")
         elif clash:
             problem = (f"node port {node_port} is {clash[0]} too{suffix}", "two Services cannot share a node port: choose another one for Alertmanager")
         else:

@@ -115,7 +115,8 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
         yield doc.diagnostic(path, f"{value!r} is not of the expected form", _form_hint(subschema))
     elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         relation = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}[keyword]
-        yield doc.diagnostic(path, f"{value!r} is out of range: must be {relation} {error.validator_value}")
+        described = str(subschema.get("description", ""))
+        yield doc.diagnostic(path, f"{value!r} is out of range: must be {relation} {error.validator_value}", described if len(described) <= 240 else "")
     elif keyword in ("minLength", "maxLength"):
         relation = "at least" if keyword == "minLength" else "at most"
         yield doc.diagnostic(path, f"must be {relation} {error.validator_value} characters long (is {len(value)})")

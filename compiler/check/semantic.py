@@ -20,7 +20,6 @@ from kmc.read.document import Document, JsonPath
 from kmc.record import replace
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-NODE_PORTS = range(30000, 32768)
 MIN_KUBERNETES = 25
 RESERVED_ENVIRONMENTS = ("default",)
 _RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\\[1-9]")
@@ -225,13 +224,6 @@ def _environments(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
                     where,
                     f"nodePort is set but the service type is {service['type']}" + (f" in environment {env!r}" if env else ""),
                     "set `type: NodePort`, or remove nodePort",
-                    False,
-                )
-            elif node_port not in NODE_PORTS:
-                yield (
-                    where,
-                    f"node port {node_port} is outside the NodePort range 30000-32767",
-                    "Kubernetes allocates node ports from --service-node-port-range (default 30000-32767)",
                     False,
                 )
         if env and _has(written, "prometheus", "storage") and not stack.prometheus.storage:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from kmc.check import certificates as api_certificates
 from kmc.check import grafana as grafana_checks
-from kmc.check import grafana_settings, rules, schema, schema_gate, semantic
+from kmc.check import grafana_settings, partial, rules, schema, schema_gate, semantic
 from kmc.components import dashboards, grafana, kube, rule_packs
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.model import Stack
@@ -35,18 +35,14 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
 
     Grafana dashboard files and certificate files the stack names are read relative to
     `stack_dir`; `certificates` says whether the API servers' certificates may be made (see
-    kmc.check.certificates).
+    kmc.check.certificates). A stack the schema refuses still gets the semantic checks of the
+    part that passes it (kmc.check.partial), so every phase's problems come in one run.
     """
-    stack = model(doc)
-    problems = semantic.check(doc, stack)
-    problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
-    problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in grafana_settings.problems(stack)]
-    packs = rule_packs.library()
-    problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in rules.check(stack, packs)]
-    stack = rule_packs.vendor(stack, packs)
-    if stack.enabled_somewhere("grafana.enabled"):
-        stack, found = dashboards.vendor(stack, stack_dir)
-        problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
+    try:
+        stack = model(doc)
+    except StackInvalid as refused:
+        raise StackInvalid([*refused.diagnostics, *_semantic_beside_schema(doc, stack_dir)]) from None
+    stack, problems = _semantic(doc, stack, stack_dir)
     if not problems:
         stack, found = api_certificates.load(stack, stack_dir, certificates, state_base)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
@@ -56,3 +52,30 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
     closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
     warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
     return stack, warnings
+
+
+def _semantic(doc: Document, stack: Stack, stack_dir: Path) -> tuple[Stack, list[Diagnostic]]:
+    """Every semantic problem of the schema-valid `doc`, and its model with rules and dashboards vendored."""
+    problems = semantic.check(doc, stack)
+    problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
+    problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in grafana_settings.problems(stack)]
+    packs = rule_packs.library()
+    problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in rules.check(stack, packs)]
+    stack = rule_packs.vendor(stack, packs)
+    if stack.enabled_somewhere("grafana.enabled"):
+        stack, found = dashboards.vendor(stack, stack_dir)
+        problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
+    return stack, problems
+
+
+def _semantic_beside_schema(doc: Document, stack_dir: Path) -> list[Diagnostic]:
+    """The semantic problems of the part of `doc` that passes the schema, where what the schema
+    refused cannot have caused them (kmc.check.partial)."""
+    if not isinstance(doc.data, dict) or "version" not in doc.data:
+        return []
+    passing = partial.passing_part(schema.load_schema(), doc.data)
+    if passing is None or not passing.cut:
+        return []
+    stack = Stack.from_data(schema.load_schema(), passing.data)
+    _, found = _semantic(replace(doc, data=passing.data), stack, stack_dir)
+    return [problem for problem in found if passing.trusted(problem.path)]
