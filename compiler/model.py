@@ -149,10 +149,10 @@ class Cluster:
 
 @record
 class Chart:
-    """Chart.yaml metadata; `version` None means kmc's own version."""
+    """Chart.yaml metadata."""
 
     name: str
-    version: str | None
+    version: str
     app_version: str | None
     description: str
     sources: tuple[str, ...]
@@ -485,7 +485,7 @@ class Stack:
             cluster=Cluster(cluster["name"], cluster["domain"], cluster["kubernetesVersion"], cluster["platform"]),
             namespace=data["namespace"],
             create_namespace=data["createNamespace"],
-            chart=Chart(chart["name"], chart.get("version"), chart.get("appVersion"), chart["description"], tuple(chart["sources"])),
+            chart=Chart(chart["name"], chart["version"], chart.get("appVersion"), chart["description"], tuple(chart["sources"])),
             prometheus=Prometheus(
                 storage="storage" in prom,
                 scrape_interval=prom["scrapeInterval"],

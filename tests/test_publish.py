@@ -153,3 +153,48 @@ def test_registry_down_is_one_clear_line() -> None:
 def test_package_of_a_directory_without_chart_is_an_error(tmp_path: Path) -> None:
     result = kmc("package", tmp_path)
     assert result.returncode == 1 and "no Chart.yaml" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_published_version_is_never_replaced_with_other_content(tmp_path: Path) -> None:
+    changed = tmp_path / "changed"
+    shutil.copytree(CHART, changed)
+    (changed / "values.yaml").write_text((changed / "values.yaml").read_text() + "# another chart under the same version\n")
+    with running_registry(tmp_path / "registry") as host:
+        target = f"oci://{host}/charts"
+        first = kmc("publish", CHART, target, "--plain-http")
+        assert first.returncode == 0, first.stderr
+
+        refused = kmc("publish", changed, target, "--plain-http")
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr.startswith(f"kmc: error: {host}/charts/monitoring-full:1.2.3-rc.1_build.7 is already published with other content")
+        assert "raise `chart.version` in the stack" in refused.stderr and "--force" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+
+        same = kmc("publish", CHART, target, "--plain-http")  # the same chart again: nothing to do
+        assert same.returncode == 0, same.stderr
+        assert same.stdout == first.stdout
+        assert "already holds this chart; nothing was sent" in same.stderr
+
+        forced = kmc("publish", changed, target, "--plain-http", "--force")
+        assert forced.returncode == 0, forced.stderr
+        assert forced.stdout != first.stdout
+        pulled = tmp_path / "pulled"
+        pulled.mkdir()
+        helm(sorted(HELMS)[0], "pull", f"{target}/monitoring-full", "--version", "1.2.3-rc.1+build.7", "--plain-http", "-d", pulled)
+        assert kmc("package", changed, "-d", tmp_path / "dist").returncode == 0
+        assert (pulled / PACKAGE).read_bytes() == (tmp_path / "dist" / PACKAGE).read_bytes()
+
+
+def test_the_chart_version_is_the_stacks_not_kmcs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stack without `chart.version` gets 0.1.0, whatever kmc's own version is."""
+    import yaml
+
+    from kmc import pipeline
+    from kmc.emitters import helm as helm_emitter
+
+    monkeypatch.setattr(helm_emitter, "__version__", "9.8.7")
+    (tmp_path / "stack.yaml").write_text('version: 1\ncluster: {name: demo, kubernetesVersion: "1.33"}\n')
+    compiled = pipeline.compile_stack(tmp_path / "stack.yaml")
+    chart = yaml.safe_load(pipeline.emit(compiled, ("helm",), None)["helm"]["kmc-monitoring/Chart.yaml"])
+    assert (chart["version"], chart["appVersion"]) == ("0.1.0", "0.1.0")

@@ -295,11 +295,14 @@ def package(chart_dir: Path, dist: Path) -> None:
 @click.option("--plain-http", is_flag=True, help="Talk HTTP, not HTTPS (a registry on loopback or in a lab).")
 @click.option("--username", help="Registry user; the password is read from stdin (--password-stdin).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def publish(source: Path, reference: str, plain_http: bool, username: str | None, password_stdin: bool) -> None:
+@click.option("--force", is_flag=True, help="Replace a chart already published under this version with other content.")
+def publish(source: Path, reference: str, plain_http: bool, username: str | None, password_stdin: bool, force: bool) -> None:
     """Push a chart (a directory or a .tgz) to an OCI registry, as `helm push` lays it out.
 
     The chart lands at REPOSITORY/<chart name>:<chart version>; the manifest digest is printed.
-    The same chart always gives the same digest. Credentials: --username with --password-stdin,
+    The same chart always gives the same digest. A version is published once: when the registry
+    already holds other content under it, kmc refuses (raise `chart.version` in the stack, or
+    pass --force); the same chart again is a no-op. Credentials: --username with --password-stdin,
     else the registry's entry in Docker's config.json (`helm registry login` writes it).
     Install it with: helm install NAME oci://HOST/REPOSITORY/<chart name> --version <version>
     -n NAMESPACE --create-namespace (the chart leaves the Namespace to Helm by default).
@@ -318,8 +321,10 @@ def publish(source: Path, reference: str, plain_http: bool, username: str | None
         credentials = oci.Credentials(username, password)
     else:
         credentials = oci.docker_credentials(target.host)
-    digest = oci.publish(built, target, plain_http, credentials)
-    click.echo(f"{target}@{digest}")
+    outcome = oci.publish(built, target, plain_http, credentials, force=force)
+    if not outcome.pushed:
+        click.echo(f"kmc: {target} already holds this chart; nothing was sent", err=True)
+    click.echo(f"{target}@{outcome.digest}")
 
 
 cli.add_command(certs.certs)

@@ -374,7 +374,9 @@ def _helpers(chart: str) -> str:
 
 
 def chart_version(stack: Stack) -> str:
-    return stack.chart.version or __version__
+    """The stack's chart version (`chart.version`; its default is the schema's, not kmc's version:
+    the chart is the stack's, and a new kmc release must not republish it)."""
+    return stack.chart.version
 
 
 def _chart_yaml(stack: Stack, used: frozenset[str]) -> str:

@@ -5,6 +5,9 @@ the one layer is the .tgz. The tag is the chart version (`+` written `_`, as Hel
 repository is `<path of the reference>/<chart name>`. Nothing time-dependent goes in, so the same
 package always has the same manifest digest.
 
+A chart version is published once: kmc first GETs the tag's manifest, and refuses (without --force)
+to replace a chart package other than its own; the same package again sends nothing.
+
 The registry protocol is the OCI distribution API over HTTP(S) (urllib): HEAD a blob, else POST +
 PUT it; PUT the manifest. Authentication: none, Basic, or the Bearer token flow a 401 asks for.
 """
@@ -117,22 +120,28 @@ class Registry:
         self.authorization: str | None = None
 
     def request(self, method: str, url: str, body: bytes | None = None, headers: Mapping[str, str] | None = None, retry: bool = True) -> tuple[int, Any]:
+        status, response_headers, _ = self.exchange(method, url, body, headers, retry)
+        return status, response_headers
+
+    def exchange(
+        self, method: str, url: str, body: bytes | None = None, headers: Mapping[str, str] | None = None, retry: bool = True
+    ) -> tuple[int, Any, bytes]:
+        """(status, headers, body) of one request; a 404 of a HEAD or GET is an answer, not an error."""
         full = url if url.startswith(("http://", "https://")) else self.base + url
         request = urllib.request.Request(full, data=body, method=method, headers=dict(headers or {}))
         if self.authorization:
             request.add_header("Authorization", self.authorization)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                response.read()
-                return response.status, response.headers
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as err:
             if err.code == 401 and retry:
                 self._authenticate(err.headers.get("WWW-Authenticate", ""))
-                return self.request(method, url, body, headers, retry=False)
+                return self.exchange(method, url, body, headers, retry=False)
             if err.code == 401:
                 raise KmcError(f"{self.host}: the registry refused the credentials ({method} {urllib.parse.urlsplit(full).path}: 401 Unauthorized)") from None
-            if err.code == 404 and method == "HEAD":
-                return 404, err.headers
+            if err.code == 404 and method in ("HEAD", "GET"):
+                return 404, err.headers, b""
             detail = _registry_error(err)
             raise KmcError(f"{self.host}: {method} {urllib.parse.urlsplit(full).path} failed: {err.code} {err.reason}{detail}") from None
         except urllib.error.URLError as err:
@@ -186,6 +195,21 @@ class Registry:
             raise KmcError(f"{self.host}: the registry stored the manifest as {digest}, not {_digest(document)}")
         return str(digest)
 
+    def published(self, reference: Reference) -> tuple[str, str | None] | None:
+        """(manifest digest, chart layer digest) of what `reference`'s tag holds now, or None when
+        the tag is free. The layer is the chart package itself: however it was pushed (kmc, helm
+        push), the same .tgz is the same chart."""
+        accept = ", ".join((MANIFEST_MEDIA_TYPE, "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.v2+json"))
+        status, headers, body = self.exchange("GET", f"/v2/{reference.repository}/manifests/{reference.tag}", headers={"Accept": accept})
+        if status == 404:
+            return None
+        try:
+            layers = json.loads(body).get("layers", [])
+        except (ValueError, AttributeError):
+            layers = []
+        chart = next((layer.get("digest") for layer in layers if isinstance(layer, dict) and layer.get("mediaType") == CHART_MEDIA_TYPE), None)
+        return str(headers.get("Docker-Content-Digest") or _digest(body)), chart
+
 
 def _registry_error(err: urllib.error.HTTPError) -> str:
     try:
@@ -195,10 +219,32 @@ def _registry_error(err: urllib.error.HTTPError) -> str:
         return ""
 
 
-def publish(package: Package, reference: Reference, plain_http: bool, credentials: Credentials | None) -> str:
-    """Push `package` to `reference`; the manifest digest."""
+class Published(KmcError):
+    """The chart version is already published with other content."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    digest: str  # the manifest digest the tag holds after publishing
+    pushed: bool  # False: the tag already held this chart, nothing was sent
+
+
+def publish(package: Package, reference: Reference, plain_http: bool, credentials: Credentials | None, force: bool = False) -> Outcome:
+    """Push `package` to `reference`. A version is published once: when the tag already holds
+    another chart, Published unless `force`; when it holds this one, nothing is sent."""
     config, document = manifest(package)
     registry = Registry(reference.host, plain_http, credentials)
+    existing = registry.published(reference)
+    if existing is not None:
+        digest, chart = existing
+        if chart == _digest(package.content):
+            return Outcome(digest, pushed=False)
+        if not force:
+            raise Published(
+                f"{reference} is already published with other content ({digest}); a chart version is published once, "
+                f"so that everyone who installs {package.name} {package.version} gets the same chart: raise `chart.version` in the stack "
+                "and build again, or pass --force to replace it"
+            )
     registry.push_blob(reference.repository, config)
     registry.push_blob(reference.repository, package.content)
-    return registry.push_manifest(reference, document)
+    return Outcome(registry.push_manifest(reference, document), pushed=True)
