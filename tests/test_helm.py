@@ -104,6 +104,45 @@ def test_values_schema_rejects_through_real_helm(helm_name: str, option: list[st
     assert "schema" in result.stderr.lower() and complaint in result.stderr, result.stderr
 
 
+@pytest.fixture(scope="module")
+def full_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """golden/full's chart as this kmc builds it (not the committed golden output)."""
+    from kmc import pipeline
+
+    work = tmp_path_factory.mktemp("full")
+    compiled = pipeline.compile_stack(ROOT / "golden/full/stack.yaml", certificates="files")
+    for path, content in pipeline.emit(compiled, ("helm",), None)["helm"].items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_bytes(content)
+    return work / "monitoring-full"
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+@pytest.mark.parametrize(
+    ("option", "complaint"),
+    [
+        # values.schema.json: the node-port range, and the bound the stack's highAvailability puts on replicas
+        (["--set", "prometheus.service.nodePort=80"], "/prometheus/service/nodePort': minimum: got 80, want 30"),
+        (["--set", "metricsServer.replicas=1"], "/metricsServer/replicas': minimum: got 1, want 2"),
+        # templates/values-checks.yaml: what needs two values at once
+        (["--set", "grafana.service.nodePort=30093"], "alertmanager.service.nodePort 30093 is Grafana's node port too"),
+        (["--set", "alertmanager.service.nodePort=30090"], "alertmanager.service.nodePort 30090 is Prometheus' node port too"),
+        (["--set", "grafana.service.type=ClusterIP"], "grafana.service.nodePort 30300 is set, but grafana.service.type is ClusterIP"),
+    ],
+)
+def test_chart_refuses_what_kmc_refuses_in_a_stack(full_chart: Path, helm_name: str, option: list[str], complaint: str) -> None:
+    result = helm(helm_name, "template", "r", full_chart, *option, check=False)
+    assert result.returncode != 0, f"{option} was accepted"
+    assert complaint in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_value_checks_pass_every_environment(full_chart: Path, helm_name: str) -> None:
+    for values in [[], *(["-f", path] for path in sorted(full_chart.glob("values-*.yaml")))]:
+        helm(helm_name, "template", "r", full_chart, *values)
+    helm(helm_name, "template", "r", full_chart, "--set", "grafana.enabled=false,alertmanager.service.nodePort=30300")  # Grafana's port is free then
+
+
 def test_values_schema_is_cut_from_the_stack_schema() -> None:
     """Every value the chart reads is described by the same fragment as in stack.yaml."""
     stack_schema = json.loads((ROOT / "schema/stack.schema.json").read_text())

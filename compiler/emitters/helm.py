@@ -44,7 +44,7 @@ from typing import Any
 
 from kmc import __version__, schema_refs
 from kmc.components import prerequisites
-from kmc.emitters import helm_texts
+from kmc.emitters import helm_checks, helm_texts
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, Text, dynamic_nodes, lookup
 from kmc.model import Stack
@@ -70,6 +70,7 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
     defaults = _prune(stack.values(None), used)
     namespace = _namespace(graph)
     schema_json = values_schema(schema, used, defaults, chart)
+    helm_checks.bounds(schema_json, stack, used)
     values = _values_yaml(defaults, schema)
     if namespace is not None:
         assert "namespace" not in schema_json["properties"], "a stack parameter section would shadow the chart's namespace value"
@@ -84,6 +85,9 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
         "templates/NOTES.txt": _notes(graph, stack),
         "README.md": _readme(stack, schema, defaults, used, namespace),
     }
+    checks = helm_checks.template(used)
+    if checks is not None:
+        files[helm_checks.NAME] = checks
     for env in stack.environments:
         overrides = _prune(stack.environments[env], used)
         header = f"# Values of the stack's `{env}` environment: helm install ... -f values-{env}.yaml\n"
