@@ -79,7 +79,26 @@ def test_against_a_directory_of_manifests(repo: Path, tmp_path: Path) -> None:
 def test_bad_revision_is_one_line_and_exit_1(repo: Path) -> None:
     result = kmc("diff", "stack.yaml", "--rev", "no-such-rev", cwd=repo / "stacks")
     assert result.returncode == 1
-    assert result.stderr.startswith("kmc: error: git archive --format=tar no-such-rev:stacks/") and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("kmc: error: git knows no revision 'no-such-rev': ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_outside_a_git_repository_says_so_and_names_the_way_out(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "golden/minimal/stack.yaml", tmp_path / "stack.yaml")
+    result = kmc("diff", "stack.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "kmc: error: stack.yaml is not in a git repository, so there is no committed stack to compare with: "
+        "compare with --against DIR (a directory of manifests, or an output directory such as charts-out)\n"
+    )
+    assert "fatal" not in result.stderr
+
+
+def test_a_repository_without_commits_says_so(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "golden/minimal/stack.yaml", tmp_path / "stack.yaml")
+    git(tmp_path, "init", "-q")
+    result = kmc("diff", "stack.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("kmc: error: the repository has no commit yet: commit the stack first") and "fatal" not in result.stderr
 
 
 def test_immutable_fields_by_kind() -> None:

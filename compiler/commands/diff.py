@@ -71,8 +71,19 @@ def _objects_at(stack: Path, rev: str, env: str) -> tuple[list[Any], str]:
             raise KmcError(f"git {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
         return result.stdout
 
-    prefix = git("rev-parse", "--show-prefix").decode().strip()
+    try:
+        prefix = git("rev-parse", "--show-prefix").decode().strip()
+    except KmcError:
+        raise KmcError(
+            f"{stack} is not in a git repository, so there is no committed stack to compare with: "
+            "compare with --against DIR (a directory of manifests, or an output directory such as charts-out)"
+        ) from None
     top = Path(git("rev-parse", "--show-toplevel").decode().strip())
+    try:
+        git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=top)
+    except KmcError:
+        known = "the repository has no commit yet" if rev == "HEAD" else f"git knows no revision {rev!r}"
+        raise KmcError(f"{known}: commit the stack first, name another revision with --rev, or compare with --against DIR") from None
     archive = git("archive", "--format=tar", f"{rev}:{prefix}", cwd=top)  # the stack's directory as it was
     with tempfile.TemporaryDirectory() as temp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
