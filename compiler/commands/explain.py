@@ -80,6 +80,29 @@ def _platform_defaults(path: str) -> list[str]:
     return lines
 
 
+_ABBREVIATIONS = ("e.g", "i.e", "etc", "vs", "cf")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a description, without its full stop: it ends at a ". " outside
+    parentheses and `code`, and not after an abbreviation such as "e.g."."""
+    depth, code = 0, False
+    for index, char in enumerate(text):
+        if char == "`":
+            code = not code
+        elif not code and char in "([{":
+            depth += 1
+        elif not code and char in ")]}":
+            depth = max(0, depth - 1)
+        elif char == "." and not code and depth == 0 and text[index + 1 : index + 2] in (" ", "\n"):
+            if text[index - 1 : index] == ".":
+                return text[: index + 1]  # an ellipsis ends it, and stays
+            words = text[:index].split()
+            if not words or words[-1].lower().lstrip("(") not in _ABBREVIATIONS:
+                return text[:index]
+    return text.rstrip().rstrip(".")
+
+
 def explain(root: Schema, path: str) -> str:
     node = lookup(root, path)
     merged = schema_refs.resolved(root, node)
@@ -106,6 +129,6 @@ def explain(root: Schema, path: str) -> str:
         lines.append("  keys:")
         width = max(len(key) for key in children)
         for key, child in sorted(children.items()):
-            summary = str(child.get("description") or schema_refs.resolved(root, child).get("description") or "").split(". ")[0].rstrip(".")
+            summary = first_sentence(str(child.get("description") or schema_refs.resolved(root, child).get("description") or ""))
             lines.append(f"    {key:<{width}}  {summary}")
     return "\n".join(lines) + "\n"
