@@ -36,7 +36,7 @@ def _rules(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Probl
 
     def unknown(name: str, path: JsonPath, key: bool) -> Iterator[Problem]:
         if name not in alerts:
-            hint = _close(name, names) or "the alerts of kmc's packs are listed in library/rules; `rules.groups` holds your own"
+            hint = _close(name, names) or "docs/rules-and-alertmanager.md (Alerts) lists the alerts of kmc's packs; `rules.groups` holds your own"
             yield (path, f"no alert {name!r} in kmc's rule packs", hint, key)
         elif not stack.rules.packs.get(alerts[name][0], True):
             yield (
