@@ -171,3 +171,42 @@ def test_a_node_port_outside_the_range_is_a_schema_error(tmp_path: Path, where: 
     found = at(problems(tmp_path, f"{where}:\n{enabled}  service: {{type: NodePort, nodePort: 80}}\n"), f"$.{where}.service.nodePort")
     assert found.message == "80 is out of range: must be at least 30000"
     assert "30000-32767" in found.hint
+
+
+GRAFANA_CUSTOM = Path(__file__).resolve().parents[1] / "golden" / "grafana-custom"
+
+
+@pytest.mark.parametrize("title", ["Apps (prod)", "Équipe / Paiements", "a" * 189])
+def test_a_grafana_folder_may_have_any_title_grafana_accepts(tmp_path: Path, title: str) -> None:
+    """Grafana refuses only an empty folder title (and stores at most 189 characters)."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(GRAFANA_CUSTOM, tmp_path / "stack", ignore=shutil.ignore_patterns("out"))
+    stack = tmp_path / "stack" / "stack.yaml"
+    stack.write_text(stack.read_text(encoding="utf-8").replace("folder: Apps\n", f"folder: {json_string(title)}\n", 1), encoding="utf-8")
+    compiled = pipeline.compile_stack(stack, certificates="files")
+    files = pipeline.emit(compiled, ("manifests",), "default")["manifests/default"]
+    config = yaml.safe_load(files["04-configmap-grafana.yaml"])
+    providers = yaml.safe_load(config["data"]["dashboards.yaml"])["providers"]
+    assert title in [provider.get("folder") for provider in providers]
+
+
+def json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("title", [" Apps", "Apps "])
+def test_a_grafana_folder_title_grafana_would_refuse_says_what_is_allowed(tmp_path: Path, title: str) -> None:
+    body = f'grafana:\n  enabled: true\n  dashboards:\n    files:\n      - {{file: app.json, folder: "{title}"}}\n'
+    found = at(problems(tmp_path, body), "$.grafana.dashboards.files[0].folder")
+    assert "A Grafana folder title, as Grafana accepts one: any text of 1 to 189 characters" in found.hint
+
+
+def test_a_grafana_folder_title_longer_than_grafana_stores_is_refused(tmp_path: Path) -> None:
+    body = f'grafana:\n  enabled: true\n  dashboards:\n    files:\n      - {{file: app.json, folder: "{"a" * 190}"}}\n'
+    found = at(problems(tmp_path, body), "$.grafana.dashboards.files[0].folder")
+    assert found.message == "must be at most 189 characters long (is 190)"

@@ -63,8 +63,8 @@ def folders(boards: Sequence[Dashboard]) -> tuple[Folder, ...]:
 def folder_keys(titles: Sequence[str]) -> dict[str, str]:
     """A distinct volume-name-safe key per folder title: its slug and a digest of the exact title.
 
-    Titles may hold capitals, spaces and `_.` (schema `$defs/grafanaFolder`), which volume names
-    may not; the digest keeps `Apps` and `apps` apart, and keeps a title's key independent of the
+    Titles may hold any text (schema `$defs/grafanaFolder`: what Grafana accepts), which volume
+    names may not; the digest keeps `Apps` and `apps` apart, and keeps a title's key independent of the
     other titles. A key always holds a `-`, so none is `general`; a digest collision (never seen)
     would take a numbered suffix rather than a shared volume.
     """
