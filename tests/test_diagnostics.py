@@ -210,3 +210,20 @@ def test_a_grafana_folder_title_longer_than_grafana_stores_is_refused(tmp_path: 
     body = f'grafana:\n  enabled: true\n  dashboards:\n    files:\n      - {{file: app.json, folder: "{"a" * 190}"}}\n'
     found = at(problems(tmp_path, body), "$.grafana.dashboards.files[0].folder")
     assert found.message == "must be at most 189 characters long (is 190)"
+
+
+def test_a_stack_in_kube_system_names_its_files_once(tmp_path: Path) -> None:
+    """Role and RoleBinding files name their namespace; a name that already starts with it (the
+    stack's own prefix in kube-system) is not prefixed twice, and every object keeps a file of its own."""
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(
+        HEAD
+        + "namespace: kube-system\nmetricsServer: {enabled: true}\nprometheusAdapter:\n  enabled: true\n"
+        + "  customMetrics:\n    - {name: http_requests_per_second, series: http_requests_total}\n",
+        encoding="utf-8",
+    )
+    compiled = pipeline.compile_stack(stack, certificates="files")
+    files = [name for name in pipeline.emit(compiled, ("manifests",), "default")["manifests/default"] if name.endswith(".yaml")]
+    assert not [name for name in files if "kube-system-kube-system" in name]
+    assert "09-rolebinding-kube-system-metrics-server-auth-reader.yaml" in files
+    assert len(files) == len(compiled.graph.objects)

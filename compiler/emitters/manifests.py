@@ -26,8 +26,11 @@ def file_name(obj: Mapping[str, Any]) -> str:
     kind = str(obj["kind"])
     rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
     metadata = obj["metadata"]
-    scope = f"{metadata['namespace']}-" if kind in ("Role", "RoleBinding") else ""
-    return f"{rank:02d}-{kind.lower()}-{scope}{metadata['name']}.yaml"
+    name = str(metadata["name"])
+    # A Role's or RoleBinding's file names its namespace (kmc puts some in kube-system), unless its
+    # name already starts with it: a stack in kube-system names those `kube-system-...` itself.
+    scope = f"{metadata['namespace']}-" if kind in ("Role", "RoleBinding") and not name.startswith(f"{metadata['namespace']}-") else ""
+    return f"{rank:02d}-{kind.lower()}-{scope}{name}.yaml"
 
 
 def emit(graph: ObjectGraph, environments: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, bytes]:
