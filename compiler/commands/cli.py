@@ -161,7 +161,9 @@ def validate(stacks: tuple[Path, ...], output_format: str) -> None:
     """Check each STACK without building: schema, references, exactly-once scraping.
 
     Prints every problem as FILE:LINE:COL: error: $.json.path: message (or JSON, one document
-    per stack) and exits 1 when any stack has one.
+    per stack) and exits 1 when any stack has one. Schema and semantic problems come in one run:
+    the semantic checks run on the part of the stack the schema accepts, and a check whose input
+    the schema refused waits until that is fixed.
     """
     from kmc.commands import validate as validating
 
