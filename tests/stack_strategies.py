@@ -566,8 +566,13 @@ _SECRET_REFS = st.fixed_dictionaries({"secretName": dns_subdomains(), "key": sec
 
 
 # Grafana folder titles (schema `$defs/grafanaFolder`), with some that slug alike or nearly.
-TRICKY_FOLDERS = ("Apps", "apps", "APPS", "a.b", "a b", "a_b", "a-b", "General", "general", "Team logs", "x" * 63, "x" * 62 + "y", "9", "z_")
-grafana_folders = st.sampled_from(TRICKY_FOLDERS) | shaped(ALNUM, ALNUM + " _.-", ALNUM + "_.-", 63)
+# Any text Grafana accepts: 1 to 189 characters on one line, no space at either end.
+TRICKY_FOLDERS = (
+    *("Apps", "apps", "APPS", "a.b", "a b", "a_b", "a-b", "General", "general", "Team logs", "x" * 63, "x" * 62 + "y", "9", "z_"),
+    *("Apps (prod)", "Équipe / Paiements", "日本", "a: b", "#1", "'quoted'", '"q"', "x" * 189, "-", "{{ x }}"),
+)
+FOLDER_TEXT = ALNUM + " _.-()/:#'\"{}[]&*!%@éÉ日"
+grafana_folders = st.sampled_from(TRICKY_FOLDERS) | shaped(FOLDER_TEXT.replace(" ", ""), FOLDER_TEXT, FOLDER_TEXT.replace(" ", ""), 189)
 
 
 @st.composite
