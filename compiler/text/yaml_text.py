@@ -11,25 +11,25 @@ generated values and on every golden file.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kmc.ir import Switch, Text, sectioned
 from kmc.read.yaml_types import implicit_tag
+from kmc.text import go_yaml
 
-# Plain scalars that PyYAML (YAML 1.1) may write bare but Go's YAML parsers (kubectl, kustomize,
-# Helm) read as something other than a string: YAML 1.1's one-letter booleans, and YAML 1.2's
-# numbers (0o17, 1e3, 0x1F, .inf). Quoting a string that did not need it costs nothing.
-_GO_NON_STRINGS = re.compile(
-    r"[yYnN]|[-+]?0o[0-7_]+|0x[0-9a-fA-F_]+|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
-)
+
+def _double_quoted(value: str) -> bool:
+    """Whether `value` is written in double quotes: Go's YAML parsers (kubectl, Helm, kustomize)
+    would read it bare as a number, boolean, null or date. Where PyYAML would read it as
+    something else too (its booleans, nulls and dates), it quotes it itself, with single quotes."""
+    return not go_yaml.reads_as_text(value) and implicit_tag(value) in ("str", "int", "float")
 
 
 def _str(dumper: Any, value: str) -> Any:
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    style = '"' if _GO_NON_STRINGS.fullmatch(value) else None
+    style = '"' if _double_quoted(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -169,8 +169,8 @@ def _one_line(value: str) -> str:
     """A string without line breaks as libyaml writes it (plain, double- or single-quoted)."""
     if len(value) > _MAX_INLINE or not (value.isascii() and value.isprintable()):
         raise _Unsupported
-    if _GO_NON_STRINGS.fullmatch(value):
-        return f'"{value}"'  # only digits, letters and . _ + -: nothing to escape
+    if _double_quoted(value):
+        return f'"{value}"'  # only digits, letters, spaces and . , _ + - : ~: nothing to escape
     if _plain_allowed(value) and implicit_tag(value) == "str":
         return value
     return "'" + value.replace("'", "''") + "'"
