@@ -64,7 +64,7 @@ def _check(text: str) -> bool:
     fast = yaml_subset.read(text)
     if fast is None:
         return False
-    for marks in (pyyaml_loader._Loader, yaml.SafeLoader):
+    for marks in (pyyaml_loader._Loader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         reference = _pyyaml(text, marks)
         assert reference is not None, f"the reader accepted what PyYAML ({marks.__name__}) refuses:\n{text}"
         assert _comparable(fast) == _comparable(reference), f"{marks.__name__}:\n{text}"

@@ -3,6 +3,15 @@
 PyYAML composes the node tree (keeping marks); this module constructs JSON-like values from it
 itself, so that duplicate keys, non-string keys, cyclic or exploding aliases and non-JSON types
 are reported with their position instead of being silently accepted.
+
+The answer is PyYAML's safe loader's, or a located error; never another value, whether libyaml
+is installed or not. So the tree is composed by PyYAML's pure-Python parser, never libyaml's:
+the two disagree (libyaml accepts a tab or a `?` inside a plain scalar, reads `key: !` as ""
+where PyYAML reads null, and differs on a byte-order mark inside the text), and a stack must not
+mean one thing on one machine and another on the next. It is ~10 times slower than libyaml
+(~70 against ~8 ms for golden/full), and only unusual stacks come this way (kmc.read.yaml_subset
+reads the rest). What the safe loader would build and a stack cannot hold (sets, ordered maps,
+binary, tagged collections, unknown tags) is refused where it is written.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ _YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 def parse(text: str, file: str, lines: tuple[str, ...]) -> Document:
     """`text` (a stack's decoded text, split into `lines`) as a Document; StackInvalid with PyYAML's located error."""
+    _check_byte_order_mark(text, file, lines)
     try:
         _check_depth(text, file, lines)
         root = yaml.compose(text, Loader=_Loader)
@@ -41,8 +51,23 @@ def parse(text: str, file: str, lines: tuple[str, ...]) -> Document:
     return Document(file, data, lines, builder.positions, builder.key_positions, builder.scalars)
 
 
+def _check_byte_order_mark(text: str, file: str, lines: tuple[str, ...]) -> None:
+    """A byte-order mark is allowed only as the file's first character (the caller drops that one):
+    elsewhere PyYAML takes it for a character of a key or value, libyaml sometimes for an error."""
+    at = text.find("\ufeff")
+    if at < 0:
+        return
+    before = text[:at]
+    line = len(_YAML_LINE_BREAK.findall(before)) + 1
+    column = at - max(before.rfind(char) for char in "\n\r\x85\u2028\u2029")
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    message = "not valid YAML: a byte-order mark (U+FEFF) inside the file"
+    hint = "remove it: an editor or a concatenation left it there; it is invisible, but YAML readers differ on it"
+    raise StackInvalid([Diagnostic(file, line, column, "$", message, hint, source_line=source)])
+
+
 def _check_depth(text: str, file: str, lines: tuple[str, ...]) -> None:
-    """Reject deep nesting before composing: the composer recurses (libyaml's in C)."""
+    """Reject deep nesting before composing: the composer recurses."""
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.CollectionStartEvent):
@@ -77,7 +102,8 @@ def _yaml_error(err: yaml.MarkedYAMLError, file: str, lines: tuple[str, ...]) ->
         line, column = max(len(lines), 1), len(lines[-1]) + 1 if lines else 1
     problem = err.problem or err.context or "not valid YAML"
     if err.context and err.problem and mark is err.context_mark:
-        problem = f"{err.context}: {err.problem} before the end of the file"
+        expected = re.sub(r", but (?:got|found) '<stream end>'$", "", err.problem)
+        problem = f"{err.context}: {expected} before the end of the file"
     hint = ""
     if "\t" in problem or (0 < line <= len(lines) and "\t" in lines[line - 1][:column]):
         problem = "a tab character where YAML expects indentation or a value"
@@ -104,8 +130,8 @@ def _reader_error(err: yaml.reader.ReaderError, text: str, file: str, lines: tup
     )
 
 
-class _Loader(yaml.SafeLoader if not hasattr(yaml, "CSafeLoader") else yaml.CSafeLoader):  # type: ignore[misc]
-    """The fastest safe loader available (libyaml when present)."""
+class _Loader(yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader, whether libyaml is installed or not (see the module's docstring)."""
 
 
 _SCALARS = yaml.constructor.SafeConstructor()
@@ -144,6 +170,10 @@ class _Builder:
             return None
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
+        expected = "tag:yaml.org,2002:seq" if isinstance(node, yaml.SequenceNode) else "tag:yaml.org,2002:map"
+        if node.tag != expected:
+            self._problem(node, path, f"unsupported YAML tag {_short(node.tag)} on a {'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}", _TAG_HINT)
+            return None
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -155,13 +185,19 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
         self.scalars[path] = Scalar(node.value, node.style in ("'", '"', "|", ">"))
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            return node.value  # dates are only ever meant as text in a stack
+        if node.tag not in _SCALAR_TAGS:
+            self._problem(node, path, f"unsupported YAML tag {_short(node.tag)}", _TAG_HINT)
+            return None
         try:
             value = _SCALARS.construct_object(node)
         except yaml.constructor.ConstructorError as err:
             self._problem(node, path, f"cannot read this value: {err.problem}")
             return None
+        except (ValueError, KeyError, TypeError, AttributeError):  # PyYAML's constructors fail thus on `0x_`, `!!int 1.5`, `!!bool 2`
+            self._problem(node, path, f"{node.value!r} cannot be read as {_kind(node)}", "quote it if it is text, and remove any tag")
+            return None
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # dates are only ever meant as text in a stack
         if isinstance(value, str) and (bad := CONTROL.search(value)):
             self._problem(node, path, f"the text holds the control character {bad.group()!r}", "stack values are printable text (tabs and line breaks aside)")
             return None
@@ -217,10 +253,21 @@ class _Builder:
                 out.setdefault(key, value)
 
 
+_YAML_TAG = "tag:yaml.org,2002:"
+# The scalar tags whose values a stack can hold (binary, merge and value are refused as types).
+_SCALAR_TAGS = frozenset(_YAML_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp", "binary", "merge", "value"))
+_TAG_HINT = "a stack holds plain strings, numbers, booleans, lists and mappings; remove the tag"
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML_TAG) if tag.startswith(_YAML_TAG) else tag
+
+
 def _kind(node: yaml.Node) -> str:
     return {
         "tag:yaml.org,2002:bool": "a boolean",
         "tag:yaml.org,2002:int": "an integer",
         "tag:yaml.org,2002:float": "a number",
         "tag:yaml.org,2002:null": "null",
+        "tag:yaml.org,2002:timestamp": "a date",
     }.get(node.tag, "a non-string value")

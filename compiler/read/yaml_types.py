@@ -78,7 +78,10 @@ def plain_value(text: str) -> str | bool | int | float | None:
     numbers Python cannot convert (PyYAML raises on them).
     """
     tag = implicit_tag(text)
-    if tag == "str" or tag == "timestamp":
+    if tag == "str":
+        return text
+    if tag == "timestamp":
+        _check_date(text)
         return text
     if tag == "bool":
         return _BOOLEANS[text]
@@ -91,6 +94,26 @@ def plain_value(text: str) -> str | bool | int | float | None:
         if abs(value) != float("inf"):
             return value
     raise Unreadable(text)
+
+
+# The fields of a YAML 1.1 timestamp (`implicit_tag` has matched the whole text already).
+_DATE_FIELDS = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:[Tt]|[ \t]+)([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|([-+])([0-9]{1,2})(?::([0-9]{2}))?))?)?"
+)
+
+
+def _check_date(text: str) -> None:
+    """Raise Unreadable for a date PyYAML's constructor fails on (`2001-02-30`, hour 25, offset +25)."""
+    import datetime
+
+    year, month, day, hour, minute, second, sign, offset_hours, offset_minutes = _DATE_FIELDS.match(text).groups()  # type: ignore[union-attr]
+    try:
+        datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
+        if sign:
+            datetime.timezone(datetime.timedelta(hours=int(offset_hours), minutes=int(offset_minutes or 0)))
+    except ValueError:
+        raise Unreadable(text) from None
 
 
 def _int(text: str) -> int:
