@@ -116,7 +116,8 @@ def _explain(doc: Document, root: Mapping[str, Any], error: Any) -> Iterator[Dia
     elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         relation = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}[keyword]
         described = str(subschema.get("description", ""))
-        yield doc.diagnostic(path, f"{value!r} is out of range: must be {relation} {error.validator_value}", described if len(described) <= 240 else "")
+        hint = _range_hint(keyword, error.validator_value) or (described if len(described) <= 240 else "")
+        yield doc.diagnostic(path, f"{value!r} is out of range: must be {relation} {error.validator_value}", hint)
     elif keyword in ("minLength", "maxLength"):
         relation = "at least" if keyword == "minLength" else "at most"
         yield doc.diagnostic(path, f"must be {relation} {error.validator_value} characters long (is {len(value)})")
@@ -162,6 +163,22 @@ def _name_hint(key: str, names: Mapping[str, Any]) -> str:
             if candidate and candidate != key and re.search(pattern, candidate):
                 return f"did you mean {candidate!r}? {hint}"
     return hint
+
+
+# Where the schema bounds an integer by what its readers hold rather than by its meaning.
+_INT32_MAX = 2**31 - 1
+_EXACT_MAX = 2**53 - 1
+
+
+def _range_hint(keyword: str, bound: object) -> str:
+    """Why an integer's upper bound is what it is, where it is a reader's limit."""
+    if keyword != "maximum":
+        return ""
+    if bound == _EXACT_MAX:
+        return "Helm and kustomize read numbers as 64-bit floats, exact only up to 2^53 - 1; a larger value would change on its way to the cluster"
+    if bound == _INT32_MAX:
+        return "the Kubernetes field is a 32-bit integer"
+    return ""
 
 
 def _did_you_mean(word: str, options: list[str], noun: str = "keys") -> str:
