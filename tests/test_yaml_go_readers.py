@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tools import HELMS, KUBECTLS, tool
 
+from kmc import pipeline
 from kmc.text import go_yaml, yaml_text
 
 HELM = HELMS["helm-3.19"]
@@ -134,3 +135,33 @@ def test_go_non_strings_are_recognised(text: str) -> None:
 def test_plain_strings_are_left_plain(text: str) -> None:
     assert go_yaml.reads_as_text(text)
     assert yaml_text.dump({text: text}) == f"{text}: {text}\n"
+
+
+NODE_SELECTOR = {"0X1F": "1e5", "0o17": "y", "2001-1-1": "1_000", "n": "0b1", "1e5_0": "0O17"}
+PROD_SELECTOR = {"0B1": "2001-1-1", "on": "0x_1"}
+SELECTOR_STACK = f"""version: 1
+prometheus:
+  nodeSelector: {json.dumps(NODE_SELECTOR)}
+environments:
+  prod:
+    prometheus:
+      nodeSelector: {json.dumps(PROD_SELECTOR)}
+"""
+
+
+@pytest.mark.slow
+def test_a_built_stack_keeps_number_like_node_selectors(tmp_path: Path) -> None:
+    """A stack end to end: the Prometheus Deployment of each format carries the exact strings
+    (kmc wrote `0X1F` bare before, and kubectl and Helm renamed it `31`)."""
+    (tmp_path / "stack.yaml").write_text(SELECTOR_STACK)
+    pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("manifests", "kustomize", "helm"), None)
+    out = tmp_path / "out"
+    (chart,) = (out / "helm").iterdir()
+    rendered = subprocess.run([tool(HELM), "template", "r", chart, "-f", chart / "values-prod.yaml"], capture_output=True, text=True, timeout=60)
+    kustomized = subprocess.run([tool(KUBECTL), "kustomize", out / "kustomize/overlays/prod"], capture_output=True, text=True, timeout=60)
+    manifests = "".join(path.read_text() for path in sorted((out / "manifests/prod").glob("*.yaml")))
+    for name, result in (("helm template", rendered), ("kubectl kustomize", kustomized)):
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+    for text in (rendered.stdout, kustomized.stdout, manifests):
+        (deployment,) = [o for o in yaml.safe_load_all(text) if o and o["kind"] == "Deployment" and o["metadata"]["name"] == "prometheus"]
+        assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {**NODE_SELECTOR, **PROD_SELECTOR}
