@@ -8,8 +8,8 @@ The answer is PyYAML's safe loader's, or a located error; never another value, w
 is installed or not. So the tree is composed by PyYAML's pure-Python parser, never libyaml's:
 the two disagree (libyaml accepts a tab or a `?` inside a plain scalar, reads `key: !` as ""
 where PyYAML reads null, and differs on a byte-order mark inside the text), and a stack must not
-mean one thing on one machine and another on the next. It is ~10 times slower than libyaml
-(~70 against ~8 ms for golden/full), and only unusual stacks come this way (kmc.read.yaml_subset
+mean one thing on one machine and another on the next. It is several times slower than libyaml
+(golden/full read this way: 5-6 times), and only unusual stacks come this way (kmc.read.yaml_subset
 reads the rest). What the safe loader would build and a stack cannot hold (sets, ordered maps,
 binary, tagged collections, unknown tags) is refused where it is written.
 """
@@ -34,8 +34,9 @@ def parse(text: str, file: str, lines: tuple[str, ...]) -> Document:
     """`text` (a stack's decoded text, split into `lines`) as a Document; StackInvalid with PyYAML's located error."""
     _check_byte_order_mark(text, file, lines)
     try:
-        _check_depth(text, file, lines)
         root = yaml.compose(text, Loader=_Loader)
+    except _TooDeep as err:
+        raise _too_deep(err, file, lines) from None
     except yaml.MarkedYAMLError as err:
         raise _yaml_error(err, file, lines) from None
     except yaml.reader.ReaderError as err:
@@ -66,31 +67,19 @@ def _check_byte_order_mark(text: str, file: str, lines: tuple[str, ...]) -> None
     raise StackInvalid([Diagnostic(file, line, column, "$", message, hint, source_line=source)])
 
 
-def _check_depth(text: str, file: str, lines: tuple[str, ...]) -> None:
-    """Reject deep nesting before composing: the composer recurses."""
-    depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                mark = event.start_mark
-                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-                source = lines[line - 1] if 0 < line <= len(lines) else ""
-                raise StackInvalid(
-                    [
-                        Diagnostic(
-                            file,
-                            line,
-                            column,
-                            "$",
-                            f"values are nested more than {MAX_DEPTH} levels deep",
-                            "a stack is a few levels deep; is a bracket unbalanced?",
-                            source_line=source,
-                        )
-                    ]
-                )
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+class _TooDeep(Exception):
+    """Collections nested more than MAX_DEPTH levels, the innermost starting at `mark`."""
+
+    def __init__(self, mark: Any) -> None:
+        self.mark = mark
+
+
+def _too_deep(err: _TooDeep, file: str, lines: tuple[str, ...]) -> StackInvalid:
+    mark = err.mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    message = f"values are nested more than {MAX_DEPTH} levels deep"
+    return StackInvalid([Diagnostic(file, line, column, "$", message, "a stack is a few levels deep; is a bracket unbalanced?", source_line=source)])
 
 
 def _yaml_error(err: yaml.MarkedYAMLError, file: str, lines: tuple[str, ...]) -> StackInvalid:
@@ -131,7 +120,24 @@ def _reader_error(err: yaml.reader.ReaderError, text: str, file: str, lines: tup
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's pure-Python safe loader, whether libyaml is installed or not (see the module's docstring)."""
+    """PyYAML's pure-Python safe loader, whether libyaml is installed or not (see the module's
+    docstring), that refuses deep nesting as it composes: its composer recurses."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if not isinstance(event, yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooDeep(event.start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _SCALARS = yaml.constructor.SafeConstructor()
