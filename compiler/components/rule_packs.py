@@ -37,10 +37,21 @@ def _component(switch: str) -> Callable[[Stack], bool]:
     return lambda stack: stack.enabled_somewhere(switch)
 
 
+# `unsharded`: the group joins series of two scrape targets (cAdvisor's with kube-state-metrics'),
+# which only one Prometheus holds together when it scrapes every target; on a shard the join
+# would be silently partial, so such a group is left out of a sharded stack.
 REQUIREMENTS: Mapping[str, Callable[[Stack], bool]] = {
     "apiserver": lambda stack: stack.scrape.kubernetes.apiserver.enabled,
     "cadvisor": lambda stack: stack.scrape.kubernetes.cadvisor.enabled,
+    "controllerManager": lambda stack: stack.scrape.kubernetes.controller_manager.enabled,
+    "coredns": lambda stack: stack.scrape.kubernetes.coredns.enabled,
+    "etcd": lambda stack: stack.scrape.kubernetes.etcd.enabled,
     "kubelet": lambda stack: stack.scrape.kubernetes.kubelet.enabled,
+    "kubeProxy": lambda stack: stack.scrape.kubernetes.kube_proxy.enabled,
+    "remoteWrite": lambda stack: bool(stack.prometheus.remote_write),
+    "scheduler": lambda stack: stack.scrape.kubernetes.scheduler.enabled,
+    "systemdCollector": lambda stack: stack.node_exporter.systemd,
+    "unsharded": lambda stack: stack.prometheus.shards == 1,
     **{need: _component(switch) for need, switch in SWITCHED_REQUIREMENTS.items()},
 }
 
