@@ -144,30 +144,3 @@ def test_docs_speak_of_the_project_only(page: Path) -> None:
 )
 def test_slug_is_githubs(heading: str, slug: str) -> None:
     assert _slug(heading) == slug
-
-
-# --- the alerts rules.disabled and rules.overrides name, listed from the rule library -------------
-
-ALERTS_PAGE = ROOT / "docs/rules-and-alertmanager.md"
-ALERTS_BEGIN = "<!-- alerts: generated from library/rules by tests/test_docs.py; do not edit by hand -->\n"
-ALERTS_END = "<!-- end of alerts -->\n"
-
-
-def alert_table() -> str:
-    """The table of every alert of kmc's rule packs, as docs/rules-and-alertmanager.md holds it."""
-    from kmc.components import rule_packs
-
-    rows = ["| alert | pack | severity | for | thresholds (default) |", "|---|---|---|---|---|"]
-    for pack in rule_packs.library().values():
-        for alert in pack.alerts():
-            thresholds = ", ".join(f"`{name}` ({threshold.default:g})" for name, threshold in sorted(alert.thresholds.items())) or "—"
-            rows.append(f"| `{alert.name}` | `{pack.name}` | {alert.severity} | {alert.for_} | {thresholds} |")
-    return "\n".join(rows) + "\n"
-
-
-def test_the_alert_list_is_the_rule_librarys() -> None:
-    text = ALERTS_PAGE.read_text(encoding="utf-8")
-    assert ALERTS_BEGIN in text and ALERTS_END in text, f"{_rel(ALERTS_PAGE)} lost its alert list markers"
-    listed = text.split(ALERTS_BEGIN, 1)[1].split(ALERTS_END, 1)[0]
-    expected = alert_table()
-    assert listed == expected, f"{_rel(ALERTS_PAGE)}: the alert list is out of step with library/rules; replace it with:\n{expected}"

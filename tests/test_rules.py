@@ -188,3 +188,66 @@ def test_no_rules_no_mount(tmp_path: Path) -> None:
     for container in _containers(objects).values():
         assert all(mount["name"] != "rules" for mount in container["volumeMounts"])
         assert f"--watched-dir={rules.MOUNT}" not in container["args"]
+
+
+def _groups_of(tmp_path: Path, stack: dict[str, Any]) -> set[str]:
+    """The names of the rule groups a stack compiles."""
+    from kmc import pipeline
+
+    path = tmp_path / "stack.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, **stack}))
+    files = pipeline.compile_stack(path).stack.rules.files
+    return {group["name"] for text in files.values() for group in yaml.safe_load(text)["groups"]}
+
+
+@pytest.mark.parametrize(
+    ("stack", "present", "absent"),
+    [
+        # A generic cluster scrapes the apiserver, kubelets, cAdvisor and CoreDNS, not the other control-plane jobs.
+        (
+            {},
+            {"kmc-apiserver", "kmc-kubelet", "kmc-kubelet-volumes", "kmc-coredns", "kmc-workloads-usage-recording", "kmc-watchdog"},
+            {"kmc-etcd", "kmc-scheduler", "kmc-controller-manager", "kmc-kube-proxy", "kmc-node-systemd", "kmc-prometheus-remote-write"},
+        ),
+        (
+            {"scrape": {"kubernetes": {"etcd": {"enabled": True, "secretName": "etcd-client"}, "coredns": {"enabled": False}, "scheduler": {"enabled": True}}}},
+            {"kmc-etcd", "kmc-scheduler"},
+            {"kmc-coredns", "kmc-controller-manager", "kmc-kube-proxy"},
+        ),
+        (
+            {"scrape": {"kubernetes": {"apiserver": {"enabled": False}, "kubelet": {"enabled": False}}}},
+            set(),
+            {"kmc-apiserver", "kmc-apiserver-recording", "kmc-kubelet"},
+        ),
+        ({"nodeExporter": {"systemd": {"enabled": True}}}, {"kmc-node-systemd"}, set()),
+        ({"prometheus": {"remoteWrite": [{"name": "store", "url": "https://store.example.com/write"}]}}, {"kmc-prometheus-remote-write"}, set()),
+        # Sharded: cAdvisor's and kube-state-metrics' series are on different shards, so the join is left out.
+        (
+            {"prometheus": {"shards": 2, "thanos": {"sidecar": {"enabled": True}, "query": {"enabled": True}}}},
+            {"kmc-workloads-recording", "kmc-workloads-owners"},
+            {"kmc-workloads-usage-recording"},
+        ),
+        ({"rules": {"packs": {"kubelet": False, "control-plane": False}}}, set(), {"kmc-kubelet", "kmc-apiserver"}),
+    ],
+)
+def test_groups_follow_the_scrape_jobs_and_components(tmp_path: Path, stack: dict[str, Any], present: set[str], absent: set[str]) -> None:
+    groups = _groups_of(tmp_path, stack)
+    assert present <= groups
+    assert not absent & groups
+
+
+def test_the_docs_list_every_alert_and_recording_rule() -> None:
+    """docs/rules-and-alertmanager.md lists the names `rules.disabled` and `rules.overrides` accept, and no others."""
+    text = (ROOT / "docs" / "rules-and-alertmanager.md").read_text()
+    section = text.split("## Alerts by pack", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([A-Za-z]+)` \|", section, re.MULTILINE))
+    assert listed == {alert.name for pack in LIBRARY.values() for alert in pack.alerts()}
+    for pack in LIBRARY.values():
+        assert f"### Pack `{pack.name}`" in section
+        for alert in pack.alerts():
+            for name, threshold in alert.thresholds.items():
+                assert f"`{name}` ({rule_packs.number(threshold.default)})" in section, f"{alert.name}: {name}"
+        for group in pack.groups:
+            for rule in group.rules:
+                if not isinstance(rule, rule_packs.Alert):
+                    assert f"`{rule['record']}`" in section
