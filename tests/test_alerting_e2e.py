@@ -1,8 +1,9 @@
 """Rules and alerting as kmc compiles them, run by real processes: Prometheus (2.53 and 3.x) loads
 the rules ConfigMap's files and evaluates every group without an error, finds Alertmanager through
 the EndpointSlices of the compiled Service (served by the Kubernetes API stub), and sends it the
-alert of a rule that always fires; the real Alertmanager (0.28) routes it to the webhook receiver,
-whose URL it reads from a Secret file, and a local HTTP server receives the notification.
+alerts of a rule of the stack's own that always fires and of kmc's Watchdog; the real
+Alertmanager (0.28) routes them to the webhook receiver, whose URL it reads from a Secret file,
+and a local HTTP server receives the notifications.
 
 What is rewritten, and why (everything else runs as compiled):
 - `kubernetes_sd_configs` entries get `api_server: <the stub>` (no in-cluster configuration here);
@@ -54,7 +55,7 @@ STACK: dict[str, Any] = {
     },
     "alertmanager": {
         "enabled": True,
-        "route": {"receiver": "hook", "groupWait": "1s", "groupInterval": "1s", "repeatInterval": "1h"},
+        "route": {"receiver": "hook", "groupBy": ["alertname"], "groupWait": "1s", "groupInterval": "1s", "repeatInterval": "1h"},
         "receivers": [{"name": "hook", "webhookConfigs": [{"url": {"secretName": "alertmanager-receivers", "key": "webhook-url"}}]}],
     },
 }
@@ -187,8 +188,8 @@ def test_rules_evaluate_and_alerts_reach_the_webhook(version: str, tmp_path: Pat
                         0.5,
                     )
                     wait_for(
-                        "the webhook notification",
-                        lambda: bool(webhook.bodies),
+                        "the webhook notifications of E2eAlwaysFiring and of kmc's Watchdog",
+                        lambda: {"E2eAlwaysFiring", "Watchdog"} <= {alert["labels"]["alertname"] for body in webhook.bodies for alert in body["alerts"]},
                         TIMEOUT,
                         0.5,
                         lambda: (
@@ -198,10 +199,13 @@ def test_rules_evaluate_and_alerts_reach_the_webhook(version: str, tmp_path: Pat
                     )
     finally:
         webhook.stop()
-    (body,) = webhook.bodies[:1]
+    bodies = {body["groupLabels"]["alertname"]: body for body in webhook.bodies}
+    body = bodies["E2eAlwaysFiring"]
     assert body["receiver"] == "hook" and body["status"] == "firing"
     assert [alert["labels"]["alertname"] for alert in body["alerts"]] == ["E2eAlwaysFiring"]
     assert body["alerts"][0]["labels"]["cluster"] == "kubernetes", "the external labels travel with the alert"
+    # The dead man's switch of kmc's `kmc` pack reaches a receiver on its own.
+    assert [alert["labels"]["severity"] for alert in bodies["Watchdog"]["alerts"]] == ["none"]
 
 
 def _group_names(text: str) -> list[str]:
