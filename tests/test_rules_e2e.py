@@ -11,6 +11,13 @@ each rule computes; this test checks that the real server accepts the files and 
 every rule against data shaped as in a cluster — a join that matches many-to-many, a vector
 with two series of one label set after the alert's labels, a function a version lacks would
 show here as a rule whose health is not "ok".
+
+The unit tests and this run take the metric names from the rules themselves, so a misspelt
+name would pass both: the real Prometheus (2.53 and 3.x, with rules, an Alertmanager and a
+remote-write queue that sends), node-exporter and Alertmanager (clustered) are run as well, and
+every series name the rules read from them must be on their /metrics pages. (The Kubernetes
+components' and kube-state-metrics' names come from their documentation: none of them can run
+here.)
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
-from local_processes import get_json, wait_for
-from test_prometheus_e2e import PROMETHEUS, running_prometheus
+from local_processes import free_port, get_json, http_get, running, wait_for
+from test_alerting_e2e import alertmanager_binary
+from test_prometheus_e2e import NODE_EXPORTER, PROMETHEUS, running_prometheus
 from tools import ROOT, tool
 
 from kmc.components import rule_packs
@@ -166,3 +175,116 @@ def test_every_rule_evaluates_on_live_series(version: str, exporter: Exporter, t
         assert {group["name"] for group in groups} == expected_groups
         assert sum(len(group["rules"]) for group in groups) == rules
         assert _problems(groups) == [], json.dumps(_problems(groups), indent=1)
+
+
+# What the real programs here cannot show: the systemd collector asks systemd over the system
+# bus, which this machine does not run.
+NOT_SHOWN = {"node_systemd_unit_state"}
+SOURCES = {"prometheus_": "Prometheus", "alertmanager_": "Alertmanager", "node_": "node-exporter"}
+
+
+def _metric_names(node: Any) -> set[str]:
+    """The metric names an expression selects (promql-parser's tree)."""
+    names: set[str] = set()
+    if isinstance(node, promql_parser.VectorSelector):
+        names.add(node.name or "")
+    for attribute in ("lhs", "rhs", "expr", "vector_selector"):
+        child = getattr(node, attribute, None)
+        if child is not None:
+            names |= _metric_names(child)
+    for child in getattr(node, "args", None) or ():
+        names |= _metric_names(child)
+    return names
+
+
+def read_from(source: str) -> set[str]:
+    """The metric names (not recorded series) the library's rules read from one program."""
+    prefix = next(prefix for prefix, name in SOURCES.items() if name == source)
+    names = {
+        name
+        for pack in rule_packs.library().values()
+        for group in rule_packs.pack_file(pack, {})["groups"]
+        for rule in group["rules"]
+        for name in _metric_names(promql_parser.parse(rule["expr"]))
+    }
+    return {name for name in names if name.startswith(prefix) and ":" not in name} - NOT_SHOWN
+
+
+def _exposed(url: str) -> set[str]:
+    """The families a /metrics page exposes, histograms and summaries by their series' names."""
+    text = http_get(url)[1].decode()
+    return {match.group(1) for match in re.finditer(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{|\s)", text, re.MULTILINE)}
+
+
+class RemoteWriteSink:
+    """Accepts remote-write requests (204), so a queue sends and records what it sent."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/write"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("version", sorted(PROMETHEUS))
+def test_prometheus_exposes_what_the_rules_read(version: str, tmp_path: Path) -> None:
+    """Every prometheus_* series the rules read is one the real server exposes, running as kmc configures it:
+    with rules, an Alertmanager to send to and a remote-write queue that sends."""
+    sink = RemoteWriteSink()
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": [{"name": "one", "rules": [{"record": "one", "expr": "vector(1)"}]}]}))
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(tmp_path / "rules.yaml")],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9"]}]}]},
+        "remote_write": [{"url": sink.url, "name": "sink", "queue_config": {"batch_send_deadline": "1s"}}],
+        "scrape_configs": [],
+    }
+    wanted = read_from("Prometheus")
+    try:
+        with running_prometheus(tool(PROMETHEUS[version]), config, tmp_path / "prometheus") as prometheus:
+            wait_for(
+                "the series the rules read",
+                lambda: wanted <= _exposed(f"{prometheus.url}/metrics"),
+                TIMEOUT,
+                0.5,
+                lambda: str(sorted(wanted - _exposed(f"{prometheus.url}/metrics"))),
+            )
+    finally:
+        sink.stop()
+
+
+def test_node_exporter_exposes_what_the_rules_read(tmp_path: Path) -> None:
+    """Every node_* series the rules read is one the real node-exporter exposes with the collectors kmc leaves on."""
+    address = f"127.0.0.1:{free_port()}"
+    wanted = read_from("node-exporter")
+    with running("node-exporter", [tool(NODE_EXPORTER), f"--web.listen-address={address}"], f"http://{address}/metrics", tmp_path):
+        assert sorted(wanted - _exposed(f"http://{address}/metrics")) == []
+
+
+def test_alertmanager_exposes_what_the_rules_read(tmp_path: Path) -> None:
+    """Every alertmanager_* series the rules read is one the real Alertmanager (clustered, as kmc runs it) exposes."""
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump({"route": {"receiver": "none"}, "receivers": [{"name": "none"}]}))
+    web, gossip = free_port(), free_port()
+    args = [
+        alertmanager_binary(tmp_path),
+        f"--config.file={tmp_path / 'alertmanager.yml'}",
+        f"--storage.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{web}",
+        f"--cluster.listen-address=127.0.0.1:{gossip}",
+        f"--cluster.advertise-address=127.0.0.1:{gossip}",
+    ]
+    wanted = read_from("Alertmanager")
+    with running("alertmanager", args, f"http://127.0.0.1:{web}/-/ready", tmp_path):
+        assert sorted(wanted - _exposed(f"http://127.0.0.1:{web}/metrics")) == []
