@@ -41,14 +41,13 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
 
 
 def _files(stack: Stack) -> dict[str, str | Text]:
-    switched = (
-        rule_packs.group_switches(stack, rule_packs.library())
-        if any(not stack.enabled_everywhere(s) for s in rule_packs.SWITCHED_REQUIREMENTS.values())
-        else {}
-    )
     files: dict[str, str | Text] = dict(stack.rules.files)
-    for name, groups in switched.items():
-        data = rule_packs.read_rule_file(stack.rules.files[name])
+    if all(stack.enabled_everywhere(switch) for switch in rule_packs.SWITCHED_REQUIREMENTS.values()):
+        return files
+    packs = rule_packs.active_packs(stack, rule_packs.library())
+    for name, groups in rule_packs.group_switches(stack, rule_packs.library()).items():
+        # The data `stack.rules.files[name]` was dumped from: built again, not parsed back from the text.
+        data = rule_packs.pack_file(packs[name.removesuffix(".yaml")], stack.rules.overrides, stack.rules.disabled)
         files[name] = yaml_text.dump_sectioned(data, "groups", [groups.get(group["name"]) for group in data["groups"]])
     return files
 
