@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from kmc.errors import Diagnostic, UsageError
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
+from kmc.read.inputs import Heard, Recording, recording
 from kmc.record import record, replace
 
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ class Compiled:
     stack: Stack
     graph: ObjectGraph
     warnings: tuple[Diagnostic, ...]
-    inputs: tuple[Path, ...]  # every file the output depends on: the stack and what it references
+    # What the output is made of, as the build read it (kmc.read.inputs): the stack and the files it
+    # references; None when one was read twice with different results.
+    inputs: tuple[Heard, ...] | None
 
     @property
     def made(self) -> tuple[str, ...]:
@@ -52,15 +55,23 @@ def compile_stack(path: Path, display: str | None = None, *, certificates: Certi
     """
     from kmc import components
     from kmc.check.validate import validate
-    from kmc.components import dashboards
     from kmc.read.loader import read_stack
 
-    doc = read_stack(path, display)
-    stack, warnings = validate(doc, path.parent, certificates, state_base)
+    with recording() as heard:
+        doc = read_stack(path, display)
+        stack, warnings = validate(doc, path.parent, certificates, state_base)
     stack = replace(stack, file_name=path.name)
-    state = sorted({file for material in stack.tls.values() for file in material.files})
-    inputs = (path, *dashboards.input_files(stack, path.parent), *state)
-    return Compiled(stack, components.object_graph(stack), tuple(warnings), inputs)
+    return Compiled(stack, components.object_graph(stack), tuple(warnings), _inputs(heard, stack))
+
+
+def _inputs(heard: Recording, stack: Stack) -> tuple[Heard, ...] | None:
+    """What the output is made of, of what the build read: all of it but a private key the output
+    does not hold (a clone without the keys then records the same inputs as the machine with them).
+    None when the build read one of them twice with different results: nothing to vouch for."""
+    keys = set() if stack.certificates.keys_in_output else {str(material.key_file) for material in stack.tls.values() if material.key_file is not None}
+    if heard.conflicting - keys:
+        return None
+    return tuple(found for path, found in sorted(heard.heard.items()) if path not in keys)
 
 
 def emit(compiled: Compiled, formats: tuple[Format, ...], env: str | None) -> dict[str, Mapping[str, bytes]]:
@@ -201,14 +212,17 @@ def _recorded(warning: Diagnostic) -> dict[str, object]:
 class Drift:
     """How the output on disk differs from what the stack builds; empty when it is current."""
 
-    added: tuple[str, ...]  # built, not on disk
-    removed: tuple[str, ...]  # on disk, not built
+    missing: tuple[str, ...]  # built, not on disk
+    unexpected: tuple[tuple[str, str], ...]  # (path, what it is) on disk, not built: "" a file; "a symlink", "a FIFO", ...
     changed: tuple[tuple[str, str], ...]  # (path, short unified diff)
     files: int
     compiled: Compiled | None  # None: the lock proved the output current without compiling
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.changed)
+        return bool(self.missing or self.unexpected or self.changed)
+
+
+STALE_STAGING = "a staging directory left by a build that was killed (it may hold private keys); `kmc build` removes it"
 
 
 def check(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, display: str | None = None) -> Drift:
@@ -216,20 +230,25 @@ def check(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
     import difflib
 
     from kmc.output import lock
+    from kmc.output.writer import stale_staging
 
     known = lock.current(out, path, lock.subtrees(formats, env))
     if known is not None:
         return Drift((), (), (), known, None)
     compiled = compile_stack(path, display, certificates="read")
-    added: list[str] = []
-    removed: list[str] = []
+    missing: list[str] = []
+    unexpected: list[tuple[str, str]] = [(name, STALE_STAGING) for name in stale_staging(out)]
     changed: list[tuple[str, str]] = []
     files = 0
     for subtree, built in sorted(emit(compiled, formats, env).items()):
-        on_disk = lock.disk_tree(out / subtree)
+        tree = lock.scan(out / subtree)
+        on_disk = tree.files
         files += len(built)
-        added += [f"{subtree}/{name}" for name in sorted(set(built) - set(on_disk))]
-        removed += [f"{subtree}/{name}" for name in sorted(set(on_disk) - set(built))]
+        missing += [f"{subtree}/{name}" for name in sorted(set(built) - set(on_disk) - set(tree.strays))]
+        unexpected += [(f"{subtree}/{name}", "") for name in sorted(set(on_disk) - set(built))]
+        for name, what in sorted(tree.strays.items()):
+            where = f"{subtree}/{name}".rstrip("/")
+            unexpected.append((where, f"{what}, where kmc writes a file" if name in built else what))
         for name in sorted(set(built) & set(on_disk)):
             if built[name] != on_disk[name]:
                 old = on_disk[name].decode("utf-8", "replace").splitlines(keepends=True)
@@ -238,4 +257,4 @@ def check(path: Path, out: Path, formats: tuple[Format, ...], env: str | None, d
                 if len(lines) > 24:
                     lines = [*lines[:24], f"... {len(lines) - 24} more diff lines\n"]
                 changed.append((f"{subtree}/{name}", "".join(lines)))
-    return Drift(tuple(added), tuple(removed), tuple(changed), files, compiled)
+    return Drift(tuple(missing), tuple(sorted(unexpected)), tuple(changed), files, compiled)

@@ -89,8 +89,8 @@ def test_check_reports_every_drift_and_writes_nothing(built: Path, lock: str) ->
     assert result.returncode == 1
     assert "changed: charts-out/helm/monitoring-full/values.yaml" in result.stderr
     assert "-  replicas: 4" in result.stderr and "+  replicas: 1" in result.stderr
-    assert "removed: charts-out/manifests/dev/99-stray.yaml" in result.stderr
-    assert f"added:   charts-out/kustomize/base/{gone.name}" in result.stderr
+    assert "unexpected: charts-out/manifests/dev/99-stray.yaml\n" in result.stderr
+    assert f"missing: charts-out/kustomize/base/{gone.name}\n" in result.stderr
     assert "3 files differ" in result.stderr
     assert snapshot(built) == before
 
@@ -127,9 +127,11 @@ def test_lock_records_inputs_and_outputs(built: Path) -> None:
     lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
     assert sorted(lock["trees"]) == ["helm", "kustomize", "manifests"]
     # The metrics-server's certificate material is an input too (not the CA key: it only signs).
-    state = {f"../.kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
+    # Each is named as the build named it (relative to the stack's directory), with the file it reached (relative to the output).
+    state = {f".kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
     for entry in lock["trees"].values():
-        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"../stack.yaml", "../dashboards/checkout.json", *state}
+        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"stack.yaml", "dashboards/checkout.json", *state}
+        assert entry["inputs"]["dashboards/checkout.json"]["file"] == "../dashboards/checkout.json"
     assert len(lock["trees"]["manifests"]["files"]) == len([path for path in (built / "charts-out/manifests").rglob("*") if path.is_file()])
     # One environment rebuilt: its entry replaces the whole-manifests one, the others stay.
     assert kmc("build", "-q", "stack.yaml", "--env", "dev", cwd=built).returncode == 0
@@ -302,7 +304,7 @@ def test_anything_else_goes_to_click() -> None:
 def test_lock_watches_the_dashboard_files_the_stack_names(built: Path) -> None:
     """A vendored dashboard is an input: editing it must defeat the lock's shortcut."""
     lock = json.loads((built / "charts-out" / LOCK_NAME).read_text())
-    assert "../dashboards/checkout.json" in lock["trees"]["manifests"]["inputs"]
+    assert "dashboards/checkout.json" in lock["trees"]["manifests"]["inputs"]
     board = built / "dashboards/checkout.json"
     board.write_text(board.read_text().replace('"title": "', '"title": "Edited ', 1))
     result = kmc("build", "--check", "stack.yaml", "--format", "all", cwd=built)

@@ -157,14 +157,16 @@ def _check(stack: Path, out: Path, formats: tuple[str, ...], env: str | None, st
         how = "lock" if drift.compiled is None else "compiled and compared"
         output.say(f"kmc: {where} current ({drift.files} files; {how}; {elapsed:.2f}s)")
         return
-    lines = [f"added:   {out / name}\n" for name in drift.added]
-    lines += [f"removed: {out / name}\n" for name in drift.removed]
+    # From the output's side: what a build would write that is not there, what is there that
+    # kmc does not write (a build removes it), and what differs.
+    lines = [f"missing: {out / name}\n" for name in drift.missing]
+    lines += [f"unexpected: {out / name}{f' ({what})' if what else ''}\n" for name, what in drift.unexpected]
     for name, diff in drift.changed:
         lines.append(f"changed: {out / name}\n")
         if not output.quiet:
             lines.append(diff)
     problems("".join(lines))
-    count = len(drift.added) + len(drift.removed) + len(drift.changed)
+    count = len(drift.missing) + len(drift.unexpected) + len(drift.changed)
     raise KmcError(
         f"{where} is not current: {count} file{'s differ' if count != 1 else ' differs'}; run: kmc build {stack} --out {out}"
         + ("" if formats == ("manifests",) and env is None else " with the same --format/--env")

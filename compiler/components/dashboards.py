@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kmc.model import Dashboard, Stack
+from kmc.read import inputs
 from kmc.read.document import JsonPath
 from kmc.record import replace
 from kmc.resources import data_dir
@@ -84,7 +85,7 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
 def _read(stack_dir: Path, file: str) -> tuple[dict[str, Any] | None, str]:
     path = stack_dir / file
     try:
-        raw = path.read_bytes()
+        raw = inputs.read(path)  # heard by the build's recording: an input of the output
     except FileNotFoundError:
         return None, f"no such dashboard file: {file}"
     except OSError as err:

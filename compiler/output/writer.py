@@ -7,18 +7,30 @@ the previous output as it was, no partial tree and no directory the build create
 files that are no longer produced disappear with the old tree. A subtree that already holds
 exactly the built files is left alone: a rebuild of an unchanged stack writes nothing (and costs
 reads, not writes, renames and a tree removal).
+
+A subtree holds only what kmc writes: a symlink, an empty directory, a FIFO, a device or a file
+kmc did not write makes it differ, and the swap replaces it (a symlink is removed, never
+followed; a FIFO is never opened). A subtree that is itself a symlink or a file is refused: it
+is not kmc's to replace.
+
+Staging directories (`.kmc-tmp-*`) may hold private keys (`certificates.keysInOutput`), so none
+may outlive the build that made it, even one killed with SIGKILL. Every build holds a shared
+flock on OUT while it writes; a build that gets the lock exclusively knows no other build is
+writing, so every staging directory there was left by a dead one, and removes it first. The
+kernel drops a dead process's flock: nothing to clean up by hand.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from kmc.errors import KmcError
+from kmc.output.lock import TEMP_PREFIX, scan, staging_dirs
 
-TEMP_PREFIX = ".kmc-tmp-"
+__all__ = ["TEMP_PREFIX", "WriteError", "stale_staging", "write_trees"]
 
 
 class WriteError(KmcError):
@@ -27,12 +39,31 @@ class WriteError(KmcError):
 
 def write_trees(out: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
     """Replace each `out/<subtree>` by exactly the given files (relative path → content)."""
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise WriteError(f"cannot write {out}: it is not a directory; the previous output is unchanged")
+    created: list[Path] = []  # directories above the subtrees that this write made, outermost first
+    try:
+        _make_parents(out, created)
+    except OSError as err:
+        raise WriteError(f"cannot write {out}: {err.strerror or err}; the previous output is unchanged") from None
+    with _writing(out):
+        _write_locked(out, trees, created)
+
+
+def _write_locked(out: Path, trees: Mapping[str, Mapping[str, bytes]], created: list[Path]) -> None:
     trees = {subtree: files for subtree, files in trees.items() if not _holds(out / subtree, files)}
     if not trees:
         return
-    if out.exists() and not out.is_dir():
-        raise WriteError(f"cannot write {out}: it is not a directory; the previous output is unchanged")
-    created: list[Path] = []  # directories above the subtrees that this write made, outermost first
+    for subtree in trees:
+        parts = subtree.split("/")
+        for depth in range(1, len(parts) + 1):
+            place = out.joinpath(*parts[:depth])
+            if place.is_symlink() or (place.exists() and not place.is_dir()):
+                what = "a symlink" if place.is_symlink() else "not a directory"
+                raise WriteError(
+                    f"cannot write {out}: {place} is {what}; kmc replaces only directories it wrote, and never follows or "
+                    "removes a link there: remove it (or choose another --out), then build again; the previous output is unchanged"
+                )
     staged: list[tuple[Path, Path]] = []  # (temporary tree, target)
     swapped: list[tuple[Path, Path | None]] = []  # (target, where its previous tree waits, if it had one)
     try:
@@ -72,12 +103,6 @@ def _write_new(path: str, content: bytes) -> None:
         file.write(content)
 
 
-def _read_up_to(path: str, size: int) -> bytes:
-    """The first `size` bytes of `path` (fewer if it is shorter)."""
-    with open(path, "rb") as file:
-        return file.read(size)
-
-
 def _temp_dir(parent: Path) -> Path:
     """A new private directory in `parent`, as tempfile.mkdtemp makes one (without its ~2 ms import)."""
     while True:
@@ -90,33 +115,69 @@ def _temp_dir(parent: Path) -> Path:
 
 
 def _holds(directory: Path, files: Mapping[str, bytes]) -> bool:
-    """Whether `directory` holds exactly `files`: no other file, no empty directory, no symlink."""
+    """Whether `directory` holds exactly `files`: no other file, no empty directory, no symlink,
+    nothing but regular files (kmc.output.lock.scan opens nothing else)."""
     if directory.is_symlink() or not directory.is_dir():
         return False
-    expected = dict(files)
+    tree = scan(directory)
+    return not tree.strays and tree.files == files
 
-    def same(path: str, prefix: str) -> bool:
-        found = False
-        with os.scandir(path) as entries:
-            for entry in entries:
-                name = prefix + entry.name
-                if entry.is_symlink():
-                    return False
-                if entry.is_dir():
-                    if not same(entry.path, name + "/"):
-                        return False
-                else:
-                    wanted = expected.pop(name, None)
-                    # One byte more than expected: a longer file differs too.
-                    if wanted is None or _read_up_to(entry.path, len(wanted) + 1) != wanted:
-                        return False
-                found = True
-        return found
+
+@contextlib.contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """Hold a shared flock on `out` while writing into it; first, when no other build holds it,
+    remove the staging directories that builds killed before they could clean up left behind."""
+    import fcntl
 
     try:
-        return same(str(directory), "") and not expected
+        descriptor = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        raise WriteError(f"cannot write {out}: {err.strerror or err}; the previous output is unchanged") from None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # another build is writing: its staging is live, and any dead one's waits for a quiet moment
+        else:
+            _remove_staging(out, staging_dirs(out))
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)  # closing drops the lock
+
+
+def stale_staging(out: Path) -> list[str]:
+    """The staging directories in `out` (relative to it) that builds which died left behind; none
+    while a build is writing (its own are live). Takes the lock only to ask, writes nothing."""
+    found = staging_dirs(out)
+    if not found:
+        return []
+    import fcntl
+
+    try:
+        descriptor = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return False
+        return []
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return []
+    finally:
+        os.close(descriptor)
+    return found
+
+
+def _remove_staging(out: Path, found: list[str]) -> None:
+    if found:
+        import shutil
+
+        for relative in found:
+            path = out / relative
+            if path.is_symlink() or not path.is_dir():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _make_parents(directory: Path, created: list[Path]) -> None:

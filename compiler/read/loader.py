@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kmc.read import inputs
 from kmc.read.document import Document, located
 
 MAX_STACK_BYTES = 1024 * 1024
@@ -32,7 +33,7 @@ def read_stack(path: Path, display: str | None = None) -> Document:
                 f"the file is {size / 1e6:.1f} MB; kmc reads stack files up to 1 MiB",
                 "a stack describes a monitoring system in a few hundred lines; is this the right file?",
             )
-        raw = path.read_bytes()
+        raw = inputs.read(path)  # the bytes the build is made of: heard by its recording
     except OSError as err:
         raise located(name, 1, 1, f"cannot read the file: {err.strerror}") from None
     return parse_stack(raw, name)

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kmc.read import inputs
 from kmc.record import field, record
 from kmc.tls.request import CA_CERT, CA_KEY, KEY_TYPES, SIDECAR, STATE_FORMAT, TLS_CERT, TLS_KEY, CertError, ServingRequest
 
@@ -141,7 +142,7 @@ def read_ca_bundle(path: Path) -> str:
     from kmc.tls import der
 
     try:
-        data = path.read_bytes()
+        data = inputs.read(path)
     except OSError as err:
         raise CertError(f"cannot read the caBundle file {path}: {err.strerror or err}") from None
     if not any(der.pem_certificates_are_ca(data) or ()):
@@ -153,7 +154,7 @@ def read_ca_bundle(path: Path) -> str:
                 f"{path}: no certificate in it is a CA (basicConstraints CA:TRUE)",
                 "give the CA that signed the server's certificate, not the certificate itself",
             )
-    return _pem_text(path)
+    return _pem(data, path)  # the bytes checked are the bytes used: no second read
 
 
 # What the material is made of, and what `issued.json` hashes; the CA key only signs.
@@ -211,25 +212,27 @@ def _reuse(directory: Path, request: ServingRequest) -> ServingMaterial | None:
         if sorted(recorded) != sorted(MATERIAL):
             return None
         paths = state_files(directory, request)
-        content = {role: paths[role].read_bytes() for role in PUBLIC}
+        read = {role: inputs.read_heard(paths[role]) for role in PUBLIC}
         key = _read_if_there(paths[TLS_KEY])
         if key is not None:
-            content[TLS_KEY] = key
-        if any(recorded[role] != _sha256(data) for role, data in content.items()):
+            read[TLS_KEY] = key
+        if any(recorded[role] != heard.sha256 for role, (_, heard) in read.items()):
             return None
         expires = issued["notAfter"]
         if not (isinstance(expires, str) and _ISO_UTC.fullmatch(expires)):
             return None
-        text = {role: data.decode("utf-8") for role, data in content.items()}
+        text = {role: data.decode("utf-8") for role, (data, _) in read.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, unreadable or hand-edited: the slow path says what is wrong
+    inputs.hear(*(heard for _, heard in read.values()))  # these very bytes make the material
     return _assembled(paths, text, expires)
 
 
-def _read_if_there(path: Path) -> bytes | None:
-    """The content of `path`; None when there is no such file (a private key kept out of git)."""
+def _read_if_there(path: Path) -> tuple[bytes, inputs.Heard] | None:
+    """The content of `path` as `inputs.read_heard` gives it; None when there is no such file (a
+    private key kept out of git)."""
     try:
-        return path.read_bytes()
+        return inputs.read_heard(path)
     except FileNotFoundError:
         return None
 
@@ -334,10 +337,17 @@ def _material(directory: Path, request: ServingRequest, leaf: x509.Certificate, 
 
 
 def _pem_text(path: Path) -> str:
+    """The PEM text of `path`, heard by the build's recording: the material is made of it."""
     try:
-        return path.read_bytes().decode("utf-8")
+        data = inputs.read(path)
     except OSError as err:
         raise CertError(f"cannot read {path}: {err.strerror or err}") from None
+    return _pem(data, path)
+
+
+def _pem(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise CertError(f"{path}: not PEM text (not even UTF-8)", "give the certificate in PEM form: `openssl x509 -in FILE -out FILE.pem`") from None
 
