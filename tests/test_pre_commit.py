@@ -73,3 +73,22 @@ def test_validate_fails_with_the_located_error(repo: Path, pre_commit_home: Path
     invalid = try_repo(repo, pre_commit_home, "kmc-validate", "--files", "stack.yaml")
     assert invalid.returncode == 1, invalid.stdout
     assert "stack.yaml:3:13: error: $.prometheus.replicas:" in invalid.stdout
+
+
+@pytest.mark.parametrize("hook", ["kmc-check", "kmc-build"])
+def test_a_commit_of_only_a_file_the_stack_names_runs_the_hooks(tmp_path: Path, pre_commit_home: Path, hook: str) -> None:
+    """The output depends on the dashboards the stack names: a commit that stages only one of them
+    must not let stale output through (no `files:` pattern can know what a stack names)."""
+    repo = tmp_path / "repo"
+    (repo / "boards").mkdir(parents=True)
+    (repo / "boards/app.json").write_text('{"title": "App", "panels": []}\n')
+    (repo / "stack.yaml").write_text("version: 1\ngrafana:\n  enabled: true\n  dashboards:\n    files:\n      - file: boards/app.json\n")
+    subprocess.run([sys.executable, "-m", "kmc", "build", "-q", "stack.yaml", "--format", "all"], cwd=repo, check=True)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "stack")
+    (repo / "boards/app.json").write_text('{"title": "App, renamed", "panels": []}\n')
+    git(repo, "add", "boards/app.json")
+    staged = try_repo(repo, pre_commit_home, hook)  # on the staged files, as a commit runs it
+    assert staged.returncode == 1, staged.stdout
+    assert "Failed" in staged.stdout and "Skipped" not in staged.stdout
