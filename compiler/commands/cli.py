@@ -107,7 +107,8 @@ def _output() -> Any:
 @click.option(
     "--check",
     is_flag=True,
-    help="Write nothing: exit 0 when OUT is current, 1 listing added/changed/removed files with a short diff each. "
+    help="Write nothing: exit 0 when OUT is current, 1 listing what is missing, unexpected (an extra file, a symlink, an empty "
+    "directory, a FIFO, a killed build's staging) or changed (with a short diff). "
     "Needs no compile when OUT/.kmc-lock.json proves the output current.",
 )
 def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> None:
@@ -123,9 +124,10 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool) -> Non
       helm install monitoring charts-out/helm/kmc-monitoring -n NAMESPACE --create-namespace \\
         -f .../values-prod.yaml
     A failed build writes nothing and leaves the previous output untouched. Each build records
-    in OUT/.kmc-lock.json the hashes of its inputs and outputs (commit it with the output);
-    while they all still match, a build (or --check) needs no compile: it says the output is
-    current and repeats the warnings the stack gave.
+    in OUT/.kmc-lock.json the hashes of the inputs it read, of kmc and of its outputs (commit
+    it with the output); while they all still match and OUT holds nothing else, a build (or
+    --check) needs no compile: it says the output is current and repeats the warnings the
+    stack gave. Anything in OUT/<format>/ that kmc did not write is replaced.
 
     \b
     Files the stack names (Grafana dashboard JSON) are read relative to STACK's
