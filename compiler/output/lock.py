@@ -114,13 +114,13 @@ def _collect(directory: str, prefix: str, tree: Tree) -> None:
     for entry in found:
         name = prefix + entry.name
         try:
-            mode = entry.stat(follow_symlinks=False).st_mode
-            if stat.S_ISDIR(mode):
+            # The directory entry's type, without a stat call per file; the open checks it again.
+            if entry.is_dir(follow_symlinks=False):
                 _collect(entry.path, name + "/", tree)
-            elif stat.S_ISREG(mode):
+            elif entry.is_file(follow_symlinks=False):
                 tree.files[name] = _read_regular(entry.path)
             else:
-                tree.strays[name] = _kind(mode)
+                tree.strays[name] = _kind(entry.stat(follow_symlinks=False).st_mode)
         except NotAFile:
             tree.strays[name] = "not a regular file"  # replaced by one since it was listed
         except OSError as err:
