@@ -405,3 +405,19 @@ def test_the_fast_path_reads_no_fifo_among_the_inputs(small: Path) -> None:
     os.mkfifo(small / "dashboards/app.json")
     with within(10):
         assert not proven(small)
+
+
+def test_inputs_are_named_as_the_stack_names_them_and_found_from_any_spelling_of_its_path(small: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (small / "sub").mkdir()
+    (small / "sub/stack.yaml").write_text(
+        SMALL_STACK.replace("dashboards/app.json", "../dashboards/app.json").replace("keysInOutput: true", "stateDir: ../state")
+    )
+    monkeypatch.chdir(small)
+    pipeline.build(Path("sub/stack.yaml"), Path("charts-out"), FORMATS, None)
+    entry = json.loads((small / "charts-out" / lock.LOCK_NAME).read_text())["trees"]["helm"]
+    assert sorted(entry["inputs"]) == ["../dashboards/app.json", "../state/metrics-server/ca.crt", "../state/metrics-server/tls.crt", "stack.yaml"]
+    assert entry["inputs"]["../dashboards/app.json"]["file"] == "../dashboards/app.json"
+    for spelled in ("sub/stack.yaml", "./sub//stack.yaml", str(small / "sub/stack.yaml")):
+        assert lock.current("charts-out", spelled, NAMES) is not None, spelled
+    monkeypatch.chdir(small / "sub")
+    assert lock.current("../charts-out", "stack.yaml", NAMES) is not None

@@ -167,6 +167,18 @@ def _stack_dir(stack: str | os.PathLike[str]) -> str:
     return os.path.dirname(os.fspath(stack)) or "."
 
 
+def _input_name(path: str, base: str) -> str:
+    """`path` as the stack named it: what the build joined to the stack's directory `base` (kept as
+    written, `..` and all, so that joining it again reaches what the build reached); an absolute
+    path stays absolute."""
+    if base == ".":
+        return path
+    prefix = base.rstrip("/") + "/"
+    if path.startswith(prefix):
+        return path[len(prefix) :]
+    return path if os.path.isabs(path) else os.path.relpath(path, base)
+
+
 def read(out: str | os.PathLike[str]) -> dict[str, dict[str, object]]:
     """The lock's trees; {} when there is none or it is unreadable (then it is simply not used)."""
     try:
@@ -206,9 +218,7 @@ def updated(
     }
     if inputs is not None:
         base = _stack_dir(stack)
-        recorded = {
-            os.path.relpath(found.path, base).replace(os.sep, "/"): {"file": _target_key(found.target, out), "sha256": found.sha256} for found in inputs
-        }
+        recorded = {_input_name(found.path, base): {"file": _target_key(found.target, out), "sha256": found.sha256} for found in inputs}
         for name, files in trees.items():
             entries[name] = {
                 "stack": _target_key(os.path.realpath(stack), out),
