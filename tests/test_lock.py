@@ -421,3 +421,12 @@ def test_inputs_are_named_as_the_stack_names_them_and_found_from_any_spelling_of
         assert lock.current("charts-out", spelled, NAMES) is not None, spelled
     monkeypatch.chdir(small / "sub")
     assert lock.current("../charts-out", "stack.yaml", NAMES) is not None
+
+
+@pytest.mark.parametrize("fifo", ["stack.yaml", "dashboards/app.json"])
+def test_an_input_that_is_a_fifo_is_a_located_error_not_a_wait(small: Path, fifo: str) -> None:
+    (small / fifo).unlink()
+    os.mkfifo(small / fifo)
+    result = kmc("build", "stack.yaml", cwd=small, timeout=30)
+    assert result.returncode == 1
+    assert "not a regular file" in result.stderr and result.stderr.startswith("stack.yaml:"), result.stderr
