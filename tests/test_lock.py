@@ -132,14 +132,14 @@ def kmc(*args: str, cwd: Path, timeout: float = 60, env: dict[str, str] | None =
 @pytest.mark.parametrize("edited", ["stack.yaml", "dashboards/app.json"])
 def test_an_input_saved_during_a_build_is_not_vouched_for(small: Path, edited: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The build read the old bytes; the file holds new ones by the time the lock is written."""
-    emit = pipeline.emit
+    emit = pipeline.emit_with_needs
     new = SMALL_STACK.replace("keysInOutput: true", "keysInOutput: false") if edited == "stack.yaml" else board("Edited meanwhile")
 
     def emit_while_saved(*args: object, **kwargs: object) -> object:
         (small / edited).write_text(new)  # the editor saves after the build read the file
         return emit(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "emit", emit_while_saved)
+    monkeypatch.setattr(pipeline, "emit_with_needs", emit_while_saved)
     build(small)
     monkeypatch.undo()
     assert not proven(small)

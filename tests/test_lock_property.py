@@ -65,18 +65,18 @@ def apply(case: Path, op: tuple[object, ...]) -> None:
     elif kind == "link-dir":
         repoint(case / "dashboards", str(op[1]))
     elif kind == "saved-during-build":
-        emit = pipeline.emit
+        emit = pipeline.emit_with_needs
 
         def saved(*args: object, **kwargs: object) -> object:
             (case / "stack.yaml").write_text(STACKS[int(str(op[1]))])
             (case / "dashboards/app.json").write_text(board(str(op[2])))  # through both links
             return emit(*args, **kwargs)  # type: ignore[arg-type]
 
-        pipeline.emit = saved  # type: ignore[assignment]
+        pipeline.emit_with_needs = saved  # type: ignore[assignment]
         try:
             pipeline.build(case / "stack.yaml", out, FORMATS, None)
         finally:
-            pipeline.emit = emit
+            pipeline.emit_with_needs = emit
     elif kind == "stray" and out.is_dir():
         where = out / "manifests/default"
         if not where.is_dir():
