@@ -10,6 +10,7 @@ from kmc.components import (
     aggregated_api,
     alertmanager,
     autoscaling,
+    exposure,
     grafana,
     kube,
     kube_state_metrics,
@@ -47,7 +48,8 @@ COMPONENTS: Mapping[str, Component] = {
 def facts(stack: Stack) -> Facts:
     """The cross-component facts, computed once."""
     targets = tuple(target for component in COMPONENTS.values() if component.compiled(stack) for target in component.scrape_targets(stack))
-    url = f"http://{prometheus.NAME}.{stack.namespace}.svc.{stack.cluster.domain}:{prometheus.PORT}"
+    port = stack.parameters[prometheus.NAME]["service"]["port"]  # the stack's: an environment may not change it (kmc.check.exposure)
+    url = f"http://{prometheus.NAME}.{stack.namespace}.svc.{stack.cluster.domain}:{port}{exposure.prefix(stack, prometheus.NAME)}"
     if stack.prometheus.thanos_query:
         url = thanos.query_url(stack)  # the global view over every shard and replica
     clients = (kube.selector(prometheus_adapter.NAME),) if prometheus_adapter.compiled(stack) and not stack.prometheus_adapter.prometheus_url else ()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import alertmanager_config, config_reloader, kube
+from kmc.components import alertmanager_config, config_reloader, exposure, kube
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject, Param, Switch
 from kmc.model import Stack
@@ -22,6 +22,7 @@ ROLE = "alerting"
 SWITCH = "alertmanager.enabled"
 POLICY_SWITCH = "alertmanager.networkPolicy.enabled"
 PORT = 9093
+UI = exposure.Exposed(NAME, NAME, ROLE, PORT, SWITCH)
 CLUSTER_PORT = 9094
 CLUSTER_SERVICE = f"{NAME}-cluster"
 
@@ -33,7 +34,8 @@ def compiled(stack: Stack) -> bool:
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
     # The sidecar's metrics through the headless peer Service: no node port ever exposes them.
     reloader = ServiceTarget(f"{NAME}-{config_reloader.NAME}", stack.namespace, CLUSTER_SERVICE, config_reloader.PORT_NAME, switch=SWITCH)
-    return (ServiceTarget(NAME, stack.namespace, NAME, "web", switch=SWITCH), reloader)
+    web = ServiceTarget(NAME, stack.namespace, NAME, "web", switch=SWITCH, metrics_path=exposure.prefix(stack, NAME) + "/metrics")
+    return (web, reloader)
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
@@ -43,7 +45,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         NAME,
         ns,
         ROLE,
-        [{"name": "web", "nodePort": Param("alertmanager.service.nodePort", omit_empty=True), "port": PORT, "targetPort": "web"}],
+        [{"name": "web", "nodePort": Param("alertmanager.service.nodePort", omit_empty=True), "port": Param("alertmanager.service.port"), "targetPort": "web"}],
         type=Param("alertmanager.service.type"),
     )
     cluster = {
@@ -72,6 +74,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     objects = [KObject(body, NAME, conditions=(SWITCH,)) for body in bodies]
     if stack.enabled_somewhere(SWITCH, POLICY_SWITCH):
         objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _ingress(facts)), NAME, conditions=(SWITCH, POLICY_SWITCH)))
+    objects += exposure.objects(stack, UI)
     return objects
 
 
@@ -96,7 +99,8 @@ def _stateful_set(stack: Stack) -> dict[str, Any]:
         sources = [{"secret": {"items": [{"key": ref.key, "path": f"{ref.secret_name}/{ref.key}"}], "name": ref.secret_name}} for ref in refs]
         volumes.append({"name": "secrets", "projected": {"defaultMode": 0o440, "sources": sources}})
     peer = f"{CLUSTER_SERVICE}.{stack.namespace}.svc.{stack.cluster.domain}:{CLUSTER_PORT}"
-    container = {
+    route = exposure.prefix(stack, NAME)
+    container: dict[str, Any] = {
         "name": NAME,
         "image": Param("alertmanager.image"),
         "args": [
@@ -107,6 +111,7 @@ def _stateful_set(stack: Stack) -> dict[str, Any]:
             # Bracketed, so that an IPv6 pod address parses too.
             f"--cluster.advertise-address=[$(POD_IP)]:{CLUSTER_PORT}",
             f"--cluster.peer={peer}",
+            *exposure.route_args(stack, NAME),
         ],
         "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
         "ports": [
@@ -114,18 +119,19 @@ def _stateful_set(stack: Stack) -> dict[str, Any]:
             {"containerPort": CLUSTER_PORT, "name": "cluster-tcp", "protocol": "TCP"},
             {"containerPort": CLUSTER_PORT, "name": "cluster-udp", "protocol": "UDP"},
         ],
-        "readinessProbe": kube.http_probe("/-/ready", "web", 5),
-        "livenessProbe": {**kube.http_probe("/-/healthy", "web", 15), "failureThreshold": 10},
+        "readinessProbe": kube.http_probe(f"{route}/-/ready", "web", 5),
+        "livenessProbe": {**kube.http_probe(f"{route}/-/healthy", "web", 15), "failureThreshold": 10},
         "resources": Param("alertmanager.resources"),
         "securityContext": kube.restricted_container(),
         "volumeMounts": mounts,
     }
+    container["args"] = exposure.with_external_url(stack, NAME, container["args"], "--web.external-url=")
     pod = {
         "metadata": {"labels": kube.labels(NAME, ROLE)},
         "spec": {
             "automountServiceAccountToken": False,
             # Alertmanager serves POST /-/reload without a flag; the receivers' secret files are read per notification.
-            "containers": [container, config_reloader.container(NAME, PORT, [config_mount])],
+            "containers": [container, config_reloader.container(NAME, PORT, [config_mount], route)],
             **kube.scheduling("alertmanager"),
             "securityContext": kube.restricted_pod(),
             "serviceAccountName": NAME,
@@ -166,4 +172,7 @@ def prometheus_section(stack: Stack) -> dict[str, Any]:
         "regex": f"{NAME};web",
         "source_labels": ["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
     }
-    return {"alerting": {"alertmanagers": [{"api_version": "v2", "kubernetes_sd_configs": [discovery], "relabel_configs": [keep]}]}}
+    target: dict[str, Any] = {"api_version": "v2", "kubernetes_sd_configs": [discovery], "relabel_configs": [keep]}
+    if exposure.prefix(stack, NAME):
+        target["path_prefix"] = exposure.prefix(stack, NAME)  # Alertmanager's route prefix
+    return {"alerting": {"alertmanagers": [target]}}

@@ -53,6 +53,7 @@ class ServiceTarget:
     # The boolean parameter that switches the exporter on (None: always on): where it is off, so
     # is the job.
     switch: str | None = None
+    metrics_path: str = "/metrics"  # under the program's route prefix, if it has one
 
 
 def api_server_target(name: str, namespace: str, ca_file: str | None, switch: str) -> ServiceTarget:

@@ -28,16 +28,17 @@ PORT = 8080
 PORT_NAME = "reloader-web"  # its /metrics, for a self-monitoring job
 
 
-def container(section: str, program_port: int, watched: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def container(section: str, program_port: int, watched: Sequence[Mapping[str, Any]], route_prefix: str = "") -> dict[str, Any]:
     """The sidecar of a pod of `section` (`prometheus`, `alertmanager`), whose program serves its
     reload endpoint on `program_port`; it watches the directories of the volume mounts `watched`
-    (the program's own, mounted read-only here too)."""
+    (the program's own, mounted read-only here too). `route_prefix`: the program's
+    `--web.route-prefix`, under which its /-/reload is served."""
     return {
         "name": NAME,
         "image": Param(f"{section}.configReloaderImage"),
         "args": [
             f"--listen-address=:{PORT}",
-            f"--reload-url=http://127.0.0.1:{program_port}/-/reload",
+            f"--reload-url=http://127.0.0.1:{program_port}{route_prefix}/-/reload",
             *(f"--watched-dir={mount['mountPath']}" for mount in watched),
         ],
         "ports": [{"containerPort": PORT, "name": PORT_NAME}],

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import dashboards, grafana_folders, kube
+from kmc.components import dashboards, exposure, grafana_folders, kube
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.grafana_files import SECRETS_DIR, datasources_file, grafana_ini, secret_file
 from kmc.ir import KObject, Param, Switch
@@ -25,6 +25,7 @@ ROLE = "visualization"
 SWITCH = "grafana.enabled"
 POLICY_SWITCH = "grafana.networkPolicy.enabled"
 PORT = 3000
+UI = exposure.Exposed(NAME, NAME, ROLE, PORT, SWITCH)
 # Not the image's 472: Grafana runs as any user, and a high one clashes with no user of the node.
 USER = 65534
 ADMIN_SETTINGS = ("GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_SECRET_KEY")
@@ -63,7 +64,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         NAME,
         ns,
         ROLE,
-        [{"name": "http", "nodePort": Param("grafana.service.nodePort", omit_empty=True), "port": PORT, "targetPort": "http"}],
+        [{"name": "http", "nodePort": Param("grafana.service.nodePort", omit_empty=True), "port": Param("grafana.service.port"), "targetPort": "http"}],
         type=Param("grafana.service.type"),
     )
     bodies = [kube.service_account(NAME, ns, ROLE), config, *board_maps, service, _deployment(stack, folders, checksum)]
@@ -77,7 +78,21 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         scrape = [{"from": [{"podSelector": {"matchLabels": dict(facts.prometheus_pods)}}], "ports": kube.tcp_ports(PORT)}] if scrape_targets(stack) else []
         ingress = Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}, *scrape], off=scrape)
         objects.append(KObject(kube.network_policy(NAME, ns, ROLE, ingress), NAME, conditions=(SWITCH, POLICY_SWITCH)))
+    objects += exposure.objects(stack, UI)
     return objects
+
+
+def _with_root_url(stack: Stack, env: list[dict[str, str]]) -> Switch | list[dict[str, str]]:
+    """`env`, plus Grafana's public URL where the environment names a host: environment variables
+    rather than grafana.ini, whose ConfigMap is the same in every environment. Grafana's router
+    strips the sub path when it is there and serves requests without it too, so probes and the
+    scrape of /metrics stay as they are."""
+    if not stack.enabled_somewhere("grafana.expose.host"):
+        return env
+    url = [{"name": "GF_SERVER_ROOT_URL", "value": exposure.external_url(stack, NAME)}]
+    if exposure.prefix(stack, NAME):
+        url.append({"name": "GF_SERVER_SERVE_FROM_SUB_PATH", "value": "true"})
+    return Switch("grafana.expose.host", on=[*env, *url], off=env)
 
 
 def _claim(namespace: str) -> dict[str, Any]:
@@ -161,7 +176,7 @@ def _deployment(stack: Stack, folders: tuple[grafana_folders.Folder, ...], check
     container = {
         "name": NAME,
         "image": Param("grafana.image"),
-        "env": env,
+        "env": _with_root_url(stack, env),
         "ports": [{"containerPort": PORT, "name": "http"}],
         "readinessProbe": kube.http_probe("/api/health", "http", 10),
         "livenessProbe": {**kube.http_probe("/api/health", "http", 30), "failureThreshold": 10},

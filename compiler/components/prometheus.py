@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import aggregated_api, alertmanager, config_reloader, kube, remote_storage, rules, sharding, thanos
+from kmc.components import aggregated_api, alertmanager, config_reloader, exposure, kube, remote_storage, rules, sharding, thanos
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, ETCD_KEYS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
@@ -17,6 +17,7 @@ ROLE = "server"
 PORT = 9090
 POLICY_SWITCH = "prometheus.networkPolicy.enabled"
 INSTANCE_LABEL = "app.kubernetes.io/instance"  # a shard's pods: prometheus-shard-K
+UI = exposure.Exposed(NAME, NAME, ROLE, PORT, None)
 
 
 def compiled(stack: Stack) -> bool:
@@ -61,6 +62,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     objects = [KObject(body, NAME) for body in bodies]
     if stack.enabled_somewhere(POLICY_SWITCH):
         objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _web_ingress(stack, facts)), NAME, conditions=(POLICY_SWITCH,)))
+    objects += exposure.objects(stack, UI)
     return objects
 
 
@@ -70,7 +72,7 @@ def _service(namespace: str, shard: int | None) -> dict[str, Any]:
             NAME,
             namespace,
             ROLE,
-            [{"name": "web", "nodePort": Param("prometheus.service.nodePort", omit_empty=True), "port": PORT, "targetPort": "web"}],
+            [{"name": "web", "nodePort": Param("prometheus.service.nodePort", omit_empty=True), "port": Param("prometheus.service.port"), "targetPort": "web"}],
             type=Param("prometheus.service.type"),
         )
     # A shard's own Service (its UI and API): ClusterIP, as one node port cannot serve N shards.
@@ -151,6 +153,7 @@ def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None 
         mounts.append(rules_mount)
         watched.append(rules_mount)
         volumes.append({"configMap": {"name": rules.NAME}, "name": "rules"})
+    route = exposure.prefix(stack, NAME)
     remote_mounts, remote_volumes = remote_storage.volumes(stack)
     mounts += remote_mounts
     volumes += remote_volumes
@@ -165,10 +168,11 @@ def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None 
             "--web.listen-address=:9090",
             # POST /-/reload for the config-reloader sidecar (and /-/quit: see docs/security.md).
             "--web.enable-lifecycle",
+            *exposure.route_args(stack, NAME),
         ],
         "ports": [{"containerPort": PORT, "name": "web"}],
-        "readinessProbe": kube.http_probe("/-/ready", "web", 5),
-        "livenessProbe": {**kube.http_probe("/-/healthy", "web", 15), "failureThreshold": 10},
+        "readinessProbe": kube.http_probe(f"{route}/-/ready", "web", 5),
+        "livenessProbe": {**kube.http_probe(f"{route}/-/healthy", "web", 15), "failureThreshold": 10},
         "resources": Param("prometheus.resources"),
         "securityContext": kube.restricted_container(),
         "volumeMounts": mounts,
@@ -179,7 +183,8 @@ def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None 
     if stack.prometheus.thanos_object_storage is not None:
         # Thanos uploads the 2-hour blocks as they are cut; local compaction would race it.
         container["args"] += ["--storage.tsdb.max-block-duration=2h", "--storage.tsdb.min-block-duration=2h"]
-    containers = [container, config_reloader.container(NAME, PORT, watched)]
+    container["args"] = exposure.with_external_url(stack, NAME, container["args"], "--web.external-url=")
+    containers = [container, config_reloader.container(NAME, PORT, watched, route)]
     if stack.prometheus.thanos_sidecar:
         sidecar, sidecar_volumes = thanos.sidecar(stack)
         containers.append(sidecar)

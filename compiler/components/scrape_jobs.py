@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kmc.components import config_reloader, sharding, thanos
+from kmc.components import config_reloader, exposure, sharding, thanos
 from kmc.components.base import ServiceTarget
 from kmc.components.kube import PART_OF
 from kmc.model import ComponentJob, Stack
@@ -68,7 +68,7 @@ ETCD_CLAIM = Claim(KUBE_SYSTEM, "component", "etcd")
 def scrape_configs(stack: Stack, targets: tuple[ServiceTarget, ...]) -> list[Job]:
     """All jobs of the stack, in a fixed order; extra jobs last, as written."""
     kube = stack.scrape.kubernetes
-    jobs: list[Job] = [_pod_local(sharding.SELF_JOB, 9090)]
+    jobs: list[Job] = [_pod_local(sharding.SELF_JOB, 9090, exposure.prefix(stack, "prometheus") + "/metrics")]
     jobs.append(_pod_local(sharding.RELOADER_JOB, config_reloader.PORT))
     if stack.prometheus.thanos_sidecar:
         jobs.append(_pod_local(sharding.THANOS_SIDECAR_JOB, thanos.HTTP_PORT))
@@ -156,9 +156,12 @@ def _pod_address(port_source: str | None, port: int | None = None) -> list[dict[
     ]
 
 
-def _pod_local(name: str, port: int) -> Job:
+def _pod_local(name: str, port: int, path: str = "/metrics") -> Job:
     """A container of the Prometheus pod itself: every replica and shard scrapes its own."""
-    return {"job_name": name, "static_configs": [{"targets": [f"localhost:{port}"]}]}
+    job: Job = {"job_name": name, "static_configs": [{"targets": [f"localhost:{port}"]}]}
+    if path != "/metrics":
+        job["metrics_path"] = path
+    return job
 
 
 def _apiserver(job: ComponentJob) -> Job:
@@ -251,6 +254,8 @@ def _service_target(target: ServiceTarget) -> Job:
         else:
             tls["ca_file"] = target.tls.ca_file
         job.update(scheme="https", authorization=_token(), tls_config=tls)
+    if target.metrics_path != "/metrics":
+        job["metrics_path"] = target.metrics_path
     if target.honor_labels:
         job["honor_labels"] = True
     else:

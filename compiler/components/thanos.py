@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import kube
+from kmc.components import exposure, kube
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject, Param, Switch
 from kmc.model import Stack
@@ -50,7 +50,7 @@ def sidecar(stack: Stack) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     args = [
         "sidecar",
         "--tsdb.path=/prometheus",
-        "--prometheus.url=http://localhost:9090",
+        f"--prometheus.url=http://localhost:9090{exposure.prefix(stack, 'prometheus')}",
         f"--grpc-address=0.0.0.0:{GRPC_PORT}",
         f"--http-address=0.0.0.0:{HTTP_PORT}",
     ]
