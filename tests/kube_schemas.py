@@ -25,6 +25,7 @@ KUBERNETES_VERSIONS = ("1.31", "1.33", "1.35")
 CRD_API_VERSIONS = frozenset(
     {
         "cert-manager.io/v1",  # Issuer, Certificate
+        "gateway.networking.k8s.io/v1",  # HTTPRoute
         "keda.sh/v1alpha1",  # ScaledObject
         "monitoring.coreos.com/v1",  # ServiceMonitor, PodMonitor, PrometheusRule
     }

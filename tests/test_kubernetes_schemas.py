@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kube_schemas import CRD_API_VERSIONS, KUBERNETES_VERSIONS, iter_golden_manifest_files, validate_manifests, validate_object
+from kube_schemas import KUBERNETES_VERSIONS, iter_golden_manifest_files, validate_manifests, validate_object
 from tools import TOOLS, tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -134,7 +134,7 @@ def test_cert_manager_objects_match_cert_managers_crds() -> None:
         obj
         for path in GOLDEN_FILES
         for obj in yaml.safe_load_all(path.read_text(encoding="utf-8"))
-        if isinstance(obj, dict) and obj.get("apiVersion") in CRD_API_VERSIONS
+        if isinstance(obj, dict) and obj.get("apiVersion") == "cert-manager.io/v1"
     ]
     assert {obj["kind"] for obj in objects} == {"Issuer", "Certificate"}, "golden/full uses tls mode cert-manager"
     result = _cert_manager(objects)
@@ -152,3 +152,43 @@ def test_the_cert_manager_validator_rejects_a_broken_certificate() -> None:
     result = _cert_manager([broken])
     assert result.returncode == 1
     assert "dnsNames must be array" in result.stdout and "algorithm must be equal to one of the allowed values" in result.stdout
+
+
+# -- the Gateway API's custom resources ----------------------------------------------------------
+
+GATEWAY_API_VALIDATOR = TOOLS / "gateway-api-schemas" / "validate"
+
+
+def _gateway_api(objects: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    validator = tool(GATEWAY_API_VALIDATOR)
+    return subprocess.run([validator], input=json.dumps(objects), capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_http_routes_match_the_gateway_apis_crds() -> None:
+    """The HTTPRoutes of every golden case and environment, against the Gateway API's own CRD schemas."""
+    objects = [
+        obj
+        for path in GOLDEN_FILES
+        for obj in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        if isinstance(obj, dict) and obj.get("apiVersion") == "gateway.networking.k8s.io/v1"
+    ]
+    assert {obj["kind"] for obj in objects} == {"HTTPRoute"}, "golden/full exposes Prometheus and Alertmanager through HTTPRoutes"
+    result = _gateway_api(objects)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("valid ") == len(objects)
+
+
+def test_the_gateway_api_validator_rejects_a_broken_route() -> None:
+    broken = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "x", "namespace": "monitoring"},
+        "spec": {
+            "parentRefs": [{"name": "public"}],
+            "hostnames": "x.example.com",
+            "rules": [{"matches": [{"path": {"type": "Prefix", "value": "/x"}}], "backendRefs": [{"name": "x", "port": 80}]}],
+        },
+    }
+    result = _gateway_api([broken])
+    assert result.returncode == 1
+    assert "hostnames must be array" in result.stdout and "type must be equal to one of the allowed values" in result.stdout

@@ -10,10 +10,11 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from kmc.check import images, metrics, retention, scaleout
+from kmc.check import exposure, images, metrics, retention, scaleout
 from kmc.components import facts, prometheus
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
+from kmc.ir import lookup
 from kmc.model import Stack, millis
 from kmc.platforms import COMPONENTS, MANAGED
 from kmc.read.document import Document, JsonPath
@@ -60,6 +61,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in metrics.dropped_autoscalers(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in images.unchecked(doc.data)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _platform_mismatches(stack)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in exposure.risks(doc.data, stack)]
     return found
 
 
@@ -159,6 +161,7 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     yield from ((path, message, hint, False) for path, message, hint in metrics.problems(stack, jobs))
     yield from scaleout.problems(stack, _relabel)
     yield from retention.problems(stack)
+    yield from exposure.problems(data, stack)
     yield from ((path, message, hint, False) for path, message, hint in images.problems(data))
 
 
@@ -380,15 +383,24 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
         yield (path, f"action {action!r} needs `source_labels`", "list the labels whose values this step reads", False)
 
 
+# The peer lists kmc copies into NetworkPolicies as written (the others' peers are the same schema).
+PEER_LISTS = (
+    ("prometheus", "networkPolicy", "from"),
+    *((section, "expose", kind, "from") for section, _, _ in exposure.UIS for kind in exposure.KINDS),
+)
+
+
 def _network_policy_peers(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
-    """What the Kubernetes API would reject in `prometheus.networkPolicy.from`, wherever it is written."""
+    """What the Kubernetes API would reject in `prometheus.networkPolicy.from` and the UIs'
+    `expose.*.from`, wherever it is written."""
     for env in [None, *stack.environments]:
         written = data.get("environments", {}).get(env, {}) if env else data
-        if env and not _has(written, "prometheus", "networkPolicy", "from"):
-            continue  # inherited: reported where it is written
-        base: JsonPath = ("environments", env, "prometheus", "networkPolicy", "from") if env else ("prometheus", "networkPolicy", "from")
-        for index, peer in enumerate(stack.values(env)["prometheus"]["networkPolicy"]["from"]):
-            yield from _peer(peer, (*base, index))
+        for keys in PEER_LISTS:
+            if env and not _has(written, *keys):
+                continue  # inherited: reported where it is written
+            base: JsonPath = ("environments", env, *keys) if env else keys
+            for index, peer in enumerate(lookup(stack.values(env), ".".join(keys))):
+                yield from _peer(peer, (*base, index))
 
 
 def _peer(peer: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
