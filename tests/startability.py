@@ -104,9 +104,34 @@ def references(objects: Sequence[Obj]) -> References:
         if obj["kind"] == "APIService" and obj["spec"].get("service"):
             service = obj["spec"]["service"]
             found.add(("Service", service["namespace"], service["name"]), _name(obj))
+        if obj["kind"] == "Ingress":
+            _ingress_references(found, obj)
+        if obj["kind"] == "HTTPRoute":
+            # The kind exists only with the Gateway API's CRDs; each parent Gateway must exist.
+            found.add(("CustomResourceDefinition", "", "httproutes.gateway.networking.k8s.io"), _name(obj))
+            for parent in obj["spec"].get("parentRefs") or []:
+                found.add(("Gateway", parent.get("namespace", ns), parent["name"]), _name(obj))
     for workload, template in pod_templates(objects):
         _pod_references(found, workload, template)
     return found
+
+
+def _ingress_references(found: References, ingress: Obj) -> None:
+    """An Ingress needs its IngressClass and the TLS Secret it names; with cert-manager's
+    annotation, cert-manager's ingress-shim makes that Secret through a Certificate signed by the
+    named issuer (https://cert-manager.io/docs/usage/ingress/)."""
+    who, ns = _name(ingress), ingress["metadata"]["namespace"]
+    if ingress["spec"].get("ingressClassName"):
+        found.add(("IngressClass", "", ingress["spec"]["ingressClassName"]), who)
+    annotations = ingress["metadata"].get("annotations") or {}
+    issuers = [("ClusterIssuer", "", annotations.get("cert-manager.io/cluster-issuer")), ("Issuer", ns, annotations.get("cert-manager.io/issuer"))]
+    named = [(kind, where, name) for kind, where, name in issuers if name]
+    for ref in named:
+        found.add(ref, who)
+        found.add(("CustomResourceDefinition", "", "certificates.cert-manager.io"), who)
+    for tls in ingress["spec"].get("tls") or []:
+        if not named:
+            found.add(("Secret", ns, tls["secretName"]), who, ["tls.crt", "tls.key"])
 
 
 def _pod_references(found: References, workload: Obj, template: Obj) -> None:

@@ -25,9 +25,11 @@ FULL = ROOT / "golden/full/stack.yaml"
 FULL_DEFAULT = [
     "Namespace shop",
     "CustomResourceDefinition certificates.cert-manager.io",
+    "CustomResourceDefinition httproutes.gateway.networking.k8s.io",
     "CustomResourceDefinition issuers.cert-manager.io",
     "Secret monitoring/alertmanager-receivers",
     "Secret monitoring/alertmanager-smtp",
+    "Secret monitoring/alerts-tls",
     "Secret monitoring/etcd-client",
     "Secret monitoring/grafana-admin",
     "Secret monitoring/grafana-db",
@@ -38,6 +40,9 @@ FULL_DEFAULT = [
     "Secret monitoring/mimir-tls",
     "Secret monitoring/thanos-grafana",
     "Secret monitoring/thanos-objstore",
+    "ClusterIssuer letsencrypt",
+    "Gateway gateways/public",
+    "IngressClass nginx",
     "StorageClass fast-ssd",
     "cluster setting: kube-controller-manager metrics on the node's address",
     "cluster setting: kube-proxy metrics on the node's address",
@@ -59,9 +64,12 @@ def test_golden_full_needs_in_a_fixed_order() -> None:
     # The chart never holds the serving key kmc made (keysInOutput puts it in manifests and kustomize only).
     chart = [item.ref for item in pipeline.prerequisites(stack, "helm")["default"]]
     assert sorted(set(chart) - set(FULL_DEFAULT)) == ["Secret monitoring/metrics-server-tls"]
-    # dev: no prometheus-adapter (so no HPA and no cert-manager objects), its own StorageClass for Prometheus.
-    dev = [item.ref for item in manifests["dev"]]
-    assert "Namespace shop" not in dev and "CustomResourceDefinition certificates.cert-manager.io" not in dev
+    # dev: no prometheus-adapter (so no HPA and no cert-manager objects of kmc's), its own StorageClass
+    # for Prometheus; cert-manager still makes the certificate of Grafana's Ingress.
+    dev = {item.ref: item for item in manifests["dev"]}
+    assert "Namespace shop" not in dev and "CustomResourceDefinition issuers.cert-manager.io" not in dev
+    assert dev["CustomResourceDefinition certificates.cert-manager.io"].why == "the Certificate cert-manager makes for Grafana's Ingress"
+    assert "Gateway gateways/public-prod" not in dev  # only prod's HTTPRoute attaches to it
     assert "StorageClass standard" in dev
     admin = next(item for item in manifests["default"] if item.ref == "Secret monitoring/grafana-admin")
     assert admin.keys == ("admin-password", "admin-user", "secret-key")

@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kmc.components.exposure import SECTIONS as UIS
+from kmc.components.exposure import possessive
 from kmc.ir import lookup
 from kmc.model import Stack
 from kmc.read.document import JsonPath
 
 Problem = tuple[JsonPath, str, str, bool]
-# The exposable UIs: their parameter section, name in messages and switch (None: always on).
-UIS: tuple[tuple[str, str, str | None], ...] = (
-    ("grafana", "Grafana", "grafana.enabled"),
-    ("prometheus", "Prometheus", None),
-    ("alertmanager", "Alertmanager", "alertmanager.enabled"),
-)
 # Keys of `expose` that are the stack's, the same in every environment, and why.
 COMPILE_TIME = {
     "path": "the path prefix reaches compiled configuration (datasource URLs, prometheus.yml)",
@@ -45,11 +41,16 @@ def problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
                 if not expose.get("host"):
                     yield (where, f"{title} has {what} but no expose.host{suffix}", "set the public host name the route serves: expose.host", False)
                 if kind == "httpRoute" and not expose[kind]["parentRefs"]:
-                    yield (where, f"{title}'s HTTPRoute names no Gateway{suffix}", "list the Gateways it attaches to in expose.httpRoute.parentRefs", False)
+                    yield (
+                        where,
+                        f"{possessive(title)} HTTPRoute names no Gateway{suffix}",
+                        "list the Gateways it attaches to in expose.httpRoute.parentRefs",
+                        False,
+                    )
                 if kind == "ingress" and "tls" not in expose:
                     yield (
                         where,
-                        f"{title}'s Ingress has no TLS{suffix}",
+                        f"{possessive(title)} Ingress has no TLS{suffix}",
                         "the UI and its login would cross the network in clear text: set expose.tls.secretName (and clusterIssuer or issuer for cert-manager)",
                         False,
                     )
@@ -80,7 +81,7 @@ def risks(data: Mapping[str, Any], stack: Stack) -> Iterator[tuple[JsonPath, str
                     proxy = "ingress controller" if kind == "ingress" else "Gateway"
                     yield (
                         where,
-                        f"{title}'s NetworkPolicy will drop the traffic of {what}'s {proxy}" + (f" in environment {env!r}" if env else ""),
+                        f"{possessive(title)} NetworkPolicy will drop the traffic of {what}'s {proxy}" + (f" in environment {env!r}" if env else ""),
                         f"kmc cannot know which pods the {proxy} runs as: name them in {section}.expose.{kind}.from (namespaceSelector and podSelector)",
                     )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from kmc.check import exposure, images, metrics, retention, scaleout
 from kmc.components import facts, prometheus
+from kmc.components.exposure import SECTIONS
 from kmc.components.scrape_jobs import scrape_configs
 from kmc.errors import Diagnostic
 from kmc.ir import lookup
@@ -386,7 +387,7 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
 # The peer lists kmc copies into NetworkPolicies as written (the others' peers are the same schema).
 PEER_LISTS = (
     ("prometheus", "networkPolicy", "from"),
-    *((section, "expose", kind, "from") for section, _, _ in exposure.UIS for kind in exposure.KINDS),
+    *((section, "expose", kind, "from") for section, _, _ in SECTIONS for kind in exposure.KINDS),
 )
 
 

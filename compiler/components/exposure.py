@@ -23,6 +23,13 @@ from kmc.model import Stack
 from kmc.record import record
 
 INGRESS_API = "networking.k8s.io/v1"
+# Each exposable UI: its section (which names its Service too), its name in messages, its switch
+# (None: always on).
+SECTIONS: tuple[tuple[str, str, str | None], ...] = (
+    ("grafana", "Grafana", "grafana.enabled"),
+    ("prometheus", "Prometheus", None),
+    ("alertmanager", "Alertmanager", "alertmanager.enabled"),
+)
 HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
 
 
@@ -35,6 +42,11 @@ class Exposed:
     role: str
     container_port: int
     switch: str | None
+
+
+def possessive(title: str) -> str:
+    """Prometheus' and Grafana's."""
+    return f"{title}'" if title.endswith("s") else f"{title}'s"
 
 
 def settings(stack: Stack, section: str) -> dict[str, Any]:

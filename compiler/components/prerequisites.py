@@ -32,12 +32,14 @@ from kmc.components import (
     alertmanager_config,
     autoscaling,
     cluster_setup,
+    exposure,
     grafana,
     metrics_server,
     node_exporter,
     prometheus_adapter,
     remote_storage,
 )
+from kmc.components.exposure import possessive
 from kmc.components.scrape_jobs import ETCD_KEYS
 from kmc.ir import KIND_ORDER, Param, lookup, resolve
 from kmc.model import Stack
@@ -45,6 +47,8 @@ from kmc.platforms import GENERIC, KUBEADM_BASED
 from kmc.record import field, record
 
 CERT_MANAGER_INSTALL = "install cert-manager (https://cert-manager.io/docs/installation/)"
+GATEWAY_API_INSTALL = "install the Gateway API's CRDs and a Gateway controller (https://gateway-api.sigs.k8s.io/guides/)"
+HTTP_ROUTES_CRD = "httproutes.gateway.networking.k8s.io"
 PRIVILEGED = "pod-security.kubernetes.io/enforce=privileged"
 # What a `kubectl create secret` line puts where it knows no value: a key with a dot in its name
 # (`ca.crt`, `objstore.yml`) is read from a file, any other (`password`, `webhook-url`) is a literal.
@@ -79,8 +83,16 @@ class Need:
     sources: Mapping[str, str] | None = field(default=None, compare=False)
     how: tuple[str, ...] = field(default=(), compare=False)  # a ClusterSetting's steps
     command: str = field(default="", compare=False)
+    # A list parameter of references (an HTTPRoute's parentRefs): the need holds only where the
+    # list names this object (a `namespace` left out is the stack's). The Helm chart's NOTES.txt
+    # cannot test that, and leaves such needs out.
+    among: str = ""
 
     def holds(self, values: Mapping[str, Any]) -> bool:
+        if self.among and not any(
+            ref.get("name") == self.name and ref.get("namespace", self.namespace) == self.namespace for ref in lookup(values, self.among) or ()
+        ):
+            return False
         return all(lookup(values, path) for path in self.conditions)
 
 
@@ -128,6 +140,7 @@ def needs(stack: Stack, *, keys_in_output: bool) -> tuple[Need, ...]:
         *_prometheus(stack),
         *_grafana(stack),
         *_alertmanager(stack),
+        *_exposure(stack),
         *_storage_classes(stack),
         *_cluster_settings(stack),
     )
@@ -147,7 +160,7 @@ def by_environment(stack: Stack, environments: Iterable[str], *, keys_in_output:
 
 def merged(found: Iterable[Need]) -> tuple[Prerequisite, ...]:
     """Every object any environment needs, each with `when` it is needed (for the Helm chart)."""
-    return _merge(found, keep_conditions=True)
+    return _merge((need for need in found if not need.among), keep_conditions=True)
 
 
 def _resolved(need: Need, values: Mapping[str, Any]) -> Need:
@@ -198,7 +211,7 @@ def commands(item: Prerequisite, name: str) -> tuple[str, ...]:
     if item.kind == "Namespace":
         return (f"kubectl create namespace {name}", *(f"kubectl label namespace {name} {label}" for label in keys))
     if item.kind == "CustomResourceDefinition":
-        return (CERT_MANAGER_INSTALL,)
+        return (GATEWAY_API_INSTALL,) if name.endswith(".gateway.networking.k8s.io") else (CERT_MANAGER_INSTALL,)
     scope = f"-n {ns} " if ns else ""
     return (f"kubectl {scope}get {item.kind.lower()} {name}",)
 
@@ -288,6 +301,50 @@ def _alertmanager(stack: Stack) -> list[Need]:
         return []
     uses = alertmanager_config.secret_uses(stack.alertmanager)
     return [Need("Secret", stack.namespace, ref.secret_name, (ref.key,), why, (alertmanager.SWITCH,)) for ref, why in uses]
+
+
+def _exposure(stack: Stack) -> list[Need]:
+    """What the UIs' Ingresses and HTTPRoutes need: the IngressClass, the TLS Secret or the
+    cert-manager issuer, the Gateway API's CRD and the Gateways they attach to."""
+    found = []
+    ns = stack.namespace
+    for section, title, switch in exposure.SECTIONS:
+        switches = (switch,) if switch else ()
+        settings = exposure.settings(stack, section)
+        ingress = (*switches, f"{section}.expose.ingress.enabled")
+        if stack.enabled_somewhere(*ingress):
+            path = f"{section}.expose.ingress.className"
+            why = f"{possessive(title)} Ingress names it ({path}); an ingress controller must serve it"
+            found.append(Need("IngressClass", "", Param(path), (), why, (*ingress, path)))
+            tls = settings.get("tls") or {}
+            issuer = tls.get("clusterIssuer") or tls.get("issuer")
+            if issuer:
+                kind = "ClusterIssuer" if "clusterIssuer" in tls else "Issuer"
+                why = f"it issues the certificate of {possessive(title)} Ingress ({section}.expose.tls), through cert-manager's ingress-shim"
+                found.append(Need(kind, "" if kind == "ClusterIssuer" else ns, issuer, (), why, ingress))
+                found.append(
+                    Need(
+                        "CustomResourceDefinition",
+                        "",
+                        "certificates.cert-manager.io",
+                        (),
+                        f"the Certificate cert-manager makes for {possessive(title)} Ingress",
+                        ingress,
+                    )
+                )
+            elif tls:
+                why = f"the certificate and key of {possessive(title)} Ingress ({section}.expose.tls.secretName)"
+                found.append(Need("Secret", ns, tls["secretName"], ("tls.crt", "tls.key"), why, ingress))
+        route = (*switches, f"{section}.expose.httpRoute.enabled")
+        if stack.enabled_somewhere(*route):
+            why = f"{possessive(title)} HTTPRoute; the Gateways it names must exist, terminate TLS and admit routes from {ns}"
+            found.append(Need("CustomResourceDefinition", "", HTTP_ROUTES_CRD, (), why, route))
+            refs = f"{section}.expose.httpRoute.parentRefs"
+            names = {(ref.get("namespace", ns), ref["name"]) for env in (None, *stack.environments) for ref in lookup(stack.values(env), refs) or ()}
+            for where, name in sorted(names):
+                why = f"{possessive(title)} HTTPRoute attaches to it ({refs}); it must terminate TLS and admit routes from {ns}"
+                found.append(Need("Gateway", where, name, (), why, route, among=refs))
+    return found
 
 
 def _storage_classes(stack: Stack) -> list[Need]:

@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmc import __version__, schema_refs
-from kmc.components import prerequisites
+from kmc.components import exposure, prerequisites
 from kmc.emitters import helm_checks, helm_texts
 from kmc.emitters.manifests import file_name
 from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, Text, dynamic_nodes, lookup
@@ -536,11 +536,15 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
         spec = obj.body["spec"]
         port = spec["ports"][0]
         node_port = port.get("nodePort")
+        number = port["port"]
+        exposed = any(obj.name == section for section, _, _ in exposure.SECTIONS) and stack.enabled_somewhere(f"{obj.name}.expose.host")
         services.append(
             {
                 "name": obj.name,
                 "namespace": obj.namespace,
-                "port": port["port"],
+                "port": f"{{{{ {_values(number.path)} }}}}" if isinstance(number, Param) else number,
+                # Its public URL, where an environment names a host (kmc.components.exposure).
+                "url": (_values(f"{obj.name}.expose.host"), exposure.prefix(stack, obj.name) + "/") if exposed else None,
                 "condition": _condition(obj),
                 "type": _values(spec["type"].path) if isinstance(spec.get("type"), Param) else None,
                 "node_port": _values(node_port.path) if isinstance(node_port, Param) else None,

@@ -79,6 +79,9 @@ def notes(
                 *forward,
                 "{{- end }}",
             ]
+        if service["url"]:
+            host, path = service["url"]
+            forward += [f"{{{{- with {host} }}}}", f"  or https://{{{{ . }}}}{path}", "{{- end }}"]
         lines += _if(service["condition"], ["", f"{name}:", *forward])
     if api_services:
         lines += ["", "Aggregated APIs (each should say Available=True):", *(f"  kubectl get apiservice {name}" for name in api_services)]
