@@ -268,6 +268,56 @@ network_policy_peers = st.one_of(
     st.builds(lambda block: {"ipBlock": block}, ip_blocks()),
 )
 prometheus_network_policies = st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "from": st.lists(network_policy_peers, max_size=3)})
+
+# --- exposure (`expose`): valid by construction, the stack's own section always has a host, TLS and
+# a Gateway, so that an environment switching a route on has what it needs; environments never set
+# `path` or `tls` (the stack's).
+_paths = st.one_of(
+    st.just("/"), st.lists(shaped(LOWER_ALNUM, LOWER_ALNUM + "-._~", LOWER_ALNUM, 12), min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts))
+)
+_parent_refs = st.lists(
+    st.fixed_dictionaries({"name": dns_labels(20)}, optional={"namespace": dns_labels(20), "sectionName": dns_labels(12)}),
+    min_size=1,
+    max_size=2,
+    unique_by=lambda ref: (ref.get("namespace"), ref["name"]),
+)
+
+
+def expose_overrides() -> st.SearchStrategy[dict[str, Any]]:
+    """The per-environment part of `expose`: host, and the routes' switches and settings."""
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "host": dns_subdomains(),
+            "ingress": st.fixed_dictionaries(
+                {}, optional={"enabled": st.booleans(), "className": dns_subdomains(), "from": st.lists(network_policy_peers, max_size=2)}
+            ),
+            "httpRoute": st.fixed_dictionaries(
+                {}, optional={"enabled": st.booleans(), "parentRefs": _parent_refs, "from": st.lists(network_policy_peers, max_size=2)}
+            ),
+        },
+    )
+
+
+@st.composite
+def exposes(draw: st.DrawFn) -> dict[str, Any]:
+    """A stack's own `expose`: every route has what it needs wherever an environment switches it on."""
+    section = draw(expose_overrides())
+    section["host"] = draw(dns_subdomains())
+    section.setdefault("httpRoute", {}).setdefault("parentRefs", draw(_parent_refs))
+    for kind in ("ingress", "httpRoute"):  # on more often than an optional key would be
+        section.setdefault(kind, {}).setdefault("enabled", draw(st.booleans()))
+    tls = {"secretName": draw(dns_subdomains())}
+    issuer = draw(st.sampled_from((None, "clusterIssuer", "issuer")))
+    if issuer:
+        tls[issuer] = draw(dns_subdomains())
+    section["tls"] = tls
+    if draw(st.booleans()):
+        section["path"] = draw(_paths)
+    return section
+
+
+ui_ports = st.integers(1, 65535)
 exporter_network_policies = st.fixed_dictionaries({}, optional={"enabled": st.booleans()})
 
 
@@ -349,7 +399,16 @@ def prometheus_sections(draw: st.DrawFn) -> Doc:
             writers = draw(st.sampled_from(choices))
             if writers:
                 entry["writers"] = writers
+    _draw_exposure(draw, section, exposed=section.get("shards", 1) == 1)  # shards have no one Service to expose
     return section
+
+
+def _draw_exposure(draw: st.DrawFn, section: Doc, *, exposed: bool = True) -> None:
+    """Sometimes a Service port of the stack's own and an `expose` section."""
+    if draw(st.booleans()):
+        section["service"] = {**section.get("service", {"type": "ClusterIP"}), "port": draw(ui_ports)}
+    if exposed and draw(st.booleans()):
+        section["expose"] = draw(exposes())
 
 
 @st.composite
@@ -601,6 +660,9 @@ def grafana_sections(draw: st.DrawFn) -> Doc:
         ),
     }
     section.update(draw(st.fixed_dictionaries({}, optional=optional)))
+    _draw_exposure(draw, section)
+    if "expose" in section:
+        section.get("ini", {}).get("server", {}).pop("root_url", None)  # kmc sets it from expose.host
     return section
 
 
@@ -676,6 +738,7 @@ def alertmanager_sections(draw: st.DrawFn) -> Doc:
         **_scheduling(),
     }
     section: Doc = draw(st.fixed_dictionaries({}, optional=optional))
+    _draw_exposure(draw, section)
     receivers = [{"name": "default", "webhookConfigs": [{"url": draw(_SECRET_REFS)}]}]
     if draw(st.booleans()):
         receivers.append({"name": "chat", "slackConfigs": [{"apiUrl": draw(_SECRET_REFS), "channel": "#alerts"}]})
@@ -756,7 +819,16 @@ def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mappin
     # server left at tls mode generate would make certificates per temporary directory.
     for section in servers:
         sections[section] = api_server_parameters()
-    return {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
+    envs = {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
+    # Exposure where the stack exposes: what an environment may change (Grafana's Service port too,
+    # not Prometheus': the stack's own clients are compiled with it).
+    for env in envs.values():
+        for section, own in (("prometheus", prometheus), ("grafana", grafana)):
+            if "expose" in own and draw(st.booleans()):
+                env.setdefault(section, {})["expose"] = draw(expose_overrides())
+        if "grafana" in env and draw(st.booleans()):
+            env["grafana"]["service"] = {**env["grafana"].get("service", {}), "port": draw(ui_ports)}
+    return envs
 
 
 def semvers() -> st.SearchStrategy[str]:

@@ -45,7 +45,18 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
     query = "thanos-query" in pods  # Thanos Query's policy follows Prometheus'
     if query and lookup(values, "prometheus.networkPolicy.enabled"):
         expected.add("thanos-query")
-    assert set(policies) == expected
+    # An exposed UI whose policy is on: one more policy per route kind, admitting the pods that
+    # section names (the ingress controller's, the Gateway's) to its web port, or no one.
+    exposed = {}
+    for section, port in (("grafana", 3000), ("prometheus", 9090), ("alertmanager", 9093)):
+        if section in expected:
+            for kind, suffix in (("ingress", "ingress-controller"), ("httpRoute", "gateway")):
+                if lookup(values, f"{section}.expose.{kind}.enabled"):
+                    peers = lookup(values, f"{section}.expose.{kind}.from")
+                    exposed[f"{section}-{suffix}"] = (section, [{"from": peers, "ports": [{"port": port, "protocol": "TCP"}]}] if peers else [])
+    assert set(policies) == expected | set(exposed)
+    for name, (section, rules) in exposed.items():
+        assert policies.pop(name)["spec"] == {**policies[section]["spec"], "ingress": rules}, name
     for name, policy in policies.items():
         spec = policy["spec"]
         assert spec["policyTypes"] == ["Ingress"]
@@ -116,7 +127,11 @@ def test_golden_full_has_every_policy() -> None:
     names = {path.name for path in (ROOT / "golden/full/out/manifests/default").glob("*networkpolicy*")}
     assert names == {
         "15-networkpolicy-alertmanager.yaml",
+        "15-networkpolicy-alertmanager-gateway.yaml",
+        "15-networkpolicy-alertmanager-ingress-controller.yaml",
         "15-networkpolicy-grafana.yaml",
+        "15-networkpolicy-grafana-ingress-controller.yaml",
+        "15-networkpolicy-prometheus-gateway.yaml",
         "15-networkpolicy-kube-state-metrics.yaml",
         "15-networkpolicy-prometheus.yaml",
         "15-networkpolicy-thanos-query.yaml",

@@ -24,14 +24,22 @@ def problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     """Errors: compile-time keys set per environment, exposure without a host, Gateway or TLS."""
     for section, title, switch in UIS:
         own = data.get(section, {}).get("expose", {})
+        tls = own.get("tls", {}) if isinstance(own, Mapping) else {}
+        if "clusterIssuer" in tls and "issuer" in tls:
+            yield (
+                (section, "expose", "tls"),
+                "expose.tls names both a clusterIssuer and an issuer",
+                "cert-manager takes one: keep the one that signs the certificate",
+                False,
+            )
         for env in (None, *stack.environments):
             written = _written(data, env, section)
             base: JsonPath = ("environments", env, section, "expose") if env else (section, "expose")
             if env:
                 yield from _compile_time(written, own, base, section, env)
             values = stack.values(env)
-            if switch and not lookup(values, switch):
-                continue
+            if (switch and not lookup(values, switch)) or (env and _as_the_stacks(stack, env, section, switch)):
+                continue  # off, or as the stack's own values: reported there
             expose = values[section]["expose"]
             for kind, what in KINDS.items():
                 if not expose[kind]["enabled"]:
@@ -73,6 +81,8 @@ def risks(data: Mapping[str, Any], stack: Stack) -> Iterator[tuple[JsonPath, str
             values = stack.values(env)
             if (switch and not lookup(values, switch)) or not values[section]["networkPolicy"]["enabled"]:
                 continue
+            if env and _as_the_stacks(stack, env, section, switch, "networkPolicy"):
+                continue  # reported for the stack's own values
             for kind, what in KINDS.items():
                 settings = values[section]["expose"][kind]
                 if settings["enabled"] and not settings["from"]:
@@ -84,6 +94,15 @@ def risks(data: Mapping[str, Any], stack: Stack) -> Iterator[tuple[JsonPath, str
                         f"{possessive(title)} NetworkPolicy will drop the traffic of {what}'s {proxy}" + (f" in environment {env!r}" if env else ""),
                         f"kmc cannot know which pods the {proxy} runs as: name them in {section}.expose.{kind}.from (namespaceSelector and podSelector)",
                     )
+
+
+def _as_the_stacks(stack: Stack, env: str, section: str, switch: str | None, *keys: str) -> bool:
+    """Whether environment `env` has the stack's own values for `section`'s exposure (and `keys`)."""
+    own, here = stack.values(None), stack.values(env)
+    paths = [f"{section}.{key}" for key in keys] + ([switch] if switch else [])
+    per_environment = sorted({*own[section]["expose"], *here[section]["expose"]} - COMPILE_TIME.keys())  # the others are reported apart
+    paths += [f"{section}.expose.{key}" for key in per_environment]
+    return all(lookup(own, path) == lookup(here, path) for path in paths)
 
 
 def _written(data: Mapping[str, Any], env: str | None, section: str) -> Mapping[str, Any]:
