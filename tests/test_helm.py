@@ -95,6 +95,17 @@ def test_release_labels_name_the_release_and_chart(helm_name: str) -> None:
         (["--set", "pushgateway.enabled=true"], "pushgateway"),  # a section the chart does not have
         (["--set", "alertmanager.replicas=9"], "replicas"),  # above the stack schema's maximum
         (["--set", "prometheus.image=Not An Image"], "image"),  # the stack schema's pattern, RE2 dialect
+        # Exposure: a misspelt key at each level, and the keys that are the stack's (compile-time).
+        (["--set", "grafana.expose.hots=g.example.com"], "hots"),
+        (["--set", "grafana.expose.ingress.enable=true"], "enable"),
+        (["--set", "alertmanager.expose.ingress.classname=nginx"], "classname"),
+        (["--set", "prometheus.expose.httpRoute.parentRef[0].name=public"], "parentRef"),
+        (["--set", "prometheus.expose.httpRoute.parentRefs[0].nme=public"], "nme"),
+        (["--set", "alertmanager.expose.httpRoute.form[0].podSelector.matchLabels.a=b"], "form"),
+        (["--set", "grafana.service.prot=80"], "prot"),
+        (["--set", "grafana.expose.host=not a host"], "host"),
+        (["--set", "grafana.expose.path=/elsewhere"], "path"),
+        (["--set", "grafana.expose.tls.secretName=other"], "tls"),
     ],
 )
 def test_values_schema_rejects_through_real_helm(helm_name: str, option: list[str], complaint: str) -> None:
