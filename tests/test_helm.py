@@ -103,6 +103,7 @@ def test_release_labels_name_the_release_and_chart(helm_name: str) -> None:
         (["--set", "prometheus.expose.httpRoute.parentRefs[0].nme=public"], "nme"),
         (["--set", "alertmanager.expose.httpRoute.form[0].podSelector.matchLabels.a=b"], "form"),
         (["--set", "grafana.service.prot=80"], "prot"),
+        (["--set", "prometheus.service.port=80"], "port"),  # compiled into the stack's own clients' URL
         (["--set", "grafana.expose.host=not a host"], "host"),
         (["--set", "grafana.expose.path=/elsewhere"], "path"),
         (["--set", "grafana.expose.tls.secretName=other"], "tls"),

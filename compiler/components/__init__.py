@@ -48,7 +48,7 @@ COMPONENTS: Mapping[str, Component] = {
 def facts(stack: Stack) -> Facts:
     """The cross-component facts, computed once."""
     targets = tuple(target for component in COMPONENTS.values() if component.compiled(stack) for target in component.scrape_targets(stack))
-    port = stack.parameters[prometheus.NAME]["service"]["port"]  # the stack's: an environment may not change it (kmc.check.exposure)
+    port = exposure.service_port(stack, prometheus.NAME)  # the stack's: an environment may not change it (kmc.check.exposure)
     url = f"http://{prometheus.NAME}.{stack.namespace}.svc.{stack.cluster.domain}:{port}{exposure.prefix(stack, prometheus.NAME)}"
     if stack.prometheus.thanos_query:
         url = thanos.query_url(stack)  # the global view over every shard and replica

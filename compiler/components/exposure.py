@@ -96,6 +96,12 @@ def objects(stack: Stack, ui: Exposed) -> Iterator[KObject]:
             yield KObject(body, ui.service, conditions=switches)
 
 
+def service_port(stack: Stack, section: str) -> Any:
+    """The port of `section`'s Service: a deploy-time parameter, but Prometheus' (the stack's own
+    clients reach Prometheus at a URL compiled with it, so it is the same in every environment)."""
+    return stack.parameters[section]["service"]["port"] if section == "prometheus" else Param(f"{section}.service.port")
+
+
 def _ingress(stack: Stack, ui: Exposed) -> dict[str, Any]:
     section = f"{ui.section}.expose"
     tls = settings(stack, ui.section).get("tls") or {}
@@ -106,7 +112,7 @@ def _ingress(stack: Stack, ui: Exposed) -> dict[str, Any]:
     path = {
         "path": prefix(stack, ui.section) or "/",
         "pathType": "Prefix",
-        "backend": {"service": {"name": ui.service, "port": {"number": Param(f"{ui.section}.service.port")}}},
+        "backend": {"service": {"name": ui.service, "port": {"number": service_port(stack, ui.section)}}},
     }
     spec: dict[str, Any] = {
         "ingressClassName": Param(f"{section}.ingress.className", omit_empty=True),
@@ -121,7 +127,7 @@ def _http_route(stack: Stack, ui: Exposed) -> dict[str, Any]:
     section = f"{ui.section}.expose"
     rule = {
         "matches": [{"path": {"type": "PathPrefix", "value": prefix(stack, ui.section) or "/"}}],
-        "backendRefs": [{"name": ui.service, "port": Param(f"{ui.section}.service.port")}],
+        "backendRefs": [{"name": ui.service, "port": service_port(stack, ui.section)}],
     }
     return {
         "apiVersion": HTTP_ROUTE_API,

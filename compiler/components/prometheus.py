@@ -54,7 +54,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
                 "metadata": kube.metadata(name, NAME, ROLE, ns),
                 "data": {"prometheus.yml": config},
             },
-            _service(ns, shard),
+            _service(stack, shard),
             _workload(stack, ca_volume, shard),
         ]
         if stack.prometheus.storage:
@@ -66,13 +66,21 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     return objects
 
 
-def _service(namespace: str, shard: int | None) -> dict[str, Any]:
+def _service(stack: Stack, shard: int | None) -> dict[str, Any]:
+    namespace = stack.namespace
     if shard is None:
         return kube.service(
             NAME,
             namespace,
             ROLE,
-            [{"name": "web", "nodePort": Param("prometheus.service.nodePort", omit_empty=True), "port": Param("prometheus.service.port"), "targetPort": "web"}],
+            [
+                {
+                    "name": "web",
+                    "nodePort": Param("prometheus.service.nodePort", omit_empty=True),
+                    "port": exposure.service_port(stack, NAME),
+                    "targetPort": "web",
+                }
+            ],
             type=Param("prometheus.service.type"),
         )
     # A shard's own Service (its UI and API): ClusterIP, as one node port cannot serve N shards.
