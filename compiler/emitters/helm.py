@@ -106,14 +106,21 @@ def parameter_paths(graph: ObjectGraph) -> frozenset[str]:
     """Every value path the graph reads: its parameters, switches and conditions."""
     paths = {path for obj in graph.objects for path in obj.conditions}
     for obj in graph.objects:
-        for node in dynamic_nodes(obj.body):
-            if isinstance(node, Join):
-                paths.update(part.path for part in node.parts if isinstance(part, Param))
-            elif isinstance(node, Text):
-                paths.update(part.path for part in node.parts if isinstance(part, Switch))
-            else:
-                paths.add(node.path)
+        _read_paths(obj.body, paths)
     return frozenset(paths)
+
+
+def _read_paths(value: Any, paths: set[str]) -> None:
+    for node in dynamic_nodes(value):
+        if isinstance(node, Join):
+            paths.update(part.path for part in node.parts if isinstance(part, Param))
+        elif isinstance(node, Text):
+            paths.update(part.path for part in node.parts if isinstance(part, Switch))
+        else:
+            paths.add(node.path)
+            if isinstance(node, Switch):  # either side may read parameters of its own (a list of args)
+                _read_paths(node.on, paths)
+                _read_paths(node.off, paths)
 
 
 def _reads(path: str, used: frozenset[str]) -> bool:
