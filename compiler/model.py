@@ -447,6 +447,13 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+# Keys inside those sections that are the stack's own, the same in every environment, as compiled
+# configuration carries them (kmc.check.exposure refuses an environment that changes them).
+STACK_ONLY_PARAMETERS = frozenset(
+    {"prometheus.service.port", *(f"{section}.expose.{key}" for section in ("grafana", "prometheus", "alertmanager") for key in ("path", "tls"))}
+)
+
+
 @record
 class Stack:
     """A validated stack with its defaults applied."""

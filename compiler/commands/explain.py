@@ -9,6 +9,7 @@ from typing import Any
 
 from kmc import platforms, schema_refs
 from kmc.errors import UsageError
+from kmc.model import STACK_ONLY_PARAMETERS
 
 Schema = Mapping[str, Any]
 
@@ -122,7 +123,9 @@ def explain(root: Schema, path: str) -> str:
     section = path.split(".", 1)[0]
     if section in root.get("$defs", {}).get("environment", {}).get("properties", {}) and "." in path:
         parameters = schema_refs.properties(root, schema_refs.resolve(root, f"#/$defs/{section}Parameters"))
-        if path.split(".")[1] in parameters:
+        if any(path == key or path.startswith(key + ".") for key in STACK_ONLY_PARAMETERS):
+            lines.append("  the stack's own value: the same in every environment, compiled into the output")
+        elif path.split(".")[1] in parameters:
             lines.append("  deploy-time parameter: environments may override it; a value of the Helm chart")
     children = _children(root, node)
     if children:
