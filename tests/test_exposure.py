@@ -11,6 +11,7 @@ import yaml
 from stack_diagnostics import diagnostics
 from test_properties import build, by_environment
 
+from kmc.check.schema import load_schema
 from kmc.components.prerequisites import commands, for_values, needs
 from kmc.model import Stack
 
@@ -84,7 +85,7 @@ def test_each_environment_gets_its_routes_hosts_and_urls() -> None:
 
 
 def test_prerequisites_of_exposure_follow_the_environment() -> None:
-    stack = Stack.from_data(__import__("kmc.check.schema", fromlist=["load_schema"]).load_schema(), yaml.safe_load(EXPOSED))
+    stack = Stack.from_data(load_schema(), yaml.safe_load(EXPOSED))
     found = needs(stack, keys_in_output=False)
     refs = {env: [item.ref for item in for_values(found, stack.values(env)) if item.kind != "Secret"] for env in (None, "dev", "lab")}
     assert refs[None] == [
@@ -102,7 +103,7 @@ def test_prerequisites_of_exposure_follow_the_environment() -> None:
 
 def test_a_tls_secret_of_yours_is_a_prerequisite(tmp_path: Path) -> None:
     text = EXPOSED.replace("tls: {secretName: grafana-tls, issuer: internal-ca}", "tls: {secretName: grafana-tls}")
-    stack = Stack.from_data(__import__("kmc.check.schema", fromlist=["load_schema"]).load_schema(), yaml.safe_load(text))
+    stack = Stack.from_data(load_schema(), yaml.safe_load(text))
     (secret,) = [item for item in for_values(needs(stack, keys_in_output=False), stack.values(None)) if item.ref == "Secret monitoring/grafana-tls"]
     assert secret.keys == ("tls.crt", "tls.key")
     assert commands(secret, "grafana-tls") == ("kubectl -n monitoring create secret tls grafana-tls --cert=... --key=...",)
