@@ -405,6 +405,19 @@ class Alertmanager:
     inhibit_rules: tuple[Mapping[str, Any], ...]
 
 
+# The scheduling and availability parameters of a section whose pods may be several (see kmc.components.kube.scheduling).
+SCHEDULING = ("priorityClassName", "affinity", "topologySpreadConstraints", "podDisruptionBudget")
+# The parameters naming an image, by section (kmc.components.images rewrites and lists them).
+IMAGE_PARAMETERS: Mapping[str, tuple[str, ...]] = {
+    "prometheus": ("image", "configReloaderImage", "thanosImage"),
+    "nodeExporter": ("image",),
+    "kubeStateMetrics": ("image",),
+    "grafana": ("image",),
+    "metricsServer": ("image",),
+    "prometheusAdapter": ("image",),
+    "alertmanager": ("image", "configReloaderImage"),
+}
+
 # The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
 PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "prometheus": (
@@ -417,6 +430,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
         "resources",
         "nodeSelector",
         "tolerations",
+        *SCHEDULING,
         "networkPolicy",
         "configReloaderImage",
         "configReloaderResources",
@@ -425,11 +439,11 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
         "thanosQueryReplicas",
         "expose",
     ),
-    "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations"),
-    "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "networkPolicy"),
-    "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", "networkPolicy", "expose"),
-    "metricsServer": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
-    "prometheusAdapter": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations"),
+    "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations", "priorityClassName", "affinity"),
+    "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", *SCHEDULING, "networkPolicy"),
+    "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", *SCHEDULING, "networkPolicy", "expose"),
+    "metricsServer": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", *SCHEDULING),
+    "prometheusAdapter": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", *SCHEDULING),
     "alertmanager": (
         "enabled",
         "image",
@@ -437,6 +451,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
         "resources",
         "nodeSelector",
         "tolerations",
+        *SCHEDULING,
         "storage",
         "service",
         "networkPolicy",
@@ -452,6 +467,14 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
 STACK_ONLY_PARAMETERS = frozenset(
     {"prometheus.service.port", *(f"{section}.expose.{key}" for section in ("grafana", "prometheus", "alertmanager") for key in ("path", "tls"))}
 )
+
+
+@record
+class Images:
+    """Air-gapped clusters (compile-time): the mirror every image is pulled from, and the pods' pull Secrets."""
+
+    registry: str | None = None
+    pull_secrets: tuple[str, ...] = ()
 
 
 @record
@@ -480,6 +503,7 @@ class Stack:
     tls: Mapping[str, TlsMaterial] = field(default=MappingProxyType({}))
     # The stack file's name, as the commands kmc writes for people name it (`kmc certs secrets stack.yaml`).
     file_name: str = "stack.yaml"
+    images: Images = Images()
 
     @classmethod
     def from_data(cls, schema: Mapping[str, Any], raw: Json) -> Stack:
@@ -489,7 +513,9 @@ class Stack:
         jobs = scrape["kubernetes"]
         node_exporter = data["nodeExporter"]
         chart = data["chart"]
-        parameters = {section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()}
+        registry = data["images"].get("registry")
+        parameters = mirrored({section: {key: data[section].get(key) for key in keys} for section, keys in PARAMETER_SECTIONS.items()}, registry)
+        environments = {env: mirrored(overrides, registry) for env, overrides in data["environments"].items()}
         return cls(
             cluster=Cluster(cluster["name"], cluster["domain"], cluster["kubernetesVersion"], cluster["platform"]),
             namespace=data["namespace"],
@@ -550,10 +576,11 @@ class Stack:
                 for hpa in data["autoscaling"]
             ),
             parameters=parameters,
-            environments=data["environments"],
-            environment_values={name: merge_values(parameters, values) for name, values in data["environments"].items()},
+            environments=environments,
+            environment_values={name: merge_values(parameters, values) for name, values in environments.items()},
             rules=_rules(data["rules"]),
             alertmanager=_alertmanager(data["alertmanager"]),
+            images=Images(registry, tuple(data["images"]["pullSecrets"])),
         )
 
     def values(self, environment: str | None) -> Mapping[str, Any]:
@@ -713,6 +740,29 @@ def _secret_ref(data: Mapping[str, Any] | None) -> SecretRef | None:
 
 def _job(data: Mapping[str, Any]) -> ComponentJob:
     return ComponentJob(enabled=data["enabled"], insecure_skip_verify=data.get("insecureSkipVerify", False))
+
+
+# The first component of an image reference is a registry host when it has a dot or a port, or is
+# localhost (the rule of the distribution/reference package container runtimes use); else the image
+# is Docker Hub's and has no host written.
+_REGISTRY_HOST = re.compile(r"^(?:[^/]*[.:][^/]*|localhost)/")
+
+
+def mirror(image: str, registry: str) -> str:
+    """`image` pulled from `registry` in place of its own registry host (Docker Hub's when none is written)."""
+    return f"{registry.rstrip('/')}/{_REGISTRY_HOST.sub('', image, count=1)}"
+
+
+def mirrored(values: Mapping[str, Any], registry: str | None) -> Mapping[str, Any]:
+    """`values` (a stack's parameters or an environment's overrides) with every image parameter pulled from `registry`."""
+    if not registry:
+        return values
+    out = dict(values)
+    for section, keys in IMAGE_PARAMETERS.items():
+        part = out.get(section)
+        if isinstance(part, Mapping) and any(isinstance(part.get(key), str) for key in keys):
+            out[section] = {key: mirror(value, registry) if key in keys and isinstance(value, str) else value for key, value in part.items()}
+    return out
 
 
 def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -139,6 +139,8 @@ def _pod_references(found: References, workload: Obj, template: Obj) -> None:
     found.add(("ServiceAccount", ns, spec.get("serviceAccountName") or "default"), who)
     for secret in spec.get("imagePullSecrets") or []:
         found.add(("Secret", ns, secret["name"]), who)
+    if spec.get("priorityClassName"):  # the Priority admission plugin refuses a pod of an unknown class
+        found.add(("PriorityClass", "", spec["priorityClassName"]), who)
     for volume in spec.get("volumes") or []:
         if "configMap" in volume:
             _source(found, who, ns, "ConfigMap", volume["configMap"], "name")

@@ -107,6 +107,13 @@ def test_release_labels_name_the_release_and_chart(helm_name: str) -> None:
         (["--set", "grafana.expose.host=not a host"], "host"),
         (["--set", "grafana.expose.path=/elsewhere"], "path"),
         (["--set", "grafana.expose.tls.secretName=other"], "tls"),
+        # Scheduling and availability: a typo in each new key, and values the stack schema refuses.
+        (["--set", "grafana.priorityClass=high"], "priorityClass"),
+        (["--set", "metricsServer.affinity.nodeAfinity.x=1"], "nodeAfinity"),
+        (["--set", "alertmanager.topologySpreadConstraints[0].maxSkw=1"], "maxSkw"),
+        (["--set", "prometheus.podDisruptionBudget.maxUnavailble=1"], "maxUnavailble"),
+        (["--set", "kubeStateMetrics.podDisruptionBudget.maxUnavailable=0"], "maxUnavailable"),
+        (["--set-string", "prometheusAdapter.podDisruptionBudget.minAvailable=half"], "minAvailable"),
     ],
 )
 def test_values_schema_rejects_through_real_helm(helm_name: str, option: list[str], complaint: str) -> None:

@@ -72,6 +72,8 @@ def test_every_image_kmc_deploys_is_a_checked_parameter() -> None:
     seen = set()
     for obj in graph.objects:
         spec = obj.body.get("spec", {})
+        if not isinstance(spec, dict):
+            continue  # a PodDisruptionBudget's spec chosen by a parameter (a Switch)
         pod = spec.get("template", {}).get("spec", spec)
         for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
             assert isinstance(container["image"], Param), (obj.kind, obj.name, container["name"])
@@ -103,7 +105,9 @@ def test_version_of_a_tag(tag: str, version: tuple[int, int, int] | None) -> Non
         ("quay.io/prometheus/prometheus:v3.5.0", "v3.5.0"),
         ("registry.example.com:5000/prometheus:v3.5.0", "v3.5.0"),
         ("registry.example.com:5000/prometheus@sha256:" + "0" * 64, None),
-        ("quay.io/prometheus/prometheus:v3.5.0@sha256:" + "0" * 64, None),
+        ("quay.io/prometheus/prometheus:v3.5.0@sha256:" + "0" * 64, "v3.5.0"),  # the tag beside the digest is checked
+        ("localhost:5000/prometheus@sha256:" + "0" * 64, None),
+        ("prometheus:latest", "latest"),
     ],
 )
 def test_tag_of_an_image(image: str, tag: str | None) -> None:
@@ -165,8 +169,8 @@ def test_digests_and_unversioned_tags_are_warnings(tmp_path: Path) -> None:
             3,
             24,
             "$.prometheus.configReloaderImage",
-            "prometheus-config-reloader image is pinned by digest: kmc cannot check its version",
-            "make sure it is prometheus-config-reloader 0.65.0 or later: kmc probes the sidecar's /healthz, which it serves from 0.65.0",
+            "prometheus-config-reloader image is pinned by digest alone: kmc cannot check its version",
+            "write its tag beside the digest (`repo:tag@sha256:...`, the digest still decides what runs), or make sure it is prometheus-config-reloader 0.65.0 or later: kmc probes the sidecar's /healthz, which it serves from 0.65.0",
         ),
         (
             "warning",
@@ -175,6 +179,21 @@ def test_digests_and_unversioned_tags_are_warnings(tmp_path: Path) -> None:
             "$.environments.edge.kubeStateMetrics.image",
             "kube-state-metrics image tag 'main' is not a version: kmc cannot check it",
             "make sure it is kube-state-metrics 2.7.0 or later: HorizontalPodAutoscalers are read as autoscaling/v2 from 2.7.0 (v2beta2 is gone from Kubernetes 1.26)",
+        ),
+    ]
+
+
+def test_a_tag_beside_a_digest_is_checked(tmp_path: Path) -> None:
+    digest = "@sha256:" + "ab" * 32
+    text = f"version: 1\nprometheus:\n  image: quay.io/prometheus/prometheus:v2.49.1{digest}\n  thanosImage: quay.io/thanos/thanos:v0.39.2{digest}\n"
+    assert diagnostics(tmp_path, text) == [
+        (
+            "error",
+            3,
+            10,
+            "$.prometheus.image",
+            "Prometheus v2.49.1 is older than 2.50.0, the oldest kmc supports",
+            "remote_write's queue_config.sample_age_limit is new in 2.50.0: use 2.50.0 or later",
         ),
     ]
 

@@ -1,8 +1,9 @@
 """The oldest release of each image kmc deploys that understands every flag and configuration
 field kmc gives it, and the check of the images a stack names against them.
 
-A tag older than its minimum is an error where it is written (the stack or an environment); an
-image pinned by digest, or a tag that is no version, is a warning: kmc cannot tell what it runs.
+A tag older than its minimum is an error where it is written (the stack or an environment), also
+beside a digest (`repo:tag@sha256:...`); an image pinned by digest alone, or a tag that is no
+version, is a warning: kmc cannot tell what it runs.
 Only the version's core (major.minor.patch) is compared: a suffix is as often a build variant
 (`-distroless`, `-ubuntu`) as a pre-release. Values given at install time (`helm --set`) are the
 deployer's.
@@ -123,11 +124,11 @@ def version_of(tag: str) -> Version | None:
 
 
 def tag_of(image: str) -> str | None:
-    """The tag of an image reference, or None when it is pinned by digest."""
-    if "@" in image:
-        return None
-    name, _, tag = image.rpartition(":")
-    return tag if name and "/" not in tag else ""
+    """The tag of an image reference (`repo:tag`, `repo:tag@sha256:...`), or None when it is pinned by digest alone."""
+    reference, digest, _ = image.partition("@")
+    name, _, tag = reference.rpartition(":")
+    tag = tag if name and "/" not in tag else ""
+    return None if digest and not tag else tag
 
 
 def dotted(version: Version) -> str:
@@ -169,6 +170,10 @@ def unchecked(data: Mapping[str, Any]) -> Iterator[Problem]:
                 tag = tag_of(image)
                 needs = f"make sure it is {minimum.program} {dotted(minimum.version)} or later: {minimum.reason}"
                 if tag is None:
-                    yield where, f"{minimum.program} image is pinned by digest: kmc cannot check its version", needs
+                    yield (
+                        where,
+                        f"{minimum.program} image is pinned by digest alone: kmc cannot check its version",
+                        f"write its tag beside the digest (`repo:tag@sha256:...`, the digest still decides what runs), or {needs}",
+                    )
                 elif version_of(tag) is None:
                     yield where, f"{minimum.program} image tag {tag!r} is not a version: kmc cannot check it", needs

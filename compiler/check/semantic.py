@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from kmc.check import exposure, images, metrics, retention, scaleout
+from kmc.check import exposure, images, metrics, retention, scaleout, scheduling
 from kmc.components import facts, prometheus
 from kmc.components.exposure import SECTIONS
 from kmc.components.scrape_jobs import scrape_configs
@@ -164,6 +164,7 @@ def _problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     yield from retention.problems(stack)
     yield from exposure.problems(data, stack)
     yield from ((path, message, hint, False) for path, message, hint in images.problems(data))
+    yield from ((path, message, hint, False) for path, message, hint in scheduling.problems(data, stack))
 
 
 def _cluster(stack: Stack) -> Iterator[Problem]:

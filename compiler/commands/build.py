@@ -85,7 +85,7 @@ def _object_order(name: str) -> tuple[int, str]:
 
 # The kinds of prerequisites in the order kmc.components.prerequisites lists them (by kmc.ir.KIND_ORDER);
 # the cluster settings last.
-_KINDS = ("Namespace", "CustomResourceDefinition", "Secret", "Issuer", "ClusterIssuer", "Gateway", "IngressClass", "StorageClass")
+_KINDS = ("Namespace", "CustomResourceDefinition", "Secret", "Issuer", "ClusterIssuer", "Gateway", "IngressClass", "PriorityClass", "StorageClass")
 SETTING_REF = "cluster setting: "  # how kmc.components.prerequisites names a setting of the cluster (its `ref`)
 
 

@@ -21,6 +21,7 @@ from kmc.components import (
     prometheus_adapter,
     rules,
     thanos,
+    workloads,
 )
 from kmc.components.base import Facts
 from kmc.ir import ObjectGraph
@@ -64,4 +65,5 @@ def facts(stack: Stack) -> Facts:
 
 def object_graph(stack: Stack) -> ObjectGraph:
     shared = facts(stack)
-    return ObjectGraph.of(obj for component in COMPONENTS.values() if component.compiled(stack) for obj in component.objects(stack, shared))
+    made = (obj for component in COMPONENTS.values() if component.compiled(stack) for obj in component.objects(stack, shared))
+    return ObjectGraph.of(workloads.finished(stack, made))

@@ -44,15 +44,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         kube.service(NAME, ns, ROLE, [{"name": "https", "port": 443, "targetPort": "https"}]),
         _deployment(stack, server),
     ]
-    if stack.metrics_server.high_availability:
-        bodies.append(
-            {
-                "apiVersion": "policy/v1",
-                "kind": "PodDisruptionBudget",
-                "metadata": kube.metadata(NAME, NAME, ROLE, ns),
-                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": kube.selector(NAME)}},
-            }
-        )
+    # Its PodDisruptionBudget is every replicated workload's (kmc.components.workloads).
     return [
         *aggregated_api.objects_of(bodies, NAME, SWITCH),
         *aggregated_api.serving_objects(server, stack, SWITCH),

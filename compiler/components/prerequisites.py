@@ -34,6 +34,7 @@ from kmc.components import (
     cluster_setup,
     exposure,
     grafana,
+    kube_state_metrics,
     metrics_server,
     node_exporter,
     prometheus_adapter,
@@ -142,6 +143,8 @@ def needs(stack: Stack, *, keys_in_output: bool) -> tuple[Need, ...]:
         *_alertmanager(stack),
         *_exposure(stack),
         *_storage_classes(stack),
+        *_priority_classes(stack),
+        *_pull_secrets(stack),
         *_cluster_settings(stack),
     )
 
@@ -359,6 +362,41 @@ def _storage_classes(stack: Stack) -> list[Need]:
         if used:
             path = f"{section}.storage.storageClassName"
             found.append(Need("StorageClass", "", Param(path), (), f"{what} for it ({path})", (*switches, path)))
+    return found
+
+
+# The sections whose pods may name a PriorityClass, with the switch of their component (None: always there).
+PRIORITY_SECTIONS: tuple[tuple[str, str | None], ...] = (
+    ("alertmanager", alertmanager.SWITCH),
+    ("grafana", grafana.SWITCH),
+    ("kubeStateMetrics", kube_state_metrics.SWITCH),
+    ("metricsServer", metrics_server.SWITCH),
+    ("nodeExporter", node_exporter.SWITCH),
+    ("prometheus", None),
+    ("prometheusAdapter", prometheus_adapter.SWITCH),
+)
+
+
+def _priority_classes(stack: Stack) -> list[Need]:
+    """The PriorityClasses the pods name (a deploy-time value: needed where it is set); the
+    admission plugin Priority refuses a pod whose class does not exist."""
+    found = []
+    for section, switch in PRIORITY_SECTIONS:
+        if switch is not None and not stack.enabled_somewhere(switch):
+            continue
+        path = f"{section}.priorityClassName"
+        found.append(Need("PriorityClass", "", Param(path), (), f"the {section} pods' priority ({path})", (*((switch,) if switch else ()), path)))
+    return found
+
+
+def _pull_secrets(stack: Stack) -> list[Need]:
+    """The Secrets every pod pulls its images with (images.pullSecrets)."""
+    registry = stack.images.registry or "REGISTRY"
+    found = []
+    for name in stack.images.pull_secrets:
+        command = f"kubectl -n {stack.namespace} create secret docker-registry {name} --docker-server={registry.split('/')[0]} --docker-username=... --docker-password=..."
+        why = "every pod pulls its images with it (images.pullSecrets); without it a registry that wants a login refuses the pulls (ErrImagePull)"
+        found.append(Need("Secret", stack.namespace, name, (".dockerconfigjson",), why, command=command))
     return found
 
 

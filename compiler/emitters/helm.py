@@ -337,6 +337,8 @@ def _value(expr: str, kinds: set[str], prefix: str) -> str:
         column = len(prefix) if prefix.endswith("- ") else _key_column(prefix) + 2
         # `{{-` eats the space after `key:` or `-`; the value goes on the next lines, indented.
         return f"{{{{- toYaml {expr} | nindent {column} }}}}"
+    if kinds - {"null"} == {"integer", "string"}:
+        return f"{{{{ {expr} | toJson }}}}"  # a number or a percentage (a PodDisruptionBudget's): each as it is
     if "string" in kinds:
         return f"{{{{ {expr} | quote }}}}"
     if kinds == {"integer"}:
