@@ -440,7 +440,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
         "expose",
     ),
     "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations", "priorityClassName", "affinity"),
-    "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", *SCHEDULING, "networkPolicy"),
+    "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "priorityClassName", "affinity", "networkPolicy"),
     "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", *SCHEDULING, "networkPolicy", "expose"),
     "metricsServer": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", *SCHEDULING),
     "prometheusAdapter": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", *SCHEDULING),

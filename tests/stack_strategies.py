@@ -165,7 +165,8 @@ images = st.builds(
     shaped(LOWER_ALNUM, LOWER_ALNUM + "-._/:", LOWER_ALNUM, 32),
     shaped(ALNUM + "_", ALNUM + "_.-", ALNUM + "_.-", 21).filter(lambda tag: version_of(tag) is None).map(lambda tag: ":" + tag)
     | st.builds(lambda major, minor, patch: f":v{major}.{minor}.{patch}", st.integers(12, 99), st.integers(0, 99), st.integers(0, 9))
-    | st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda digest: "@sha256:" + digest),
+    | st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda digest: "@sha256:" + digest)
+    | st.builds(lambda minor, digest: f":v20.{minor}.0@sha256:{digest}", st.integers(0, 99), st.text("0123456789abcdef", min_size=64, max_size=64)),
 )
 retention_sizes = st.builds(lambda size, unit: f"{size}{unit}", st.integers(0, 99999), st.sampled_from(("B", "KB", "MB", "GB", "TB", "PB", "EB")))
 
@@ -203,8 +204,78 @@ def tolerations(draw: st.DrawFn) -> dict[str, Any]:
     return toleration
 
 
-def _scheduling() -> dict[str, st.SearchStrategy[Any]]:
-    return {"resources": resources, "nodeSelector": node_selectors, "tolerations": st.lists(tolerations(), max_size=3)}
+_match_expressions = st.one_of(
+    st.fixed_dictionaries(
+        {"key": node_selector_keys, "operator": st.sampled_from(("In", "NotIn")), "values": st.lists(label_values(), min_size=1, max_size=3)}
+    ),
+    st.fixed_dictionaries({"key": node_selector_keys, "operator": st.sampled_from(("Exists", "DoesNotExist"))}),
+)
+label_selectors = st.fixed_dictionaries({}, optional={"matchLabels": node_selectors, "matchExpressions": st.lists(_match_expressions, max_size=2)})
+priority_class_names = dns_subdomains()
+_topology_keys = st.sampled_from(("kubernetes.io/hostname", "topology.kubernetes.io/zone", "topology.kubernetes.io/region"))
+_pod_affinity_terms = st.fixed_dictionaries({"topologyKey": _topology_keys}, optional={"labelSelector": label_selectors})
+affinities = st.fixed_dictionaries(
+    {},
+    optional={
+        "nodeAffinity": st.fixed_dictionaries(
+            {},
+            optional={
+                "requiredDuringSchedulingIgnoredDuringExecution": st.builds(
+                    lambda terms: {"nodeSelectorTerms": [{"matchExpressions": terms}]}, st.lists(_match_expressions, min_size=1, max_size=2)
+                ),
+                "preferredDuringSchedulingIgnoredDuringExecution": st.lists(
+                    st.builds(
+                        lambda weight, terms: {"weight": weight, "preference": {"matchExpressions": terms}},
+                        st.integers(1, 100),
+                        st.lists(_match_expressions, min_size=1, max_size=2),
+                    ),
+                    max_size=2,
+                ),
+            },
+        ),
+        "podAffinity": st.fixed_dictionaries(
+            {},
+            optional={
+                "preferredDuringSchedulingIgnoredDuringExecution": st.lists(
+                    st.builds(lambda weight, term: {"weight": weight, "podAffinityTerm": term}, st.integers(1, 100), _pod_affinity_terms), max_size=2
+                )
+            },
+        ),
+        "podAntiAffinity": st.fixed_dictionaries(
+            {},
+            optional={"requiredDuringSchedulingIgnoredDuringExecution": st.lists(_pod_affinity_terms, max_size=2)},
+        ),
+    },
+)
+spread_constraints = st.lists(
+    st.fixed_dictionaries(
+        {
+            "maxSkew": st.integers(1, 5),
+            "topologyKey": _topology_keys,
+            "whenUnsatisfiable": st.sampled_from(("DoNotSchedule", "ScheduleAnyway")),
+            "labelSelector": label_selectors,
+        },
+        optional={"matchLabelKeys": st.just(["pod-template-hash"]), "nodeTaintsPolicy": st.sampled_from(("Honor", "Ignore"))},
+    ),
+    max_size=2,
+)
+_disruption_counts = st.integers(1, 10) | st.integers(1, 100).map(lambda share: f"{share}%")
+# maxUnavailable only: a minAvailable can be refused (kmc.check.scheduling), depending on the replicas of each environment.
+disruption_budgets = st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "maxUnavailable": _disruption_counts})
+
+
+def _scheduling(*, replicated: bool = True) -> dict[str, st.SearchStrategy[Any]]:
+    """A section's scheduling parameters; `replicated`: of pods that may be several (spread, disruption budget)."""
+    found: dict[str, st.SearchStrategy[Any]] = {
+        "resources": resources,
+        "nodeSelector": node_selectors,
+        "tolerations": st.lists(tolerations(), max_size=3),
+        "priorityClassName": priority_class_names,
+        "affinity": affinities,
+    }
+    if replicated:
+        found.update(topologySpreadConstraints=spread_constraints, podDisruptionBudget=disruption_budgets)
+    return found
 
 
 storages = st.fixed_dictionaries({}, optional={"size": quantities, "storageClassName": dns_subdomains()})
@@ -229,15 +300,6 @@ def service_overrides(base: Mapping[str, Any], ports: st.SearchStrategy[int] = n
     if "nodePort" not in base:
         options.append(st.just({"type": "ClusterIP"}))
     return st.one_of(options)
-
-
-_match_expressions = st.one_of(
-    st.fixed_dictionaries(
-        {"key": node_selector_keys, "operator": st.sampled_from(("In", "NotIn")), "values": st.lists(label_values(), min_size=1, max_size=3)}
-    ),
-    st.fixed_dictionaries({"key": node_selector_keys, "operator": st.sampled_from(("Exists", "DoesNotExist"))}),
-)
-label_selectors = st.fixed_dictionaries({}, optional={"matchLabels": node_selectors, "matchExpressions": st.lists(_match_expressions, max_size=2)})
 
 
 @st.composite
@@ -341,12 +403,19 @@ def prometheus_parameters(service: st.SearchStrategy[dict[str, Any]], storage: b
 
 
 def node_exporter_parameters() -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "image": images, **_scheduling()})
+    return st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "image": images, **_scheduling(replicated=False)})
 
 
 def kube_state_metrics_parameters() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
-        {}, optional={"enabled": st.booleans(), "image": images, "replicas": st.integers(0, 1), "networkPolicy": exporter_network_policies, **_scheduling()}
+        {},
+        optional={
+            "enabled": st.booleans(),
+            "image": images,
+            "replicas": st.integers(0, 1),
+            "networkPolicy": exporter_network_policies,
+            **_scheduling(replicated=False),
+        },
     )
 
 
@@ -362,6 +431,21 @@ def grafana_parameters(service: st.SearchStrategy[dict[str, Any]], storage: bool
     if storage:
         optional["storage"] = storages
     return st.fixed_dictionaries({}, optional=optional)
+
+
+# Air-gapped clusters: a mirror registry (host, port, path) and pull Secrets.
+image_sections = st.fixed_dictionaries(
+    {},
+    optional={
+        "registry": st.builds(
+            lambda host, port, path: f"{host}{port}{path}",
+            dns_subdomains(),
+            st.just("") | st.integers(1, 65535).map(lambda port: f":{port}"),
+            st.just("") | shaped(LOWER_ALNUM, LOWER_ALNUM + "-._", LOWER_ALNUM, 12).map(lambda part: "/" + part),
+        ),
+        "pullSecrets": st.lists(dns_subdomains(), unique=True, max_size=2),
+    },
+)
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -872,6 +956,8 @@ def stacks(draw: st.DrawFn) -> Doc:
         if often(draw):
             doc[key] = draw(strategy)
     doc.update(draw(metrics_api_sections(global_timing[1])))
+    if often(draw):
+        doc["images"] = draw(image_sections)
     envs = draw(environments(prometheus, doc.get("grafana", {}), tuple(key for key in ("metricsServer", "prometheusAdapter") if key in doc)))
     _fit_retention(prometheus, envs)
     if bool(envs) or draw(st.booleans()):

@@ -36,6 +36,19 @@ kmc targets by default):
   endpoint is left out.
 - A DaemonSet whose pods hold a host port cannot surge: the new pod cannot bind the port the
   old one holds on the same node (pkg/scheduler/framework/plugins/nodeports).
+- Node drains under a PodDisruptionBudget (pkg/registry/core/pod/storage/eviction.go, the
+  eviction API; pkg/controller/disruption/disruption.go, which keeps the budget's status): the
+  expected pods are the workload's replicas; `minAvailable` is the desired healthy count, or
+  `maxUnavailable` is taken off the expected pods (a percentage of them rounded up, by
+  intstr.GetScaledValueFromIntOrPercent with roundUp); an eviction of a healthy pod passes only
+  while the healthy pods outnumber the desired ones, and then lowers the allowance by one; with
+  `unhealthyPodEvictionPolicy: AlwaysAllow` a pod that is not ready is always evicted. `kubectl
+  drain` cordons the node and retries a refused eviction until it passes. An evicted pod's
+  ReplicaSet or StatefulSet makes a replacement, which the scheduler puts on an uncordoned node
+  (under a required anti-affinity on hostname, one where no pod of the workload runs) or leaves
+  Pending. `drains` plays out the maintenance of every node in turn; a budget that lets no
+  eviction through holds the first drain forever. Rollouts do not evict (the Deployment and
+  StatefulSet controllers delete pods), so a budget never holds a rollout up.
 """
 
 from __future__ import annotations
@@ -203,6 +216,7 @@ def problems(objects: Sequence[Obj], needed: Sequence[Prerequisite]) -> list[str
         *reference_problems(objects, needed),
         *(problem for workload, template in pod_templates(objects) for problem in pod_problems(workload, template)),
         *service_problems(objects),
+        *_budget_problems(objects),
     ]
 
 
@@ -366,6 +380,61 @@ def _rollout_problems(who: str, workload: Obj, template: Obj) -> list[str]:
     claims = [volume for volume in template["spec"].get("volumes") or [] if "persistentVolumeClaim" in volume]
     if claims and (replicas > 1 or strategy.get("type") != "Recreate"):
         found.append(f"{who}: a volume claim of one node and {replicas} replicas with {strategy}: a second pod cannot mount it")
+    return found
+
+
+def desired_healthy(budget: Obj, replicas: int) -> int:
+    """The budget's desired healthy pods of `replicas` expected ones (the disruption controller's getExpectedPodCount)."""
+    if budget.get("minAvailable") is not None:
+        return scaled(budget["minAvailable"], replicas, up=True)
+    return max(0, replicas - scaled(budget.get("maxUnavailable", 0), replicas, up=True))
+
+
+def drains(budget: Obj, replicas: int, nodes: int, one_per_node: bool) -> bool:
+    """Whether draining each of `nodes` nodes in turn (cordon, evict every pod of the workload
+    through the budget, uncordon when it is empty) finishes for a workload of `replicas` pods.
+
+    Pods start spread one per node where the anti-affinity asks it, else all on the first node
+    (the worst case for a budget). Each round: the drain asks to evict each pod of the node, the
+    eviction API answers by the budget, the controller replaces evicted pods, the scheduler
+    places Pending ones (ready at once)."""
+    placed = [index % nodes if one_per_node else 0 for index in range(replicas)]  # node of each running pod
+    pending = 0
+    desired = desired_healthy(budget, replicas)
+    for node in range(nodes):
+        for _ in range(4 * (replicas + 2)):
+            free = [other for other in range(nodes) if other != node and (not one_per_node or other not in placed)]
+            while pending and free:  # the scheduler places Pending replacements off the cordoned node
+                placed.append(free.pop(0) if one_per_node else free[0])
+                pending -= 1
+            on_node = [index for index, where in enumerate(placed) if where == node]
+            if not on_node:
+                break  # drained: uncordon, and the next node's maintenance starts
+            if len(placed) - desired <= 0:
+                return False  # every healthy pod is needed: the eviction is refused (429), again and again
+            placed.pop(on_node[0])
+            pending += 1
+        else:
+            return False
+    return True
+
+
+def _budget_problems(objects: Sequence[Obj]) -> list[str]:
+    """Every PodDisruptionBudget must let the drain of each node in turn finish."""
+    found = []
+    workloads = [obj for obj in objects if obj["kind"] in ("Deployment", "StatefulSet")]
+    for budget in (obj for obj in objects if obj["kind"] == "PodDisruptionBudget"):
+        selector = budget["spec"]["selector"]["matchLabels"]
+        matched = [w for w in workloads if selector.items() <= (w["spec"]["template"]["metadata"].get("labels") or {}).items()]
+        if not matched:
+            found.append(f"{_name(budget)} selects no workload's pods")
+            continue
+        for workload in matched:
+            replicas = workload["spec"].get("replicas", 1)
+            spread = required_anti_affinity_on_itself(workload["spec"]["template"])
+            nodes = max(replicas, 2)
+            if replicas and not drains(budget["spec"], replicas, nodes, spread):
+                found.append(f"{_name(budget)}: with {replicas} replicas of {_name(workload)}, a node drain waits forever ({budget['spec']})")
     return found
 
 

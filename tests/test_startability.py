@@ -17,13 +17,16 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import given
+from hypothesis import strategies as st
 from local_processes import Process, free_port, http_get, wait_for
+from stack_diagnostics import diagnostics
 from stack_strategies import stacks
-from startability import fenceposts, problems, rollout
+from startability import drains, fenceposts, problems, rollout
 from test_properties import examples, stack_file
 from tools import ROOT, TOOLS, tool
 
 from kmc import pipeline
+from kmc.check import scheduling
 from kmc.components import metrics_server
 from kmc.components.prerequisites import PRIVILEGED, Prerequisite
 from kmc.emitters.manifests import DEFAULT_ENV
@@ -139,6 +142,82 @@ def test_no_container_mounts_inside_a_read_only_mount() -> None:
                 for container in obj["spec"]["template"]["spec"]["containers"] if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet") else []:
                     paths = [mount["mountPath"] for mount in container.get("volumeMounts", [])]
                     assert not [(a, b) for a in paths for b in paths if b.startswith(a + "/")], (case, obj["metadata"]["name"])
+
+
+# -- node drains under a PodDisruptionBudget -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("budget", "replicas", "one_per_node", "finishes"),
+    [
+        ({"maxUnavailable": 1}, 2, True, True),  # kmc's default: one pod at a time
+        ({"maxUnavailable": 1}, 3, False, True),
+        ({"minAvailable": 1}, 2, True, True),
+        ({"minAvailable": 2}, 2, True, False),  # minAvailable == replicas: no eviction ever passes
+        ({"minAvailable": 2}, 2, False, False),
+        ({"minAvailable": 3}, 2, False, False),
+        ({"minAvailable": "100%"}, 3, True, False),
+        ({"minAvailable": "60%"}, 3, True, True),  # 1.8 rounds up to 2, below 3
+        ({"minAvailable": "67%"}, 3, True, False),  # 2.01 rounds up to 3
+        ({"maxUnavailable": "1%"}, 5, True, True),  # rounds up to 1
+        ({"maxUnavailable": 0}, 2, True, False),
+        ({"minAvailable": 1}, 1, False, False),  # one pod, at least one up: the drain of its node waits
+        ({"maxUnavailable": 1}, 1, False, True),
+    ],
+)
+def test_drains_under_a_disruption_budget(budget: dict[str, Any], replicas: int, one_per_node: bool, finishes: bool) -> None:
+    assert drains(budget, replicas, max(replicas, 2), one_per_node) is finishes
+
+
+@given(
+    replicas=st.integers(1, 7),
+    budget=st.one_of(
+        st.fixed_dictionaries({"minAvailable": st.one_of(st.integers(1, 8), st.integers(1, 100).map(lambda share: f"{share}%"))}),
+        st.fixed_dictionaries({"maxUnavailable": st.one_of(st.integers(1, 8), st.integers(1, 100).map(lambda share: f"{share}%"))}),
+    ),
+    one_per_node=st.booleans(),
+)
+def test_kmc_refuses_exactly_the_budgets_that_hold_a_drain_forever(replicas: int, budget: dict[str, Any], one_per_node: bool) -> None:
+    """kmc.check.scheduling's compile-time rule agrees with the eviction model, with and without kmc's one-pod-per-node anti-affinity."""
+    assert (scheduling.disruptions_allowed(budget, replicas) > 0) is drains(budget, replicas, max(replicas, 2), one_per_node)
+
+
+def test_a_budget_at_the_replicas_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    text = (
+        "version: 1\n"
+        "metricsServer: {enabled: true, replicas: 2, podDisruptionBudget: {minAvailable: 2}}\n"
+        "environments:\n"
+        "  prod:\n"
+        "    prometheus: {replicas: 3, podDisruptionBudget: {minAvailable: '100%'}}\n"
+        "  dev:\n"
+        "    metricsServer: {podDisruptionBudget: {enabled: false}}\n"
+    )
+    assert diagnostics(tmp_path, text) == [
+        (
+            "error",
+            2,
+            81,
+            "$.metricsServer.podDisruptionBudget.minAvailable",
+            "the PodDisruptionBudget of metricsServer.replicas (minAvailable 2 of 2 replicas in the stack) lets no eviction through: a node drain would wait forever",
+            "keep minAvailable below the replicas, or use maxUnavailable; or set metricsServer.podDisruptionBudget.enabled: false",
+        ),
+        (
+            "error",
+            5,
+            67,
+            "$.environments.prod.prometheus.podDisruptionBudget.minAvailable",
+            "the PodDisruptionBudget of prometheus.replicas (minAvailable 100% of 3 replicas in environment 'prod') lets no eviction through: a node drain would wait forever",
+            "keep minAvailable below the replicas, or use maxUnavailable; or set prometheus.podDisruptionBudget.enabled: false in environment 'prod'",
+        ),
+    ]
+
+
+def test_golden_budgets_never_hold_a_drain() -> None:
+    """Every PodDisruptionBudget of golden/full, in every environment, lets each node's drain finish (problems() plays it out); one is there."""
+    for env in ("default", "dev", "prod"):
+        objects = [yaml.safe_load(path.read_text()) for path in sorted((ROOT / "golden/full/out/manifests" / env).glob("*.yaml"))]
+        assert any(obj["kind"] == "PodDisruptionBudget" for obj in objects)
+        assert not [problem for problem in problems(objects, []) if "PodDisruptionBudget" in problem]
 
 
 # -- the rollout model ----------------------------------------------------------------------------

@@ -28,7 +28,6 @@ Problem = tuple[JsonPath, str, str]
 REPLICATED: tuple[tuple[str, str | None], ...] = (
     ("alertmanager.replicas", "alertmanager.enabled"),
     ("grafana.replicas", "grafana.enabled"),
-    ("kubeStateMetrics.replicas", "kubeStateMetrics.enabled"),
     ("metricsServer.replicas", "metricsServer.enabled"),
     ("prometheus.replicas", None),
     ("prometheus.thanosQueryReplicas", None),

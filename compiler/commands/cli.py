@@ -242,6 +242,26 @@ def diff(stack: Path, against: Path | None, rev: str | None, env: str) -> None:
 
 
 @cli.command()
+@output_options
+@click.argument("stack", type=click.Path(path_type=Path))
+@click.option("--env", metavar="NAME", default="default", show_default=True, help="The environment whose images are listed.")
+def images(stack: Path, env: str) -> None:
+    """List every container image STACK's output runs in one environment: one per line, sorted.
+
+    Init containers and sidecars (the config-reloader, Thanos) included: the list a mirroring
+    tool reads to fill an air-gapped cluster's registry. They are exactly the images of that
+    environment's manifests, kustomize overlay and Helm values file, so with images.registry set
+    they are the mirror's names (each is the upstream image with its registry host replaced).
+
+    \b
+    Exit codes: 0 listed; 1 error (the stack's problems on stderr); 2 usage.
+    """
+    from kmc.commands import images as listing
+
+    listing.images(stack, env, _output())
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of stack.yaml."""
     from kmc.resources import schema_path

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from kmc.ir import KObject, Param, Switch, lookup
-from kmc.model import Stack
+from kmc.model import PARAMETER_SECTIONS, Stack
 
 POD_WORKLOADS = ("DaemonSet", "Deployment", "Job", "StatefulSet")
 REPLICATED = ("Deployment", "StatefulSet")
@@ -52,12 +52,13 @@ def pod_spec(stack: Stack, pod: Mapping[str, Any], *, spread: bool) -> dict[str,
     added: dict[str, Any] = {}
     if stack.images.pull_secrets:
         added["imagePullSecrets"] = [{"name": name} for name in stack.images.pull_secrets]
-    if section is not None:
+    keys = PARAMETER_SECTIONS.get(section or "", ())
+    if "priorityClassName" in keys:
         added["priorityClassName"] = Param(f"{section}.priorityClassName", omit_empty=True)
-        if spread:
-            added["topologySpreadConstraints"] = Param(f"{section}.topologySpreadConstraints", omit_empty=True)
+    if spread and "topologySpreadConstraints" in keys:
+        added["topologySpreadConstraints"] = Param(f"{section}.topologySpreadConstraints", omit_empty=True)
     out: dict[str, Any] = {}
-    if section is not None:
+    if section is not None and "affinity" in keys:
         out["affinity"] = affinity(section, pod.get("affinity"))
     for key, value in pod.items():
         if key != "affinity":
@@ -88,6 +89,8 @@ def disruption_budget(stack: Stack, obj: KObject) -> KObject | None:
     if path is None or not any((lookup(stack.values(env), path) or 0) > 1 for env in (None, *stack.environments)):
         return None
     section = path.split(".")[0]
+    if "podDisruptionBudget" not in PARAMETER_SECTIONS.get(section, ()):
+        return None
     budget = f"{section}.podDisruptionBudget"
     common: dict[str, Any] = {"selector": obj.body["spec"]["selector"]}
     if int(stack.cluster.kubernetes_version.split(".")[1]) >= UNHEALTHY_POLICY_MINOR:
