@@ -112,7 +112,7 @@ def test_release_labels_name_the_release_and_chart(helm_name: str) -> None:
         (["--set", "metricsServer.affinity.nodeAfinity.x=1"], "nodeAfinity"),
         (["--set", "alertmanager.topologySpreadConstraints[0].maxSkw=1"], "maxSkw"),
         (["--set", "prometheus.podDisruptionBudget.maxUnavailble=1"], "maxUnavailble"),
-        (["--set", "kubeStateMetrics.podDisruptionBudget.maxUnavailable=0"], "maxUnavailable"),
+        (["--set", "alertmanager.podDisruptionBudget.maxUnavailable=0"], "maxUnavailable"),
         (["--set-string", "prometheusAdapter.podDisruptionBudget.minAvailable=half"], "minAvailable"),
     ],
 )

@@ -366,14 +366,14 @@ def _storage_classes(stack: Stack) -> list[Need]:
 
 
 # The sections whose pods may name a PriorityClass, with the switch of their component (None: always there).
-PRIORITY_SECTIONS: tuple[tuple[str, str | None], ...] = (
-    ("alertmanager", alertmanager.SWITCH),
-    ("grafana", grafana.SWITCH),
-    ("kubeStateMetrics", kube_state_metrics.SWITCH),
-    ("metricsServer", metrics_server.SWITCH),
-    ("nodeExporter", node_exporter.SWITCH),
-    ("prometheus", None),
-    ("prometheusAdapter", prometheus_adapter.SWITCH),
+PRIORITY_SECTIONS: tuple[tuple[str, str, str | None], ...] = (
+    ("alertmanager", "Alertmanager", alertmanager.SWITCH),
+    ("grafana", "Grafana", grafana.SWITCH),
+    ("kubeStateMetrics", "kube-state-metrics", kube_state_metrics.SWITCH),
+    ("metricsServer", "metrics-server", metrics_server.SWITCH),
+    ("nodeExporter", "node-exporter", node_exporter.SWITCH),
+    ("prometheus", "Prometheus and Thanos Query", None),
+    ("prometheusAdapter", "prometheus-adapter", prometheus_adapter.SWITCH),
 )
 
 
@@ -381,11 +381,12 @@ def _priority_classes(stack: Stack) -> list[Need]:
     """The PriorityClasses the pods name (a deploy-time value: needed where it is set); the
     admission plugin Priority refuses a pod whose class does not exist."""
     found = []
-    for section, switch in PRIORITY_SECTIONS:
+    for section, who, switch in PRIORITY_SECTIONS:
         if switch is not None and not stack.enabled_somewhere(switch):
             continue
         path = f"{section}.priorityClassName"
-        found.append(Need("PriorityClass", "", Param(path), (), f"the {section} pods' priority ({path})", (*((switch,) if switch else ()), path)))
+        why = f"the {who} pods' priority class ({path})"
+        found.append(Need("PriorityClass", "", Param(path), (), why, (*((switch,) if switch else ()), path)))
     return found
 
 
