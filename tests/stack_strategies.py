@@ -241,9 +241,15 @@ affinities = st.fixed_dictionaries(
                 )
             },
         ),
+        # Preferred only: a required anti-affinity against its own pods makes a surging rollout wait
+        # forever on as many nodes as replicas (kmc warns of it; tests/startability.py finds it).
         "podAntiAffinity": st.fixed_dictionaries(
             {},
-            optional={"requiredDuringSchedulingIgnoredDuringExecution": st.lists(_pod_affinity_terms, max_size=2)},
+            optional={
+                "preferredDuringSchedulingIgnoredDuringExecution": st.lists(
+                    st.builds(lambda weight, term: {"weight": weight, "podAffinityTerm": term}, st.integers(1, 100), _pod_affinity_terms), max_size=2
+                )
+            },
         ),
     },
 )

@@ -367,7 +367,14 @@ def required_anti_affinity_on_itself(template: Obj) -> bool:
     """Whether the pods refuse to share a node with one another (required anti-affinity on hostname)."""
     labels = template["metadata"].get("labels") or {}
     terms = (((template["spec"].get("affinity") or {}).get("podAntiAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")) or []
-    return any(term["topologyKey"] == "kubernetes.io/hostname" and (term["labelSelector"].get("matchLabels") or {}).items() <= labels.items() for term in terms)
+    # A term without a labelSelector matches no pod (PodAffinityTerm's API documentation); matchExpressions are not modelled: kmc writes none.
+    return any(
+        term["topologyKey"] == "kubernetes.io/hostname"
+        and "labelSelector" in term
+        and not term["labelSelector"].get("matchExpressions")
+        and (term["labelSelector"].get("matchLabels") or {}).items() <= labels.items()
+        for term in terms
+    )
 
 
 def _rollout_problems(who: str, workload: Obj, template: Obj) -> list[str]:

@@ -212,6 +212,33 @@ def test_a_budget_at_the_replicas_is_refused_where_it_is_written(tmp_path: Path)
     ]
 
 
+def test_a_required_anti_affinity_against_its_own_pods_is_a_warning_the_model_confirms(tmp_path: Path) -> None:
+    text = (
+        "version: 1\n"
+        "grafana:\n"
+        "  enabled: true\n"
+        "  affinity:\n"
+        "    podAntiAffinity:\n"
+        "      requiredDuringSchedulingIgnoredDuringExecution:\n"
+        "        - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app.kubernetes.io/name: grafana}}}\n"
+    )
+    assert diagnostics(tmp_path, text) == [
+        (
+            "warning",
+            7,
+            9,
+            "$.grafana.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+            "grafana's pods refuse to share a node, and its rollouts start a new pod before an old one goes: with as many eligible nodes as replicas, a rollout waits forever",
+            "keep a node to spare, or use preferredDuringSchedulingIgnoredDuringExecution",
+        )
+    ]
+    objects = [
+        resolve(obj.body, pipeline.compile_stack(tmp_path / "stack.yaml").stack.values(None))
+        for obj in pipeline.compile_stack(tmp_path / "stack.yaml").graph.objects
+    ]
+    assert any("a rollout" in problem and "grafana" in problem for problem in problems(objects, []))
+
+
 def test_golden_budgets_never_hold_a_drain() -> None:
     """Every PodDisruptionBudget of golden/full, in every environment, lets each node's drain finish (problems() plays it out); one is there."""
     for env in ("default", "dev", "prod"):

@@ -60,6 +60,43 @@ def problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
             yield problem
 
 
+# The component of each section whose pods a Deployment with a surging rollout runs: a required
+# anti-affinity of those pods against one another leaves a surge pod nowhere to go where the
+# eligible nodes are as many as the replicas (the Deployment controller's maxSurge, rounded up).
+_SURGING = {"grafana": "grafana", "kubeStateMetrics": "kube-state-metrics", "prometheusAdapter": "prometheus-adapter", "metricsServer": "metrics-server"}
+_NAME_LABEL = "app.kubernetes.io/name"
+
+
+def risks(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
+    """Warnings: a required anti-affinity of a Deployment's pods against one another, which a
+    rollout that surges cannot meet on as many eligible nodes as replicas."""
+    seen = set()
+    for section, name in _SURGING.items():
+        if section == "grafana" and stack.grafana.storage:
+            continue  # Recreate: no surge
+        for env in _environments(stack):
+            terms = lookup(stack.values(env), f"{section}.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution") or []
+            if not any(_selects_own(term, name) for term in terms):
+                continue
+            where = _where(data, env, section, "affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
+            if where in seen:
+                continue
+            seen.add(where)
+            yield (
+                where,
+                f"{name}'s pods refuse to share a node, and its rollouts start a new pod before an old one goes: with as many eligible nodes as replicas, a rollout waits forever",
+                "keep a node to spare, or use preferredDuringSchedulingIgnoredDuringExecution",
+            )
+
+
+def _selects_own(term: Any, name: str) -> bool:
+    selector = term.get("labelSelector") if isinstance(term, Mapping) else None
+    if term.get("topologyKey") != "kubernetes.io/hostname" or not isinstance(selector, Mapping) or selector.get("matchExpressions"):
+        return False
+    own = {_NAME_LABEL: name, "app.kubernetes.io/part-of": "kmc"}  # kmc.components.kube.selector's labels
+    return bool((selector.get("matchLabels") or {}).items() <= own.items())
+
+
 def _environments(stack: Stack) -> tuple[str | None, ...]:
     return (None, *stack.environments)
 

@@ -61,6 +61,7 @@ def risky_choices(doc: Document, stack: Stack) -> list[Diagnostic]:
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in scaleout.risks(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in metrics.dropped_autoscalers(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in images.unchecked(doc.data)]
+    found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in scheduling.risks(doc.data, stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in _platform_mismatches(stack)]
     found += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in exposure.risks(doc.data, stack)]
     return found
