@@ -43,7 +43,7 @@ def test_build_writes_the_documented_layout(capsys: pytest.CaptureFixture[str], 
     (tmp_path / "stack.yaml").write_text("version: 1\nenvironments:\n  prod:\n    prometheus: {replicas: 2}\n")
     assert _run(["build", str(tmp_path / "stack.yaml"), "--format", "all", "--out", str(tmp_path / "out")]) == 0
     summary = capsys.readouterr().err.splitlines()[-1]  # after the warning about replicas without prometheus.ha
-    assert summary.startswith("kmc: 16 objects, ") and " files in " in summary  # 15 + the rules ConfigMap
+    assert summary.startswith("kmc: 17 objects, ") and " files in " in summary  # 15 + the rules ConfigMap + prod's PodDisruptionBudget
     out = tmp_path / "out"
     assert sorted(path.name for path in (out / "manifests").iterdir()) == ["default", "prod"]
     assert (out / "manifests/default/00-namespace-monitoring.yaml").is_file()
@@ -60,3 +60,16 @@ def test_env_build_replaces_only_that_environment(tmp_path: Path) -> None:
     assert _run(["build", str(tmp_path / "stack.yaml"), "--out", str(out), "--env", "prod"]) == 0
     assert not (out / "manifests/prod/stale.yaml").exists()
     assert {path: path.read_bytes() for path in (out / "manifests/default").iterdir()} == default_before
+
+
+def test_images_lists_each_image_once_sorted_on_stdout(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\nimages: {registry: mirror.example.com:5000/kmc}\nenvironments:\n  lean:\n    nodeExporter: {enabled: false}\n    kubeStateMetrics: {enabled: false}\n"
+    )
+    assert _run(["images", str(tmp_path / "stack.yaml"), "--env", "lean"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed == [
+        "mirror.example.com:5000/kmc/prometheus-operator/prometheus-config-reloader:v0.93.0",
+        "mirror.example.com:5000/kmc/prometheus/prometheus:v3.5.0",
+    ]
+    assert _run(["images", str(tmp_path / "stack.yaml"), "--env", "nope"]) == 2
