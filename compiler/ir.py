@@ -97,10 +97,28 @@ def sectioned(parts: Iterable[str | Switch]) -> str | Text:
     return Text(tuple(merged))
 
 
+# A condition `path>1`: the number at `path` is above 1 (a workload's replicas), rather than a switch.
+MORE_THAN_ONE = ">1"
+
+
+def condition_path(condition: str) -> str:
+    """The parameter a condition reads."""
+    return condition.removesuffix(MORE_THAN_ONE)
+
+
+def holds(values: Mapping[str, Any], condition: str) -> bool:
+    """Whether `condition` holds under `values`: a switch's truth as Helm's `if` judges it, or `path>1`."""
+    value = lookup(values, condition_path(condition))
+    if condition.endswith(MORE_THAN_ONE):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1
+    return bool(value)
+
+
 @record
 class KObject:
     """One Kubernetes object; `conditions` name the boolean parameters that must all be true for it
-    to exist (none: always there), e.g. a component's `enabled` and then its `networkPolicy.enabled`.
+    to exist (none: always there), e.g. a component's `enabled` and then its `networkPolicy.enabled`;
+    or, as `path>1`, a number that must be above 1 (a PodDisruptionBudget's workload's replicas).
     """
 
     body: Mapping[str, Any]
@@ -110,7 +128,7 @@ class KObject:
     private: bool = False
 
     def switched_on(self, values: Mapping[str, Any]) -> bool:
-        return all(lookup(values, path) for path in self.conditions)
+        return all(holds(values, condition) for condition in self.conditions)
 
     @property
     def kind(self) -> str:

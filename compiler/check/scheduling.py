@@ -127,14 +127,12 @@ def _in(env: str | None) -> str:
 def _budgets(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     for path, switch in REPLICATED:
         section = path.split(".")[0]
-        if not any((lookup(stack.values(env), path) or 0) > 1 for env in _environments(stack)):
-            continue  # no PodDisruptionBudget is compiled
         for env in _environments(stack):
             values = stack.values(env)
             budget = lookup(values, f"{section}.podDisruptionBudget")
             replicas = lookup(values, path) or 0
-            if (switch and not lookup(values, switch)) or not budget["enabled"] or replicas < 1:
-                continue
+            if (switch and not lookup(values, switch)) or not budget["enabled"] or replicas < 2:
+                continue  # no PodDisruptionBudget there
             if disruptions_allowed(budget, replicas) > 0:
                 continue
             key = "minAvailable" if budget.get("minAvailable") is not None else "maxUnavailable"

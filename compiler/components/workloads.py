@@ -1,6 +1,7 @@
 """What every workload kmc emits gets, whichever component made it: its section's scheduling
 parameters (priorityClassName, affinity, topologySpreadConstraints), the stack's image pull
-Secrets, and a PodDisruptionBudget where it may run more than one pod.
+Secrets, and a PodDisruptionBudget, there where it runs more than one pod (a condition on its
+replicas parameter, so that each environment's output depends on its own values only).
 
 Done once over the object graph rather than in each component, so that no pod — a sidecar's,
 an init container's, a workload added later — can be left out. A pod's section is the one its
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from kmc.ir import KObject, Param, Switch, lookup
+from kmc.ir import MORE_THAN_ONE, KObject, Param, Switch
 from kmc.model import PARAMETER_SECTIONS, Stack
 
 POD_WORKLOADS = ("DaemonSet", "Deployment", "Job", "StatefulSet")
@@ -84,9 +85,9 @@ def replicas_path(obj: KObject) -> str | None:
 
 
 def disruption_budget(stack: Stack, obj: KObject) -> KObject | None:
-    """The PodDisruptionBudget of a workload that runs more than one pod in the stack or some environment."""
+    """The PodDisruptionBudget of a replicated workload, there where it runs more than one pod."""
     path = replicas_path(obj) if obj.kind in REPLICATED else None
-    if path is None or not any((lookup(stack.values(env), path) or 0) > 1 for env in (None, *stack.environments)):
+    if path is None:
         return None
     section = path.split(".")[0]
     if "podDisruptionBudget" not in PARAMETER_SECTIONS.get(section, ()):
@@ -103,4 +104,4 @@ def disruption_budget(stack: Stack, obj: KObject) -> KObject | None:
     )
     metadata = {key: obj.body["metadata"][key] for key in ("name", "namespace", "labels") if key in obj.body["metadata"]}
     body = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": metadata, "spec": spec}
-    return KObject(body, obj.component, (*obj.conditions, f"{budget}.enabled"))
+    return KObject(body, obj.component, (*obj.conditions, path + MORE_THAN_ONE, f"{budget}.enabled"))

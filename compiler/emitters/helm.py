@@ -24,6 +24,7 @@ compiled into the templates as literal YAML. An object's parameters are rendered
     Text                a literal block (`key: |`), each switched section of lines inside
                         {{- if .Values.p }} ... {{- else }} ... {{- end }}
     conditions          the whole file inside {{- if and (.Values.p) (.Values.q) }} ... {{- end }}
+                        (`p>1`: {{- if gt (int64 .Values.p) 1 }})
 
 The Namespace is the one object whose condition is the chart's own value, `namespace.create`
 (off by default): Helm refuses to install a release into a namespace it does not own, which is
@@ -46,7 +47,7 @@ from kmc import __version__, schema_refs
 from kmc.components import exposure, prerequisites
 from kmc.emitters import helm_checks, helm_texts
 from kmc.emitters.manifests import file_name
-from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, Text, dynamic_nodes, lookup
+from kmc.ir import MORE_THAN_ONE, Join, KObject, ObjectGraph, Param, Switch, Text, condition_path, dynamic_nodes, lookup
 from kmc.model import Stack
 from kmc.text import yaml_text
 
@@ -104,7 +105,7 @@ def emit(graph: ObjectGraph, stack: Stack, schema: Mapping[str, Any]) -> dict[st
 
 def parameter_paths(graph: ObjectGraph) -> frozenset[str]:
     """Every value path the graph reads: its parameters, switches and conditions."""
-    paths = {path for obj in graph.objects for path in obj.conditions}
+    paths = {condition_path(condition) for obj in graph.objects for condition in obj.conditions}
     for obj in graph.objects:
         _read_paths(obj.body, paths)
     return frozenset(paths)
@@ -258,8 +259,14 @@ def _condition(obj: KObject) -> str | None:
     if not conditions:
         return None
     if len(conditions) == 1:
-        return _values(conditions[0])
-    return "and " + " ".join(f"({_values(path)})" for path in conditions)
+        return _test(conditions[0])
+    return "and " + " ".join(f"({_test(condition)})" for condition in conditions)
+
+
+def _test(condition: str) -> str:
+    if condition.endswith(MORE_THAN_ONE):
+        return f"gt (int64 {_values(condition_path(condition))}) 1"
+    return _values(condition)
 
 
 def _values(path: str) -> str:

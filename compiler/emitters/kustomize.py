@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from kmc.emitters.manifests import file_name
-from kmc.ir import KObject, ObjectGraph, dynamic_nodes, resolve
+from kmc.ir import KObject, ObjectGraph, condition_path, dynamic_nodes, resolve
 from kmc.text import yaml_text
 
 # Where a camelCase word continues with a capital: `kubeStateMetrics` → `kube-state-metrics`.
@@ -78,7 +78,7 @@ def component_name(conditions: tuple[str, ...]) -> str:
     A switch inside another's section (kubeStateMetrics.enabled, then kubeStateMetrics.networkPolicy.enabled)
     is named by the inner one; switches of unrelated sections are all named, joined by `-and-`.
     """
-    sections = [condition.removesuffix(".enabled") for condition in conditions]
+    sections = [condition_path(condition).removesuffix(".enabled") for condition in conditions]
     named = [section for section in sections if not any(other.startswith(section + ".") for other in sections)]
     words = "-and-".join(section.replace(".", "-") for section in named)
     return _WORD_BOUNDARY.sub("-", words).lower()
