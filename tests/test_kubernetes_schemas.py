@@ -192,3 +192,18 @@ def test_the_gateway_api_validator_rejects_a_broken_route() -> None:
     result = _gateway_api([broken])
     assert result.returncode == 1
     assert "hostnames must be array" in result.stdout and "type must be equal to one of the allowed values" in result.stdout
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_disruption_budgets_are_judged_strictly(version: str) -> None:
+    """golden/full's PodDisruptionBudgets (minAvailable, maxUnavailable as a number and a percentage,
+    unhealthyPodEvictionPolicy) are valid; the same budget with a misspelt field is not."""
+    budgets = [
+        obj
+        for path in sorted((REPO_ROOT / "golden/full/out/manifests").glob("*/14-poddisruptionbudget-*.yaml"))
+        for obj in [yaml.safe_load(path.read_text(encoding="utf-8"))]
+    ]
+    assert {key for budget in budgets for key in budget["spec"]} == {"maxUnavailable", "minAvailable", "selector", "unhealthyPodEvictionPolicy"}
+    assert all(validate_object(budget, version) == [] for budget in budgets)
+    broken = {**budgets[0], "spec": {**budgets[0]["spec"], "maxUnavailble": 1}}
+    assert validate_object(broken, version) == ["$.spec: Additional properties are not allowed ('maxUnavailble' was unexpected)"]
