@@ -46,8 +46,6 @@ FULL_DEFAULT = [
     "IngressClass nginx",
     "PriorityClass monitoring",
     "PriorityClass monitoring-critical",
-    "PriorityClass system-cluster-critical",
-    "PriorityClass system-node-critical",
     "StorageClass fast-ssd",
     "cluster setting: kube-controller-manager metrics on the node's address",
     "cluster setting: kube-proxy metrics on the node's address",
@@ -192,3 +190,12 @@ def test_a_stack_that_needs_nothing_says_nothing_more(tmp_path: Path) -> None:
     (tmp_path / "stack.yaml").write_text("version: 1\n")
     built = _kmc("build", "stack.yaml", "--out", "out", cwd=tmp_path)
     assert built.returncode == 0 and "before you apply" not in built.stderr
+
+
+def test_the_built_in_priority_classes_are_not_asked_for() -> None:
+    """The API server creates system-cluster-critical and system-node-critical itself: golden/full's
+    pods name them, and nobody is told to create them."""
+    stack = pipeline.compile_stack(ROOT / "golden/full/stack.yaml").stack
+    for items in pipeline.prerequisites(stack, "manifests").values():
+        classes = {item.ref for item in items if item.kind == "PriorityClass"}
+        assert classes and not classes & {"PriorityClass system-cluster-critical", "PriorityClass system-node-critical"}

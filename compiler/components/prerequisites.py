@@ -152,7 +152,7 @@ def needs(stack: Stack, *, keys_in_output: bool) -> tuple[Need, ...]:
 def for_values(found: Iterable[Need], values: Mapping[str, Any]) -> tuple[Prerequisite, ...]:
     """The prerequisites of one environment (its parameter values), one per object, in a fixed order."""
     resolved = [_resolved(need, values) for need in found if need.holds(values)]
-    return _merge(need for need in resolved if need.name)
+    return _merge(need for need in resolved if need.name and not _built_in(need))
 
 
 def by_environment(stack: Stack, environments: Iterable[str], *, keys_in_output: bool) -> dict[str, tuple[Prerequisite, ...]]:
@@ -388,6 +388,15 @@ def _priority_classes(stack: Stack) -> list[Need]:
         why = f"the {who} pods' priority class ({path})"
         found.append(Need("PriorityClass", "", Param(path), (), why, (*((switch,) if switch else ()), path)))
     return found
+
+
+# The PriorityClasses every cluster has: the API server creates them when it starts (Kubernetes'
+# scheduling API, its system priority classes).
+BUILT_IN_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
+
+
+def _built_in(need: Need) -> bool:
+    return need.kind == "PriorityClass" and need.name in BUILT_IN_PRIORITY_CLASSES
 
 
 def _pull_secrets(stack: Stack) -> list[Need]:
