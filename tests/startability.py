@@ -69,6 +69,9 @@ ALWAYS_PRESENT = frozenset({"/", "/proc", "/sys"})  # on every Linux node
 CHECKED_HOST_PATH_TYPES = frozenset({"Directory", "File", "Socket", "CharDevice", "BlockDevice"})
 API_DATA_VOLUMES = ("configMap", "secret", "projected", "downwardAPI")
 CERT_MANAGER_KINDS = {"Certificate": "certificates", "Issuer": "issuers", "ClusterIssuer": "clusterissuers"}
+# The PriorityClasses the API server creates when it starts (Kubernetes' scheduling API,
+# SystemPriorityClasses in pkg/apis/scheduling).
+CLUSTER_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
 
 
 def pod_templates(objects: Iterable[Obj]) -> Iterator[tuple[Obj, Obj]]:
@@ -206,7 +209,11 @@ def held(objects: Sequence[Obj]) -> dict[Ref, set[str] | None]:
 
 def _cluster_has(ref: Ref) -> bool:
     kind, _, name = ref
-    return (kind == "Namespace" and name in CLUSTER_NAMESPACES) or (kind == "ServiceAccount" and name == "default")
+    return (
+        (kind == "Namespace" and name in CLUSTER_NAMESPACES)
+        or (kind == "ServiceAccount" and name == "default")
+        or (kind == "PriorityClass" and name in CLUSTER_PRIORITY_CLASSES)
+    )
 
 
 def problems(objects: Sequence[Obj], needed: Sequence[Prerequisite]) -> list[str]:
