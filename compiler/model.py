@@ -174,6 +174,70 @@ class Prometheus:
     thanos_sidecar: bool = False
     thanos_object_storage: SecretRef | None = None
     thanos_query: bool = False
+    features: PrometheusFeatures | None = None  # None: none beyond kmc's defaults
+
+
+@record
+class PrometheusFeatures:
+    """`prometheus.features`: what the stack turns on beyond kmc's defaults (kmc.components.prometheus_features)."""
+
+    remote_write_receiver: bool
+    otlp_receiver: bool
+    native_histograms: bool
+    enable: tuple[str, ...]
+
+
+@record
+class Hatch:
+    """A component's bounded escape hatches as the stack writes them (kmc.components.hatches)."""
+
+    args: tuple[str, ...] = ()
+    env: tuple[Mapping[str, Any], ...] = ()
+    pod_annotations: Mapping[str, str] = field(default=MappingProxyType({}))
+    service_annotations: Mapping[str, str] = field(default=MappingProxyType({}))
+    labels: Mapping[str, str] = field(default=MappingProxyType({}))
+    volumes: tuple[Mapping[str, Any], ...] = ()
+    volume_mounts: tuple[Mapping[str, Any], ...] = ()
+
+    def __bool__(self) -> bool:
+        return any((self.args, self.env, self.pod_annotations, self.service_annotations, self.labels, self.volumes, self.volume_mounts))
+
+
+# The stack sections that take escape hatches (kmc.components.hatches.TARGETS says where they go).
+HATCH_SECTIONS = (
+    "alertmanager",
+    "grafana",
+    "kubeStateMetrics",
+    "metricsServer",
+    "nodeExporter",
+    "prometheus",
+    "prometheus.thanos.query",
+    "prometheus.thanos.sidecar",
+    "prometheusAdapter",
+)
+
+
+def _hatch(data: Mapping[str, Any]) -> Hatch:
+    return Hatch(
+        args=tuple(data.get("extraArgs", ())),
+        env=tuple(data.get("extraEnv", ())),
+        pod_annotations=data.get("podAnnotations", {}),
+        service_annotations=data.get("serviceAnnotations", {}),
+        labels=data.get("extraLabels", {}),
+        volumes=tuple(data.get("extraVolumes", ())),
+        volume_mounts=tuple(data.get("extraVolumeMounts", ())),
+    )
+
+
+def _hatches(data: Mapping[str, Any]) -> Mapping[str, Hatch]:
+    found = {}
+    for section in HATCH_SECTIONS:
+        node = data
+        for part in section.split("."):
+            node = node[part]
+        if hatch := _hatch(node):
+            found[section] = hatch
+    return found
 
 
 @record
@@ -223,6 +287,8 @@ class NodeExporter:
 @record
 class KubeStateMetrics:
     export_secrets: bool
+    # kube-state-metrics' custom resource state config: `spec.resources` as written (kmc.components.kube_state_metrics).
+    custom_resource_state: tuple[Mapping[str, Any], ...] = ()
 
 
 @record
@@ -421,6 +487,7 @@ IMAGE_PARAMETERS: Mapping[str, tuple[str, ...]] = {
 # The deploy-time parameters, by section: the keys of the schema's `*Parameters` fragments.
 PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "prometheus": (
+        "enabled",
         "image",
         "replicas",
         "retention",
@@ -504,6 +571,9 @@ class Stack:
     # The stack file's name, as the commands kmc writes for people name it (`kmc certs secrets stack.yaml`).
     file_name: str = "stack.yaml"
     images: Images = Images()
+    # The escape hatches by stack section (only the sections that use one), and `extraObjects` as written.
+    hatches: Mapping[str, Hatch] = field(default=MappingProxyType({}))
+    extra_objects: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_data(cls, schema: Mapping[str, Any], raw: Json) -> Stack:
@@ -535,6 +605,7 @@ class Stack:
                 thanos_sidecar=prom["thanos"]["sidecar"]["enabled"],
                 thanos_object_storage=_secret_ref(prom["thanos"]["sidecar"].get("objectStorage")),
                 thanos_query=prom["thanos"]["query"]["enabled"],
+                features=_features(prom["features"]),
             ),
             scrape=Scrape(
                 annotation_prefix=scrape["annotationPrefix"],
@@ -564,7 +635,9 @@ class Stack:
                 systemd=node_exporter["systemd"]["enabled"],
                 systemd_unit_include=node_exporter["systemd"]["unitInclude"],
             ),
-            kube_state_metrics=KubeStateMetrics(export_secrets=data["kubeStateMetrics"]["exportSecrets"]),
+            kube_state_metrics=KubeStateMetrics(
+                export_secrets=data["kubeStateMetrics"]["exportSecrets"], custom_resource_state=tuple(data["kubeStateMetrics"]["customResourceState"])
+            ),
             grafana=_grafana(data["grafana"], remote_datasources(prom["remoteWrite"])),
             metrics_server=_metrics_server(data["metricsServer"]),
             prometheus_adapter=_prometheus_adapter(data["prometheusAdapter"], _times(prom["scrapeInterval"], 4)),
@@ -581,6 +654,8 @@ class Stack:
             rules=_rules(data["rules"]),
             alertmanager=_alertmanager(data["alertmanager"]),
             images=Images(registry, tuple(data["images"]["pullSecrets"])),
+            hatches=_hatches(data),
+            extra_objects=tuple(data["extraObjects"]),
         )
 
     def values(self, environment: str | None) -> Mapping[str, Any]:
@@ -594,6 +669,11 @@ class Stack:
     def enabled_everywhere(self, switch: str) -> bool:
         """Whether the boolean parameter `switch` is true in the stack and in every environment."""
         return all(lookup(self.values(env), switch) for env in (None, *self.environments))
+
+
+def _features(data: Mapping[str, Any]) -> PrometheusFeatures | None:
+    features = PrometheusFeatures(data["remoteWriteReceiver"], data["otlpReceiver"], data["nativeHistograms"], tuple(data["enable"]))
+    return features if features != PrometheusFeatures(False, False, False, ()) else None
 
 
 def _grafana(data: Mapping[str, Any], remote: tuple[Datasource, ...] = ()) -> Grafana:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from kmc.errors import Diagnostic, UsageError
+from kmc.errors import Diagnostic, StackInvalid, UsageError
 from kmc.ir import ObjectGraph
 from kmc.model import Stack
 from kmc.read.inputs import Heard, Recording, recording
@@ -61,7 +61,14 @@ def compile_stack(path: Path, display: str | None = None, *, certificates: Certi
         doc = read_stack(path, display)
         stack, warnings = validate(doc, path.parent, certificates, state_base)
     stack = replace(stack, file_name=path.name)
-    return Compiled(stack, components.object_graph(stack), tuple(warnings), _inputs(heard, stack))
+    own = components.own_objects(stack)
+    if stack.hatches or stack.extra_objects:
+        from kmc.check import extra_objects, hatches
+
+        found = [*hatches.problems(stack, own), *extra_objects.problems(stack, own)]
+        if found:
+            raise StackInvalid([doc.diagnostic(where, message, hint, key=key) for where, message, hint, key in found])
+    return Compiled(stack, components.object_graph(stack, own), tuple(warnings), _inputs(heard, stack))
 
 
 def _inputs(heard: Recording, stack: Stack) -> tuple[Heard, ...] | None:

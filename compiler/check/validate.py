@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kmc.check import certificates as api_certificates
+from kmc.check import features, grafana_settings, partial, rules, schema, schema_gate, semantic
 from kmc.check import grafana as grafana_checks
-from kmc.check import grafana_settings, partial, rules, schema, schema_gate, semantic
 from kmc.components import dashboards, grafana, kube, rule_packs
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.model import Stack
@@ -59,6 +59,7 @@ def _semantic(doc: Document, stack: Stack, stack_dir: Path) -> tuple[Stack, list
     problems = semantic.check(doc, stack)
     problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
     problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in grafana_settings.problems(stack)]
+    problems += [doc.diagnostic(path, message, hint) for path, message, hint in features.problems(stack)]
     packs = rule_packs.library()
     problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in rules.check(stack, packs)]
     stack = rule_packs.vendor(stack, packs)

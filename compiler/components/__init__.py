@@ -11,7 +11,9 @@ from kmc.components import (
     alertmanager,
     autoscaling,
     exposure,
+    extra_objects,
     grafana,
+    hatches,
     kube,
     kube_state_metrics,
     metrics_server,
@@ -24,7 +26,7 @@ from kmc.components import (
     workloads,
 )
 from kmc.components.base import Facts
-from kmc.ir import ObjectGraph
+from kmc.ir import KObject, ObjectGraph
 from kmc.model import Stack
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 COMPONENTS: Mapping[str, Component] = {
     alertmanager.NAME: alertmanager,
     autoscaling.NAME: autoscaling,
+    extra_objects.NAME: extra_objects,
     grafana.NAME: grafana,
     kube_state_metrics.NAME: kube_state_metrics,
     metrics_server.NAME: metrics_server,
@@ -63,7 +66,18 @@ def facts(stack: Stack) -> Facts:
     )
 
 
-def object_graph(stack: Stack) -> ObjectGraph:
+def own_objects(stack: Stack) -> list[KObject]:
+    """The objects kmc's components build, before the stack's escape hatches and extra objects."""
     shared = facts(stack)
-    made = (obj for component in COMPONENTS.values() if component.compiled(stack) for obj in component.objects(stack, shared))
-    return ObjectGraph.of(workloads.finished(stack, made))
+    made = (
+        obj for name, component in COMPONENTS.items() if name != extra_objects.NAME and component.compiled(stack) for obj in component.objects(stack, shared)
+    )
+    return list(workloads.finished(stack, made))
+
+
+def object_graph(stack: Stack, own: list[KObject] | None = None) -> ObjectGraph:
+    """The stack's objects: kmc's own (`own`, built when None) with the escape hatches applied, and
+    the extra objects (kmc.check.hatches and kmc.check.extra_objects have checked both)."""
+    built = own_objects(stack) if own is None else own
+    extra = extra_objects.objects(stack, facts(stack)) if extra_objects.compiled(stack) else []
+    return ObjectGraph.of([*hatches.applied(stack, built), *extra])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import aggregated_api, alertmanager, config_reloader, exposure, kube, remote_storage, rules, sharding, thanos
+from kmc.components import aggregated_api, alertmanager, config_reloader, exposure, kube, prometheus_features, remote_storage, rules, sharding, thanos
 from kmc.components.base import Facts, ServiceTarget
 from kmc.components.scrape_jobs import ETCD_CERTS, ETCD_KEYS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
@@ -185,6 +185,7 @@ def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None 
         "securityContext": kube.restricted_container(),
         "volumeMounts": mounts,
     }
+    container["args"] += prometheus_features.args(stack)
     if sharding.ha_active(stack):
         container["args"].append(sharding.EXPAND_FEATURE)
         container["env"] = [{"name": sharding.POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
