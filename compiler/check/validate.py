@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kmc.check import certificates as api_certificates
-from kmc.check import features, grafana_settings, partial, rules, schema, schema_gate, semantic
+from kmc.check import custom_resource_state, dependencies, features, grafana_settings, partial, rules, schema, schema_gate, semantic
 from kmc.check import grafana as grafana_checks
 from kmc.components import dashboards, grafana, kube, rule_packs
 from kmc.errors import Diagnostic, StackInvalid
@@ -51,6 +51,7 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
     warnings = semantic.risky_choices(doc, stack)
     closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
     warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
+    warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in dependencies.warnings(stack)]
     return stack, warnings
 
 
@@ -60,6 +61,8 @@ def _semantic(doc: Document, stack: Stack, stack_dir: Path) -> tuple[Stack, list
     problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
     problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in grafana_settings.problems(stack)]
     problems += [doc.diagnostic(path, message, hint) for path, message, hint in features.problems(stack)]
+    problems += [doc.diagnostic(path, message, hint) for path, message, hint in dependencies.problems(stack)]
+    problems += [doc.diagnostic(path, message, hint) for path, message, hint in custom_resource_state.problems(stack)]
     packs = rule_packs.library()
     problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in rules.check(stack, packs)]
     stack = rule_packs.vendor(stack, packs)

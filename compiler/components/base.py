@@ -30,6 +30,16 @@ if TYPE_CHECKING:
             ...
 
 
+# Prometheus is switchable like every component; where some environment switches it off, its
+# objects (and the rules and Thanos that belong to it) exist only where it is on.
+PROMETHEUS_SWITCH = "prometheus.enabled"
+
+
+def prometheus_conditions(stack: Stack) -> tuple[str, ...]:
+    """The conditions of the objects that belong to Prometheus (none where it is on everywhere)."""
+    return () if stack.enabled_everywhere(PROMETHEUS_SWITCH) else (PROMETHEUS_SWITCH,)
+
+
 @record
 class TargetTls:
     """How Prometheus reaches an HTTPS target that authorizes its callers (an aggregated API

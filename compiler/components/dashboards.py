@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from kmc.components.base import PROMETHEUS_SWITCH
 from kmc.model import Dashboard, Stack
 from kmc.read import inputs
 from kmc.read.document import JsonPath
@@ -37,9 +38,16 @@ def config_map_name(name: str) -> str:
     return f"grafana-dashboard-{name}"
 
 
+def has_prometheus(stack: Stack) -> bool:
+    """Whether Grafana gets the stack's Prometheus as a datasource: it runs where Grafana does
+    (kmc.check.dependencies refuses a Prometheus that is on in some of Grafana's environments only)."""
+    return stack.enabled_somewhere("grafana.enabled", PROMETHEUS_SWITCH)
+
+
 def provisioned_datasources(stack: Stack) -> dict[str, str]:
     """uid → name of every datasource Grafana gets."""
-    return {PROMETHEUS_UID: PROMETHEUS_NAME, **{source.uid: source.name for source in stack.grafana.datasources}}
+    own = {PROMETHEUS_UID: PROMETHEUS_NAME} if has_prometheus(stack) else {}
+    return {**own, **{source.uid: source.name for source in stack.grafana.datasources}}
 
 
 def input_files(stack: Stack, stack_dir: Path) -> tuple[Path, ...]:

@@ -27,7 +27,7 @@ INGRESS_API = "networking.k8s.io/v1"
 # (None: always on).
 SECTIONS: tuple[tuple[str, str, str | None], ...] = (
     ("grafana", "Grafana", "grafana.enabled"),
-    ("prometheus", "Prometheus", None),
+    ("prometheus", "Prometheus", "prometheus.enabled"),
     ("alertmanager", "Alertmanager", "alertmanager.enabled"),
 )
 HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kmc.components.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID
+from kmc.components.dashboards import PROMETHEUS_NAME, PROMETHEUS_UID, has_prometheus
 from kmc.model import SecretRef, Stack
 
 # What kmc sets, before the stack's own `grafana.ini` settings: nothing reaches out to the
@@ -65,7 +65,8 @@ def _literal(value: Any) -> Any:
 
 
 def datasources_file(stack: Stack, prometheus_url: str) -> dict[str, Any]:
-    """The datasources provisioning file: the stack's Prometheus first, then the stack's own."""
+    """The datasources provisioning file: the stack's Prometheus first (where it runs beside
+    Grafana: kmc.check.dependencies), then the stack's own."""
     sources = stack.grafana.datasources
     prometheus = {
         "name": PROMETHEUS_NAME,
@@ -77,7 +78,7 @@ def datasources_file(stack: Stack, prometheus_url: str) -> dict[str, Any]:
         "editable": False,
         "jsonData": {"httpMethod": "POST", "timeInterval": stack.prometheus.scrape_interval},
     }
-    entries = [prometheus]
+    entries = [prometheus] if has_prometheus(stack) else []
     for source in sources:
         entry: dict[str, Any] = {"name": source.name, "uid": source.uid, "type": source.type, "access": "proxy", "url": source.url}
         entry.update(_literal(dict(source.settings)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from kmc.components.base import PROMETHEUS_SWITCH
 from kmc.ir import Join, KObject, Param
 from kmc.model import Hatch, Stack
 from kmc.record import record
@@ -28,19 +29,20 @@ class Target:
     section: str
     component: str
     container: str
+    switch: str  # the component's `enabled`: where it is off, so are its hatches' needs
     pod_level: bool = True  # False: a sidecar, whose section takes arguments and environment only
 
 
 TARGETS: tuple[Target, ...] = (
-    Target("alertmanager", "alertmanager", "alertmanager"),
-    Target("grafana", "grafana", "grafana"),
-    Target("kubeStateMetrics", "kube-state-metrics", "kube-state-metrics"),
-    Target("metricsServer", "metrics-server", "metrics-server"),
-    Target("nodeExporter", "node-exporter", "node-exporter"),
-    Target("prometheus", "prometheus", "prometheus"),
-    Target("prometheus.thanos.query", "thanos-query", "thanos-query"),
-    Target("prometheus.thanos.sidecar", "prometheus", "thanos-sidecar", pod_level=False),
-    Target("prometheusAdapter", "prometheus-adapter", "prometheus-adapter"),
+    Target("alertmanager", "alertmanager", "alertmanager", "alertmanager.enabled"),
+    Target("grafana", "grafana", "grafana", "grafana.enabled"),
+    Target("kubeStateMetrics", "kube-state-metrics", "kube-state-metrics", "kubeStateMetrics.enabled"),
+    Target("metricsServer", "metrics-server", "metrics-server", "metricsServer.enabled"),
+    Target("nodeExporter", "node-exporter", "node-exporter", "nodeExporter.enabled"),
+    Target("prometheus", "prometheus", "prometheus", PROMETHEUS_SWITCH),
+    Target("prometheus.thanos.query", "thanos-query", "thanos-query", PROMETHEUS_SWITCH),
+    Target("prometheus.thanos.sidecar", "prometheus", "thanos-sidecar", PROMETHEUS_SWITCH, pod_level=False),
+    Target("prometheusAdapter", "prometheus-adapter", "prometheus-adapter", "prometheusAdapter.enabled"),
 )
 
 # Flags kmc emits only under some stack key: owned by that key whether or not this stack sets it
@@ -192,3 +194,28 @@ def _copy(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_copy(item) for item in value]
     return value
+
+
+def references(stack: Stack) -> Iterator[tuple[Target, str, str, str, str]]:
+    """(target, kind, name, key, what uses it) of every Secret and ConfigMap the stack's hatches
+    name and the output does not hold (`extraObjects` may hold them; `optional` ones are left out)."""
+    held = {(obj["kind"], obj["metadata"]["name"]) for obj in stack.extra_objects}
+    for target in TARGETS:
+        hatch = stack.hatches.get(target.section)
+        if not hatch:
+            continue
+        found: list[tuple[str, str, str, str]] = []
+        for var in hatch.env:
+            for field, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+                ref = var.get("valueFrom", {}).get(field)
+                if ref is not None and not ref.get("optional"):
+                    found.append((kind, ref["name"], ref["key"], f"{target.section}.extraEnv {var['name']}"))
+        for volume in hatch.volumes:
+            for field, kind, name_key in (("secret", "Secret", "secretName"), ("configMap", "ConfigMap", "name")):
+                source = volume.get(field)
+                if source is not None and not source.get("optional"):
+                    for key in [item["key"] for item in source.get("items", [])] or [""]:
+                        found.append((kind, source[name_key], key, f"{target.section}.extraVolumes {volume['name']}"))
+        for kind, name, key, why in found:
+            if (kind, name) not in held:
+                yield target, kind, name, key, why

@@ -34,6 +34,7 @@ from kmc.components import (
     cluster_setup,
     exposure,
     grafana,
+    hatches,
     kube_state_metrics,
     metrics_server,
     node_exporter,
@@ -142,6 +143,7 @@ def needs(stack: Stack, *, keys_in_output: bool) -> tuple[Need, ...]:
         *_grafana(stack),
         *_alertmanager(stack),
         *_exposure(stack),
+        *_hatches(stack),
         *_storage_classes(stack),
         *_priority_classes(stack),
         *_pull_secrets(stack),
@@ -348,6 +350,15 @@ def _exposure(stack: Stack) -> list[Need]:
                 why = f"{possessive(title)} HTTPRoute attaches to it ({refs}); it must terminate TLS and admit routes from {ns}"
                 found.append(Need("Gateway", where, name, (), why, route, among=refs))
     return found
+
+
+def _hatches(stack: Stack) -> list[Need]:
+    """The Secrets and ConfigMaps the escape hatches read (kmc.components.hatches)."""
+    return [
+        Need(kind, stack.namespace, name, (key,) if key else (), why, (target.switch,))
+        for target, kind, name, key, why in hatches.references(stack)
+        if stack.enabled_somewhere(target.switch)
+    ]
 
 
 def _storage_classes(stack: Stack) -> list[Need]:

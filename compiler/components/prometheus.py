@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kmc.components import aggregated_api, alertmanager, config_reloader, exposure, kube, prometheus_features, remote_storage, rules, sharding, thanos
-from kmc.components.base import Facts, ServiceTarget
+from kmc.components.base import PROMETHEUS_SWITCH, Facts, ServiceTarget, prometheus_conditions
 from kmc.components.scrape_jobs import ETCD_CERTS, ETCD_KEYS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
 from kmc.model import Stack
@@ -17,11 +17,11 @@ ROLE = "server"
 PORT = 9090
 POLICY_SWITCH = "prometheus.networkPolicy.enabled"
 INSTANCE_LABEL = "app.kubernetes.io/instance"  # a shard's pods: prometheus-shard-K
-UI = exposure.Exposed(NAME, NAME, ROLE, PORT, None)
+UI = exposure.Exposed(NAME, NAME, ROLE, PORT, PROMETHEUS_SWITCH)
 
 
 def compiled(stack: Stack) -> bool:
-    return True
+    return stack.enabled_somewhere(PROMETHEUS_SWITCH)
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
@@ -59,9 +59,11 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         ]
         if stack.prometheus.storage:
             bodies.append(_governing_service(ns, shard))
-    objects = [KObject(body, NAME) for body in bodies]
-    if stack.enabled_somewhere(POLICY_SWITCH):
-        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _web_ingress(stack, facts)), NAME, conditions=(POLICY_SWITCH,)))
+    switched_on = prometheus_conditions(stack)
+    objects = [KObject(body, NAME, conditions=switched_on) for body in bodies]
+    if stack.enabled_somewhere(PROMETHEUS_SWITCH, POLICY_SWITCH):
+        policy = kube.network_policy(NAME, ns, ROLE, _web_ingress(stack, facts))
+        objects.append(KObject(policy, NAME, conditions=(*switched_on, POLICY_SWITCH)))
     objects += exposure.objects(stack, UI)
     return objects
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kmc.components import kube, rule_packs
-from kmc.components.base import Facts, ServiceTarget
+from kmc.components.base import PROMETHEUS_SWITCH, Facts, ServiceTarget, prometheus_conditions
 from kmc.ir import KObject, Text
 from kmc.model import Stack
 from kmc.text import yaml_text
@@ -23,7 +23,7 @@ MOUNT = "/etc/prometheus-rules"
 
 
 def compiled(stack: Stack) -> bool:
-    return bool(stack.rules.files)
+    return bool(stack.rules.files) and stack.enabled_somewhere(PROMETHEUS_SWITCH)
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
@@ -37,7 +37,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         "metadata": kube.metadata(NAME, NAME, ROLE, stack.namespace),
         "data": _files(stack),
     }
-    return [KObject(body, NAME)]
+    return [KObject(body, NAME, conditions=prometheus_conditions(stack))]
 
 
 def _files(stack: Stack) -> dict[str, str | Text]:

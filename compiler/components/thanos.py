@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kmc.components import exposure, kube
-from kmc.components.base import Facts, ServiceTarget
+from kmc.components.base import PROMETHEUS_SWITCH, Facts, ServiceTarget, prometheus_conditions
 from kmc.ir import KObject, Param, Switch
 from kmc.model import Stack
 
@@ -28,7 +28,7 @@ POLICY_SWITCH = "prometheus.networkPolicy.enabled"  # Query's policy follows Pro
 
 
 def compiled(stack: Stack) -> bool:
-    return stack.prometheus.thanos_sidecar or stack.prometheus.thanos_query
+    return (stack.prometheus.thanos_sidecar or stack.prometheus.thanos_query) and stack.enabled_somewhere(PROMETHEUS_SWITCH)
 
 
 def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
@@ -95,8 +95,9 @@ def _query_ingress(facts: Facts) -> Switch:
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ns = stack.namespace
     objects: list[KObject] = []
-    if stack.prometheus.thanos_query and stack.enabled_somewhere(POLICY_SWITCH):
-        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _query_ingress(facts)), NAME, conditions=(POLICY_SWITCH,)))
+    switched_on = prometheus_conditions(stack)
+    if stack.prometheus.thanos_query and stack.enabled_somewhere(PROMETHEUS_SWITCH, POLICY_SWITCH):
+        objects.append(KObject(kube.network_policy(NAME, ns, ROLE, _query_ingress(facts)), NAME, conditions=(*switched_on, POLICY_SWITCH)))
     bodies: list[dict[str, Any]] = []
     if stack.prometheus.thanos_sidecar:
         store = kube.service(STORE_SERVICE, ns, "server", [{"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc"}], clusterIP="None")
@@ -109,7 +110,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
             kube.service(NAME, ns, ROLE, [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}], type="ClusterIP"),
             _deployment(stack),
         ]
-    return [*(KObject(body, NAME) for body in bodies), *objects]
+    return [*(KObject(body, NAME, conditions=switched_on) for body in bodies), *objects]
 
 
 def _deployment(stack: Stack) -> dict[str, Any]:
