@@ -479,6 +479,13 @@ def prometheus_sections(draw: st.DrawFn) -> Doc:
     )
     if draw(st.booleans()):
         section.update(draw(scale_out(set(section.get("externalLabels", {})))))
+    section.update(draw(hatches(("--query.max-concurrency=40", "--query.timeout=2m", "--log.format=json"))))
+    if often(draw):
+        names = st.lists(
+            st.sampled_from(("exemplar-storage", "concurrent-rule-eval", "promql-experimental-functions", "extra-scrape-metrics")), unique=True, max_size=2
+        )
+        flags = {key: st.booleans() for key in ("remoteWriteReceiver", "otlpReceiver", "nativeHistograms")}
+        section["features"] = draw(st.fixed_dictionaries({}, optional={**flags, "enable": names}))
     if section.get("ha", {}).get("enabled"):
         # Each HA replica sends its own copy: InfluxDB, which cannot deduplicate them, takes the
         # first replica's only (`writers: one`, which finds it by a StatefulSet's pod name).
@@ -687,6 +694,7 @@ def scrape_sections(draw: st.DrawFn, global_timing: tuple[str, str]) -> Doc:
 @st.composite
 def node_exporter_sections(draw: st.DrawFn) -> Doc:
     section = draw(node_exporter_parameters())
+    section.update(draw(hatches(("--collector.processes", "--collector.ethtool"))))
     section.update(draw(st.fixed_dictionaries({}, optional={"port": ports})))
     if often(draw):
         systemd = {"enabled": st.booleans()}
@@ -697,7 +705,78 @@ def node_exporter_sections(draw: st.DrawFn) -> Doc:
 @st.composite
 def kube_state_metrics_sections(draw: st.DrawFn) -> Doc:
     section = draw(kube_state_metrics_parameters())
-    section.update(draw(st.fixed_dictionaries({}, optional={"exportSecrets": st.booleans()})))
+    section.update(
+        draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "exportSecrets": st.booleans(),
+                    "customResourceState": st.lists(st.sampled_from(_CUSTOM_RESOURCES), max_size=2, unique_by=lambda r: r["groupVersionKind"]["kind"]),
+                },
+            )
+        )
+    )
+    section.update(draw(hatches(("--metric-labels-allowlist=pods=[team]", "--use-apiserver-cache"))))
+    return section
+
+
+# kube-state-metrics custom resources (its custom resource state format), one per metric type.
+_CUSTOM_RESOURCES = (
+    {
+        "groupVersionKind": {"group": "cert-manager.io", "version": "v1", "kind": "Certificate"},
+        "resourcePlural": "certificates",
+        "metrics": [{"name": "ready", "help": "Ready.", "each": {"type": "Gauge", "gauge": {"path": ["status", "conditions"], "valueFrom": ["status"]}}}],
+    },
+    {
+        "groupVersionKind": {"group": "example.com", "version": "v1alpha1", "kind": "Widget"},
+        "resourcePlural": "widgets",
+        "metricNamePrefix": "widget",
+        "labelsFromPath": {"name": ["metadata", "name"]},
+        "metrics": [
+            {
+                "name": "phase",
+                "help": "Phase.",
+                "each": {"type": "StateSet", "stateSet": {"path": ["status", "phase"], "list": ["A", "B"], "labelName": "phase"}},
+            }
+        ],
+    },
+    {
+        "groupVersionKind": {"group": "example.org", "version": "v2", "kind": "Gadget"},
+        "resourcePlural": "gadgets",
+        "metricNamePrefix": "",
+        "metrics": [{"name": "gadget_info", "help": "Info.", "each": {"type": "Info", "info": {"labelsFromPath": {"version": ["spec", "version"]}}}}],
+    },
+)
+_HATCH_ENV = st.sampled_from(
+    (
+        {"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"},
+        {"name": "GOMAXPROCS", "value": "2"},
+        {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "extra-token", "key": "token"}}},
+        {"name": "NO_PROXY", "valueFrom": {"configMapKeyRef": {"name": "extra-settings", "key": "no-proxy"}}},
+    )
+)
+
+
+@st.composite
+def hatches(draw: st.DrawFn, args: tuple[str, ...], pod_level: bool = True) -> Doc:
+    """A section's escape hatches that kmc accepts: arguments of its program kmc does not set, no
+    literal credentials, labels and annotations outside kmc's, volumes of their own at their own paths."""
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "extraArgs": st.lists(st.sampled_from(args), unique=True, max_size=2),
+        "extraEnv": st.lists(_HATCH_ENV, unique_by=lambda var: var["name"], max_size=2),
+    }
+    if pod_level:
+        optional |= {
+            "podAnnotations": st.dictionaries(st.sampled_from(("example.com/owner", "example.com/cost-center")), free_text(12), max_size=2),
+            "serviceAnnotations": st.dictionaries(st.just("example.com/owner"), free_text(12), max_size=1),
+            "extraLabels": st.dictionaries(st.sampled_from(("team", "example.com/tier")), label_values(), max_size=2),
+        }
+    section = draw(st.fixed_dictionaries({}, optional=optional))
+    if pod_level and draw(st.booleans()):
+        count = draw(st.integers(1, 2))
+        sources = ({"emptyDir": {}}, {"configMap": {"name": "extra-settings", "optional": True}}, {"secret": {"secretName": "extra-certs"}})
+        section["extraVolumes"] = [{"name": f"extra-{index}", **draw(st.sampled_from(sources))} for index in range(count)]
+        section["extraVolumeMounts"] = [{"name": f"extra-{index}", "mountPath": f"/extra/{index}", "readOnly": True} for index in range(count)]
     return section
 
 
@@ -728,6 +807,7 @@ grafana_folders = st.sampled_from(TRICKY_FOLDERS) | shaped(FOLDER_TEXT.replace("
 def grafana_sections(draw: st.DrawFn) -> Doc:
     """Top-level `grafana`: parameters (storage sometimes set) and its structure, without dashboard files (no files next to generated stacks)."""
     section = draw(grafana_parameters(services(grafana_node_ports), storage=False))
+    section.update({key: value for key, value in draw(hatches(("--unused",))).items() if key != "extraArgs"})  # Grafana takes no extraArgs
     if draw(st.booleans()):
         section["storage"] = draw(storages)
     ini = {name: draw(st.dictionaries(st.sampled_from(keys), _INI_VALUES, max_size=2)) for name, keys in _INI_SETTINGS.items() if draw(st.booleans())}
@@ -968,6 +1048,12 @@ def stacks(draw: st.DrawFn) -> Doc:
     _fit_retention(prometheus, envs)
     if bool(envs) or draw(st.booleans()):
         doc["environments"] = envs
+    if draw(st.integers(0, 7)) == 0:
+        doc["extraObjects"] = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra-settings"}, "data": {"no-proxy": ".svc"}}]
+    if draw(st.integers(0, 11)) == 0:
+        # Prometheus off: what needs it goes too (kmc.check.dependencies), metrics-server stays.
+        doc = {key: doc[key] for key in ("version", "cluster", "namespace", "createNamespace", "chart", "extraObjects") if key in doc}
+        doc.update(prometheus={"enabled": False}, nodeExporter={"enabled": False}, kubeStateMetrics={"enabled": False}, metricsServer={"enabled": True})
     return doc
 
 

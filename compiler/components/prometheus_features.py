@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from kmc.model import Stack
 
 DEFAULT_MAJOR = 3  # kmc's default image is 3.x; a tag that is no version is read as it
-_MAJOR = re.compile(r":v?(\d+)\.\d+\.\d+")
+_MAJOR = re.compile(r"v?(\d+)\.\d+\.\d+")
 
 # The `--enable-feature` names each major's pinned release acts on (v2.53.3 and v3.5.0, main.go's
 # setFeatureListOptions), no-ops included.
@@ -81,7 +81,9 @@ RESERVED: Mapping[str, str] = {
 
 def major(image: str) -> int:
     """The Prometheus major of an image reference (DEFAULT_MAJOR when its tag is no version)."""
-    found = _MAJOR.search(image)
+    name = image.rsplit("/", 1)[-1]
+    tag = name.partition(":")[2] if "@" not in name else ""
+    found = _MAJOR.match(tag)
     return int(found.group(1)) if found else DEFAULT_MAJOR
 
 
