@@ -68,7 +68,17 @@ STACK_PAGES = [
     "README.md",
     *(
         f"docs/{name}.md"
-        for name in ("certificates", "grafana", "metrics-apis", "network-policies", "prometheus", "rules-and-alertmanager", "scaling-out", "stack-reference")
+        for name in (
+            "certificates",
+            "escape-hatches",
+            "grafana",
+            "metrics-apis",
+            "network-policies",
+            "prometheus",
+            "rules-and-alertmanager",
+            "scaling-out",
+            "stack-reference",
+        )
     ),
 ]
 

@@ -28,12 +28,21 @@ def _pods(env: Path) -> list[tuple[str, Any]]:
     return [(f"{obj['kind']}/{obj['metadata']['name']}", pod) for obj in _objects(env) if (pod := pod_template(obj)) is not None]
 
 
-def test_every_environment_runs_prometheus() -> None:
+def _prometheus_on(env: Path) -> bool:
+    """Whether the stack behind an output environment switches Prometheus on there (`prometheus.enabled`)."""
+    stack = env.parents[2] / "stack.yaml" if env.parents[2].name != "charts-out" else ROOT / "stack.yaml"
+    doc = yaml.safe_load(stack.read_text())
+    on = doc.get("prometheus", {}).get("enabled", True)
+    return bool(doc.get("environments", {}).get(env.name, {}).get("prometheus", {}).get("enabled", on))
+
+
+def test_every_environment_runs_prometheus_unless_switched_off() -> None:
     assert ENVIRONMENTS
+    assert not all(_prometheus_on(env) for env in ENVIRONMENTS), "a golden stack without Prometheus (golden/metrics-only)"
     for env in ENVIRONMENTS:
-        # One Prometheus workload, or one per shard (prometheus-shard-K).
+        # One Prometheus workload, or one per shard (prometheus-shard-K); none where it is off.
         names = {name.split("/", 1)[1] for name, _ in _pods(env) if name.split("/")[0] in ("Deployment", "StatefulSet")}
-        assert names & {"prometheus", "prometheus-shard-0"}, env
+        assert bool(names & {"prometheus", "prometheus-shard-0"}) == _prometheus_on(env), env
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda path: str(path.relative_to(ROOT)))

@@ -63,6 +63,8 @@ def _opted_in(stack_file: Path) -> frozenset[str]:
     for kube-state-metrics, and the resources the adapter's rules map series to."""
     stack = pipeline.compile_stack(stack_file).stack
     chosen = {"exportSecrets"} if stack.kube_state_metrics.export_secrets else set()
+    if stack.kube_state_metrics.custom_resource_state:
+        chosen.add("customResourceState")
     adapter = stack.prometheus_adapter
     chosen |= {f"{metric.resource}s" for metric in adapter.custom} - {"namespaces"}
     if adapter.resource_metrics:
@@ -70,6 +72,14 @@ def _opted_in(stack_file: Path) -> frozenset[str]:
     for rule in adapter.raw_custom:
         chosen |= {spec["resource"].rstrip("s") + "s" for spec in rule.get("resources", {}).get("overrides", {}).values()} - {"namespaces"}
     return frozenset(chosen)
+
+
+@functools.cache
+def _custom_resources(stack_file: Path) -> frozenset[Grant]:
+    """list/watch of each custom resource the stack gives kube-state-metrics, read from the stack."""
+    resources = pipeline.compile_stack(stack_file).stack.kube_state_metrics.custom_resource_state
+    rules = [{"apiGroups": [r["groupVersionKind"]["group"]], "resources": [r["resourcePlural"]], "verbs": ["list", "watch"]} for r in resources]
+    return frozenset(grants(rules))
 
 
 @functools.cache
@@ -94,13 +104,15 @@ def _case(env: Path) -> Path:
 def test_roles_grant_exactly_the_reviewed_rules(env: Path) -> None:
     opted_in = _opted_in(BUILDS[_case(env)])
     roles = [obj for obj in _objects(env) if obj["kind"] in ROLE_KINDS]
-    assert roles, "every environment has Prometheus' ClusterRole"
+    assert roles, "every environment has a ClusterRole (Prometheus', or metrics-server's)"
     for role in roles:
         reviewed = golden(_reviewed_name(role, env))
         expected = grants(reviewed["rules"])
         for name, extra in reviewed.get("optIn", {}).items():
             if name in opted_in:
                 expected |= grants(extra)
+        if _reviewed_name(role, env) == "kube-state-metrics":
+            expected |= _custom_resources(BUILDS[_case(env)])
         actual = grants(role["rules"])
         assert actual == expected, (
             f"{role['kind']} {role['metadata']['name']}: granted beyond review {sorted(actual - expected)}, missing {sorted(expected - actual)}"
