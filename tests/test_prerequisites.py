@@ -30,6 +30,7 @@ FULL_DEFAULT = [
     "Secret monitoring/alertmanager-receivers",
     "Secret monitoring/alertmanager-smtp",
     "Secret monitoring/alerts-tls",
+    "Secret monitoring/egress-proxy",
     "Secret monitoring/etcd-client",
     "Secret monitoring/grafana-admin",
     "Secret monitoring/grafana-db",
