@@ -1053,7 +1053,8 @@ def stacks(draw: st.DrawFn) -> Doc:
     if draw(st.integers(0, 11)) == 0:
         # Prometheus off: what needs it goes too (kmc.check.dependencies), metrics-server stays.
         doc = {key: doc[key] for key in ("version", "cluster", "namespace", "createNamespace", "chart", "extraObjects") if key in doc}
-        doc.update(prometheus={"enabled": False}, nodeExporter={"enabled": False}, kubeStateMetrics={"enabled": False}, metricsServer={"enabled": True})
+        doc.update(prometheus={"enabled": False}, nodeExporter={"enabled": False}, kubeStateMetrics={"enabled": False})
+        doc["metricsServer"] = {"enabled": True, "tls": draw(api_tls), **draw(hatches(("--kubelet-request-timeout=10s",)))}
     return doc
 
 
