@@ -45,10 +45,14 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
 
 def body(stack: Stack, written: Mapping[str, Any]) -> dict[str, Any]:
     """An extra object as the output holds it: a namespaced kind in the stack's namespace."""
-    out = dict(written)
+    meta = dict(written["metadata"])
     if written["kind"] not in CLUSTER_SCOPED:
-        out["metadata"] = {**written["metadata"], "namespace": stack.namespace}
-    return out
+        meta["namespace"] = stack.namespace
+    # Read as people write objects: apiVersion, kind, metadata (name first), then the rest.
+    order = ("name", "namespace", "labels", "annotations")
+    metadata = {key: meta[key] for key in order if key in meta}
+    rest = {key: written[key] for key in sorted(written) if key not in ("apiVersion", "kind", "metadata")}
+    return {"apiVersion": written["apiVersion"], "kind": written["kind"], "metadata": metadata, **rest}
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
