@@ -92,12 +92,15 @@ def volume_payload(volume: Mapping[str, Any], objects: Mapping[tuple[str, str], 
     for source in sources:
         ((kind, spec),) = source.items()
         if kind == "configMap":
+            if ("ConfigMap", spec["name"]) not in objects and spec.get("optional"):
+                continue  # the kubelet mounts an optional ConfigMap that is missing as an empty volume
             data = objects[("ConfigMap", spec["name"])]["data"]
             items = spec.get("items") or [{"key": key, "path": key} for key in data]
             files = {item["path"]: data[item["key"]].encode("utf-8") for item in items}
         else:
             assert kind == "secret", f"volume source {kind} is not modelled"
-            files = {item["path"]: SECRET_CONTENT for item in spec["items"]}
+            # Without items, every key of a Secret the cluster holds: its keys are unknown here.
+            files = {item["path"]: SECRET_CONTENT for item in spec.get("items", [])}
         assert not payload.keys() & files.keys(), f"volume {volume['name']}: two sources write {sorted(payload.keys() & files.keys())}"
         payload.update(files)
     return payload

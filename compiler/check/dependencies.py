@@ -4,7 +4,8 @@ Refused (an error where it is switched on): prometheus-adapter without `promethe
 answer the metrics APIs from nothing), Alertmanager (only the stack's Prometheus sends it alerts),
 and a Grafana whose environments disagree about Prometheus (its datasources file is compiled
 once). Dropped with a warning: Grafana's Prometheus datasource where Prometheus is off wherever
-Grafana runs (its library dashboards then find no datasource: an error of their own), and the
+Grafana runs, with kmc's library dashboards unless the stack lists them (then they find no
+datasource: an error of their own), and the
 parts of the stack that only Prometheus reads (remote write and read, Thanos, HA and shards, the
 rules, prometheus.features, the extra scrape jobs). Exporters left on are said: nothing in the
 stack scrapes them. HPAs on custom or external metrics need prometheus-adapter, so they follow it.
@@ -64,7 +65,11 @@ def warnings(stack: Stack) -> Iterator[Problem]:
         return
     where: JsonPath = ("prometheus", "enabled")
     if stack.enabled_somewhere("grafana.enabled"):
-        yield where, "Grafana gets no Prometheus datasource: the stack has no Prometheus", "give Grafana datasources of your own in grafana.datasources"
+        yield (
+            where,
+            "Grafana gets no Prometheus datasource: the stack has no Prometheus",
+            "give Grafana datasources of your own in grafana.datasources; kmc's library dashboards, which query Prometheus, are left out unless you list them",
+        )
     for switch, name in (("nodeExporter.enabled", "node-exporter"), ("kubeStateMetrics.enabled", "kube-state-metrics")):
         if stack.enabled_somewhere(switch):
             yield (

@@ -30,6 +30,15 @@ def model(doc: Document) -> Stack:
     return Stack.from_data(stack_schema, doc.data)
 
 
+def _written(data: object, *path: str) -> bool:
+    """Whether the stack document itself holds the key at `path` (not a default)."""
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
 def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates = "files", state_base: Path | None = None) -> tuple[Stack, list[Diagnostic]]:
     """The stack model of `doc` and its warnings; StackInvalid with every problem otherwise.
 
@@ -67,6 +76,9 @@ def _semantic(doc: Document, stack: Stack, stack_dir: Path) -> tuple[Stack, list
     problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in rules.check(stack, packs)]
     stack = rule_packs.vendor(stack, packs)
     if stack.enabled_somewhere("grafana.enabled"):
+        if not dashboards.has_prometheus(stack) and not _written(doc.data, "grafana", "dashboards", "library"):
+            # kmc's library dashboards query its Prometheus: by default, a Grafana without one has none.
+            stack = replace(stack, grafana=replace(stack.grafana, library=()))
         stack, found = dashboards.vendor(stack, stack_dir)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
     return stack, problems
