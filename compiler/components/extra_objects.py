@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kmc.components import kube
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject
 from kmc.model import Stack
@@ -46,6 +47,9 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
 def body(stack: Stack, written: Mapping[str, Any]) -> dict[str, Any]:
     """An extra object as the output holds it: a namespaced kind in the stack's namespace."""
     meta = dict(written["metadata"])
+    # Part of the stack like kmc's own objects (and never an empty label set, which Helm's
+    # labels helper would fill differently from the manifests).
+    meta["labels"] = {kube.PART_OF_LABEL: kube.PART_OF, **meta.get("labels", {})}
     if written["kind"] not in CLUSTER_SCOPED:
         meta["namespace"] = stack.namespace
     # Read as people write objects: apiVersion, kind, metadata (name first), then the rest.

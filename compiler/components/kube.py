@@ -8,6 +8,7 @@ from typing import Any
 from kmc.ir import Param
 
 PART_OF = "kmc"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
 
 
 def labels(name: str, role: str) -> dict[str, str]:
