@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from kmc.components.base import PROMETHEUS_SWITCH
-from kmc.ir import Join, KObject, Param
+from kmc.ir import Join, KObject, Param, Switch
 from kmc.model import Hatch, Stack
 from kmc.record import record
 
@@ -103,11 +103,11 @@ def owned(target: Target, objects: Sequence[KObject]) -> Owned:
         for template, container in _containers(obj, target.container):
             labels.update(template["metadata"].get("labels", {}))
             pod_annotations.update(template["metadata"].get("annotations", {}))
-            volumes.update(volume["name"] for volume in template["spec"].get("volumes", []))
+            volumes.update(volume["name"] for volume in _items(template["spec"].get("volumes", [])))
             volumes.update(claim["metadata"]["name"] for claim in obj.body["spec"].get("volumeClaimTemplates", []))
-            env.update(var["name"] for var in container.get("env", []))
-            paths.update(mount["mountPath"] for mount in container.get("volumeMounts", []))
-            for arg in container.get("args", []):
+            env.update(var["name"] for var in _items(container.get("env", [])))
+            paths.update(mount["mountPath"] for mount in _items(container.get("volumeMounts", [])))
+            for arg in _items(container.get("args", [])):
                 name, owner = _flag(arg)
                 if name:
                     flags.setdefault(name, owner)
@@ -177,14 +177,28 @@ def _apply(body: dict[str, Any], target: Target, hatch: Hatch) -> None:
         if hatch.pod_annotations:
             meta["annotations"] = {**meta.get("annotations", {}), **hatch.pod_annotations}
         if hatch.volumes:
-            template["spec"]["volumes"] = [*template["spec"].get("volumes", []), *(dict(volume) for volume in hatch.volumes)]
+            template["spec"]["volumes"] = _appended(template["spec"].get("volumes", []), [dict(volume) for volume in hatch.volumes])
     for container in containers:
         if hatch.args:
-            container["args"] = [*container.get("args", []), *hatch.args]
+            container["args"] = _appended(container.get("args", []), list(hatch.args))
         if hatch.env:
-            container["env"] = [*container.get("env", []), *(dict(var) for var in hatch.env)]
+            container["env"] = _appended(container.get("env", []), [dict(var) for var in hatch.env])
         if hatch.volume_mounts:
-            container["volumeMounts"] = [*container.get("volumeMounts", []), *(dict(mount) for mount in hatch.volume_mounts)]
+            container["volumeMounts"] = _appended(container.get("volumeMounts", []), [dict(mount) for mount in hatch.volume_mounts])
+
+
+def _items(value: Any) -> list[Any]:
+    """The items of a list kmc built, on both sides of a list that differs by a parameter (a Switch)."""
+    if isinstance(value, Switch):
+        return [*_items(value.on), *_items(value.off)]
+    return list(value)
+
+
+def _appended(value: Any, extra: list[Any]) -> Any:
+    """The list `value` with `extra` at its end; on both sides of a list that differs by a parameter."""
+    if isinstance(value, Switch):
+        return Switch(value.path, _appended(value.on, extra), _appended(value.off, extra))
+    return [*value, *extra]
 
 
 def _copy(value: Any) -> Any:
