@@ -41,6 +41,7 @@ from kmc.components import (
     prometheus_adapter,
     remote_storage,
 )
+from kmc.components.base import PROMETHEUS_SWITCH
 from kmc.components.exposure import possessive
 from kmc.components.scrape_jobs import ETCD_KEYS
 from kmc.ir import KIND_ORDER, Param, lookup, resolve
@@ -383,7 +384,7 @@ PRIORITY_SECTIONS: tuple[tuple[str, str, str | None], ...] = (
     ("kubeStateMetrics", "kube-state-metrics", kube_state_metrics.SWITCH),
     ("metricsServer", "metrics-server", metrics_server.SWITCH),
     ("nodeExporter", "node-exporter", node_exporter.SWITCH),
-    ("prometheus", "Prometheus and Thanos Query", None),
+    ("prometheus", "Prometheus and Thanos Query", PROMETHEUS_SWITCH),
     ("prometheusAdapter", "prometheus-adapter", prometheus_adapter.SWITCH),
 )
 
