@@ -275,6 +275,7 @@ class Scrape:
     slow_timeout: str
     kubernetes: KubernetesJobs
     extra_jobs: tuple[Mapping[str, Any], ...]
+    job_names: str = "kmc"  # kmc | kube-prometheus: the `job` labels of kmc.components.job_names
 
 
 @record
@@ -462,6 +463,43 @@ class Rules:
 
 
 @record
+class LabelSelector:
+    """A Kubernetes label selector: `match_labels` and `expressions` as (key, operator, values)."""
+
+    match_labels: Mapping[str, str]
+    expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+
+@record
+class MonitorSelection:
+    """What one imported monitor selects: Services (`service`) or pods (`pod`) with `selector`,
+    in `namespaces` (empty: every namespace); `monitor` names it (`ServiceMonitor ns/name`)."""
+
+    monitor: str
+    kind: str
+    namespaces: tuple[str, ...]
+    selector: LabelSelector
+    where: str  # file:line:col of the monitor's selector
+
+
+@record
+class Monitors:
+    """The Prometheus Operator objects the stack imports (`monitors`); the validation stage reads
+    the files (kmc.check.monitors) and fills in what they compile to."""
+
+    files: tuple[str, ...]
+    precedence: str  # error | monitor
+    jobs: tuple[Mapping[str, Any], ...] = ()  # the scrape configs, in prometheus.yml's format
+    selections: tuple[MonitorSelection, ...] = ()
+    taken_jobs: tuple[str, ...] = ()  # kmc's jobs a monitor takes over whole (`precedence: monitor`)
+    # By job name, the `job` labels of a ServiceMonitor's job where kmc knows the Services it selects.
+    job_values: Mapping[str, tuple[str, ...]] = field(default=MappingProxyType({}))
+    secrets: tuple[tuple[SecretRef, str], ...] = ()  # the Secret keys the jobs read, with who reads each
+    rule_files: Mapping[str, str] = field(default=MappingProxyType({}))  # PrometheusRules' groups, by file name
+    inputs: tuple[Path, ...] = ()  # the files read
+
+
+@record
 class Alertmanager:
     """The compile-time part of Alertmanager: its configuration as written (see kmc.components.alertmanager_config)."""
 
@@ -566,6 +604,7 @@ class Stack:
     environment_values: Mapping[str, Mapping[str, Any]]  # each environment's keys merged over `parameters`
     rules: Rules
     alertmanager: Alertmanager
+    monitors: Monitors = Monitors((), "error")
     # Filled by the validation stage, which reads or makes them (kmc.check.certificates): by API server name.
     tls: Mapping[str, TlsMaterial] = field(default=MappingProxyType({}))
     # The stack file's name, as the commands kmc writes for people name it (`kmc certs secrets stack.yaml`).
@@ -629,6 +668,7 @@ class Stack:
                     ),
                 ),
                 extra_jobs=tuple(scrape["extraJobs"]),
+                job_names=scrape["jobNames"],
             ),
             node_exporter=NodeExporter(
                 port=node_exporter["port"],
@@ -656,6 +696,7 @@ class Stack:
             images=Images(registry, tuple(data["images"]["pullSecrets"])),
             hatches=_hatches(data),
             extra_objects=tuple(data["extraObjects"]),
+            monitors=Monitors(tuple(data["monitors"]["files"]), data["monitors"]["precedence"]),
         )
 
     def values(self, environment: str | None) -> Mapping[str, Any]:

@@ -26,8 +26,8 @@ import kmc
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INVALID_DIR = REPO_ROOT / "golden" / "invalid"
 VALID_STACK = REPO_ROOT / "golden" / "full" / "stack.yaml"
-# Files the full stack names besides itself (its Grafana dashboards) and its certificate state, relative to it.
-VALID_STACK_FILES = ("dashboards", ".kmc-state")
+# Files the full stack names besides itself (its Grafana dashboards, its monitors) and its certificate state, relative to it.
+VALID_STACK_FILES = ("dashboards", "monitors", ".kmc-state")
 
 
 def copy_valid_stack(work: Path) -> None:

@@ -30,6 +30,7 @@ def repo(tmp_path: Path) -> Path:
     (tmp_path / "stacks").mkdir()
     shutil.copy(ROOT / "golden/full/stack.yaml", tmp_path / "stacks/stack.yaml")
     shutil.copytree(ROOT / "golden/full/dashboards", tmp_path / "stacks/dashboards")
+    shutil.copytree(ROOT / "golden/full/monitors", tmp_path / "stacks/monitors")
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "stack")

@@ -31,6 +31,7 @@ FULL_DEFAULT = [
     "Secret monitoring/alertmanager-smtp",
     "Secret monitoring/alerts-tls",
     "Secret monitoring/egress-proxy",
+    "Secret monitoring/checkout-metrics",
     "Secret monitoring/etcd-client",
     "Secret monitoring/grafana-admin",
     "Secret monitoring/grafana-db",
@@ -155,6 +156,7 @@ def _kmc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def full(tmp_path: Path) -> Path:
     shutil.copy(FULL, tmp_path / "stack.yaml")
     shutil.copytree(FULL.parent / "dashboards", tmp_path / "dashboards")
+    shutil.copytree(FULL.parent / "monitors", tmp_path / "monitors")
     return tmp_path
 
 

@@ -18,6 +18,7 @@ from kmc.components.sharding import HASH_LABEL, POD_LOCAL_JOBS
 
 FULL = yaml.safe_load((ROOT / "golden/full/stack.yaml").read_text())
 FULL["grafana"]["dashboards"]["files"] = []  # built elsewhere than golden/full, without its dashboard file
+FULL["monitors"]["files"] = [str(ROOT / "golden/full/monitors")]  # nor beside its monitor files
 FULL["metricsServer"]["tls"] = {"mode": "cert-manager"}  # nor its certificate state: a mode that needs none
 
 

@@ -26,6 +26,7 @@ def kmc(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subp
 def built(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "golden/full/stack.yaml", tmp_path / "stack.yaml")
     shutil.copytree(ROOT / "golden/full/dashboards", tmp_path / "dashboards")
+    shutil.copytree(ROOT / "golden/full/monitors", tmp_path / "monitors")
     shutil.copytree(ROOT / "golden/full/.kmc-state", tmp_path / ".kmc-state")
     assert kmc("build", "-q", "stack.yaml", "--format", "all", cwd=tmp_path).returncode == 0
     return tmp_path
@@ -44,6 +45,7 @@ def test_check_of_a_fresh_build_is_proven_by_the_lock(built: Path) -> None:
 def test_rebuild_of_an_unchanged_stack_is_proven_by_the_lock_and_repeats_the_warnings(tmp_path: Path) -> None:
     shutil.copy(ROOT / "golden/full/stack.yaml", tmp_path / "stack.yaml")
     shutil.copytree(ROOT / "golden/full/dashboards", tmp_path / "dashboards")
+    shutil.copytree(ROOT / "golden/full/monitors", tmp_path / "monitors")
     shutil.copytree(ROOT / "golden/full/.kmc-state", tmp_path / ".kmc-state")
     first = kmc("build", "stack.yaml", "--format", "all", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -130,7 +132,7 @@ def test_lock_records_inputs_and_outputs(built: Path) -> None:
     # Each is named as the build named it (relative to the stack's directory), with the file it reached (relative to the output).
     state = {f".kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
     for entry in lock["trees"].values():
-        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"stack.yaml", "dashboards/checkout.json", *state}
+        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"stack.yaml", "dashboards/checkout.json", "monitors/checkout.yaml", *state}
         assert entry["inputs"]["dashboards/checkout.json"]["file"] == "../dashboards/checkout.json"
     assert len(lock["trees"]["manifests"]["files"]) == len([path for path in (built / "charts-out/manifests").rglob("*") if path.is_file()])
     # One environment rebuilt: its entry replaces the whole-manifests one, the others stay.

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kmc.check import certificates as api_certificates
-from kmc.check import custom_resource_state, dependencies, features, grafana_settings, partial, rules, schema, schema_gate, semantic
+from kmc.check import custom_resource_state, dependencies, features, grafana_settings, monitors, partial, rules, schema, schema_gate, selects, semantic
 from kmc.check import grafana as grafana_checks
 from kmc.components import dashboards, grafana, kube, rule_packs
 from kmc.errors import Diagnostic, StackInvalid
@@ -51,22 +51,24 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
         stack = model(doc)
     except StackInvalid as refused:
         raise StackInvalid([*refused.diagnostics, *_semantic_beside_schema(doc, stack_dir)]) from None
-    stack, problems = _semantic(doc, stack, stack_dir)
+    stack, problems, imported_warnings = _semantic(doc, stack, stack_dir)
     if not problems:
         stack, found = api_certificates.load(stack, stack_dir, certificates, state_base)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
     if problems:
         raise StackInvalid(problems)
-    warnings = semantic.risky_choices(doc, stack)
+    warnings = [*imported_warnings, *semantic.risky_choices(doc, stack)]
     closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
     warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
     warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in dependencies.warnings(stack)]
     return stack, warnings
 
 
-def _semantic(doc: Document, stack: Stack, stack_dir: Path) -> tuple[Stack, list[Diagnostic]]:
-    """Every semantic problem of the schema-valid `doc`, and its model with rules and dashboards vendored."""
-    problems = semantic.check(doc, stack)
+def _semantic(doc: Document, stack: Stack, stack_dir: Path) -> tuple[Stack, list[Diagnostic], list[Diagnostic]]:
+    """Every semantic problem of the schema-valid `doc`, its model with monitors, rules and
+    dashboards vendored, and the warnings of the monitor files."""
+    stack, problems, imported_warnings = monitors.vendor(stack, doc, stack_dir)
+    problems += semantic.check(doc, stack)
     problems += [doc.diagnostic(path, message, hint) for path, message, hint in grafana_checks.check(stack)]
     problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in grafana_settings.problems(stack)]
     problems += [doc.diagnostic(path, message, hint) for path, message, hint in features.problems(stack)]
@@ -75,13 +77,17 @@ def _semantic(doc: Document, stack: Stack, stack_dir: Path) -> tuple[Stack, list
     packs = rule_packs.library()
     problems += [doc.diagnostic(path, message, hint, key=key) for path, message, hint, key in rules.check(stack, packs)]
     stack = rule_packs.vendor(stack, packs)
+    if not problems:  # PromQL that parses, jobs that exist: what "selects nothing" reads
+        problems += [doc.diagnostic(path, message, hint) for path, message, hint in selects.stack_rule_problems(stack)]
+    if stack.monitors.rule_files:
+        stack = replace(stack, rules=replace(stack.rules, files={**stack.rules.files, **stack.monitors.rule_files}))
     if stack.enabled_somewhere("grafana.enabled"):
         if not dashboards.has_prometheus(stack) and not _written(doc.data, "grafana", "dashboards", "library"):
             # kmc's library dashboards query its Prometheus: by default, a Grafana without one has none.
             stack = replace(stack, grafana=replace(stack.grafana, library=()))
         stack, found = dashboards.vendor(stack, stack_dir)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
-    return stack, problems
+    return stack, problems, imported_warnings
 
 
 def _semantic_beside_schema(doc: Document, stack_dir: Path) -> list[Diagnostic]:
@@ -93,5 +99,5 @@ def _semantic_beside_schema(doc: Document, stack_dir: Path) -> list[Diagnostic]:
     if passing is None or not passing.cut:
         return []
     stack = Stack.from_data(schema.load_schema(), passing.data)
-    _, found = _semantic(replace(doc, data=passing.data), stack, stack_dir)
+    _, found, _ = _semantic(replace(doc, data=passing.data), stack, stack_dir)
     return [problem for problem in found if passing.trusted(problem.path)]

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from kmc.components import job_names
 from kmc.model import CustomMetric, ExternalMetric, PrometheusAdapter, Stack
 from kmc.read.document import JsonPath
 from kmc.record import record
@@ -104,17 +105,19 @@ def external_rule(metric: ExternalMetric) -> dict[str, Any]:
     }
 
 
-def resource_rules(adapter: PrometheusAdapter) -> dict[str, Any]:
-    """`resourceRules`: pods' CPU and memory from cAdvisor; nodes' from cAdvisor's root cgroup or node-exporter."""
+def resource_rules(adapter: PrometheusAdapter, mode: str = "kmc") -> dict[str, Any]:
+    """`resourceRules`: pods' CPU and memory from cAdvisor; nodes' from cAdvisor's root cgroup or
+    node-exporter; the jobs named as `mode` (`scrape.jobNames`) names them."""
     window = adapter.resource_window
-    pods = f'job="{CADVISOR_JOB}",container!="",pod!="",<<.LabelMatchers>>'
+    cadvisor, node_exporter = job_names.matchers(CADVISOR_JOB, mode).replace(", ", ","), job_names.matchers(NODE_EXPORTER_JOB, mode)
+    pods = f'{cadvisor},container!="",pod!="",<<.LabelMatchers>>'
     if adapter.resource_nodes == "cadvisor":
-        root = f'job="{CADVISOR_JOB}",id="/",<<.LabelMatchers>>'
+        root = f'{cadvisor},id="/",<<.LabelMatchers>>'
         node_cpu = f"sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{{{root}}}[{window}]))"
         node_memory = f"sum by (<<.GroupBy>>) (container_memory_working_set_bytes{{{root}}})"
     else:
-        node = f'job="{NODE_EXPORTER_JOB}",<<.LabelMatchers>>'
-        busy = f'job="{NODE_EXPORTER_JOB}",mode!="idle",mode!="iowait",mode!="steal",<<.LabelMatchers>>'
+        node = f"{node_exporter},<<.LabelMatchers>>"
+        busy = f'{node_exporter},mode!="idle",mode!="iowait",mode!="steal",<<.LabelMatchers>>'
         node_cpu = f"sum by (<<.GroupBy>>) (rate(node_cpu_seconds_total{{{busy}}}[{window}]))"
         node_memory = f"sum by (<<.GroupBy>>) (node_memory_MemTotal_bytes{{{node}}} - node_memory_MemAvailable_bytes{{{node}}})"
     resources = {"overrides": {label: {"resource": label} for label in ("namespace", "node", "pod")}}
@@ -135,7 +138,7 @@ def resource_rules(adapter: PrometheusAdapter) -> dict[str, Any]:
     }
 
 
-def config(adapter: PrometheusAdapter) -> dict[str, Any]:
+def config(adapter: PrometheusAdapter, mode: str = "kmc") -> dict[str, Any]:
     """The adapter's whole config file, as data: intents first, then raw rules as written."""
     out: dict[str, Any] = {}
     rules = [custom_rule(metric) for metric in adapter.custom] + [dict(rule) for rule in adapter.raw_custom]
@@ -145,7 +148,7 @@ def config(adapter: PrometheusAdapter) -> dict[str, Any]:
     if external:
         out["externalRules"] = external
     if adapter.resource_metrics:
-        out["resourceRules"] = resource_rules(adapter)
+        out["resourceRules"] = resource_rules(adapter, mode)
     return out
 
 
@@ -246,7 +249,7 @@ def problems(stack: Stack, job_labels: Mapping[str, frozenset[str]], found: list
             yield from _raw_rule((*base, "rules", field, index), rule, job_labels, label_sets)
     if adapter.resource_metrics:
         yield from _resource_sources(stack, job_labels)
-        for resource, rule in resource_rules(adapter).items():
+        for resource, rule in resource_rules(adapter, stack.scrape.job_names).items():
             if isinstance(rule, Mapping):
                 for field in ("containerQuery", "nodeQuery"):
                     yield from _promql((*base, "resourceMetrics"), f"{resource}.{field}", rule[field])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,6 +10,12 @@ from kmc.ir import Param
 
 PART_OF = "kmc"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
+_NOT_LABEL_CHARACTER = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def sanitize(name: str) -> str:
+    """How Prometheus turns a Kubernetes label or annotation name into part of a `__meta_` label."""
+    return _NOT_LABEL_CHARACTER.sub("_", name)
 
 
 def labels(name: str, role: str) -> dict[str, str]:

@@ -283,6 +283,9 @@ def _prometheus(stack: Stack) -> list[Need]:
     if prom.thanos_sidecar and prom.thanos_object_storage is not None:
         ref = prom.thanos_object_storage
         found.append(Need("Secret", ns, ref.secret_name, (ref.key,), "the Thanos sidecar's object storage (prometheus.thanos.sidecar.objectStorage)"))
+    for ref, who in stack.monitors.secrets:
+        # The Prometheus pods mount Secrets of their own namespace: a monitor's Secret is copied there.
+        found.append(Need("Secret", ns, ref.secret_name, (ref.key,), f"{who} (copy it from the monitor's namespace)"))
     return found
 
 

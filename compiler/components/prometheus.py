@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kmc.components import aggregated_api, alertmanager, config_reloader, exposure, kube, prometheus_features, remote_storage, rules, sharding, thanos
+from kmc.components import (
+    aggregated_api,
+    alertmanager,
+    config_reloader,
+    exposure,
+    kube,
+    monitor_jobs,
+    prometheus_features,
+    remote_storage,
+    rules,
+    sharding,
+    thanos,
+)
 from kmc.components.base import PROMETHEUS_SWITCH, Facts, ServiceTarget, prometheus_conditions
 from kmc.components.scrape_jobs import ETCD_CERTS, ETCD_KEYS, prometheus_config
 from kmc.ir import Join, KObject, Param, Switch
@@ -36,7 +48,9 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ca_bodies, ca_volume = aggregated_api.scrape_ca(stack, facts.api_servers)
     bodies = [
         kube.service_account(NAME, ns, ROLE),
-        _cluster_role(ns),
+        _cluster_role(
+            ns, ingresses=any("kubernetes_sd_configs" in job and job["kubernetes_sd_configs"][0]["role"] == "ingress" for job in stack.monitors.jobs)
+        ),
         kube.cluster_role_binding(NAME, ns, ROLE, kube.cluster_name(ns, NAME), NAME),
         *ca_bodies,
     ]
@@ -130,8 +144,10 @@ def _web_ingress(stack: Stack, facts: Facts) -> Switch:
     return Switch(peers, on=[{"from": Param(peers), "ports": kube.tcp_ports(PORT)}, *fixed], off=fixed)
 
 
-def _cluster_role(namespace: str) -> dict[str, Any]:
+def _cluster_role(namespace: str, *, ingresses: bool = False) -> dict[str, Any]:
     read = ["get", "list", "watch"]
+    # Ingresses only for a Probe of Ingresses (kmc.components.monitor_jobs): least privilege.
+    extra = [{"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": read}] if ingresses else []
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -139,9 +155,23 @@ def _cluster_role(namespace: str) -> dict[str, Any]:
         "rules": [
             {"apiGroups": [""], "resources": ["endpoints", "nodes", "nodes/metrics", "pods", "services"], "verbs": read},
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
+            *extra,
             {"nonResourceURLs": ["/metrics"], "verbs": ["get"]},
         ],
     }
+
+
+def _monitor_secrets(stack: Stack) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumeMounts, volumes) of the Secrets imported monitors read: one volume per Secret, only the keys used."""
+    by_secret: dict[str, list[str]] = {}
+    for ref, _ in stack.monitors.secrets:
+        by_secret.setdefault(ref.secret_name, []).append(ref.key)
+    mounts, volumes = [], []
+    for index, (secret, keys) in enumerate(sorted(by_secret.items())):
+        name = f"{monitor_jobs.VOLUME_PREFIX}{index}"
+        mounts.append({"mountPath": f"{monitor_jobs.SECRETS_DIR}/{secret}", "name": name, "readOnly": True})
+        volumes.append({"name": name, "secret": {"items": [{"key": key, "path": key} for key in sorted(set(keys))], "secretName": secret}})
+    return mounts, volumes
 
 
 def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None = None) -> dict[str, Any]:
@@ -167,6 +197,9 @@ def _workload(stack: Stack, ca_volume: dict[str, Any] | None, shard: int | None 
     remote_mounts, remote_volumes = remote_storage.volumes(stack)
     mounts += remote_mounts
     volumes += remote_volumes
+    monitor_mounts, monitor_volumes = _monitor_secrets(stack)
+    mounts += monitor_mounts
+    volumes += monitor_volumes
     container: dict[str, Any] = {
         "name": NAME,
         "image": Param("prometheus.image"),

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kmc.components import job_names
 from kmc.model import AlertOverride, Stack
 from kmc.read import yaml_subset
 from kmc.record import record, replace
@@ -163,8 +164,9 @@ def number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def render(alert: Alert, override: AlertOverride | None) -> dict[str, Any]:
-    """The Prometheus alerting rule of `alert`, with the stack's override applied."""
+def render(alert: Alert, override: AlertOverride | None, mode: str = "kmc") -> dict[str, Any]:
+    """The Prometheus alerting rule of `alert`, with the stack's override applied and its jobs
+    named as `mode` (`scrape.jobNames`) names them."""
     values = {name: threshold.default for name, threshold in alert.thresholds.items()}
     if override is not None:
         values.update(override.thresholds)
@@ -174,25 +176,30 @@ def render(alert: Alert, override: AlertOverride | None) -> dict[str, Any]:
 
     return {
         "alert": alert.name,
-        "expr": fill(alert.expr),
+        "expr": job_names.expand(fill(alert.expr), mode),
         "for": override.for_ if override is not None and override.for_ is not None else alert.for_,
         "labels": {"severity": override.severity if override is not None and override.severity is not None else alert.severity},
         "annotations": {"summary": fill(alert.summary), "description": fill(alert.description), "runbook": fill(alert.runbook)},
     }
 
 
-def pack_file(pack: Pack, overrides: Mapping[str, AlertOverride], disabled: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The rule file of `pack` as data: its alerts rendered with `overrides`, those in `disabled` left out, empty groups dropped."""
+def pack_file(pack: Pack, overrides: Mapping[str, AlertOverride], disabled: tuple[str, ...] = (), mode: str = "kmc") -> dict[str, Any]:
+    """The rule file of `pack` as data: its alerts rendered with `overrides`, those in `disabled`
+    left out, empty groups dropped, jobs named as `mode` names them."""
     groups = []
     for group in pack.groups:
         rules = [
-            render(rule, overrides.get(rule.name)) if isinstance(rule, Alert) else dict(rule)
+            render(rule, overrides.get(rule.name), mode) if isinstance(rule, Alert) else _recording(rule, mode)
             for rule in group.rules
             if not (isinstance(rule, Alert) and rule.name in disabled)
         ]
         if rules:
             groups.append({"name": group.name, "rules": rules})
     return {"groups": groups}
+
+
+def _recording(rule: Mapping[str, Any], mode: str) -> dict[str, Any]:
+    return {**rule, "expr": job_names.expand(rule["expr"], mode)}
 
 
 def vendor(stack: Stack, packs: Mapping[str, Pack]) -> Stack:
@@ -204,7 +211,7 @@ def rule_files(stack: Stack, packs: Mapping[str, Pack]) -> dict[str, str]:
     """The rule files of the stack by file name (`<pack>.yaml`, then `custom.yaml`), as YAML text."""
     files = {}
     for name, pack in active_packs(stack, packs).items():
-        data = pack_file(pack, stack.rules.overrides, stack.rules.disabled)
+        data = pack_file(pack, stack.rules.overrides, stack.rules.disabled, stack.scrape.job_names)
         if data["groups"]:
             files[f"{name}.yaml"] = yaml_text.dump(data)
     if stack.rules.groups:

@@ -10,13 +10,12 @@ job leaves pods that are annotated themselves to the pod job; the plain jobs lea
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kmc.components import config_reloader, exposure, sharding, thanos
+from kmc.components import config_reloader, exposure, job_names, monitor_jobs, sharding, thanos
 from kmc.components.base import ServiceTarget
-from kmc.components.kube import PART_OF
+from kmc.components.kube import PART_OF, sanitize
 from kmc.model import ComponentJob, Stack
 from kmc.record import record
 
@@ -27,12 +26,6 @@ SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 ETCD_KEYS = ("ca.crt", "tls.crt", "tls.key")  # the etcd client Secret's keys: CA, certificate, key
 ETCD_CERTS = "/etc/prometheus-secrets/etcd"  # beside the config mount, not in it: no mount nests in another
 KUBE_SYSTEM = "kube-system"
-_NOT_LABEL_CHARACTER = re.compile(r"[^a-zA-Z0-9_]")
-
-
-def sanitize(name: str) -> str:
-    """How Prometheus turns a Kubernetes label or annotation name into part of a `__meta_` label."""
-    return _NOT_LABEL_CHARACTER.sub("_", name)
 
 
 @record
@@ -66,40 +59,61 @@ ETCD_CLAIM = Claim(KUBE_SYSTEM, "component", "etcd")
 
 
 def scrape_configs(stack: Stack, targets: tuple[ServiceTarget, ...]) -> list[Job]:
-    """All jobs of the stack, in a fixed order; extra jobs last, as written."""
+    """All jobs of the stack, in a fixed order: kmc's, the imported monitors' (kmc.components.monitor_jobs),
+    then the extra jobs as written.
+
+    The component jobs carry the `job` labels of `scrape.jobNames` (kmc.components.job_names).
+    Annotation jobs leave whatever a monitor selects to it; with `monitors.precedence: monitor`
+    the component jobs do too, and a component job a monitor takes over whole is left out."""
     kube = stack.scrape.kubernetes
+    monitors = stack.monitors
+    taken = set(monitors.taken_jobs)
+    win = monitors.precedence == "monitor"
     jobs: list[Job] = [_pod_local(sharding.SELF_JOB, 9090, exposure.prefix(stack, "prometheus") + "/metrics")]
     jobs.append(_pod_local(sharding.RELOADER_JOB, config_reloader.PORT))
     if stack.prometheus.thanos_sidecar:
         jobs.append(_pod_local(sharding.THANOS_SIDECAR_JOB, thanos.HTTP_PORT))
     claims: list[Claim] = [Claim(stack.namespace, "app.kubernetes.io/part-of", PART_OF)]
+    component: list[tuple[Job, tuple[str, ...], bool]] = []  # discovering jobs: namespaces, whether EndpointSlices
     if kube.apiserver.enabled:
-        jobs.append(_apiserver(kube.apiserver))
+        component.append((_apiserver(kube.apiserver), ("default",), True))
         claims.append(APISERVER_CLAIM)
     if kube.kubelet.enabled:
-        jobs.append(_node_job("kubelet", "/metrics", kube.kubelet))
+        component.append((_node_job("kubelet", "/metrics", kube.kubelet), (), False))
     if kube.cadvisor.enabled:
-        jobs.append(_node_job("cadvisor", "/metrics/cadvisor", kube.cadvisor))
+        component.append((_node_job("cadvisor", "/metrics/cadvisor", kube.cadvisor), (), False))
     for field, spec in POD_JOBS.items():
-        job: ComponentJob = getattr(kube, field)
-        if job.enabled:
-            jobs.append(_pod_job(spec, job.insecure_skip_verify))
+        settings: ComponentJob = getattr(kube, field)
+        if settings.enabled:
+            component.append((_pod_job(spec, settings.insecure_skip_verify), (KUBE_SYSTEM,), False))
             claims.append(Claim(KUBE_SYSTEM, spec.label, spec.value))
     if kube.etcd.enabled:
-        jobs.append(_etcd(stack))
+        component.append((_etcd(stack), (KUBE_SYSTEM,), False))
         claims.append(ETCD_CLAIM)
     for target in targets:
         assert target.namespace == stack.namespace, "kmc's own pods are claimed in the stack's namespace"
-        jobs.append(_service_target(target))
+        component.append((_service_target(target), (target.namespace,), True))
+    for job, namespaces, slices in component:
+        if job["job_name"] in taken:
+            continue
+        steps = job_names.relabeling(job["job_name"], stack.scrape.job_names)
+        if win and namespaces:
+            steps += monitor_jobs.leave_to_monitors(monitors.selections, namespaces, services=slices)
+        if steps:
+            job["relabel_configs"] = [*job["relabel_configs"], *steps]
+        jobs.append(job)
     prefix = sanitize(stack.scrape.annotation_prefix)
     slow = {"scrape_interval": stack.scrape.slow_interval, "scrape_timeout": stack.scrape.slow_timeout}
+    pods_left = monitor_jobs.leave_to_monitors(monitors.selections, None, services=False)
+    slices_left = monitor_jobs.leave_to_monitors(monitors.selections, None, services=True)
     if stack.scrape.pods:
-        jobs.append(_annotated_pods("kubernetes-pods", prefix, claims, slow=False))
-        jobs.append({**_annotated_pods("kubernetes-pods-slow", prefix, claims, slow=True), **slow})
+        jobs.append(_annotated_pods("kubernetes-pods", prefix, claims, pods_left, slow=False))
+        jobs.append({**_annotated_pods("kubernetes-pods-slow", prefix, claims, pods_left, slow=True), **slow})
     if stack.scrape.services:
         leave = stack.scrape.pods
-        jobs.append(_annotated_services("kubernetes-service-endpoints", prefix, claims, slow=False, leave_annotated_pods=leave))
-        jobs.append({**_annotated_services("kubernetes-service-endpoints-slow", prefix, claims, slow=True, leave_annotated_pods=leave), **slow})
+        jobs.append(_annotated_services("kubernetes-service-endpoints", prefix, claims, slices_left, slow=False, leave_annotated_pods=leave))
+        jobs.append({**_annotated_services("kubernetes-service-endpoints-slow", prefix, claims, slices_left, slow=True, leave_annotated_pods=leave), **slow})
+    jobs.extend(dict(job) for job in monitors.jobs)
     jobs.extend(dict(job) for job in stack.scrape.extra_jobs)
     return [_ordered(job) for job in jobs]
 
@@ -287,7 +301,7 @@ def _annotation_overrides(kind: str, prefix: str) -> list[dict[str, Any]]:
     ]
 
 
-def _annotated_pods(name: str, prefix: str, claims: list[Claim], *, slow: bool) -> Job:
+def _annotated_pods(name: str, prefix: str, claims: list[Claim], monitored: list[dict[str, Any]], *, slow: bool) -> Job:
     return {
         "job_name": name,
         "kubernetes_sd_configs": [{"role": "pod"}],
@@ -295,6 +309,7 @@ def _annotated_pods(name: str, prefix: str, claims: list[Claim], *, slow: bool) 
             *_discovery("pod", prefix, slow),
             *_running(),
             *_claim_drops(claims),
+            *monitored,
             *_annotation_overrides("pod", prefix),
             *_pod_address(f"__meta_kubernetes_pod_annotation_{prefix}_port"),
             *_pod_labels(),
@@ -302,7 +317,7 @@ def _annotated_pods(name: str, prefix: str, claims: list[Claim], *, slow: bool) 
     }
 
 
-def _annotated_services(name: str, prefix: str, claims: list[Claim], *, slow: bool, leave_annotated_pods: bool) -> Job:
+def _annotated_services(name: str, prefix: str, claims: list[Claim], monitored: list[dict[str, Any]], *, slow: bool, leave_annotated_pods: bool) -> Job:
     pod_annotation = f"__meta_kubernetes_pod_annotation_{prefix}_"
     # EndpointSlice discovery also makes a target of every container port of a backing pod that
     # the service does not expose; those carry no slice port. Scraping them would hit ports the
@@ -314,6 +329,7 @@ def _annotated_services(name: str, prefix: str, claims: list[Claim], *, slow: bo
         steps.append(_drop([pod_annotation + "scrape", pod_annotation + "scrape_slow"], "true;.*|.*;true"))
     steps += [
         *_claim_drops(claims),
+        *monitored,
         *_annotation_overrides("service", prefix),
         {
             "action": "replace",

@@ -39,7 +39,7 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 
-from kmc.read.inputs import Heard, NotAFile, read_file
+from kmc.read.inputs import LISTING, Heard, NotAFile, listing, listing_sha256, read_file
 
 LOCK_NAME = ".kmc-lock.json"
 LOCK_FORMAT = 2
@@ -218,7 +218,10 @@ def updated(
     }
     if inputs is not None:
         base = _stack_dir(stack)
-        recorded = {_input_name(found.path, base): {"file": _target_key(found.target, out), "sha256": found.sha256} for found in inputs}
+        recorded = {
+            _input_name(found.path, base): {"file": found.target if found.target == LISTING else _target_key(found.target, out), "sha256": found.sha256}
+            for found in inputs
+        }
         for name, files in trees.items():
             entries[name] = {
                 "stack": _target_key(os.path.realpath(stack), out),
@@ -295,6 +298,12 @@ def _inputs_unchanged(inputs: Mapping[str, object], stack: str | os.PathLike[str
             continue
         if not isinstance(record, dict):
             return False
+        if record.get("file") == LISTING:  # which files a directory or glob the stack names holds
+            pattern = os.path.join(base, relative)
+            if listing_sha256(pattern, listing(pattern)) != record.get("sha256"):
+                return False
+            checked.add(key)
+            continue
         try:
             data, target = read_file(os.path.join(base, relative))
         except OSError:

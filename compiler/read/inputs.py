@@ -108,6 +108,36 @@ def hear(*found: Heard) -> None:
             recording.hear(item)
 
 
+# A Heard's `target` when it is the listing of a directory or glob pattern, not a file's bytes.
+LISTING = "listing"
+
+
+def listing(pattern: str) -> list[str]:
+    """The files a directory (its .yaml and .yml files, recursively) or a glob pattern names, sorted.
+
+    Recorded by `hear_listing`, so a file added to or removed from a directory the stack names
+    is a changed input, and the lock computes the same listing to check it."""
+    import glob
+
+    if any(char in pattern for char in "*?["):
+        return sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
+    found = []
+    for directory, _, files in os.walk(pattern):
+        found += [os.path.join(directory, name) for name in files if name.endswith((".yaml", ".yml"))]
+    return sorted(path for path in found if os.path.isfile(path))
+
+
+def listing_sha256(pattern: str, names: list[str]) -> str:
+    """The digest a recording keeps of `listing(pattern)`: the names, relative to the pattern's directory."""
+    base = pattern if os.path.isdir(pattern) else os.path.dirname(pattern)
+    return hashlib.sha256("\n".join(os.path.relpath(name, base) for name in names).encode()).hexdigest()
+
+
+def hear_listing(pattern: str, names: list[str]) -> None:
+    """Tell the build's recording that its output depends on which files `pattern` names."""
+    hear(Heard(pattern, LISTING, listing_sha256(pattern, names)))
+
+
 def read(path: str | os.PathLike[str]) -> bytes:
     """The bytes of `path`, heard by the running recording: for a reader whose bytes reach the output."""
     data, found = read_heard(path)

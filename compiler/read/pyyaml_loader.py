@@ -82,6 +82,34 @@ def _too_deep(err: _TooDeep, file: str, lines: tuple[str, ...]) -> StackInvalid:
     return StackInvalid([Diagnostic(file, line, column, "$", message, "a stack is a few levels deep; is a bracket unbalanced?", source_line=source)])
 
 
+def parse_all(text: str, file: str, lines: tuple[str, ...]) -> list[Document]:
+    """Every document of a multi-document stream (`---`), each with positions in the whole file;
+    empty documents are left out. StackInvalid with PyYAML's located error, or every problem of
+    the documents' values."""
+    _check_byte_order_mark(text, file, lines)
+    try:
+        roots = list(yaml.compose_all(text, Loader=_Loader))
+    except _TooDeep as err:
+        raise _too_deep(err, file, lines) from None
+    except yaml.MarkedYAMLError as err:
+        raise _yaml_error(err, file, lines) from None
+    except yaml.reader.ReaderError as err:
+        raise _reader_error(err, text, file, lines) from None
+    except yaml.YAMLError as err:
+        raise located(file, 1, 1, f"not valid YAML: {err}") from None
+    documents, problems = [], []
+    for root in roots:
+        if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
+            continue
+        builder = _Builder(file, lines)
+        data = builder.build(root, ())
+        problems += builder.problems
+        documents.append(Document(file, data, lines, builder.positions, builder.key_positions, builder.scalars))
+    if problems:
+        raise StackInvalid(problems)
+    return documents
+
+
 def _yaml_error(err: yaml.MarkedYAMLError, file: str, lines: tuple[str, ...]) -> StackInvalid:
     mark = err.problem_mark or err.context_mark
     if err.context_mark is not None and (mark is None or mark.line >= len(lines)):
