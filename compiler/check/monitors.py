@@ -97,7 +97,8 @@ def vendor(stack: Stack, doc: Document, stack_dir: Path) -> tuple[Stack, list[Di
     services: list[FileService] = []  # Services of the files: namespace, labels, selector
     base = os.path.dirname(doc.file)
     for path in paths:
-        display = os.path.join(base, os.path.relpath(path, stack_dir)) if base else os.path.relpath(path, stack_dir)
+        relative = os.path.relpath(path, stack_dir)
+        display = str(path) if relative.startswith("..") else os.path.join(base, relative)
         skipped: dict[str, int] = {}
         try:
             for obj in read_objects(path, display):
@@ -232,6 +233,9 @@ def _compile(stack: Stack, imported: list[Imported], services: list[FileService]
     problems: list[Diagnostic] = []
     secret_namespaces: dict[str, tuple[str, Imported]] = {}
     known = _known(stack, services)
+    # kmc's jobs over EndpointSlices (they see Services' and pods' labels) and over pods.
+    slice_jobs = {target.job for target in facts(stack).service_targets} | {"apiserver"}
+    pod_jobs = {spec.job for spec in POD_JOBS.values()} | {"etcd"}
     taken: set[str] = set()
     job_values: dict[str, tuple[str, ...]] = {}
     group_names = _group_names(stack)
@@ -288,7 +292,9 @@ def _compile(stack: Stack, imported: list[Imported], services: list[FileService]
                 continue
             jobs_hit = _jobs_hit(other, spec)
             if stack.monitors.precedence == "monitor":
-                taken.update(job for job in jobs_hit if job in ("kubelet", "cadvisor"))
+                # A job that discovers what the monitor selects, with its labels, drops it by
+                # relabeling (kmc.components.scrape_jobs); any other job is left out whole.
+                taken.update(job for job in jobs_hit if job not in (slice_jobs if kind == "service" else slice_jobs | pod_jobs))
                 continue
             for job in jobs_hit:
                 problems.append(
@@ -319,7 +325,7 @@ def _job_values(selection: MonitorSelection, job_label: str | None, services: li
     for service in services:
         if selection.namespaces and service.namespace not in selection.namespaces:
             continue
-        if _provably_selects(selection.selector, service.labels) and service.name:
+        if _provably_selects(selection.selector, service.labels, complete=True) and service.name:
             names.add(service.labels.get(job_label, service.name) if job_label else service.name)
     return tuple(sorted(names))
 
@@ -440,8 +446,9 @@ def _known(stack: Stack, services: list[FileService]) -> list[Known]:
     return found
 
 
-def _provably_selects(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
-    """Whether an object known to carry `labels` (and maybe others) surely matches `selector`."""
+def _provably_selects(selector: LabelSelector, labels: Mapping[str, str], *, complete: bool = False) -> bool:
+    """Whether an object known to carry `labels` (and maybe others; with `complete`, only those)
+    surely matches `selector`."""
     if any(labels.get(key) != value for key, value in selector.match_labels.items()):
         return False
     for key, operator, values in selector.expressions:
@@ -451,6 +458,8 @@ def _provably_selects(selector: LabelSelector, labels: Mapping[str, str]) -> boo
         if operator == "Exists" and not present:
             return False
         if operator in ("NotIn", "DoesNotExist") and not present:
+            if complete:
+                continue
             return False  # the label may be there: not provable
         if operator == "NotIn" and labels[key] in values:
             return False
