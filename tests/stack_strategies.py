@@ -677,7 +677,12 @@ def scrape_sections(draw: st.DrawFn, global_timing: tuple[str, str]) -> Doc:
     section: Doc = draw(
         st.fixed_dictionaries(
             {},
-            optional={"annotationPrefix": dns_subdomains(), "pods": st.booleans(), "services": st.booleans()},
+            optional={
+                "annotationPrefix": dns_subdomains(),
+                "pods": st.booleans(),
+                "services": st.booleans(),
+                "jobNames": st.sampled_from(("kmc", "kube-prometheus")),
+            },
         )
     )
     if often(draw):
@@ -1038,6 +1043,8 @@ def stacks(draw: st.DrawFn) -> Doc:
         ("grafana", grafana_sections()),
         ("rules", rules_sections()),
         ("alertmanager", alertmanager_sections()),
+        # Monitor files are inputs beside the stack (tests/test_monitors.py): drawn stacks name none.
+        ("monitors", st.fixed_dictionaries({}, optional={"files": st.just([]), "precedence": st.sampled_from(("error", "monitor"))})),
     ):
         if often(draw):
             doc[key] = draw(strategy)

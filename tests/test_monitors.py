@@ -376,3 +376,22 @@ def test_the_fast_gate_agrees_with_jsonschema_on_the_corpus() -> None:
             schema = monitors._by_kind(kind)
             for data in (obj.data, {**obj.data, "spec": {**obj.data["spec"], "typo": 1}}, {**obj.data, "metadata": {"name": 3}}):
                 assert schema_gate.is_valid(schema, data) == Draft202012Validator(schema).is_valid(data), (path, data)
+
+
+def test_the_monitors_schema_is_valid_and_every_field_is_described() -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = monitors.load_schema()
+    Draft202012Validator.check_schema(schema)
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for name, child in node.get("properties", {}).items():
+                assert "description" in child or "$ref" in child, f"{where}.{name} has no description"
+            for key, child in node.items():
+                walk(child, f"{where}.{key}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{where}[{index}]")
+
+    walk(schema, "$")
