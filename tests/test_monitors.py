@@ -395,3 +395,10 @@ def test_the_monitors_schema_is_valid_and_every_field_is_described() -> None:
                 walk(child, f"{where}[{index}]")
 
     walk(schema, "$")
+
+
+def test_a_job_label_a_recording_rule_sets_is_a_job_rules_may_select(tmp_path: Path) -> None:
+    groups = [
+        {"name": "slo", "rules": [{"record": "slo:up", "expr": "max(up)", "labels": {"job": "slo"}}, {"alert": "SloDown", "expr": 'slo:up{job="slo"} == 0'}]}
+    ]
+    pipeline.compile_stack(_stack(tmp_path, {"rules": {"groups": groups}}, ()))

@@ -138,11 +138,20 @@ def environment_jobs(stack: Stack) -> dict[str | None, list[Produced]]:
     targets = facts(stack).service_targets
     jobs = scrape_configs(stack, targets)
     labels = [(job["job_name"], produced(job, stack.monitors.job_values)) for job in jobs]
+    recorded = [Produced(job) for job in _recorded_jobs(stack)]
     out: dict[str | None, list[Produced]] = {}
     for env in (None, *stack.environments):
         off = {target.job for target in targets if target.switch and not lookup(stack.values(env), target.switch)}
-        out[env] = [found for name, each in labels if name not in off for found in each]
+        out[env] = [*(found for name, each in labels if name not in off for found in each), *recorded]
     return out
+
+
+def _recorded_jobs(stack: Stack) -> list[str]:
+    """The `job` labels recording rules of the stack and of imported PrometheusRules set on their series."""
+    from kmc.components.rule_packs import read_rule_file
+
+    groups = [*stack.rules.groups, *(group for text in stack.monitors.rule_files.values() for group in read_rule_file(text)["groups"])]
+    return sorted({str(rule["labels"]["job"]) for group in groups for rule in group["rules"] if "record" in rule and "job" in rule.get("labels", {})})
 
 
 def rule_problems(rules: Iterable[tuple[JsonPath, str, str]], jobs: Mapping[str | None, Sequence[Produced]]) -> list[tuple[JsonPath, str, str]]:
