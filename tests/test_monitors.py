@@ -402,3 +402,15 @@ def test_a_job_label_a_recording_rule_sets_is_a_job_rules_may_select(tmp_path: P
         {"name": "slo", "rules": [{"record": "slo:up", "expr": "max(up)", "labels": {"job": "slo"}}, {"alert": "SloDown", "expr": 'slo:up{job="slo"} == 0'}]}
     ]
     pipeline.compile_stack(_stack(tmp_path, {"rules": {"groups": groups}}, ()))
+
+
+def test_skipping_tls_verification_is_said_on_every_build(tmp_path: Path) -> None:
+    monitor = {**SELECT_NODE_EXPORTER, "metadata": {"name": "web", "namespace": "shop"}}
+    monitor["spec"] = {
+        "selector": {"matchLabels": {"app": "web"}},
+        "endpoints": [{"port": "https", "scheme": "https", "tlsConfig": {"insecureSkipVerify": True}}],
+    }
+    compiled = pipeline.compile_stack(_selecting(tmp_path, monitor))
+    assert [(w.line, w.column, w.path, w.message) for w in compiled.warnings if Path(w.file).name == "m.yaml"] == [
+        (11, 27, "$.spec.endpoints[0].tlsConfig.insecureSkipVerify", "ServiceMonitor shop/web scrapes without verifying the target's certificate")
+    ]

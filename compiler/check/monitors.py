@@ -125,7 +125,23 @@ def vendor(stack: Stack, doc: Document, stack_dir: Path) -> tuple[Stack, list[Di
         return stack, problems, warnings
     monitors = replace(stack.monitors, inputs=tuple(paths), **compiled[0])
     stack = replace(stack, monitors=monitors)
-    return stack, _rules_select(stack, imported), warnings
+    return stack, _rules_select(stack, imported), [*warnings, *_unverified(imported)]
+
+
+def _unverified(imported: list[Imported]) -> Iterator[Diagnostic]:
+    """Warnings: endpoints that skip TLS verification, a conscious choice of the chart's, said on every build."""
+    for item in imported:
+        spec = item.doc.data["spec"]
+        key = {"ServiceMonitor": "endpoints", "PodMonitor": "podMetricsEndpoints"}.get(item.kind)
+        places = [(("spec", key, index), endpoint) for index, endpoint in enumerate(spec[key])] if key else [(("spec",), spec)]
+        for here, endpoint in places:
+            if endpoint.get("tlsConfig", {}).get("insecureSkipVerify"):
+                diagnostic = item.doc.diagnostic(
+                    (*here, "tlsConfig", "insecureSkipVerify"),
+                    f"{item.title} scrapes without verifying the target's certificate",
+                    "anyone who can intercept the connection can read what Prometheus sends; give tlsConfig a CA (ca.secret or caFile) instead",
+                )
+                yield replace(diagnostic, severity="warning")
 
 
 def _rules_select(stack: Stack, imported: list[Imported]) -> list[Diagnostic]:
