@@ -10,6 +10,7 @@ import pytest
 import yaml
 from tools import PROMTOOLS, ROOT, tool
 
+from kmc.components.monitor_jobs import SECRETS_DIR as MONITOR_SECRETS_DIR
 from kmc.components.remote_storage import SECRETS_DIR
 from kmc.components.scrape_jobs import ETCD_CERTS, SA_DIR
 
@@ -35,12 +36,14 @@ def _relocated(text: str, root: Path) -> str:
         for name in names:
             (local / name).write_text("placeholder\n")
         text = text.replace(directory, str(local))
-    # The remote storage credentials: SECRETS_DIR/<secret>/<key>, each file the config names.
-    local = root / SECRETS_DIR.strip("/")
-    for secret, key in set(re.findall(re.escape(SECRETS_DIR) + r"/([^/\s]+)/([^/\s]+)", text)):
-        (local / secret).mkdir(parents=True, exist_ok=True)
-        (local / secret / key).write_text("placeholder\n")
-    return text.replace(SECRETS_DIR, str(local))
+    # The remote storage and monitor credentials: DIR/<secret>/<key>, each file the config names.
+    for directory in (SECRETS_DIR, MONITOR_SECRETS_DIR):
+        local = root / directory.strip("/")
+        for secret, key in set(re.findall(re.escape(directory) + r"/([^/\s]+)/([^/\s]+)", text)):
+            (local / secret).mkdir(parents=True, exist_ok=True)
+            (local / secret / key).write_text("placeholder\n")
+        text = text.replace(directory, str(local))
+    return text
 
 
 def test_every_golden_case_has_a_config() -> None:
