@@ -201,7 +201,7 @@ def build(
     write_trees(out, trees)
     needed = {subtree: _listed(needs[subtree]) for subtree in trees}
     with contextlib.suppress(OSError):  # the lock only speeds up `--check`; without it the check compiles
-        lock.write(out, lock.updated(out, path, compiled.inputs, trees, [_recorded(warning) for warning in compiled.warnings], needed))
+        lock.write(out, lock.updated(out, path, compiled.inputs, trees, [_recorded(warning, display or str(path)) for warning in compiled.warnings], needed))
     return BuildResult(compiled, trees, needed)
 
 
@@ -210,9 +210,15 @@ def _listed(by_env: Mapping[str, tuple[Prerequisite, ...]]) -> dict[str, list[di
     return {env: [{"object": item.ref, "keys": list(item.keys)} for item in items] for env, items in by_env.items()}
 
 
-def _recorded(warning: Diagnostic) -> dict[str, object]:
-    """A warning as the lock keeps it (see kmc.output.lock): its fields but the file."""
-    return {name: getattr(warning, name) for name in ("line", "column", "path", "message", "hint", "severity", "source_line")}
+def _recorded(warning: Diagnostic, stack: str) -> dict[str, object]:
+    """A warning as the lock keeps it (see kmc.output.lock): its fields but the file; a warning
+    about another input (a monitor file) keeps that file's path relative to the stack's directory."""
+    import os
+
+    recorded: dict[str, object] = {name: getattr(warning, name) for name in ("line", "column", "path", "message", "hint", "severity", "source_line")}
+    if warning.file != stack:
+        recorded["input"] = os.path.relpath(warning.file, os.path.dirname(stack) or ".")
+    return recorded
 
 
 @record

@@ -104,11 +104,19 @@ def _only(where: set[tuple[str, str]], every: set[tuple[str, str]], built: Mappi
 
 def _replay(stack: str, warnings: list[dict[str, object]]) -> None:
     """The warnings of the build the lock records, as that build printed them."""
+    import os
+
     from kmc.commands import report
     from kmc.errors import Diagnostic
 
     try:
-        diagnostics = [Diagnostic(stack, **warning) for warning in warnings]  # type: ignore[arg-type]
+        diagnostics = [
+            Diagnostic(
+                os.path.join(os.path.dirname(stack), str(warning["input"])) if "input" in warning else stack,
+                **{key: value for key, value in warning.items() if key != "input"},  # type: ignore[arg-type]
+            )
+            for warning in warnings
+        ]
     except TypeError:
         return  # a lock edited by hand: its warnings are not kmc's
     report.show(report.text(diagnostics))
