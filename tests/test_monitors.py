@@ -414,3 +414,14 @@ def test_skipping_tls_verification_is_said_on_every_build(tmp_path: Path) -> Non
     assert [(w.line, w.column, w.path, w.message) for w in compiled.warnings if Path(w.file).name == "m.yaml"] == [
         (11, 27, "$.spec.endpoints[0].tlsConfig.insecureSkipVerify", "ServiceMonitor shop/web scrapes without verifying the target's certificate")
     ]
+
+
+def test_an_adapter_metric_may_name_a_monitors_job_by_its_label(tmp_path: Path) -> None:
+    adapter = {
+        "enabled": True,
+        "tls": {"mode": "cert-manager"},
+        "customMetrics": [{"name": "checkout_requests", "series": "http_requests_total", "resource": "pod", "type": "rate", "job": "checkout"}],
+    }
+    compiled = pipeline.compile_stack(_stack(tmp_path, {"monitors": {"files": ["shop/"]}, "prometheusAdapter": adapter}, ("shop",)))
+    config = next(obj.body for obj in compiled.graph.objects if obj.body["kind"] == "ConfigMap" and obj.body["metadata"]["name"] == "prometheus-adapter")
+    assert 'http_requests_total{namespace!="",pod!="",job="checkout"}' in str(config["data"])

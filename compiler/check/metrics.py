@@ -103,7 +103,20 @@ def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]], exposed: list[tupl
             f"relisting every {adapter.relist_interval} is shorter than the scrape interval {stack.prometheus.scrape_interval}",
             "series appear only once scraped; relist at least as rarely as Prometheus scrapes",
         )
-    yield from adapter_rules.problems(stack, adapter_rules.job_labels(jobs), exposed)
+    yield from adapter_rules.problems(stack, _by_job_label(stack, jobs), exposed)
+
+
+def _by_job_label(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """The labels each job gives its series, by job name and by the `job` label it writes where that
+    differs (`scrape.jobNames`, an imported ServiceMonitor's Service): an intent's `job` is a label."""
+    from kmc.check import selects
+
+    found = adapter_rules.job_labels(jobs)
+    for job in jobs:
+        for produced in selects.produced(job, stack.monitors.job_values):
+            if produced.job is not None and produced.job != job["job_name"]:
+                found[produced.job] = found.get(produced.job, frozenset()) | found[job["job_name"]]
+    return found
 
 
 def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool, served: list[adapter_rules.Exposed]) -> Iterator[Problem]:
