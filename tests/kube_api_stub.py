@@ -1,9 +1,9 @@
 """A Kubernetes API on loopback for Prometheus' `kubernetes_sd_configs`: list and watch, no auth.
 
 Serves a fixed set of objects (see `kube_objects`) as plain JSON: list and watch of pods,
-services, endpoints and nodes under `/api/v1` and of endpointslices under
-`/apis/discovery.k8s.io/v1`, cluster-wide and per namespace, with `labelSelector` and
-`fieldSelector` equality filters, and `/version`. The objects never change, so a watch streams
+services, endpoints and nodes under `/api/v1`, of endpointslices under
+`/apis/discovery.k8s.io/v1` and of ingresses under `/apis/networking.k8s.io/v1`, cluster-wide
+and per namespace, with `labelSelector` and `fieldSelector` equality filters, and `/version`. The objects never change, so a watch streams
 nothing and is held open until its `timeoutSeconds` or until the stub stops. Watch-list requests
 (`sendInitialEvents=true`, sent by client-go in Prometheus 3) get the objects as ADDED events and
 then the BOOKMARK that ends the initial events. Anything else is answered 404 and recorded, so a
@@ -32,8 +32,9 @@ RESOURCES: Mapping[str, tuple[str, str, bool]] = {
     "endpoints": ("/api/v1", "Endpoints", True),
     "nodes": ("/api/v1", "Node", False),
     "endpointslices": ("/apis/discovery.k8s.io/v1", "EndpointSlice", True),
+    "ingresses": ("/apis/networking.k8s.io/v1", "Ingress", True),
 }
-ROUTE = re.compile(r"(?P<prefix>/api/v1|/apis/discovery\.k8s\.io/v1)(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)")
+ROUTE = re.compile(r"(?P<prefix>/api/v1|/apis/discovery\.k8s\.io/v1|/apis/networking\.k8s\.io/v1)(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)")
 SELECTOR_TERM = re.compile(r"(?P<key>[^=!,]+?)\s*(?P<op>==|=|!=)\s*(?P<value>[^,]*)")
 
 

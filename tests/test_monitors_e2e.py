@@ -3,7 +3,8 @@
 A stack imports a ServiceMonitor (label and set-based selector, `jobLabel`, `targetLabels`,
 `podTargetLabels`, a named port), a second ServiceMonitor whose endpoint is a `targetPort` and
 whose target only answers the bearer token of a Secret (`authorization`), a PodMonitor with a
-`NotIn` expression, and a Probe of a static URL through a prober. The Service and the pod the
+`NotIn` expression, a Probe of a static URL through a prober and a Probe of the Ingresses
+labelled for probing. The Service and the pod the
 monitors select are annotated for kmc's annotation jobs too: those must leave them to the
 monitors, so each is scraped once. A plain annotated pod shows the annotation jobs still work.
 
@@ -102,7 +103,28 @@ def _monitors(prober: MetricsServer) -> list[dict[str, Any]]:
                 "targets": {"staticConfig": {"static": ["https://shop.example.com"], "labels": {"site": "shop"}}},
             },
         },
+        {
+            "apiVersion": v1,
+            "kind": "Probe",
+            "metadata": {"name": "ingresses", "namespace": "monitoring"},
+            "spec": {
+                "interval": "1s",
+                "module": "http_2xx",
+                "prober": {"url": prober.address},
+                "targets": {"ingress": {"selector": {"matchLabels": {"probe": "true"}}, "namespaceSelector": {"any": True}}},
+            },
+        },
     ]
+
+
+def _ingress(namespace: str, name: str, host: str, labels: dict[str, str]) -> dict[str, Any]:
+    rule = {"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"number": 80}}}}]}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"rules": [rule]},
+    }
 
 
 def test_real_prometheus_scrapes_each_monitor_target_once_with_the_operators_labels(tmp_path: Path) -> None:
@@ -160,6 +182,8 @@ def test_real_prometheus_scrapes_each_monitor_target_once_with_the_operators_lab
             ),
             pod("jobs", "worker-fe", ip=frontend.host, containers={"worker": {"metrics": frontend.port}}, labels={"app": "worker", "tier": "frontend"}),
             pod("apps", "plain", ip=plain.host, containers={"app": {"metrics": plain.port}}, annotations=scrape),
+            _ingress("shop", "storefront", "shop.example.com", {"probe": "true"}),
+            _ingress("shop", "admin", "admin.example.com", {}),
         ]
         cluster += endpoints_for(cluster)
         expected = {
@@ -187,6 +211,10 @@ def test_real_prometheus_scrapes_each_monitor_target_once_with_the_operators_lab
                 _labels(job="jobs/worker", instance=worker.address, namespace="jobs", pod="worker-0", container="worker", endpoint="metrics"),
             ),
             ("probe/monitoring/website", _labels(job="blackbox", instance="https://shop.example.com", namespace="monitoring", site="shop")),
+            (
+                "probe/monitoring/ingresses",
+                _labels(job="probe/monitoring/ingresses", instance="http://shop.example.com/", namespace="shop", ingress="storefront"),
+            ),
             ("kubernetes-pods", _labels(job="kubernetes-pods", instance=plain.address, namespace="apps", pod="plain", node="node-1")),
         }
         for version in sorted(PROMETHEUS):
@@ -202,5 +230,5 @@ def test_real_prometheus_scrapes_each_monitor_target_once_with_the_operators_lab
                 assert len(urls) == len(set(urls)), f"{version}: a scrape URL in two jobs"
             assert not checkout_http.seen() and not frontend.seen(), f"{version}: a port or pod no monitor selects was scraped"
             assert secure.refused == 0 and secure.seen(), f"{version}: the token from the Secret file reached the target"
-            (path, query), *_ = prober.seen()
-            assert path == "/probe" and query == {"module": ["http_2xx"], "target": ["https://shop.example.com"]}
+            asked = {(path, tuple(query["target"]), tuple(query["module"])) for path, query in prober.seen()}
+            assert asked == {("/probe", ("https://shop.example.com",), ("http_2xx",)), ("/probe", ("http://shop.example.com/",), ("http_2xx",))}
