@@ -117,15 +117,15 @@ def vendor(stack: Stack, doc: Document, stack_dir: Path) -> tuple[Stack, list[Di
             message = f"skipped {total} object{'s' if total > 1 else ''} of kinds kmc does not import: {counted}"
             warnings.append(Diagnostic(display, 1, 1, "$", message, hint, "warning"))
     problems += _duplicates(imported)
+    # The objects that passed are compiled and checked too: every problem is reported at once.
+    fields, found = _compile(stack, imported, services)
+    compiled = replace(stack, monitors=replace(stack.monitors, inputs=tuple(paths), **fields))
+    if not problems:  # every object was read: the jobs the rules' selectors are checked against are all there
+        problems += _rules_select(compiled, imported)
+    problems += found
     if problems:
         return stack, problems, warnings
-    compiled = _compile(stack, imported, services)
-    problems += compiled[1]
-    if problems:
-        return stack, problems, warnings
-    monitors = replace(stack.monitors, inputs=tuple(paths), **compiled[0])
-    stack = replace(stack, monitors=monitors)
-    return stack, _rules_select(stack, imported), [*warnings, *_unverified(imported)]
+    return compiled, [], [*warnings, *_unverified(imported)]
 
 
 def _unverified(imported: list[Imported]) -> Iterator[Diagnostic]:
