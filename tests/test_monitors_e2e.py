@@ -4,9 +4,10 @@ A stack imports a ServiceMonitor (label and set-based selector, `jobLabel`, `tar
 `podTargetLabels`, a named port), a second ServiceMonitor whose endpoint is a `targetPort` and
 whose target only answers the bearer token of a Secret (`authorization`), a PodMonitor with a
 `NotIn` expression, a Probe of a static URL through a prober and a Probe of the Ingresses
-labelled for probing. The Service and the pod the
-monitors select are annotated for kmc's annotation jobs too: those must leave them to the
-monitors, so each is scraped once. A plain annotated pod shows the annotation jobs still work.
+labelled for probing. The Service and the pods the
+monitors select are annotated for kmc's annotation jobs too (the checkout pod on the very port
+its ServiceMonitor scrapes; its Service is in the monitor file, as in a rendered chart): those
+jobs must leave them to the monitors, so each is scraped once. A plain annotated pod shows the annotation jobs still work.
 
 The expected labels are written from the Prometheus Operator's documentation of what its
 generated configuration gives a target (API reference of ServiceMonitor/PodMonitor/Probe,
@@ -144,9 +145,18 @@ def test_real_prometheus_scrapes_each_monitor_target_once_with_the_operators_lab
         prober = serve("monitoring/prober", "127.0.0.35", "/probe")
         scrape = {"prometheus.io/scrape": "true"}
 
+        checkout_service = service(
+            "shop",
+            "checkout",
+            ports={"http": (80, "http"), "metrics": (9102, "metrics")},
+            selector={"app.kubernetes.io/name": "checkout"},
+            labels={"app.kubernetes.io/name": "checkout", "team": "payments"},
+            annotations=scrape,
+        )
         work = tmp_path / "stack"
         (work / "monitors").mkdir(parents=True)
-        (work / "monitors" / "app.yaml").write_text(yaml.safe_dump_all(_monitors(prober)), encoding="utf-8")
+        # As a rendered chart has it: the Service beside its ServiceMonitor.
+        (work / "monitors" / "app.yaml").write_text(yaml.safe_dump_all([checkout_service, *_monitors(prober)]), encoding="utf-8")
         objects = built_objects(STACK, work)
         config = yaml.safe_load(objects[("ConfigMap", "prometheus")]["data"]["prometheus.yml"])
         secrets = tmp_path / "secrets"
@@ -161,15 +171,10 @@ def test_real_prometheus_scrapes_each_monitor_target_once_with_the_operators_lab
                 ip=checkout.host,
                 containers={"app": {"http": checkout_http.port, "metrics": checkout.port}},
                 labels={"app.kubernetes.io/name": "checkout", "version": "v3"},
+                # Annotated itself too, on the port the ServiceMonitor scrapes: still one target.
+                annotations={**scrape, "prometheus.io/port": str(checkout.port)},
             ),
-            service(
-                "shop",
-                "checkout",
-                ports={"http": (80, "http"), "metrics": (9102, "metrics")},
-                selector={"app.kubernetes.io/name": "checkout"},
-                labels={"app.kubernetes.io/name": "checkout", "team": "payments"},
-                annotations=scrape,
-            ),
+            checkout_service,
             pod("shop", "secure-0", ip=secure.host, containers={"app": {"metrics": secure.port}}, labels={"app": "secure"}),
             service("shop", "secure", ports={"web": (8443, "metrics")}, selector={"app": "secure"}, labels={"app": "secure"}),
             pod(

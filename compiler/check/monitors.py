@@ -301,6 +301,9 @@ def _compile(stack: Stack, imported: list[Imported], services: list[FileService]
             values = _job_values(selection, spec.get("jobLabel"), services)
             if values:
                 job_values.update({f"serviceMonitor/{item.namespace}/{item.name}/{index}": values for index in range(len(spec["endpoints"]))})
+            # The pods behind a selected Service of the monitor files are the monitor's too: the
+            # pod jobs, which see no Service labels, leave them by the Service's own selector.
+            selections += _backing_pods(selection, services)
         for other in known:
             if other.kind != kind or (selection.namespaces and other.namespace not in selection.namespaces):
                 continue
@@ -331,6 +334,16 @@ def _compile(stack: Stack, imported: list[Imported], services: list[FileService]
         "job_values": job_values,
     }
     return fields, problems
+
+
+def _backing_pods(selection: MonitorSelection, services: list[FileService]) -> list[MonitorSelection]:
+    found = []
+    for service in services:
+        if service.selector and (not selection.namespaces or service.namespace in selection.namespaces):
+            if _provably_selects(selection.selector, service.labels, complete=True):
+                selector = LabelSelector(dict(sorted(service.selector.items())))
+                found.append(MonitorSelection(selection.monitor, "pod", (service.namespace,), selector, selection.where))
+    return found
 
 
 def _job_values(selection: MonitorSelection, job_label: str | None, services: list[FileService]) -> tuple[str, ...]:
