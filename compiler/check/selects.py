@@ -60,13 +60,12 @@ def produced(job: Mapping[str, Any], known: Mapping[str, tuple[str, ...]] | None
 
 
 def _python(regex: str) -> re.Pattern[str] | None:
-    from kmc.check.semantic import _python_spelling
-
+    """`regex` as Python reads it; None where RE2's syntax differs (the matcher is then taken to match)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return re.compile(_python_spelling(regex))
-    except re.error:
+            return re.compile(regex)
+    except (re.error, OverflowError, RecursionError):
         return None
 
 
