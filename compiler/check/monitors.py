@@ -339,10 +339,10 @@ def _compile(stack: Stack, imported: list[Imported], services: list[FileService]
 def _backing_pods(selection: MonitorSelection, services: list[FileService]) -> list[MonitorSelection]:
     found = []
     for service in services:
-        if service.selector and (not selection.namespaces or service.namespace in selection.namespaces):
-            if _provably_selects(selection.selector, service.labels, complete=True):
-                selector = LabelSelector(dict(sorted(service.selector.items())))
-                found.append(MonitorSelection(selection.monitor, "pod", (service.namespace,), selector, selection.where))
+        in_reach = not selection.namespaces or service.namespace in selection.namespaces
+        if service.selector and in_reach and _provably_selects(selection.selector, service.labels, complete=True):
+            selector = LabelSelector(dict(sorted(service.selector.items())))
+            found.append(MonitorSelection(selection.monitor, "pod", (service.namespace,), selector, selection.where))
     return found
 
 
