@@ -425,3 +425,12 @@ def test_an_adapter_metric_may_name_a_monitors_job_by_its_label(tmp_path: Path) 
     compiled = pipeline.compile_stack(_stack(tmp_path, {"monitors": {"files": ["shop/"]}, "prometheusAdapter": adapter}, ("shop",)))
     config = next(obj.body for obj in compiled.graph.objects if obj.body["kind"] == "ConfigMap" and obj.body["metadata"]["name"] == "prometheus-adapter")
     assert 'http_requests_total{namespace!="",pod!="",job="checkout"}' in str(config["data"])
+
+
+def test_the_adapters_resource_queries_follow_the_naming_mode(tmp_path: Path) -> None:
+    adapter = {"enabled": True, "tls": {"mode": "cert-manager"}, "resourceMetrics": {"enabled": True, "nodes": "node-exporter"}}
+    compiled = pipeline.compile_stack(_stack(tmp_path, {"scrape": {"jobNames": "kube-prometheus"}, "prometheusAdapter": adapter}, ()))
+    config = next(obj.body for obj in compiled.graph.objects if obj.body["kind"] == "ConfigMap" and obj.body["metadata"]["name"] == "prometheus-adapter")
+    rules = yaml.safe_load(config["data"]["config.yaml"])["resourceRules"]
+    assert 'container_cpu_usage_seconds_total{job="kubelet",metrics_path="/metrics/cadvisor",container!="",pod!=""' in rules["cpu"]["containerQuery"]
+    assert 'node_cpu_seconds_total{job="node-exporter",mode!="idle"' in rules["cpu"]["nodeQuery"]
