@@ -133,8 +133,10 @@ def test_lock_records_inputs_and_outputs(built: Path) -> None:
     # Each is named as the build named it (relative to the stack's directory), with the file it reached (relative to the output).
     state = {f".kmc-state/metrics-server/{name}" for name in ("ca.crt", "tls.crt", "tls.key")}
     for entry in lock["trees"].values():
-        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == {"stack.yaml", "dashboards/checkout.json", "monitors/checkout.yaml", *state}
+        inputs = {"stack.yaml", "dashboards/checkout.json", "monitors", "monitors/checkout.yaml", *state}
+        assert entry["stack"] == "../stack.yaml" and set(entry["inputs"]) == inputs
         assert entry["inputs"]["dashboards/checkout.json"]["file"] == "../dashboards/checkout.json"
+        assert entry["inputs"]["monitors"]["file"] == "listing"  # which files the directory holds
     assert len(lock["trees"]["manifests"]["files"]) == len([path for path in (built / "charts-out/manifests").rglob("*") if path.is_file()])
     # One environment rebuilt: its entry replaces the whole-manifests one, the others stay.
     assert kmc("build", "-q", "stack.yaml", "--env", "dev", cwd=built).returncode == 0
@@ -320,3 +322,18 @@ def test_fast_path_prints_paths_as_pathlib_does(directory: str) -> None:
     from kmc.commands.argv import shown
 
     assert shown(directory, "manifests/dev") == str(Path(directory) / "manifests/dev")
+
+
+def test_a_file_added_to_a_directory_the_stack_names_is_a_changed_input(built: Path) -> None:
+    """The stack names the directory monitors/: a file added there (even one kmc skips) is read by
+    the next build, so the lock no longer vouches for the output; removing it makes it current again."""
+    from kmc.output import lock
+
+    out, stack = built / "charts-out", built / "stack.yaml"
+    names = ["helm", "kustomize", "manifests"]
+    assert lock.current(out, stack, names) is not None
+    added = built / "monitors" / "more.yaml"
+    added.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: unrelated, namespace: shop}\n")
+    assert lock.current(out, stack, names) is None
+    added.unlink()
+    assert lock.current(out, stack, names) is not None
