@@ -36,6 +36,8 @@ KIND_ORDER = (
     "HorizontalPodAutoscaler",
     "Issuer",  # cert-manager's: the pods that mount its Secrets wait for it
     "Certificate",
+    "TriggerAuthentication",  # KEDA's: a ScaledObject's trigger names it
+    "ScaledObject",
 )
 
 

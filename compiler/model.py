@@ -440,6 +440,15 @@ class Autoscaler:
     min_replicas: int
     max_replicas: int
     metrics: tuple[Mapping[str, Any], ...]
+    engine: str = "hpa"  # hpa | keda
+
+
+@record
+class KedaAuthentication:
+    """The Secret KEDA's Prometheus triggers authenticate with; `mode` bearer | basic | tls."""
+
+    mode: str
+    secret_name: str
 
 
 @record
@@ -549,6 +558,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "grafana": ("enabled", "image", "replicas", "storage", "service", "resources", "nodeSelector", "tolerations", *SCHEDULING, "networkPolicy", "expose"),
     "metricsServer": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", *SCHEDULING),
     "prometheusAdapter": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", *SCHEDULING),
+    "keda": ("enabled",),
     "alertmanager": (
         "enabled",
         "image",
@@ -599,6 +609,7 @@ class Stack:
     prometheus_adapter: PrometheusAdapter
     certificates: Certificates
     autoscaling: tuple[Autoscaler, ...]
+    keda_authentication: KedaAuthentication | None
     parameters: Mapping[str, Any]
     environments: Mapping[str, Mapping[str, Any]]  # each environment's own keys, as written
     environment_values: Mapping[str, Mapping[str, Any]]  # each environment's keys merged over `parameters`
@@ -684,10 +695,18 @@ class Stack:
             certificates=Certificates(data["certificates"]["stateDir"], data["certificates"]["keysInOutput"]),
             autoscaling=tuple(
                 Autoscaler(
-                    hpa["name"], hpa["namespace"], hpa["target"]["kind"], hpa["target"]["name"], hpa["minReplicas"], hpa["maxReplicas"], tuple(hpa["metrics"])
+                    hpa["name"],
+                    hpa["namespace"],
+                    hpa["target"]["kind"],
+                    hpa["target"]["name"],
+                    hpa["minReplicas"],
+                    hpa["maxReplicas"],
+                    tuple(hpa["metrics"]),
+                    hpa.get("engine", data["autoscalingEngine"]),
                 )
                 for hpa in data["autoscaling"]
             ),
+            keda_authentication=_keda_authentication(data["keda"].get("authentication")),
             parameters=parameters,
             environments=environments,
             environment_values={name: merge_values(parameters, values) for name, values in environments.items()},
@@ -702,6 +721,11 @@ class Stack:
     def values(self, environment: str | None) -> Mapping[str, Any]:
         """The parameter values of `environment` (None: the stack's own), merged like Helm merges values files."""
         return self.parameters if environment is None else self.environment_values[environment]
+
+    @property
+    def uses_keda(self) -> bool:
+        """Whether some autoscaling entry is scaled by KEDA (which then holds `external.metrics.k8s.io`)."""
+        return any(hpa.engine == "keda" for hpa in self.autoscaling)
 
     def enabled_somewhere(self, *switches: str) -> bool:
         """Whether the boolean parameters `switches` are all true together in the stack or in some environment."""
@@ -857,6 +881,10 @@ def remote_datasources(entries: list[Mapping[str, Any]]) -> tuple[Datasource, ..
 
 def _secret_ref(data: Mapping[str, Any] | None) -> SecretRef | None:
     return None if data is None else SecretRef(data["secretName"], data["key"])
+
+
+def _keda_authentication(data: Mapping[str, Any] | None) -> KedaAuthentication | None:
+    return None if data is None else KedaAuthentication(data["mode"], data["secretName"])
 
 
 def _job(data: Mapping[str, Any]) -> ComponentJob:

@@ -7,13 +7,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kmc.components import adapter_rules, aggregated_api, autoscaling, metrics_server, prometheus_adapter
+from kmc.components import adapter_rules, aggregated_api, autoscaling, keda, metrics_server, prometheus_adapter
 from kmc.ir import lookup
 from kmc.model import ApiServerTls, Stack, millis
 from kmc.read.document import JsonPath
 
 Problem = tuple[JsonPath, str, str]
-SERVERS = {metrics_server.SWITCH: "metrics-server", prometheus_adapter.SWITCH: "prometheus-adapter"}
+SERVERS = {metrics_server.SWITCH: "metrics-server", prometheus_adapter.SWITCH: "prometheus-adapter", keda.SWITCH: "KEDA"}
 _TLS_BLOCKS = {"ca": "ca", "secret": "secret", "cert-manager": "certManager"}
 
 
@@ -42,8 +42,12 @@ def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> Iterator[Proble
     served = adapter_rules.exposed(stack.prometheus_adapter) if adapter else []
     if adapter:
         yield from _adapter(stack, jobs, served)
+    elif stack.uses_keda:  # KEDA's queries come from the intents even where no adapter runs
+        yield from adapter_rules.intent_problems(stack.prometheus_adapter, adapter_rules.job_labels(jobs))
     yield from _serving_secrets(stack)
     yield from _autoscalers(stack, metrics_server, adapter, [metric for _, metric in served])
+    if stack.uses_keda:
+        yield from _keda(stack, adapter)
 
 
 def _tls(where: JsonPath, tls: ApiServerTls, stack: Stack) -> Iterator[Problem]:
@@ -90,7 +94,7 @@ def _serving_secrets(stack: Stack) -> Iterator[Problem]:
 def _adapter(stack: Stack, jobs: Sequence[Mapping[str, Any]], exposed: list[tuple[JsonPath, adapter_rules.Exposed]]) -> Iterator[Problem]:
     adapter = stack.prometheus_adapter
     yield from _tls(("prometheusAdapter", "tls"), adapter.tls, stack)
-    if not adapter_rules.serves(adapter):
+    if not adapter_rules.serves(adapter) and not stack.uses_keda:
         yield (
             ("prometheusAdapter", "enabled"),
             "prometheus-adapter is enabled but has no rules: it would serve no metric at all",
@@ -153,6 +157,8 @@ def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool, served: list
                     f"{metric['resource']} comes from metrics.k8s.io, and the stack serves no metrics.k8s.io",
                     "enable metricsServer, or prometheusAdapter.resourceMetrics",
                 )
+            elif hpa.engine == "keda":
+                continue  # checked against the intents (_keda)
             elif "pods" in metric or "object" in metric:
                 name, resource = (
                     (metric["pods"], "pod") if "pods" in metric else (metric["object"]["metric"], adapter_rules.KIND_RESOURCES[metric["object"]["kind"]])
@@ -169,6 +175,60 @@ def _autoscalers(stack: Stack, metrics_server: bool, adapter: bool, served: list
                     f"no external metric {metric['external']!r} is exposed by the stack's prometheus-adapter",
                     f"exposed: {listed('external')}; add it to prometheusAdapter.externalMetrics",
                 )
+
+
+def _keda(stack: Stack, adapter: bool) -> Iterator[Problem]:
+    """KEDA entries scale on the metric intents; KEDA holds `external.metrics.k8s.io` (one provider
+    per API group), so the adapter serves no external metric beside it."""
+    intents = stack.prometheus_adapter
+    first = next(index for index, hpa in enumerate(stack.autoscaling) if hpa.engine == "keda")
+    holder = f"autoscaling[{first}] uses KEDA, whose operator serves external.metrics.k8s.io"
+    if adapter and intents.raw_external:
+        yield (
+            ("prometheusAdapter", "rules", "external"),
+            f"the adapter cannot serve these external rules: {holder}, and an API group has one provider",
+            "move them to externalMetrics intents (KEDA entries scale on them), or scale every entry with engine: hpa",
+        )
+    customs = {(metric.name, metric.resource) for metric in intents.custom}
+    externals = {metric.name for metric in intents.external}
+    for index, hpa in enumerate(stack.autoscaling):
+        for position, metric in enumerate(hpa.metrics):
+            at: JsonPath = ("autoscaling", index, "metrics", position)
+            if hpa.engine != "keda":
+                if "external" in metric:
+                    yield (
+                        (*at, "external"),
+                        f"no HPA can read the external metric {metric['external']!r} from prometheus-adapter: {holder}",
+                        "set engine: keda on this entry too: KEDA scales on the same externalMetrics intent",
+                    )
+                continue
+            if "pods" in metric:
+                yield (
+                    (*at, "pods"),
+                    "a KEDA entry cannot scale on a pods metric: its query would have to name the workload's pods, which kmc does not know",
+                    "scale on an object metric (e.g. of the workload's Service) or an external metric, or set engine: hpa",
+                )
+            elif "object" in metric:
+                described = metric["object"]
+                resource = adapter_rules.KIND_RESOURCES[described["kind"]]
+                if (described["metric"], resource) not in customs:
+                    listed = ", ".join(sorted(f"{name} ({kind})" for name, kind in customs)) or "none"
+                    yield (
+                        (*at, "object"),
+                        f"no customMetrics intent {described['metric']!r} for {resource}s to compile KEDA's query from",
+                        f"intents: {listed}; add it to prometheusAdapter.customMetrics",
+                    )
+                else:
+                    yield from adapter_rules.query_problem((*at, "object"), keda.query(stack, hpa, metric))
+            elif "external" in metric:
+                if metric["external"] not in externals:
+                    yield (
+                        (*at, "external"),
+                        f"no externalMetrics intent {metric['external']!r} to compile KEDA's query from",
+                        f"intents: {', '.join(sorted(externals)) or 'none'}; add it to prometheusAdapter.externalMetrics",
+                    )
+                else:
+                    yield from adapter_rules.query_problem((*at, "external"), keda.query(stack, hpa, metric))
 
 
 def _target_fields(at: JsonPath, metric: Mapping[str, Any]) -> Iterator[Problem]:

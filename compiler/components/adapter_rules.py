@@ -105,6 +105,41 @@ def external_rule(metric: ExternalMetric) -> dict[str, Any]:
     }
 
 
+def expanded(template: str, series: str, matchers: Sequence[str], group_by: Sequence[str] = ()) -> str:
+    """A metricsQuery as the adapter runs it for one request: `<<.Series>>`, `<<.LabelMatchers>>`
+    and `<<.GroupBy>>` filled in. KEDA's Prometheus triggers run exactly this text, so the adapter
+    and KEDA compute one number from one intent."""
+    text = template.replace("<<.Series>>", series).replace("<<.LabelMatchers>>", ",".join(matchers))
+    text = text.replace("<<.GroupBy>>", ",".join(group_by))
+    return text.replace("{,", "{").replace(",}", "}")
+
+
+def selector_matchers(selector: Mapping[str, Any] | None) -> list[str]:
+    """A Kubernetes label selector as PromQL label matchers, as the adapter turns an HPA's selector
+    into `<<.LabelMatchers>>`."""
+    if not selector:
+        return []
+    found = [f'{label}="{value}"' for label, value in sorted(selector.get("matchLabels", {}).items())]
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = "|".join(re.escape(value).replace("\\", "\\\\") for value in expression.get("values", []))
+        found.append({"In": f'{key}=~"{values}"', "NotIn": f'{key}!~"{values}"', "Exists": f'{key}!=""', "DoesNotExist": f'{key}=""'}[operator])
+    return found
+
+
+def external_query(metric: ExternalMetric, namespace: str, selector: Mapping[str, Any] | None) -> str:
+    """The query the adapter answers an HPA in `namespace` with for `metric`, narrowed by `selector`."""
+    matchers = ([f'namespace="{namespace}"'] if metric.namespaced else []) + selector_matchers(selector)
+    return expanded(external_rule(metric)["metricsQuery"], metric.series, matchers)
+
+
+def object_query(metric: CustomMetric, namespace: str, name: str) -> str:
+    """The query the adapter answers for `metric` of one object (`name`, of the metric's resource)."""
+    labels = RESOURCE_LABELS[metric.resource]
+    matchers = [f'{label}="{name if label == metric.resource else namespace}"' for label in labels]
+    return expanded(custom_rule(metric)["metricsQuery"], metric.series, matchers, labels)
+
+
 def resource_rules(adapter: PrometheusAdapter, mode: str = "kmc") -> dict[str, Any]:
     """`resourceRules`: pods' CPU and memory from cAdvisor; nodes' from cAdvisor's root cgroup or
     node-exporter; the jobs named as `mode` (`scrape.jobNames`) names them."""
@@ -138,26 +173,29 @@ def resource_rules(adapter: PrometheusAdapter, mode: str = "kmc") -> dict[str, A
     }
 
 
-def config(adapter: PrometheusAdapter, mode: str = "kmc") -> dict[str, Any]:
-    """The adapter's whole config file, as data: intents first, then raw rules as written."""
+def config(adapter: PrometheusAdapter, mode: str = "kmc", *, keda: bool = False) -> dict[str, Any]:
+    """The adapter's whole config file, as data: intents first, then raw rules as written; the jobs
+    named as `mode` (`scrape.jobNames`) names them. With `keda`, no external rules: KEDA serves
+    `external.metrics.k8s.io` (`serves`)."""
     out: dict[str, Any] = {}
     rules = [custom_rule(metric) for metric in adapter.custom] + [dict(rule) for rule in adapter.raw_custom]
     external = [external_rule(metric) for metric in adapter.external] + [dict(rule) for rule in adapter.raw_external]
     if rules:
         out["rules"] = rules
-    if external:
+    if external and not keda:
         out["externalRules"] = external
     if adapter.resource_metrics:
         out["resourceRules"] = resource_rules(adapter, mode)
     return out
 
 
-def serves(adapter: PrometheusAdapter) -> tuple[str, ...]:
-    """The API groups the adapter serves, in a fixed order."""
+def serves(adapter: PrometheusAdapter, *, keda: bool = False) -> tuple[str, ...]:
+    """The API groups the adapter serves, in a fixed order. With `keda` (some autoscaling entry
+    uses KEDA, which holds `external.metrics.k8s.io` itself), never external metrics."""
     groups = []
     if adapter.custom or adapter.raw_custom:
         groups.append("custom.metrics.k8s.io")
-    if adapter.external or adapter.raw_external:
+    if (adapter.external or adapter.raw_external) and not keda:
         groups.append("external.metrics.k8s.io")
     if adapter.resource_metrics:
         groups.append("metrics.k8s.io")
@@ -236,14 +274,7 @@ def problems(stack: Stack, job_labels: Mapping[str, frozenset[str]], found: list
     # A rule naming no job needs some job giving its labels: the distinct label sets are few,
     # the jobs many (searching them all for each rule grew with rules times jobs).
     label_sets = frozenset(job_labels.values())
-    for index, custom in enumerate(adapter.custom):
-        where: JsonPath = (*base, "customMetrics", index)
-        yield from _labels_produced(where, custom.series, RESOURCE_LABELS[custom.resource], custom.job, job_labels, label_sets)
-        yield from _queries(where, custom_rule(custom))
-    for index, external in enumerate(adapter.external):
-        where = (*base, "externalMetrics", index)
-        yield from _labels_produced(where, external.series, ("namespace",) if external.namespaced else (), external.job, job_labels, label_sets)
-        yield from _queries(where, external_rule(external))
+    yield from intent_problems(adapter, job_labels)
     for field, raws in (("custom", adapter.raw_custom), ("external", adapter.raw_external)):
         for index, rule in enumerate(raws):
             yield from _raw_rule((*base, "rules", field, index), rule, job_labels, label_sets)
@@ -254,6 +285,28 @@ def problems(stack: Stack, job_labels: Mapping[str, frozenset[str]], found: list
                 for field in ("containerQuery", "nodeQuery"):
                     yield from _promql((*base, "resourceMetrics"), f"{resource}.{field}", rule[field])
     yield from _duplicates(found)
+
+
+def intent_problems(adapter: PrometheusAdapter, job_labels: Mapping[str, frozenset[str]]) -> Iterator[Problem]:
+    """The problems of the metric intents (customMetrics, externalMetrics): the adapter's rules and
+    KEDA's queries are both compiled from them."""
+    base: JsonPath = ("prometheusAdapter",)
+    label_sets = frozenset(job_labels.values())
+    for index, custom in enumerate(adapter.custom):
+        where: JsonPath = (*base, "customMetrics", index)
+        yield from _labels_produced(where, custom.series, RESOURCE_LABELS[custom.resource], custom.job, job_labels, label_sets)
+        yield from _queries(where, custom_rule(custom))
+    for index, external in enumerate(adapter.external):
+        where = (*base, "externalMetrics", index)
+        yield from _labels_produced(where, external.series, ("namespace",) if external.namespaced else (), external.job, job_labels, label_sets)
+        yield from _queries(where, external_rule(external))
+
+
+def query_problem(where: JsonPath, query: str) -> Iterator[Problem]:
+    """A problem if `query` (already expanded, as KEDA runs it) does not parse as PromQL."""
+    error = _promql_error(query)
+    if error is not None:
+        yield (where, f"the query is not valid PromQL: {error}", f"query: {query}")
 
 
 def job_labels(jobs: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kmc.components import kube
+from kmc.components import adapter_rules, kube
 from kmc.ir import KObject
 from kmc.model import ApiServerTls, Stack
 from kmc.record import record
@@ -84,8 +84,7 @@ def tls_servers(stack: Stack, stack_dir: Path) -> tuple[TlsServer, ...]:
 
 
 def adapter_serves_anything(stack: Stack) -> bool:
-    adapter = stack.prometheus_adapter
-    return bool(adapter.custom or adapter.external or adapter.resource_metrics or adapter.raw_custom or adapter.raw_external)
+    return bool(adapter_rules.serves(stack.prometheus_adapter, keda=stack.uses_keda))
 
 
 # -- self-monitoring: Prometheus scrapes each server's /metrics as an authorized caller --------

@@ -1,11 +1,12 @@
-"""HorizontalPodAutoscalers (`autoscaling/v2`) on the metrics the stack serves."""
+"""HorizontalPodAutoscalers (`autoscaling/v2`) on the metrics the stack serves, or KEDA
+ScaledObjects for the entries whose engine is `keda` (kmc.components.keda)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kmc.components import kube, metrics_server, prometheus_adapter
+from kmc.components import keda, kube, metrics_server, prometheus_adapter
 from kmc.components.base import Facts, ServiceTarget
 from kmc.ir import KObject
 from kmc.model import Autoscaler, Stack
@@ -23,16 +24,24 @@ def scrape_targets(stack: Stack) -> tuple[ServiceTarget, ...]:
 
 
 def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
-    return [KObject(_hpa(hpa), NAME, conditions=providers(stack, hpa)) for hpa in stack.autoscaling]
+    server = prometheus_adapter.prometheus_url(stack, facts.prometheus_url)  # the whole view, as the adapter's
+    found = []
+    for hpa in stack.autoscaling:
+        body = keda.scaled_object(stack, hpa, server, NAME, ROLE) if hpa.engine == "keda" else _hpa(hpa)
+        found.append(KObject(body, NAME, conditions=providers(stack, hpa)))
+    if stack.keda_authentication is not None:
+        found += [KObject(keda.trigger_authentication(stack, ns, NAME, ROLE), NAME, conditions=(keda.SWITCH,)) for ns in keda.namespaces(stack)]
+    return found
 
 
 def providers(stack: Stack, hpa: Autoscaler) -> tuple[str, ...]:
-    """The switches of the API servers the HPA reads: without them it cannot scale, so it is left out."""
-    switches = set()
+    """The switches of the API servers the HPA reads: without them it cannot scale, so it is left out.
+    A KEDA entry needs `keda.enabled`, and metrics.k8s.io's server for its cpu/memory triggers."""
+    switches = {keda.SWITCH} if hpa.engine == "keda" else set()
     for metric in hpa.metrics:
         if "resource" in metric:
             switches.add(prometheus_adapter.SWITCH if stack.prometheus_adapter.resource_metrics else metrics_server.SWITCH)
-        else:
+        elif hpa.engine != "keda":
             switches.add(prometheus_adapter.SWITCH)
     return tuple(sorted(switches))
 

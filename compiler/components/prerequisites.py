@@ -35,6 +35,7 @@ from kmc.components import (
     exposure,
     grafana,
     hatches,
+    keda,
     kube_state_metrics,
     metrics_server,
     node_exporter,
@@ -52,6 +53,8 @@ from kmc.record import field, record
 CERT_MANAGER_INSTALL = "install cert-manager (https://cert-manager.io/docs/installation/)"
 GATEWAY_API_INSTALL = "install the Gateway API's CRDs and a Gateway controller (https://gateway-api.sigs.k8s.io/guides/)"
 HTTP_ROUTES_CRD = "httproutes.gateway.networking.k8s.io"
+KEDA_INSTALL = "install KEDA 2.19 or later (https://keda.sh/docs/2.19/deploy/): its CRDs and its operator"
+KEDA_NAMESPACE = "keda"  # where KEDA's own install puts its operator
 PRIVILEGED = "pod-security.kubernetes.io/enforce=privileged"
 # What a `kubectl create secret` line puts where it knows no value: a key with a dot in its name
 # (`ca.crt`, `objstore.yml`) is read from a file, any other (`password`, `webhook-url`) is a literal.
@@ -149,6 +152,7 @@ def needs(stack: Stack, *, keys_in_output: bool) -> tuple[Need, ...]:
         *_priority_classes(stack),
         *_pull_secrets(stack),
         *_cluster_settings(stack),
+        *_keda(stack),
     )
 
 
@@ -217,7 +221,9 @@ def commands(item: Prerequisite, name: str) -> tuple[str, ...]:
     if item.kind == "Namespace":
         return (f"kubectl create namespace {name}", *(f"kubectl label namespace {name} {label}" for label in keys))
     if item.kind == "CustomResourceDefinition":
-        return (GATEWAY_API_INSTALL,) if name.endswith(".gateway.networking.k8s.io") else (CERT_MANAGER_INSTALL,)
+        if name.endswith(".gateway.networking.k8s.io"):
+            return (GATEWAY_API_INSTALL,)
+        return (KEDA_INSTALL if name.endswith(".keda.sh") else CERT_MANAGER_INSTALL,)
     scope = f"-n {ns} " if ns else ""
     return (f"kubectl {scope}get {item.kind.lower()} {name}",)
 
@@ -234,7 +240,7 @@ def _namespaces(stack: Stack) -> list[Need]:
             found.append(Need("Namespace", "", stack.namespace, (PRIVILEGED,), why, (node_exporter.SWITCH,)))
     for hpa in stack.autoscaling:
         if hpa.namespace != stack.namespace or not stack.create_namespace:
-            why = f"the HorizontalPodAutoscaler {hpa.name} lives in it (autoscaling)"
+            why = f"the {'ScaledObject' if hpa.engine == 'keda' else 'HorizontalPodAutoscaler'} {hpa.name} lives in it (autoscaling)"
             found.append(Need("Namespace", "", hpa.namespace, (), why, autoscaling.providers(stack, hpa)))
     return found
 
@@ -363,6 +369,28 @@ def _hatches(stack: Stack) -> list[Need]:
         for target, kind, name, key, why in hatches.references(stack)
         if stack.enabled_somewhere(target.switch)
     ]
+
+
+def _keda(stack: Stack) -> list[Need]:
+    """KEDA is a cluster add-on kmc does not deploy: its CRDs and operator, and the Secret its
+    Prometheus triggers authenticate with (keda.authentication)."""
+    if not stack.uses_keda:
+        return []
+    scaled = ", ".join(f"{hpa.namespace}/{hpa.name}" for hpa in stack.autoscaling if hpa.engine == "keda")
+    found = [
+        Need("CustomResourceDefinition", "", "scaledobjects.keda.sh", (), f"the ScaledObjects {scaled} (autoscaling, engine keda)", (keda.SWITCH,)),
+        Need("Deployment", KEDA_NAMESPACE, "keda-operator", (), f"KEDA's operator scales {scaled} and serves external.metrics.k8s.io", (keda.SWITCH,)),
+    ]
+    auth = stack.keda_authentication
+    if auth is not None:
+        why = "the TriggerAuthentications of KEDA's Prometheus triggers (keda.authentication)"
+        found.append(Need("CustomResourceDefinition", "", "triggerauthentications.keda.sh", (), why, (keda.SWITCH,)))
+        keys = tuple(keda.SECRET_KEYS[auth.mode].values())
+        for namespace in keda.namespaces(stack):
+            found.append(
+                Need("Secret", namespace, auth.secret_name, keys, f"KEDA's credentials for Prometheus ({auth.mode}, keda.authentication)", (keda.SWITCH,))
+            )
+    return found
 
 
 def _storage_classes(stack: Stack) -> list[Need]:

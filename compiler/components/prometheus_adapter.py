@@ -44,8 +44,8 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     server = next(server for server in facts.api_servers if server.name == NAME)
     ns = stack.namespace
     adapter = stack.prometheus_adapter
-    config = yaml_text.dump(adapter_rules.config(adapter, stack.scrape.job_names))
-    groups = adapter_rules.serves(adapter)
+    config = yaml_text.dump(adapter_rules.config(adapter, stack.scrape.job_names, keda=stack.uses_keda))
+    groups = adapter_rules.serves(adapter, keda=stack.uses_keda)
     bodies: list[dict[str, Any]] = [
         kube.service_account(NAME, ns, ROLE),
         {

@@ -29,7 +29,9 @@ def file_name(obj: Mapping[str, Any]) -> str:
     name = str(metadata["name"])
     # A Role's or RoleBinding's file names its namespace (kmc puts some in kube-system), unless its
     # name already starts with it: a stack in kube-system names those `kube-system-...` itself.
-    scope = f"{metadata['namespace']}-" if kind in ("Role", "RoleBinding") and not name.startswith(f"{metadata['namespace']}-") else ""
+    # KEDA's objects live in their workloads' namespaces (one TriggerAuthentication in each).
+    scoped = kind in ("Role", "RoleBinding", "TriggerAuthentication", "ScaledObject")
+    scope = f"{metadata['namespace']}-" if scoped and not name.startswith(f"{metadata['namespace']}-") else ""
     return f"{rank:02d}-{kind.lower()}-{scope}{name}.yaml"
 
 
