@@ -26,7 +26,7 @@ CRD_API_VERSIONS = frozenset(
     {
         "cert-manager.io/v1",  # Issuer, Certificate
         "gateway.networking.k8s.io/v1",  # HTTPRoute
-        "keda.sh/v1alpha1",  # ScaledObject
+        "keda.sh/v1alpha1",  # ScaledObject, TriggerAuthentication (validated in test_keda.py)
         "monitoring.coreos.com/v1",  # ServiceMonitor, PodMonitor, PrometheusRule
     }
 )

@@ -134,7 +134,7 @@ def test_cert_manager_objects_match_cert_managers_crds() -> None:
         obj
         for path in GOLDEN_FILES
         for obj in yaml.safe_load_all(path.read_text(encoding="utf-8"))
-        if isinstance(obj, dict) and obj.get("apiVersion") == "cert-manager.io/v1"
+        if isinstance(obj, dict) and obj.get("apiVersion") == "cert-manager.io/v1"  # KEDA's: test_keda.py
     ]
     assert {obj["kind"] for obj in objects} == {"Issuer", "Certificate"}, "golden/full uses tls mode cert-manager"
     result = _cert_manager(objects)
