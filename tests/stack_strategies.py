@@ -974,8 +974,12 @@ def metrics_api_sections(draw: st.DrawFn, scrape_interval: str) -> Doc:
                 "target": {"kind": "Deployment", "name": draw(dns_labels(30))},
                 "maxReplicas": 5,
                 "metrics": metrics,
+                **draw(st.fixed_dictionaries({}, optional={"engine": st.sampled_from(["hpa", "keda"])})),
             }
         ]
+        if doc["autoscaling"][0].get("engine") == "keda":
+            authentication = st.fixed_dictionaries({"mode": st.sampled_from(["bearer", "basic", "tls"]), "secretName": dns_labels(30)})
+            doc["keda"] = draw(st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "authentication": authentication}))
     return doc
 
 
@@ -993,7 +997,7 @@ def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mappin
     # Only servers the stack configures: an adapter switched on without rules is an error, and a
     # server left at tls mode generate would make certificates per temporary directory.
     for section in servers:
-        sections[section] = api_server_parameters()
+        sections[section] = st.fixed_dictionaries({}, optional={"enabled": st.booleans()}) if section == "keda" else api_server_parameters()
     envs = {name: draw(st.fixed_dictionaries({}, optional=sections)) for name in names}
     # Exposure where the stack exposes: what an environment may change (Grafana's Service port too,
     # not Prometheus': the stack's own clients are compiled with it).
@@ -1051,7 +1055,7 @@ def stacks(draw: st.DrawFn) -> Doc:
     doc.update(draw(metrics_api_sections(global_timing[1])))
     if often(draw):
         doc["images"] = draw(image_sections)
-    envs = draw(environments(prometheus, doc.get("grafana", {}), tuple(key for key in ("metricsServer", "prometheusAdapter") if key in doc)))
+    envs = draw(environments(prometheus, doc.get("grafana", {}), tuple(key for key in ("metricsServer", "prometheusAdapter", "keda") if key in doc)))
     _fit_retention(prometheus, envs)
     if bool(envs) or draw(st.booleans()):
         doc["environments"] = envs

@@ -72,6 +72,10 @@ CERT_MANAGER_KINDS = {"Certificate": "certificates", "Issuer": "issuers", "Clust
 # The PriorityClasses the API server creates when it starts (Kubernetes' scheduling API,
 # SystemPriorityClasses in pkg/apis/scheduling).
 CLUSTER_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
+KEDA_KINDS = {"ScaledObject": "scaledobjects", "TriggerAuthentication": "triggerauthentications"}
+# What reconciles a ScaledObject: KEDA's operator, as KEDA's own install names it (kedacore/keda
+# config/manager/manager.yaml: Deployment keda-operator in namespace keda).
+KEDA_OPERATOR: Ref = ("Deployment", "keda", "keda-operator")
 
 
 def pod_templates(objects: Iterable[Obj]) -> Iterator[tuple[Obj, Obj]]:
@@ -115,6 +119,15 @@ def references(objects: Sequence[Obj]) -> References:
             issuer = obj["spec"].get("issuerRef")
             if issuer:
                 found.add((issuer["kind"], ns if issuer["kind"] == "Issuer" else "", issuer["name"]), _name(obj))
+        if group == "keda.sh":
+            found.add(("CustomResourceDefinition", "", f"{KEDA_KINDS[obj['kind']]}.keda.sh"), _name(obj))
+            if obj["kind"] == "ScaledObject":
+                found.add(KEDA_OPERATOR, _name(obj))
+                for trigger in obj["spec"]["triggers"]:
+                    if "authenticationRef" in trigger:
+                        found.add(("TriggerAuthentication", ns, trigger["authenticationRef"]["name"]), _name(obj))
+            for ref in obj["spec"].get("secretTargetRef", []):
+                found.add(("Secret", ns, ref["name"]), _name(obj), (ref["key"],))
         if obj["kind"] == "PersistentVolumeClaim" and obj["spec"].get("storageClassName"):
             found.add(("StorageClass", "", obj["spec"]["storageClassName"]), _name(obj))
         if obj["kind"] == "APIService" and obj["spec"].get("service"):
