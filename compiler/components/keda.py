@@ -11,7 +11,6 @@ kmc does not deploy (kmc.components.prerequisites)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from kmc.components import adapter_rules, kube
@@ -26,29 +25,32 @@ SECRET_KEYS: Mapping[str, Mapping[str, str]] = {
     "basic": {"username": "username", "password": "password"},
     "tls": {"ca": "ca.crt", "cert": "tls.crt", "key": "tls.key"},
 }
+# A quantity's suffix → its factor (Kubernetes' resource.Quantity), as an exact decimal's text.
 _SUFFIXES = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal(10**3),
-    "M": Decimal(10**6),
-    "G": Decimal(10**9),
-    "T": Decimal(10**12),
-    "P": Decimal(10**15),
-    "E": Decimal(10**18),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
+    "n": "1e-9",
+    "u": "1e-6",
+    "m": "1e-3",
+    "k": "1e3",
+    "M": "1e6",
+    "G": "1e9",
+    "T": "1e12",
+    "P": "1e15",
+    "E": "1e18",
+    "Ki": str(2**10),
+    "Mi": str(2**20),
+    "Gi": str(2**30),
+    "Ti": str(2**40),
+    "Pi": str(2**50),
+    "Ei": str(2**60),
 }
 
 
 def threshold(quantity: str) -> str:
     """A Kubernetes quantity ("100m", "2k", "1Gi", "1e3") as the plain decimal KEDA's threshold takes ("0.1")."""
+    from decimal import Decimal  # only where a stack has KEDA triggers: kmc's hot path stays light
+
     suffix = next((suffix for suffix in sorted(_SUFFIXES, key=len, reverse=True) if quantity.endswith(suffix)), "")
-    number = Decimal(quantity[: len(quantity) - len(suffix)]) * _SUFFIXES.get(suffix, Decimal(1))
+    number = Decimal(quantity[: len(quantity) - len(suffix)]) * Decimal(_SUFFIXES.get(suffix, "1"))
     return format(number.normalize(), "f")
 
 
