@@ -202,8 +202,8 @@ def test_scaled_objects_carry_the_entries_and_the_stacks_prometheus(tmp_path: Pa
 
 def test_with_thanos_keda_queries_the_global_view_as_the_adapter_does(tmp_path: Path) -> None:
     """Sharded or replicated, the stack's Thanos Query sees every series: KEDA asks it, as the adapter does."""
-    thanos = "prometheus: {shards: 2, thanos: {sidecar: {enabled: true}, query: {enabled: true}}}\n"
-    text = KEDA_STACK.read_text(encoding="utf-8").replace("namespace: monitoring\n", f"namespace: monitoring\n{thanos}", 1)
+    thanos = "  shards: 2\n  thanos: {sidecar: {enabled: true}, query: {enabled: true}}\n"
+    text = KEDA_STACK.read_text(encoding="utf-8").replace("prometheus:\n", f"prometheus:\n{thanos}", 1)
     objects, _ = _objects(text, tmp_path)
     addresses = {t["metadata"]["serverAddress"] for o in _of(objects, "ScaledObject").values() for t in o["spec"]["triggers"] if t["type"] == "prometheus"}
     assert addresses == {thanos_query_url(pipeline.compile_stack(tmp_path / "stack.yaml", "stack.yaml").stack)}
