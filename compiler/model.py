@@ -328,11 +328,17 @@ class DashboardFile:
 
 @record
 class Dashboard:
-    """A dashboard to provision: its ConfigMap name, folder (None: General) and JSON text."""
+    """A dashboard to provision: its ConfigMap name, folder (None: General) and JSON text.
+
+    A library dashboard with panels of a component some environment switches off has that
+    `switch`: where it is false Grafana gets `reduced`, the dashboard without those panels, or
+    no dashboard at all when `reduced` is None (every panel needed the component)."""
 
     name: str
     folder: str | None
     json: str
+    switch: str | None = None
+    reduced: str | None = None
 
 
 @record

@@ -93,7 +93,8 @@ def volume_payload(volume: Mapping[str, Any], objects: Mapping[tuple[str, str], 
         ((kind, spec),) = source.items()
         if kind == "configMap":
             if ("ConfigMap", spec["name"]) not in objects and spec.get("optional"):
-                continue  # the kubelet mounts an optional ConfigMap that is missing as an empty volume
+                # pkg/volume/projected/projected.go (`collectData`): a missing optional ConfigMap adds no file.
+                continue
             data = objects[("ConfigMap", spec["name"])]["data"]
             items = spec.get("items") or [{"key": key, "path": key} for key in data]
             files = {item["path"]: data[item["key"]].encode("utf-8") for item in items}

@@ -30,6 +30,7 @@ Doc = dict[str, Any]
 JsonPath = tuple[str | int, ...]
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema" / "stack.schema.json"
+LIBRARY_DASHBOARDS = tuple(json.loads(SCHEMA_FILE.read_text())["properties"]["grafana"]["properties"]["dashboards"]["properties"]["library"]["items"]["enum"])
 
 # Every job name kmc can generate, whether or not the stack enables its job.
 GENERATED_JOBS = frozenset(
@@ -829,7 +830,7 @@ def grafana_sections(draw: st.DrawFn) -> Doc:
         "dashboards": st.fixed_dictionaries(
             {},
             optional={
-                "library": st.lists(st.sampled_from(("cluster", "nodes", "workloads", "metrics-apis", "prometheus")), unique=True, max_size=5),
+                "library": st.lists(st.sampled_from(LIBRARY_DASHBOARDS), unique=True, max_size=len(LIBRARY_DASHBOARDS)),
                 "libraryFolder": grafana_folders,
             },
         ),

@@ -48,6 +48,7 @@ from tools import ROOT
 
 from kmc import pipeline
 from kmc.components import dashboards
+from kmc.ir import lookup
 from kmc.model import Dashboard
 
 IMAGE_PROVISIONING = "/etc/grafana/provisioning"
@@ -83,12 +84,28 @@ def grafana_container(objects: Objects, root: Path) -> Container | None:
 
 
 def expected(boards: tuple[Dashboard, ...], objects: Objects) -> Found:
-    """What the stack provisions: each dashboard of the model in its folder, as its ConfigMap holds it."""
+    """What the stack provisions: each dashboard of the model in its folder, as its ConfigMap holds
+    it; where the dashboard's switch is off, its reduced text, or nothing when it has none."""
     found: Found = Counter()
+    values = environment_values(objects)
     for board in boards:
         key = f"{board.name}.json"
-        found[(board.folder or "", key, objects[("ConfigMap", dashboards.config_map_name(board.name))]["data"][key])] += 1
+        if board.switch is not None and not lookup(values, board.switch):
+            if board.reduced is None:
+                assert ("ConfigMap", dashboards.config_map_name(board.name)) not in objects
+                continue
+            key = dashboards.reduced_key(board)
+        found[(board.folder or "", f"{board.name}.json", objects[("ConfigMap", dashboards.config_map_name(board.name))]["data"][key])] += 1
     return found
+
+
+def environment_values(objects: Objects) -> dict[str, Any]:
+    """The switches a dashboard may have, as the environment's objects show them: a component is on where its workload is."""
+    return {
+        "kubeStateMetrics": {"enabled": ("Deployment", "kube-state-metrics") in objects},
+        "nodeExporter": {"enabled": ("DaemonSet", "node-exporter") in objects},
+        "alertmanager": {"enabled": ("StatefulSet", "alertmanager") in objects},
+    }
 
 
 # --- Grafana's provisioning, as its source reads the files ----------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from kmc.components import dashboard_needs
 from kmc.components.base import PROMETHEUS_SWITCH
 from kmc.model import Dashboard, Stack
 from kmc.read import inputs
@@ -64,11 +65,19 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
     problems: list[Problem] = []
     found: list[tuple[JsonPath, Dashboard, object]] = []  # (where, dashboard, its uid)
     library = _read_library() if grafana.library else {}
+    active = dashboard_needs.active_groups(stack) if grafana.library else set()
+    selected = {name: dashboard_needs.select(stack, library[name]["text"], active) for name in grafana.library}
+    provisioned = {f"kmc-{name}" for name, chosen in selected.items() if chosen is not None}
     for index, name in enumerate(grafana.library):
         where: JsonPath = ("grafana", "dashboards", "library", index)
-        kept = library[name]
+        kept, chosen = library[name], selected[name]
         problems += [(where, message, hint) for message, hint in _unresolved(kept["references"], kept["variables"], f"library dashboard {name}", sources)]
-        found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, kept["text"]), kept["uid"]))
+        if chosen is None:
+            continue  # nothing the stack collects would show on it
+        full, switch, reduced = chosen
+        text, reduced_text = (dashboard_needs.without_links(board, provisioned) if board else None for board in (full, reduced))
+        assert text is not None
+        found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, text, switch, reduced_text), kept["uid"]))
     for index, entry in enumerate(grafana.files):
         where = ("grafana", "dashboards", "files", index)
         for uid, target in entry.replace_datasource_uids.items():
@@ -215,9 +224,24 @@ def _collisions(found: list[tuple[JsonPath, Dashboard, object]]) -> Iterator[Pro
 
 
 def config_map(board: Dashboard, namespace: str, labels: Mapping[str, str]) -> dict[str, Any]:
-    """The ConfigMap holding `board`."""
+    """The ConfigMap holding `board` (and its reduced text, where it has one: both are compiled, the
+    pod's volume picks one by the switch)."""
     meta = {"name": config_map_name(board.name), "namespace": namespace, "labels": dict(labels)}
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {f"{board.name}.json": board.json}}
+    data = {file_key(board): board.json}
+    if board.reduced is not None:
+        data[reduced_key(board)] = board.reduced
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+
+
+def file_key(board: Dashboard) -> str:
+    return f"{board.name}.json"
+
+
+def reduced_key(board: Dashboard) -> str:
+    """The key of `board`'s text where its switch is off: `kmc-cluster.json` → `kmc-cluster.without-kube-state-metrics.json`."""
+    assert board.switch is not None
+    component = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", board.switch.removesuffix(".enabled")).lower().replace(".", "-")
+    return f"{board.name}.without-{component}.json"
 
 
 def _sizes(found: list[tuple[JsonPath, Dashboard, object]], namespace: str) -> Iterator[Problem]:

@@ -67,10 +67,15 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         [{"name": "http", "nodePort": Param("grafana.service.nodePort", omit_empty=True), "port": Param("grafana.service.port"), "targetPort": "http"}],
         type=Param("grafana.service.type"),
     )
-    bodies = [kube.service_account(NAME, ns, ROLE), config, *board_maps, service, _deployment(stack, folders, checksum)]
+    bodies = [kube.service_account(NAME, ns, ROLE), config, service, _deployment(stack, folders, checksum)]
     if stack.grafana.storage:
         bodies.append(_claim(ns))
     objects = [KObject(body, NAME, conditions=(SWITCH,)) for body in bodies]
+    # A dashboard none of whose panels has data where its switch is off is not there at all.
+    objects += [
+        KObject(body, NAME, conditions=(SWITCH, board.switch) if board.switch and board.reduced is None else (SWITCH,))
+        for board, body in zip(boards, board_maps, strict=True)
+    ]
     if stack.enabled_somewhere(SWITCH, POLICY_SWITCH):
         peers = "grafana.networkPolicy.from"
         # A rule with an empty `from` would admit everyone: with no peers there is no rule at all;

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kmc.components import dashboards
+from kmc.ir import Switch
 from kmc.model import Dashboard
 from kmc.record import record
 
@@ -107,11 +108,20 @@ def providers_file(found: Sequence[Folder]) -> dict[str, Any]:
 
 def volume(folder: Folder) -> dict[str, Any]:
     """The folder's projected volume: each dashboard's ConfigMap key as a file at the volume's top level."""
-    sources = [
-        {"configMap": {"items": [{"key": f"{board.name}.json", "path": f"{board.name}.json"}], "name": dashboards.config_map_name(board.name)}}
-        for board in folder.boards
-    ]
-    return {"name": folder.volume, "projected": {"sources": sources}}
+    return {"name": folder.volume, "projected": {"sources": [_source(board) for board in folder.boards]}}
+
+
+def _source(board: Dashboard) -> dict[str, Any]:
+    """A dashboard's file: where its switch is off, the ConfigMap's reduced text under the same file
+    name, or nothing when it has none (the ConfigMap itself is left out there: `optional`, as the
+    kubelet skips a missing optional source of a projected volume)."""
+    key: str | Switch = dashboards.file_key(board)
+    spec: dict[str, Any] = {}
+    if board.switch is not None and board.reduced is not None:
+        key = Switch(board.switch, on=key, off=dashboards.reduced_key(board))
+    elif board.switch is not None:
+        spec["optional"] = True
+    return {"configMap": {"items": [{"key": key, "path": dashboards.file_key(board)}], "name": dashboards.config_map_name(board.name), **spec}}
 
 
 def mount(folder: Folder) -> dict[str, Any]:

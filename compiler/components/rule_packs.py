@@ -52,6 +52,8 @@ REQUIREMENTS: Mapping[str, Callable[[Stack], bool]] = {
     "remoteWrite": lambda stack: bool(stack.prometheus.remote_write),
     "scheduler": lambda stack: stack.scrape.kubernetes.scheduler.enabled,
     "systemdCollector": lambda stack: stack.node_exporter.systemd,
+    "thanosQuery": lambda stack: stack.prometheus.thanos_query,
+    "thanosSidecar": lambda stack: stack.prometheus.thanos_sidecar,
     "unsharded": lambda stack: stack.prometheus.shards == 1,
     **{need: _component(switch) for need, switch in SWITCHED_REQUIREMENTS.items()},
 }
