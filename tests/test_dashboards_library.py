@@ -236,3 +236,25 @@ def test_golden_full_provisions_every_library_dashboard_and_drops_what_dev_lacks
     assert found["default"][0] == found["prod"][0] == len(LIBRARY) >= 14
     assert found["dev"][0] == len(LIBRARY) - 1  # workloads: every panel needs kube-state-metrics
     assert found["dev"][1] < found["prod"][1]
+
+
+def test_a_build_leaves_out_what_the_stack_does_not_collect(tmp_path: Path) -> None:
+    """Without the workloads pack its recorded series are gone, and so are the panels reading
+    them; etcd, Alertmanager and Thanos are off by default, and so are their dashboards."""
+    (tmp_path / "stack.yaml").write_text("version: 1\ngrafana:\n  enabled: true\nrules:\n  packs: {workloads: false}\n")
+    boards = {board.name: board for board in pipeline.compile_stack(tmp_path / "stack.yaml").stack.grafana.dashboards}
+    assert "kmc-etcd" not in boards and "kmc-alertmanager" not in boards and "kmc-thanos" not in boards
+    assert "kmc-network" not in boards  # every panel reads the workloads pack's recorded series
+    cluster = json.loads(boards["kmc-cluster"].json)["panels"]
+    assert [panel["title"] for panel in cluster] == [
+        "Nodes and pods",
+        "Nodes",
+        "Nodes not ready",
+        "Pods running",
+        "Scrape targets down",
+        "Namespaces",  # the Capacity row went with its panels
+        "Pods by phase",
+        "Container restarts (1h) by namespace",
+    ]
+    assert all(board.switch is None for board in boards.values())  # no environment switches a component off
+    assert [panel["title"] for panel in cluster if panel.get("fieldConfig", {}).get("defaults", {}).get("links")] == ["Container restarts (1h) by namespace"]
