@@ -23,6 +23,7 @@ import yaml
 from tools import ROOT
 
 from kmc import pipeline
+from kmc.check import selects
 from kmc.components import dashboard_needs, rule_packs
 from kmc.resources import data_dir
 
@@ -163,10 +164,11 @@ def delivered(objects: dict[tuple[str, str], dict[str, Any]]) -> dict[str, dict[
 
 
 def produced(objects: dict[tuple[str, str], dict[str, Any]]) -> tuple[set[str], set[str]]:
-    """The jobs an environment's Prometheus scrapes and the series its rules record."""
+    """The job labels of what an environment's Prometheus scrapes, and the series its rules record."""
     configs = [obj["data"]["prometheus.yml"] for (kind, name), obj in objects.items() if kind == "ConfigMap" and re.fullmatch(r"prometheus(-shard-\d+)?", name)]
     assert configs
-    jobs = {job["job_name"] for config in configs for job in yaml.safe_load(config)["scrape_configs"]}
+    # The `job` labels the jobs give their series (scrape.jobNames may relabel them).
+    jobs = {found.job for config in configs for job in yaml.safe_load(config)["scrape_configs"] for found in selects.produced(job) if found.job is not None}
     rules = objects.get(("ConfigMap", "prometheus-rules"), {"data": {}})["data"]
     records = {rule["record"] for text in rules.values() for group in yaml.safe_load(text)["groups"] for rule in group["rules"] if "record" in rule}
     return jobs, records

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from kmc.components import dashboard_needs
+from kmc.components import dashboard_needs, job_names
 from kmc.components.base import PROMETHEUS_SWITCH
 from kmc.model import Dashboard, Stack
 from kmc.read import inputs
@@ -75,7 +75,8 @@ def vendor(stack: Stack, stack_dir: Path) -> tuple[Stack, list[Problem]]:
         if chosen is None:
             continue  # nothing the stack collects would show on it
         full, switch, reduced = chosen
-        text, reduced_text = (dashboard_needs.without_links(board, provisioned) if board else None for board in (full, reduced))
+        mode = stack.scrape.job_names  # the library names kmc's jobs; the stack's mode may name them otherwise
+        text, reduced_text = (job_names.rename_in_json(dashboard_needs.without_links(board, provisioned), mode) if board else None for board in (full, reduced))
         assert text is not None
         found.append((where, Dashboard(f"kmc-{name}", grafana.library_folder, text, switch, reduced_text), kept["uid"]))
     for index, entry in enumerate(grafana.files):

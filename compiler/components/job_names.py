@@ -73,3 +73,19 @@ def relabeling(job_name: str, mode: str) -> list[dict[str, Any]]:
 def expand(text: str, mode: str) -> str:
     """A rule library expression with its `${job:KEY}` references written out for `mode`."""
     return REFERENCE.sub(lambda match: matchers(match.group(1), mode), text)
+
+
+# A literal job matcher inside JSON text (a library dashboard's queries): `job=\"cadvisor\"`.
+_IN_JSON = re.compile(r'job=\\"([a-z-]+)\\"')
+
+
+def rename_in_json(text: str, mode: str) -> str:
+    """JSON text (a library dashboard) with its literal matchers of this table's jobs written for
+    `mode`: the dashboard library names jobs as mode `kmc` does."""
+    if mode == "kmc":
+        return text
+
+    def renamed(match: re.Match[str]) -> str:
+        return matchers(match.group(1), mode).replace('"', '\\"') if match.group(1) in TABLE else match.group(0)
+
+    return _IN_JSON.sub(renamed, text)
