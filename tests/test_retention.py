@@ -124,6 +124,16 @@ def test_without_persistent_storage_nothing_is_compared(tmp_path: Path) -> None:
     assert diagnostics(tmp_path, "version: 1\nprometheus:\n  retentionSize: 45EB\n") == []
 
 
+@pytest.mark.parametrize("storage", ["{}", "{className: fast}"])
+def test_storage_an_environment_adds_is_refused_not_compared(tmp_path: Path, storage: str) -> None:
+    """An environment may not give Prometheus storage the stack lacks (semantic's check says so,
+    alone); `{className: fast}` is a schema error, and the rest of the stack is still checked."""
+    found = diagnostics(tmp_path, f"version: 1\nenvironments:\n  dev:\n    prometheus:\n      storage: {storage}\n")
+    assert found and all(d[0] == "error" for d in found)
+    paths = {d[3] for d in found}
+    assert paths <= {"$.environments.dev.prometheus.storage", "$.environments.dev.prometheus.storage.className"}
+
+
 def test_each_environment_is_reported_where_its_value_is_written(tmp_path: Path) -> None:
     stack = (
         "version: 1\n"

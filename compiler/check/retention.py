@@ -57,8 +57,8 @@ def problems(stack: Stack) -> Iterator[Problem]:
     for env in (None, *stack.environments):
         values = stack.values(env)["prometheus"]
         storage = values.get("storage")
-        if storage is None:
-            continue  # an emptyDir without a size limit
+        if storage is None or not stack.prometheus.storage:
+            continue  # an emptyDir without a size limit (an environment may not add storage: kmc.check.semantic)
         limit, size = values["retentionSize"], str(storage["size"])
         if env is None:
             where: JsonPath = ("prometheus", "retentionSize")
