@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tools import PROMTOOLS, ROOT, tool
+from tools import PROMTOOLS, ROOT, TOOLS, tool
 
 from kmc import pipeline
 from kmc.check import monitors, schema_gate, selects
@@ -434,3 +434,78 @@ def test_the_adapters_resource_queries_follow_the_naming_mode(tmp_path: Path) ->
     rules = yaml.safe_load(config["data"]["config.yaml"])["resourceRules"]
     assert 'container_cpu_usage_seconds_total{job="kubelet",metrics_path="/metrics/cadvisor",container!="",pod!=""' in rules["cpu"]["containerQuery"]
     assert 'node_cpu_seconds_total{job="node-exporter",mode!="idle"' in rules["cpu"]["nodeQuery"]
+
+
+# -- the Prometheus Operator's own CRD validators -------------------------------------------------
+
+OPERATOR_VALIDATOR = TOOLS / "prometheus-operator-schemas" / "validate"
+GOLDEN_MONITORS = ROOT / "golden" / "full" / "monitors"
+
+
+def _operator(objects: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    validator = tool(OPERATOR_VALIDATOR)
+    return subprocess.run([validator], input=json.dumps(objects), capture_output=True, text=True, timeout=120, check=False)
+
+
+def _operator_objects(path: Path) -> list[dict[str, Any]]:
+    """The ServiceMonitors, PodMonitors, Probes and PrometheusRules of the file at `path`, read by
+    PyYAML (not by kmc's reader), a `kind: List`'s items included."""
+    found = []
+    for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+        items = doc.get("items", []) if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
+        found += [obj for obj in items if isinstance(obj, dict) and obj.get("kind") in monitors.KINDS]
+    return found
+
+
+def test_the_monitor_corpus_matches_the_operators_crds() -> None:
+    """Every monitor object kmc is shown importing (tests/monitors but its invalid/ corpus, and
+    golden/full/monitors) is valid against the Prometheus Operator's own CRD schemas (npm
+    @kubernetes-models/prometheus-operator, generated from the operator's CRDs): the corpus holds
+    objects a cluster with the operator would take, not objects only kmc's schema knows."""
+    paths = sorted({*CORPUS.rglob("*.yaml"), *GOLDEN_MONITORS.rglob("*.yaml")} - {*(CORPUS / "invalid").rglob("*.yaml")})
+    by_path = {path: _operator_objects(path) for path in paths}
+    assert all(by_path.values()), "every file of the corpus holds monitor objects (a List's items too)"
+    objects = [obj for found in by_path.values() for obj in found]
+    assert {obj["kind"] for obj in objects} == set(monitors.KINDS), "the corpus shows every kind kmc imports"
+    assert {obj["apiVersion"] for obj in objects} == {monitors.API_VERSION}
+    result = _operator(objects)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("valid ") == len(objects)
+
+
+@pytest.mark.parametrize("name", ["typo", "unsupported-field"])
+def test_a_monitor_the_crds_accept_may_still_be_refused_by_kmcs_schema(name: str) -> None:
+    """The CRD validators do not flag a field their CRD lacks (`intervall`), and a field the CRD
+    has is valid there even when kmc cannot compile it (`oauth2`): both reach a cluster. kmc's own
+    strict schema (schema/monitors.schema.json, additionalProperties false) is what refuses them,
+    with a located error (test_an_unsupported_or_wrong_monitor_is_a_located_error)."""
+    [obj] = _operator_objects(CORPUS / "invalid" / f"{name}.yaml")
+    result = _operator([obj])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not schema_gate.is_valid(monitors._by_kind(monitors.KINDS[obj["kind"]]), obj)
+
+
+def test_the_operator_validator_rejects_a_broken_monitor() -> None:
+    """The validator bites: a wrong type, a value outside an enum or pattern, a missing required field."""
+    monitor = {
+        "apiVersion": monitors.API_VERSION,
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "endpoints": [{"port": "metrics", "scheme": "ftp", "interval": "30 seconds"}]},
+    }
+    rule = {
+        "apiVersion": monitors.API_VERSION,
+        "kind": "PrometheusRule",
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {"groups": [{"rules": [{"alert": "ApiDown", "expr": "up == 0"}]}]},
+    }
+    no_list = {**monitor, "metadata": {"name": "no-list", "namespace": "shop"}, "spec": {**monitor["spec"], "endpoints": {"port": "metrics"}}}
+    result = _operator([monitor, rule, no_list])
+    assert result.returncode == 1
+    said = result.stdout.splitlines()
+    assert said[0].startswith("invalid ServiceMonitor api: data/spec/endpoints/0/interval must match pattern"), said
+    assert said[0].endswith("data/spec/endpoints/0/scheme must be equal to one of the allowed values"), said
+    assert said[1:] == [
+        "invalid PrometheusRule api: data/spec/groups/0 must have required property name",
+        "invalid ServiceMonitor no-list: data/spec/endpoints must be array",
+    ]
