@@ -464,6 +464,7 @@ class AlertOverride:
     for_: str | None
     severity: str | None
     thresholds: Mapping[str, float]
+    runbook_url: str | None = None  # a template as `Rules.runbook_url`, for this alert alone
 
 
 @record
@@ -472,6 +473,9 @@ class Rules:
     disabled: tuple[str, ...]
     overrides: Mapping[str, AlertOverride]
     groups: tuple[Mapping[str, Any], ...]  # the stack's own groups, in Prometheus' format
+    # The `runbook_url` annotation of every alert of the packs: a URL with `{alert}` and `{pack}`
+    # placeholders (kmc.components.rule_packs.runbook_url); None: no such annotation.
+    runbook_url: str | None = None
     # Prometheus' rule files by file name, filled by the validation stage, which reads kmc's rule
     # packs (kmc.components.rule_packs): the rules ConfigMap holds them, the Prometheus pods mount it.
     files: Mapping[str, str] = field(default=MappingProxyType({}))
@@ -841,9 +845,10 @@ def _times(duration: str, factor: int) -> str:
 
 def _rules(data: Mapping[str, Any]) -> Rules:
     overrides = {
-        name: AlertOverride(override.get("for"), override.get("severity"), override.get("thresholds", {})) for name, override in data["overrides"].items()
+        name: AlertOverride(override.get("for"), override.get("severity"), override.get("thresholds", {}), override.get("runbookUrl"))
+        for name, override in data["overrides"].items()
     }
-    return Rules(data["packs"], tuple(data["disabled"]), overrides, tuple(data["groups"]))
+    return Rules(data["packs"], tuple(data["disabled"]), overrides, tuple(data["groups"]), data.get("runbookUrl"))
 
 
 def _alertmanager(data: Mapping[str, Any]) -> Alertmanager:

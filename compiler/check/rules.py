@@ -1,6 +1,7 @@
 """Checks of the stack's `rules` and `alertmanager` sections that the schema cannot express:
-alert names that exist, thresholds an alert declares, PromQL that parses, unique group names,
-routes that name known receivers, matchers Alertmanager can read."""
+alert names that exist, thresholds an alert declares, runbook URLs that are http(s) URLs with known
+placeholders, PromQL that parses, unique group names, routes that name known receivers, matchers
+Alertmanager can read."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kmc.read.document import JsonPath
 Problem = tuple[JsonPath, str, str, bool]  # path, message, hint, at the key
 
 # name op value, as Alertmanager's matcher parser reads them (value quoted or plain).
+_RUNBOOK_EXAMPLE = "e.g. https://wiki.example.com/runbooks/{alert}"
 _MATCHER = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(\\.|[^"\\])*"|[^"\s{},]*)\s*$')
 
 
@@ -46,6 +48,8 @@ def _rules(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Probl
                 key,
             )
 
+    if stack.rules.runbook_url is not None:
+        yield from _runbook_url(stack.rules.runbook_url, ("rules", "runbookUrl"))
     for index, name in enumerate(stack.rules.disabled):
         yield from unknown(name, ("rules", "disabled", index), False)
         if name in stack.rules.disabled[:index]:
@@ -53,6 +57,8 @@ def _rules(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Probl
     for name, override in stack.rules.overrides.items():
         here: JsonPath = ("rules", "overrides", name)
         yield from unknown(name, here, True)
+        if override.runbook_url is not None:
+            yield from _runbook_url(override.runbook_url, (*here, "runbookUrl"))
         if name in alerts:
             declared = sorted(alerts[name][1].thresholds)
             for threshold in override.thresholds:
@@ -60,6 +66,30 @@ def _rules(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Probl
                     hint = _close(threshold, declared) or (f"{name} declares: {', '.join(declared)}" if declared else f"{name} declares no thresholds")
                     yield ((*here, "thresholds", threshold), f"alert {name!r} has no threshold {threshold!r}", hint, True)
     yield from _groups(stack, packs)
+
+
+def _runbook_url(template: str, path: JsonPath) -> Iterator[Problem]:
+    """A runbook URL template: `{alert}` and `{pack}` its only braces, and an http(s) URL once they
+    are filled (Alertmanager's and Grafana's links open it as written)."""
+    from urllib.parse import urlsplit  # only for a stack that sets a runbook URL
+
+    fields = [f"{{{field}}}" for field in rule_packs.RUNBOOK_FIELDS]
+    known = f"the placeholders are {', '.join(fields)}"
+    filled = rule_packs.RUNBOOK_FIELD.sub("x", template)  # every placeholder, as a value would fill it
+    if "{" in filled or "}" in filled:
+        hint = f"{known} (no template actions such as {{{{ $labels.x }}}}); percent-encode a brace the URL itself holds (%7B, %7D)"
+        yield (path, "a brace in the runbook URL that is not part of a placeholder", hint, False)
+        return
+    for field in rule_packs.RUNBOOK_FIELD.findall(template):
+        if f"{{{field}}}" not in fields:
+            yield (path, f"unknown placeholder {{{field}}} in the runbook URL", _close(f"{{{field}}}", fields) or known, False)
+    try:
+        parts = urlsplit(filled)
+        host, _ = parts.hostname, parts.port
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number (below 65536)
+        parts, host = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host or any(char.isspace() or not char.isprintable() for char in filled):
+        yield (path, f"{template!r} is not an http(s) URL", f"write an absolute http:// or https:// URL, {_RUNBOOK_EXAMPLE}", False)
 
 
 def _groups(stack: Stack, packs: Mapping[str, rule_packs.Pack]) -> Iterator[Problem]:

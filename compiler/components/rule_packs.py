@@ -5,7 +5,9 @@ A pack is a file of rule groups. An alert in a pack is written in a shape of our
 `thresholds` name the numbers a stack may override. A threshold appears in the expression and
 the annotations as `${name}` — a spelling neither PromQL nor Prometheus' Go templates use, so the
 substitution cannot touch anything else. A group's `requires` names the components or scrape jobs
-its series come from; without them the group is left out.
+its series come from; without them the group is left out. A stack may add a `runbook_url`
+annotation to every alert (`rules.runbookUrl`, a URL with `{alert}` and `{pack}` placeholders) and
+keeps the inline `runbook` text beside it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from kmc.resources import data_dir
 from kmc.text import yaml_text
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
+# `{name}` in a runbook URL template; kmc.check.rules admits no other brace in one.
+RUNBOOK_FIELD = re.compile(r"\{([^{}]*)\}")
+RUNBOOK_FIELDS = ("alert", "pack")
 CUSTOM_FILE = "custom.yaml"
 
 # What a group may require: a component, which an environment may switch off by this parameter
@@ -166,9 +171,16 @@ def number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def render(alert: Alert, override: AlertOverride | None, mode: str = "kmc") -> dict[str, Any]:
-    """The Prometheus alerting rule of `alert`, with the stack's override applied and its jobs
-    named as `mode` (`scrape.jobNames`) names them."""
+def runbook_url(template: str, alert: str, pack: str) -> str:
+    """The runbook URL of `alert` (of `pack`): `template` with its placeholders filled (one it does
+    not know is left as written: kmc.check.rules reports it)."""
+    values = {"alert": alert, "pack": pack}
+    return RUNBOOK_FIELD.sub(lambda match: values.get(match.group(1), match.group(0)), template)
+
+
+def render(alert: Alert, override: AlertOverride | None, mode: str = "kmc", runbook: str | None = None) -> dict[str, Any]:
+    """The Prometheus alerting rule of `alert`, with the stack's override applied, its jobs
+    named as `mode` (`scrape.jobNames`) names them, and `runbook` (a URL) as `runbook_url`."""
     values = {name: threshold.default for name, threshold in alert.thresholds.items()}
     if override is not None:
         values.update(override.thresholds)
@@ -176,22 +188,34 @@ def render(alert: Alert, override: AlertOverride | None, mode: str = "kmc") -> d
     def fill(text: str) -> str:
         return PLACEHOLDER.sub(lambda match: number(values[match.group(1)]), text)
 
+    annotations = {"summary": fill(alert.summary), "description": fill(alert.description), "runbook": fill(alert.runbook)}
+    if runbook is not None:
+        annotations["runbook_url"] = runbook
     return {
         "alert": alert.name,
         "expr": job_names.expand(fill(alert.expr), mode),
         "for": override.for_ if override is not None and override.for_ is not None else alert.for_,
         "labels": {"severity": override.severity if override is not None and override.severity is not None else alert.severity},
-        "annotations": {"summary": fill(alert.summary), "description": fill(alert.description), "runbook": fill(alert.runbook)},
+        "annotations": annotations,
     }
 
 
-def pack_file(pack: Pack, overrides: Mapping[str, AlertOverride], disabled: tuple[str, ...] = (), mode: str = "kmc") -> dict[str, Any]:
+def pack_file(
+    pack: Pack, overrides: Mapping[str, AlertOverride], disabled: tuple[str, ...] = (), mode: str = "kmc", runbook: str | None = None
+) -> dict[str, Any]:
     """The rule file of `pack` as data: its alerts rendered with `overrides`, those in `disabled`
-    left out, empty groups dropped, jobs named as `mode` names them."""
+    left out, empty groups dropped, jobs named as `mode` names them, and a `runbook_url` from the
+    template `runbook` (`rules.runbookUrl`) or the alert's override."""
+
+    def alert(rule: Alert) -> dict[str, Any]:
+        override = overrides.get(rule.name)
+        template = override.runbook_url if override is not None and override.runbook_url is not None else runbook
+        return render(rule, override, mode, None if template is None else runbook_url(template, rule.name, pack.name))
+
     groups = []
     for group in pack.groups:
         rules = [
-            render(rule, overrides.get(rule.name), mode) if isinstance(rule, Alert) else _recording(rule, mode)
+            alert(rule) if isinstance(rule, Alert) else _recording(rule, mode)
             for rule in group.rules
             if not (isinstance(rule, Alert) and rule.name in disabled)
         ]
@@ -213,7 +237,7 @@ def rule_files(stack: Stack, packs: Mapping[str, Pack]) -> dict[str, str]:
     """The rule files of the stack by file name (`<pack>.yaml`, then `custom.yaml`), as YAML text."""
     files = {}
     for name, pack in active_packs(stack, packs).items():
-        data = pack_file(pack, stack.rules.overrides, stack.rules.disabled, stack.scrape.job_names)
+        data = pack_file(pack, stack.rules.overrides, stack.rules.disabled, stack.scrape.job_names, stack.rules.runbook_url)
         if data["groups"]:
             files[f"{name}.yaml"] = yaml_text.dump(data)
     if stack.rules.groups:

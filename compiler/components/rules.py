@@ -47,7 +47,9 @@ def _files(stack: Stack) -> dict[str, str | Text]:
     packs = rule_packs.active_packs(stack, rule_packs.library())
     for name, groups in rule_packs.group_switches(stack, rule_packs.library()).items():
         # The data `stack.rules.files[name]` was dumped from: built again, not parsed back from the text.
-        data = rule_packs.pack_file(packs[name.removesuffix(".yaml")], stack.rules.overrides, stack.rules.disabled, stack.scrape.job_names)
+        data = rule_packs.pack_file(
+            packs[name.removesuffix(".yaml")], stack.rules.overrides, stack.rules.disabled, stack.scrape.job_names, stack.rules.runbook_url
+        )
         files[name] = yaml_text.dump_sectioned(data, "groups", [groups.get(group["name"]) for group in data["groups"]])
     return files
 
