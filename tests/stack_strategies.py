@@ -863,12 +863,14 @@ metric_names = shaped(LETTERS + "_", ALNUM + "_", LETTERS, 24).filter(lambda nam
 
 
 _PACK_ALERTS = {name: [(alert.name, sorted(alert.thresholds)) for alert in pack.alerts()] for name, pack in rule_packs.library().items()}
+_RUNBOOK_URLS = st.sampled_from(("https://wiki.example.com/runbooks/{alert}", "http://runbooks.internal/{pack}/{alert}.md", "https://wiki.example.com/oncall"))
 _EXPRESSIONS = ("up == 0", 'sum by (job) (rate(http_requests_total{code=~"5.."}[5m])) > 1', "vector(1)", "avg_over_time(up[10m]) < 0.9")
 
 
 @st.composite
 def rules_sections(draw: st.DrawFn) -> Doc:
-    """Top-level `rules`: packs on or off, alerts of the packs left on disabled or overridden, groups of our own."""
+    """Top-level `rules`: packs on or off, alerts of the packs left on disabled or overridden, runbook
+    URLs, groups of our own."""
     packs = draw(st.fixed_dictionaries({}, optional={name: st.booleans() for name in _PACK_ALERTS}))
     alerts = [alert for name, found in _PACK_ALERTS.items() if packs.get(name, True) for alert in found]
     section: Doc = {}
@@ -876,10 +878,16 @@ def rules_sections(draw: st.DrawFn) -> Doc:
         section["packs"] = packs
     if alerts and draw(st.booleans()):
         section["disabled"] = draw(st.lists(st.sampled_from([name for name, _ in alerts]), unique=True, max_size=3))
+    if draw(st.booleans()):
+        section["runbookUrl"] = draw(_RUNBOOK_URLS)
     if alerts and draw(st.booleans()):
         overrides = {}
         for name, thresholds in draw(st.lists(st.sampled_from(alerts), unique_by=lambda alert: alert[0], max_size=3)):
-            optional: dict[str, st.SearchStrategy[Any]] = {"for": durations(), "severity": st.sampled_from(("critical", "warning", "info"))}
+            optional: dict[str, st.SearchStrategy[Any]] = {
+                "for": durations(),
+                "severity": st.sampled_from(("critical", "warning", "info")),
+                "runbookUrl": _RUNBOOK_URLS,
+            }
             if thresholds:
                 optional["thresholds"] = st.dictionaries(st.sampled_from(thresholds), st.integers(1, 99) | st.floats(0.5, 99.5), min_size=1)
             overrides[name] = draw(st.fixed_dictionaries({}, optional=optional).filter(bool))

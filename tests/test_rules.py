@@ -251,3 +251,114 @@ def test_the_docs_list_every_alert_and_recording_rule() -> None:
             for rule in group.rules:
                 if not isinstance(rule, rule_packs.Alert):
                     assert f"`{rule['record']}`" in section
+
+
+RUNBOOKS = {
+    "runbookUrl": "https://wiki.example.com/runbooks/{pack}/{alert}?from=prometheus&x=%7B%7D",
+    "overrides": {"NodeFilesystemAlmostFull": {"runbookUrl": "https://wiki.example.com/storage/{alert}"}},
+    "groups": [{"name": "checkout", "rules": [{"alert": "CheckoutDown", "expr": "vector(1)", "annotations": {"summary": "down"}}]}],
+}
+
+
+def _rule_files(tmp_path: Path, section: dict[str, Any]) -> dict[str, Any]:
+    """The compiled rule files of a stack with the `rules` section `section`, as data, by file name."""
+    from kmc import pipeline
+
+    tmp_path.mkdir(exist_ok=True)
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(yaml.safe_dump({"version": 1, "rules": section}))
+    return {name: yaml.safe_load(text) for name, text in pipeline.compile_stack(stack).stack.rules.files.items()}
+
+
+def _alerts(files: dict[str, Any]) -> dict[str, tuple[str, dict[str, str]]]:
+    """Every alerting rule's (file name, annotations), by alert name."""
+    return {
+        rule["alert"]: (name, rule.get("annotations", {}))
+        for name, data in files.items()
+        for group in data["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+
+
+def test_runbook_urls_name_each_alert(tmp_path: Path) -> None:
+    """`rules.runbookUrl` gives every alert of the packs a `runbook_url` with its pack and name
+    filled in, beside its inline `runbook`; an override's URL wins; the stack's own groups keep
+    the annotations they write."""
+    alerts = _alerts(_rule_files(tmp_path, RUNBOOKS))
+    assert len(alerts) > 50
+    for alert, (file, notes) in alerts.items():
+        if file == rule_packs.CUSTOM_FILE:
+            assert notes == {"summary": "down"}
+        elif alert == "NodeFilesystemAlmostFull":
+            assert notes["runbook_url"] == "https://wiki.example.com/storage/NodeFilesystemAlmostFull"
+        else:
+            pack = file.removesuffix(".yaml")
+            assert notes["runbook_url"] == f"https://wiki.example.com/runbooks/{pack}/{alert}?from=prometheus&x=%7B%7D"
+            assert notes["runbook"] == rule_packs.alert_index(LIBRARY)[alert][1].runbook
+    assert alerts["KubeNodeNotReady"][1]["runbook_url"].startswith("https://wiki.example.com/runbooks/cluster/KubeNodeNotReady?")
+
+
+def test_no_runbook_url_unless_asked(tmp_path: Path) -> None:
+    alerts = _alerts(_rule_files(tmp_path / "none", {}))
+    assert all("runbook_url" not in notes for _, notes in alerts.values())
+    # An override's URL alone: that alert links it, the others do not.
+    alerts = _alerts(_rule_files(tmp_path / "one", {"overrides": {"Watchdog": {"runbookUrl": "http://runbooks.internal/watchdog"}}}))
+    assert [name for name, (_, notes) in alerts.items() if "runbook_url" in notes] == ["Watchdog"]
+    assert alerts["Watchdog"][1]["runbook_url"] == "http://runbooks.internal/watchdog"
+
+
+@pytest.mark.parametrize("version", sorted(PROMTOOLS))
+def test_promtool_checks_rules_with_runbook_urls(version: str, tmp_path: Path) -> None:
+    """The compiled files, URLs with a query string and percent-encoded braces in their annotations
+    (which Prometheus parses as templates), load in promtool 2.53 and 3.x."""
+    for name, data in _rule_files(tmp_path / "stack", RUNBOOKS).items():
+        (tmp_path / name).write_text(yaml_text.dump(data))
+    files = sorted(path.name for path in tmp_path.glob("*.yaml"))
+    assert len(files) > 5
+    result = _promtool(version, "check", "rules", *files, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+BAD_RUNBOOK_URLS = [
+    (
+        "wiki.example.com/{alert}",
+        "'wiki.example.com/{alert}' is not an http(s) URL",
+        "write an absolute http:// or https:// URL, e.g. https://wiki.example.com/runbooks/{alert}",
+    ),
+    (
+        "ftp://wiki.example.com/{alert}",
+        "'ftp://wiki.example.com/{alert}' is not an http(s) URL",
+        "write an absolute http:// or https:// URL, e.g. https://wiki.example.com/runbooks/{alert}",
+    ),
+    (
+        "https:///{alert}",
+        "'https:///{alert}' is not an http(s) URL",
+        "write an absolute http:// or https:// URL, e.g. https://wiki.example.com/runbooks/{alert}",
+    ),
+    (
+        "https://wiki.example.com/{alert} page",
+        "'https://wiki.example.com/{alert} page' is not an http(s) URL",
+        "write an absolute http:// or https:// URL, e.g. https://wiki.example.com/runbooks/{alert}",
+    ),
+    ("https://wiki.example.com/{alertname}", "unknown placeholder {alertname} in the runbook URL", "did you mean '{alert}'?"),
+    ("https://wiki.example.com/{team}", "unknown placeholder {team} in the runbook URL", "the placeholders are {alert}, {pack}"),
+    (
+        "https://wiki.example.com/{{ $labels.alertname }}",
+        "a brace in the runbook URL that is not part of a placeholder",
+        "the placeholders are {alert}, {pack} (no template actions such as {{ $labels.x }}); percent-encode a brace the URL itself holds (%7B, %7D)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("template", "message", "hint"), BAD_RUNBOOK_URLS)
+def test_a_bad_runbook_url_is_a_located_error(tmp_path: Path, template: str, message: str, hint: str) -> None:
+    from kmc import pipeline
+    from kmc.errors import StackInvalid
+
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(f"version: 1\nrules:\n  runbookUrl: {template!r}\n  overrides:\n    KubeNodeNotReady:\n      runbookUrl: {template!r}\n")
+    with pytest.raises(StackInvalid) as raised:
+        pipeline.compile_stack(stack, display="stack.yaml")
+    found = [(d.line, d.column, d.path, d.message, d.hint) for d in raised.value.diagnostics]
+    assert found == [(3, 15, "$.rules.runbookUrl", message, hint), (6, 19, "$.rules.overrides.KubeNodeNotReady.runbookUrl", message, hint)]
