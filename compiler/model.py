@@ -562,6 +562,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
         "thanosResources",
         "thanosQueryReplicas",
         "expose",
+        "thanosQueryExpose",
     ),
     "nodeExporter": ("enabled", "image", "resources", "nodeSelector", "tolerations", "priorityClassName", "affinity"),
     "kubeStateMetrics": ("enabled", "image", "replicas", "resources", "nodeSelector", "tolerations", "priorityClassName", "affinity", "networkPolicy"),
@@ -590,7 +591,10 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
 # Keys inside those sections that are the stack's own, the same in every environment, as compiled
 # configuration carries them (kmc.check.exposure refuses an environment that changes them).
 STACK_ONLY_PARAMETERS = frozenset(
-    {"prometheus.service.port", *(f"{section}.expose.{key}" for section in ("grafana", "prometheus", "alertmanager") for key in ("path", "tls"))}
+    {
+        "prometheus.service.port",
+        *(f"{ui}.{key}" for ui in ("grafana.expose", "prometheus.expose", "alertmanager.expose", "prometheus.thanosQueryExpose") for key in ("path", "tls")),
+    }
 )
 
 

@@ -498,6 +498,8 @@ def prometheus_sections(draw: st.DrawFn) -> Doc:
             if writers:
                 entry["writers"] = writers
     _draw_exposure(draw, section, exposed=section.get("shards", 1) == 1)  # shards have no one Service to expose
+    if section.get("thanos", {}).get("query", {}).get("enabled") and draw(st.booleans()):
+        section["thanosQueryExpose"] = {**draw(exposes()), "path": "/"}  # Thanos Query is served at the root only
     return section
 
 
@@ -1011,9 +1013,9 @@ def environments(draw: st.DrawFn, prometheus: Mapping[str, Any], grafana: Mappin
     # Exposure where the stack exposes: what an environment may change (Grafana's Service port too,
     # not Prometheus': the stack's own clients are compiled with it).
     for env in envs.values():
-        for section, own in (("prometheus", prometheus), ("grafana", grafana)):
-            if "expose" in own and draw(st.booleans()):
-                env.setdefault(section, {})["expose"] = draw(expose_overrides())
+        for section, key, own in (("prometheus", "expose", prometheus), ("prometheus", "thanosQueryExpose", prometheus), ("grafana", "expose", grafana)):
+            if key in own and draw(st.booleans()):
+                env.setdefault(section, {})[key] = draw(expose_overrides())
         if "grafana" in env and draw(st.booleans()):
             env["grafana"]["service"] = {**env["grafana"].get("service", {}), "port": draw(ui_ports)}
     return envs

@@ -176,3 +176,76 @@ environments:
 """
     found = [(line, path, message) for severity, line, _, path, message, _ in diagnostics(tmp_path, text) if severity == "warning"]
     assert found == [(8, "$.grafana.expose.ingress", "Grafana's NetworkPolicy will drop the traffic of an Ingress's ingress controller")]
+
+
+THANOS = """version: 1
+prometheus:
+  ha: {enabled: true}
+  thanos: {sidecar: {enabled: true}, query: {enabled: true}}
+  networkPolicy: {enabled: true}
+  thanosQueryExpose:
+    host: thanos.example.com
+    tls: {secretName: thanos-tls, clusterIssuer: letsencrypt}
+    ingress:
+      enabled: true
+      className: nginx
+      from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]
+    httpRoute: {enabled: true, parentRefs: [{name: public, namespace: gateways}]}
+environments:
+  dev:
+    prometheus: {thanosQueryExpose: {host: thanos.dev.example.com, httpRoute: {enabled: false}}}
+"""
+
+
+def test_thanos_query_is_exposed_at_the_root_of_its_own_host() -> None:
+    envs = {env: _objects(files) for env, files in by_environment(build(yaml.safe_load(THANOS))).items()}
+    default, dev = envs["default"], envs["dev"]
+    ingress = default[("Ingress", "thanos-query")]
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    backend = {"service": {"name": "thanos-query", "port": {"number": 10902}}}
+    assert ingress["spec"] == {
+        "ingressClassName": "nginx",
+        "rules": [{"host": "thanos.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}],
+        "tls": [{"hosts": ["thanos.example.com"], "secretName": "thanos-tls"}],
+    }
+    assert default[("Service", "thanos-query")]["spec"]["ports"][0]["port"] == 10902
+    assert default[("HTTPRoute", "thanos-query")]["spec"] == {
+        "parentRefs": [{"name": "public", "namespace": "gateways"}],
+        "hostnames": ["thanos.example.com"],
+        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [{"name": "thanos-query", "port": 10902}]}],
+    }
+    assert dev[("Ingress", "thanos-query")]["spec"]["rules"][0]["host"] == "thanos.dev.example.com"
+    assert ("HTTPRoute", "thanos-query") not in dev
+    # Query's NetworkPolicy follows Prometheus': the controller's pods are admitted to its web port.
+    policy = default[("NetworkPolicy", "thanos-query-ingress-controller")]["spec"]
+    assert policy["podSelector"] == default[("NetworkPolicy", "thanos-query")]["spec"]["podSelector"]
+    assert policy["ingress"] == [
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"port": 10902, "protocol": "TCP"}]}
+    ]
+    assert ("NetworkPolicy", "thanos-query-gateway") in default  # no `from`: warned about, below
+    stack = Stack.from_data(load_schema(), yaml.safe_load(THANOS))
+    refs = [item.ref for item in for_values(needs(stack, keys_in_output=False), stack.values(None))]
+    assert {"ClusterIssuer letsencrypt", "IngressClass nginx", "Gateway gateways/public"} <= set(refs)
+
+
+def test_thanos_query_exposure_is_located(tmp_path: Path) -> None:
+    found = [(severity, line, path, message) for severity, line, _, path, message, _ in diagnostics(tmp_path, THANOS)]
+    assert found == [
+        ("warning", 13, "$.prometheus.thanosQueryExpose.httpRoute", "Thanos Query's NetworkPolicy will drop the traffic of an HTTPRoute's Gateway")
+    ]
+    text = THANOS.replace("    host: thanos.example.com\n", "    host: thanos.example.com\n    path: /thanos\n")
+    found = [(severity, line, path, message) for severity, line, _, path, message, _ in diagnostics(tmp_path, text)]
+    assert found == [
+        ("error", 8, "$.prometheus.thanosQueryExpose.path", "Thanos Query is served at the root only, and prometheus.thanosQueryExpose.path is '/thanos'")
+    ]
+    (hint,) = [hint for *_, hint in diagnostics(tmp_path, text)]
+    assert "serve it on its own host" in hint
+    off = "version: 1\nprometheus:\n  thanosQueryExpose: {host: t.example.com, httpRoute: {enabled: true, parentRefs: [{name: p}]}}\n"
+    found = [(line, path, message) for severity, line, _, path, message, _ in diagnostics(tmp_path, off) if severity == "error"]
+    assert found == [
+        (
+            3,
+            "$.prometheus.thanosQueryExpose.httpRoute.enabled",
+            "prometheus.thanosQueryExpose.httpRoute asks for an HTTPRoute of Thanos Query, which the stack does not run",
+        )
+    ]

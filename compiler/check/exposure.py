@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kmc.components.exposure import SECTIONS as UIS
-from kmc.components.exposure import possessive
+from kmc.components.exposure import SECTIONS, THANOS_QUERY_KEY, Section, possessive, sections
 from kmc.ir import lookup
 from kmc.model import Stack
 from kmc.read.document import JsonPath
@@ -22,53 +21,62 @@ KINDS = {"ingress": "an Ingress", "httpRoute": "an HTTPRoute"}
 
 def problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
     """Errors: compile-time keys set per environment, exposure without a host, Gateway or TLS."""
-    for section, title, switch in UIS:
-        own = data.get(section, {}).get("expose", {})
+    for ui in sections(stack):
+        section, key, title, switch = ui.section, ui.key, ui.title, ui.switch
+        own = data.get(section, {}).get(key, {})
         tls = own.get("tls", {}) if isinstance(own, Mapping) else {}
+        if key == THANOS_QUERY_KEY and stack.parameters[section][key]["path"] != "/":
+            yield (
+                (section, key, "path"),
+                f"Thanos Query is served at the root only, and {section}.{key}.path is {stack.parameters[section][key]['path']!r}",
+                "kmc has not proved Thanos Query's probes and UI under --web.route-prefix: serve it on its own host, at path /",
+                False,
+            )
         if "clusterIssuer" in tls and "issuer" in tls:
             yield (
-                (section, "expose", "tls"),
+                (section, key, "tls"),
                 "expose.tls names both a clusterIssuer and an issuer",
                 "cert-manager takes one: keep the one that signs the certificate",
                 False,
             )
         for env in (None, *stack.environments):
-            written = _written(data, env, section)
-            base: JsonPath = ("environments", env, section, "expose") if env else (section, "expose")
+            written = _written(data, env, ui)
+            base: JsonPath = ("environments", env, section, key) if env else (section, key)
             if env:
-                yield from _compile_time(written, own, base, section, env)
+                yield from _compile_time(written, own, base, ui, env)
             values = stack.values(env)
-            if (switch and not lookup(values, switch)) or (env and _as_the_stacks(stack, env, section, switch)):
+            if (switch and not lookup(values, switch)) or (env and _as_the_stacks(stack, env, ui)):
                 continue  # off, or as the stack's own values: reported there
-            expose = values[section]["expose"]
+            expose = values[section][key]
             for kind, what in KINDS.items():
                 if not expose[kind]["enabled"]:
                     continue
-                where = (*base, kind, "enabled") if kind in written and "enabled" in written[kind] else (section, "expose", kind, "enabled")
+                where = (*base, kind, "enabled") if kind in written and "enabled" in written[kind] else (section, key, kind, "enabled")
                 suffix = f" in environment {env!r}" if env else ""
                 if not expose.get("host"):
-                    yield (where, f"{title} has {what} but no expose.host{suffix}", "set the public host name the route serves: expose.host", False)
+                    yield (where, f"{title} has {what} but no {key}.host{suffix}", f"set the public host name the route serves: {key}.host", False)
                 if kind == "httpRoute" and not expose[kind]["parentRefs"]:
                     yield (
                         where,
                         f"{possessive(title)} HTTPRoute names no Gateway{suffix}",
-                        "list the Gateways it attaches to in expose.httpRoute.parentRefs",
+                        f"list the Gateways it attaches to in {key}.httpRoute.parentRefs",
                         False,
                     )
                 if kind == "ingress" and "tls" not in expose:
                     yield (
                         where,
                         f"{possessive(title)} Ingress has no TLS{suffix}",
-                        "the UI and its login would cross the network in clear text: set expose.tls.secretName (and clusterIssuer or issuer for cert-manager)",
+                        f"the UI and its login would cross the network in clear text: set {key}.tls.secretName (and clusterIssuer or issuer for cert-manager)",
                         False,
                     )
-                if section == "prometheus" and stack.prometheus.shards > 1:
+                if ui.service == "prometheus" and stack.prometheus.shards > 1:
                     yield (
                         where,
                         "Prometheus has shards: there is no one Prometheus Service to expose",
-                        "expose each shard's Service yourself, or query through Thanos Query",
+                        "query through Thanos Query and expose it (prometheus.thanosQueryExpose), or expose each shard's Service yourself",
                         False,
                     )
+    yield from _not_compiled(stack)
     yield from _prometheus_port(data, stack)
     yield from _grafana_url(data, stack)
 
@@ -76,50 +84,69 @@ def problems(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:
 def risks(data: Mapping[str, Any], stack: Stack) -> Iterator[tuple[JsonPath, str, str]]:
     """Warnings: a NetworkPolicy that would drop the ingress controller's or Gateway's traffic
     because the stack does not say which pods they are."""
-    for section, title, switch in UIS:
+    for ui in sections(stack):
+        section, key, title, switch = ui.section, ui.key, ui.title, ui.switch
         for env in (None, *stack.environments):
             values = stack.values(env)
             if (switch and not lookup(values, switch)) or not values[section]["networkPolicy"]["enabled"]:
                 continue
-            if env and _as_the_stacks(stack, env, section, switch, "networkPolicy"):
+            if env and _as_the_stacks(stack, env, ui, "networkPolicy"):
                 continue  # reported for the stack's own values
             for kind, what in KINDS.items():
-                settings = values[section]["expose"][kind]
+                settings = values[section][key][kind]
                 if settings["enabled"] and not settings["from"]:
-                    written = _written(data, env, section).get(kind, {})
-                    where: JsonPath = ("environments", env, section, "expose", kind) if env and written else (section, "expose", kind)
+                    written = _written(data, env, ui).get(kind, {})
+                    where: JsonPath = ("environments", env, section, key, kind) if env and written else (section, key, kind)
                     proxy = "ingress controller" if kind == "ingress" else "Gateway"
                     yield (
                         where,
                         f"{possessive(title)} NetworkPolicy will drop the traffic of {what}'s {proxy}" + (f" in environment {env!r}" if env else ""),
-                        f"kmc cannot know which pods the {proxy} runs as: name them in {section}.expose.{kind}.from (namespaceSelector and podSelector)",
+                        f"kmc cannot know which pods the {proxy} runs as: name them in {section}.{key}.{kind}.from (namespaceSelector and podSelector)",
                     )
 
 
-def _as_the_stacks(stack: Stack, env: str, section: str, switch: str | None, *keys: str) -> bool:
-    """Whether environment `env` has the stack's own values for `section`'s exposure (and `keys`)."""
+def _as_the_stacks(stack: Stack, env: str, ui: Section, *keys: str) -> bool:
+    """Whether environment `env` has the stack's own values for `ui`'s exposure (and `keys` of its section)."""
     own, here = stack.values(None), stack.values(env)
-    paths = [f"{section}.{key}" for key in keys] + ([switch] if switch else [])
-    per_environment = sorted({*own[section]["expose"], *here[section]["expose"]} - COMPILE_TIME.keys())  # the others are reported apart
-    paths += [f"{section}.expose.{key}" for key in per_environment]
+    paths = [f"{ui.section}.{key}" for key in keys] + ([ui.switch] if ui.switch else [])
+    per_environment = sorted({*own[ui.section][ui.key], *here[ui.section][ui.key]} - COMPILE_TIME.keys())  # the others are reported apart
+    paths += [f"{ui.path}.{key}" for key in per_environment]
     return all(lookup(own, path) == lookup(here, path) for path in paths)
 
 
-def _written(data: Mapping[str, Any], env: str | None, section: str) -> Mapping[str, Any]:
+def _written(data: Mapping[str, Any], env: str | None, ui: Section) -> Mapping[str, Any]:
     where = data.get("environments", {}).get(env, {}) if env else data
-    found = where.get(section, {}).get("expose", {})
+    found = where.get(ui.section, {}).get(ui.key, {})
     return found if isinstance(found, Mapping) else {}
 
 
-def _compile_time(written: Mapping[str, Any], own: Mapping[str, Any], base: JsonPath, section: str, env: str) -> Iterator[Problem]:
+def _compile_time(written: Mapping[str, Any], own: Mapping[str, Any], base: JsonPath, ui: Section, env: str) -> Iterator[Problem]:
     for key, why in COMPILE_TIME.items():
         if key in written and written[key] != own.get(key):
             yield (
                 (*base, key),
-                f"environment {env!r} sets {section}.expose.{key}, which is the same in every environment",
+                f"environment {env!r} sets {ui.path}.{key}, which is the same in every environment",
                 f"{why}: set it once, at the top level",
                 False,
             )
+
+
+def _not_compiled(stack: Stack) -> Iterator[Problem]:
+    """An Ingress or HTTPRoute asked of a UI the stack does not compile (Thanos Query, off)."""
+    for ui in SECTIONS:
+        if ui in sections(stack):
+            continue
+        for env in (None, *stack.environments):
+            written = stack.environments[env] if env else stack.values(None)  # an environment's own keys: each is reported once
+            for kind, what in KINDS.items():
+                if lookup(written, f"{ui.path}.{kind}.enabled"):
+                    where: JsonPath = ("environments", env, ui.section, ui.key, kind, "enabled") if env else (ui.section, ui.key, kind, "enabled")
+                    yield (
+                        where,
+                        f"{ui.path}.{kind} asks for {what} of {ui.title}, which the stack does not run",
+                        "turn on prometheus.thanos.query.enabled, or remove the route",
+                        False,
+                    )
 
 
 def _prometheus_port(data: Mapping[str, Any], stack: Stack) -> Iterator[Problem]:

@@ -389,7 +389,7 @@ def _relabel(rule: Mapping[str, Any], path: JsonPath) -> Iterator[Problem]:
 # The peer lists kmc copies into NetworkPolicies as written (the others' peers are the same schema).
 PEER_LISTS = (
     ("prometheus", "networkPolicy", "from"),
-    *((section, "expose", kind, "from") for section, _, _ in SECTIONS for kind in exposure.KINDS),
+    *((ui.section, ui.key, kind, "from") for ui in SECTIONS for kind in exposure.KINDS),
 )
 
 

@@ -323,19 +323,19 @@ def _exposure(stack: Stack) -> list[Need]:
     cert-manager issuer, the Gateway API's CRD and the Gateways they attach to."""
     found = []
     ns = stack.namespace
-    for section, title, switch in exposure.SECTIONS:
-        switches = (switch,) if switch else ()
-        settings = exposure.settings(stack, section)
-        ingress = (*switches, f"{section}.expose.ingress.enabled")
+    for ui in exposure.sections(stack):
+        expose, title, switches = ui.path, ui.title, (ui.switch,) if ui.switch else ()
+        settings = exposure.settings(stack, ui.section, ui.key)
+        ingress = (*switches, f"{expose}.ingress.enabled")
         if stack.enabled_somewhere(*ingress):
-            path = f"{section}.expose.ingress.className"
+            path = f"{expose}.ingress.className"
             why = f"{possessive(title)} Ingress names it ({path}); an ingress controller must serve it"
             found.append(Need("IngressClass", "", Param(path), (), why, (*ingress, path)))
             tls = settings.get("tls") or {}
             issuer = tls.get("clusterIssuer") or tls.get("issuer")
             if issuer:
                 kind = "ClusterIssuer" if "clusterIssuer" in tls else "Issuer"
-                why = f"it issues the certificate of {possessive(title)} Ingress ({section}.expose.tls), through cert-manager's ingress-shim"
+                why = f"it issues the certificate of {possessive(title)} Ingress ({expose}.tls), through cert-manager's ingress-shim"
                 found.append(Need(kind, "" if kind == "ClusterIssuer" else ns, issuer, (), why, ingress))
                 found.append(
                     Need(
@@ -348,13 +348,13 @@ def _exposure(stack: Stack) -> list[Need]:
                     )
                 )
             elif tls:
-                why = f"the certificate and key of {possessive(title)} Ingress ({section}.expose.tls.secretName)"
+                why = f"the certificate and key of {possessive(title)} Ingress ({expose}.tls.secretName)"
                 found.append(Need("Secret", ns, tls["secretName"], ("tls.crt", "tls.key"), why, ingress))
-        route = (*switches, f"{section}.expose.httpRoute.enabled")
+        route = (*switches, f"{expose}.httpRoute.enabled")
         if stack.enabled_somewhere(*route):
             why = f"{possessive(title)} HTTPRoute; the Gateways it names must exist, terminate TLS and admit routes from {ns}"
             found.append(Need("CustomResourceDefinition", "", HTTP_ROUTES_CRD, (), why, route))
-            refs = f"{section}.expose.httpRoute.parentRefs"
+            refs = f"{expose}.httpRoute.parentRefs"
             names = {(ref.get("namespace", ns), ref["name"]) for env in (None, *stack.environments) for ref in lookup(stack.values(env), refs) or ()}
             for where, name in sorted(names):
                 why = f"{possessive(title)} HTTPRoute attaches to it ({refs}); it must terminate TLS and admit routes from {ns}"

@@ -25,6 +25,8 @@ PROMETHEUS = "prometheus"  # the pods the sidecars run in (kmc.components.promet
 STORE_SERVICE = "prometheus-thanos"
 OBJSTORE_DIR = "/etc/thanos/objstore"
 POLICY_SWITCH = "prometheus.networkPolicy.enabled"  # Query's policy follows Prometheus' (it serves the same clients)
+# Its UI, exposed from `prometheus.thanosQueryExpose` (the Service's port is fixed).
+UI = exposure.Exposed("prometheus", NAME, ROLE, HTTP_PORT, PROMETHEUS_SWITCH, key=exposure.THANOS_QUERY_KEY, port=HTTP_PORT)
 
 
 def compiled(stack: Stack) -> bool:
@@ -110,6 +112,7 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
             kube.service(NAME, ns, ROLE, [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}], type="ClusterIP"),
             _deployment(stack),
         ]
+        objects += exposure.objects(stack, UI)
     return [*(KObject(body, NAME, conditions=switched_on) for body in bodies), *objects]
 
 

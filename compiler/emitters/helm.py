@@ -553,14 +553,15 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
         port = spec["ports"][0]
         node_port = port.get("nodePort")
         number = port["port"]
-        exposed = any(obj.name == section for section, _, _ in exposure.SECTIONS) and stack.enabled_somewhere(f"{obj.name}.expose.host")
+        ui = next((ui for ui in exposure.SECTIONS if ui.service == obj.name), None)
+        exposed = ui is not None and stack.enabled_somewhere(f"{ui.path}.host")
         services.append(
             {
                 "name": obj.name,
                 "namespace": obj.namespace,
                 "port": f"{{{{ {_values(number.path)} }}}}" if isinstance(number, Param) else number,
                 # Its public URL, where an environment names a host (kmc.components.exposure).
-                "url": (_values(f"{obj.name}.expose.host"), exposure.prefix(stack, obj.name) + "/") if exposed else None,
+                "url": (_values(f"{ui.path}.host"), exposure.prefix(stack, ui.section, ui.key) + "/") if ui and exposed else None,
                 "condition": _condition(obj),
                 "type": _values(spec["type"].path) if isinstance(spec.get("type"), Param) else None,
                 "node_port": _values(node_port.path) if isinstance(node_port, Param) else None,
