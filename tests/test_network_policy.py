@@ -48,11 +48,12 @@ def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> 
     # An exposed UI whose policy is on: one more policy per route kind, admitting the pods that
     # section names (the ingress controller's, the Gateway's) to its web port, or no one.
     exposed = {}
-    for section, port in (("grafana", 3000), ("prometheus", 9090), ("alertmanager", 9093)):
+    uis = (("grafana", "grafana.expose", 3000), ("prometheus", "prometheus.expose", 9090), ("alertmanager", "alertmanager.expose", 9093))
+    for section, key, port in (*uis, ("thanos-query", "prometheus.thanosQueryExpose", 10902)):
         if section in expected:
             for kind, suffix in (("ingress", "ingress-controller"), ("httpRoute", "gateway")):
-                if lookup(values, f"{section}.expose.{kind}.enabled"):
-                    peers = lookup(values, f"{section}.expose.{kind}.from")
+                if lookup(values, f"{key}.{kind}.enabled"):
+                    peers = lookup(values, f"{key}.{kind}.from")
                     exposed[f"{section}-{suffix}"] = (section, [{"from": peers, "ports": [{"port": port, "protocol": "TCP"}]}] if peers else [])
     assert set(policies) == expected | set(exposed)
     for name, (section, rules) in exposed.items():
@@ -135,6 +136,8 @@ def test_golden_full_has_every_policy() -> None:
         "15-networkpolicy-kube-state-metrics.yaml",
         "15-networkpolicy-prometheus.yaml",
         "15-networkpolicy-thanos-query.yaml",
+        "15-networkpolicy-thanos-query-gateway.yaml",
+        "15-networkpolicy-thanos-query-ingress-controller.yaml",
     }
 
 
