@@ -43,6 +43,7 @@ FULL_DEFAULT = [
     "Secret monitoring/registry-credentials",
     "Secret monitoring/thanos-grafana",
     "Secret monitoring/thanos-objstore",
+    "Issuer monitoring/internal-ca",
     "ClusterIssuer letsencrypt",
     "Gateway gateways/public",
     "IngressClass nginx",
@@ -70,10 +71,12 @@ def test_golden_full_needs_in_a_fixed_order() -> None:
     chart = [item.ref for item in pipeline.prerequisites(stack, "helm")["default"]]
     assert sorted(set(chart) - set(FULL_DEFAULT)) == ["Secret monitoring/metrics-server-tls"]
     # dev: no prometheus-adapter (so no HPA and no cert-manager objects of kmc's), its own StorageClass
-    # for Prometheus; cert-manager still makes the certificate of Grafana's Ingress.
+    # for Prometheus; cert-manager still makes the certificates of Grafana's and Thanos Query's Ingresses.
     dev = {item.ref: item for item in manifests["dev"]}
     assert "Namespace shop" not in dev and "CustomResourceDefinition issuers.cert-manager.io" not in dev
-    assert dev["CustomResourceDefinition certificates.cert-manager.io"].why == "the Certificate cert-manager makes for Grafana's Ingress"
+    assert dev["CustomResourceDefinition certificates.cert-manager.io"].why == (
+        "the Certificate cert-manager makes for Grafana's Ingress; the Certificate cert-manager makes for Thanos Query's Ingress"
+    )
     assert "Gateway gateways/public-prod" not in dev  # only prod's HTTPRoute attaches to it
     assert "StorageClass standard" in dev
     admin = next(item for item in manifests["default"] if item.ref == "Secret monitoring/grafana-admin")
