@@ -105,3 +105,10 @@ def test_gate_agrees_with_jsonschema_on_every_path_and_boundary_value() -> None:
                 parent = parent[part]
             parent[path[-1]] = value
             assert is_valid(SCHEMA, doc) == JSONSCHEMA.is_valid(doc), (path, value)
+
+
+def test_gate_counts_the_most_keys_an_object_may_have() -> None:
+    """An extra volume is its name and exactly one source: two sources is refused by both."""
+    both = {**FULL, "prometheus": {**FULL["prometheus"], "extraVolumes": [{"name": "x", "emptyDir": {}, "secret": {"secretName": "s"}}]}}
+    assert not JSONSCHEMA.is_valid(both)
+    assert not is_valid(SCHEMA, both, SCHEMA)

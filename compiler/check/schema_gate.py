@@ -38,6 +38,7 @@ ASSERTIONS = frozenset(
         "uniqueItems",
         "propertyNames",
         "minProperties",
+        "maxProperties",
         "oneOf",
     }
 )
@@ -108,7 +109,7 @@ def _string(schema: Mapping[str, Any], value: str) -> bool:
 
 
 def _object(root: Mapping[str, Any], schema: Mapping[str, Any], value: dict[str, Any]) -> bool:
-    if any(key not in value for key in schema.get("required", ())) or len(value) < schema.get("minProperties", 0):
+    if any(key not in value for key in schema.get("required", ())) or not schema.get("minProperties", 0) <= len(value) <= schema.get("maxProperties", len(value)):
         return False
     names = schema.get("propertyNames")
     if names is not None and not all(is_valid(root, key, names) for key in value):
