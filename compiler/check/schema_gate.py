@@ -109,7 +109,9 @@ def _string(schema: Mapping[str, Any], value: str) -> bool:
 
 
 def _object(root: Mapping[str, Any], schema: Mapping[str, Any], value: dict[str, Any]) -> bool:
-    if any(key not in value for key in schema.get("required", ())) or not schema.get("minProperties", 0) <= len(value) <= schema.get("maxProperties", len(value)):
+    if any(key not in value for key in schema.get("required", ())):
+        return False
+    if not schema.get("minProperties", 0) <= len(value) <= schema.get("maxProperties", len(value)):
         return False
     names = schema.get("propertyNames")
     if names is not None and not all(is_valid(root, key, names) for key in value):
