@@ -56,9 +56,11 @@ def test_every_prometheus_and_alertmanager_pod_has_its_reloader(env: Path) -> No
         assert config_maps, f"{name}: {program} reads no ConfigMap"
         assert reloader["volumeMounts"] == config_maps, f"{name}: the reloader mounts the program's ConfigMaps, and nothing else"
         assert all(mount["readOnly"] for mount in reloader["volumeMounts"])
+        # Under a route prefix (an exposed UI on a path) the program serves /-/reload below it.
+        prefix = next((arg.split("=", 1)[1] for arg in containers[program]["args"] if arg.startswith("--web.route-prefix=")), "").rstrip("/")
         assert reloader["args"] == [
             f"--listen-address=:{config_reloader.PORT}",
-            f"--reload-url=http://127.0.0.1:{PROGRAMS[program]}/-/reload",
+            f"--reload-url=http://127.0.0.1:{PROGRAMS[program]}{prefix}/-/reload",
             *(f"--watched-dir={mount['mountPath']}" for mount in config_maps),
         ]
         assert {port["containerPort"]: port["name"] for port in containers[program]["ports"]}[PROGRAMS[program]] == "web"

@@ -13,6 +13,8 @@ import pytest
 import yaml
 from tools import ROOT
 
+from kmc.check.grafana_settings import CREDENTIAL, SECRET_SETTINGS
+
 OUTPUT_ROOTS = [*sorted(ROOT.glob("golden/*/out")), ROOT / "charts-out"]
 SECRETS_DIR = "/etc/grafana-secrets/"
 # Grafana's built-in admin password and secret_key: public, so never acceptable.
@@ -65,8 +67,12 @@ def _containers(name: str, doc: dict[str, Any]) -> Iterator[str]:
                 continue
             if "valueFrom" in var:
                 yield f"{name}: {var['name']} holds a Secret's value in the environment"
-            elif not (var["name"].endswith("__FILE") and str(var.get("value", "")).startswith(SECRETS_DIR)):
+            elif var["name"].endswith("__FILE"):
+                if not str(var.get("value", "")).startswith(SECRETS_DIR):
+                    yield f"{name}: {var['name']} names a file outside the mounted Secrets"
+            elif var["name"] in SECRET_SETTINGS or CREDENTIAL.search(var["name"]):
                 yield f"{name}: {var['name']} is set to a value, not to a mounted Secret file"
+            # Any other setting (the public URL an exposed Grafana is reached at) is no credential.
 
 
 def test_outputs_have_grafana() -> None:
