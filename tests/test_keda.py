@@ -343,3 +343,18 @@ def test_keda_intents_are_checked_without_the_adapter(tmp_path: Path) -> None:
     )
     (error,) = _errors(stack, tmp_path)
     assert error.startswith("$.prometheusAdapter.externalMetrics[0].job: no scrape job of this stack is named 'no-such-job'")
+
+
+def test_an_adapter_left_with_nothing_to_serve_leaves_no_trace_in_the_chart(tmp_path: Path) -> None:
+    """Every external metric goes to KEDA, so the adapter is not built: the chart's values have no
+    prometheusAdapter section, and its NOTES must not read one (helm would stop on a nil value)."""
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\n"
+        "prometheusAdapter:\n  enabled: true\n  priorityClassName: monitoring\n"
+        "  externalMetrics: [{name: queue_depth, series: queue_messages, namespaced: false, type: gauge}]\n"
+        "autoscaling:\n  - {name: worker, namespace: shop, engine: keda, target: {kind: Deployment, name: worker},"
+        " maxReplicas: 5, metrics: [{external: queue_depth, value: '10'}]}\n"
+    )
+    chart = pipeline.emit(pipeline.compile_stack(tmp_path / "stack.yaml"), ("helm",), None)["helm"]
+    assert not [name for name in chart if "prometheus-adapter" in name]
+    assert not [name for name, text in chart.items() if b".Values.prometheusAdapter" in text]

@@ -21,7 +21,7 @@ whose `when` becomes the template's condition).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -408,15 +408,16 @@ def _storage_classes(stack: Stack) -> list[Need]:
     return found
 
 
-# The sections whose pods may name a PriorityClass, with the switch of their component (None: always there).
-PRIORITY_SECTIONS: tuple[tuple[str, str, str | None], ...] = (
-    ("alertmanager", "Alertmanager", alertmanager.SWITCH),
-    ("grafana", "Grafana", grafana.SWITCH),
-    ("kubeStateMetrics", "kube-state-metrics", kube_state_metrics.SWITCH),
-    ("metricsServer", "metrics-server", metrics_server.SWITCH),
-    ("nodeExporter", "node-exporter", node_exporter.SWITCH),
-    ("prometheus", "Prometheus and Thanos Query", PROMETHEUS_SWITCH),
-    ("prometheusAdapter", "prometheus-adapter", prometheus_adapter.SWITCH),
+# The sections whose pods may name a PriorityClass, with the switch of their component and
+# whether the stack builds the component at all (the chart's values have no section otherwise).
+PRIORITY_SECTIONS: tuple[tuple[str, str, str, Callable[[Stack], bool]], ...] = (
+    ("alertmanager", "Alertmanager", alertmanager.SWITCH, alertmanager.compiled),
+    ("grafana", "Grafana", grafana.SWITCH, grafana.compiled),
+    ("kubeStateMetrics", "kube-state-metrics", kube_state_metrics.SWITCH, kube_state_metrics.compiled),
+    ("metricsServer", "metrics-server", metrics_server.SWITCH, metrics_server.compiled),
+    ("nodeExporter", "node-exporter", node_exporter.SWITCH, node_exporter.compiled),
+    ("prometheus", "Prometheus and Thanos Query", PROMETHEUS_SWITCH, lambda stack: stack.enabled_somewhere(PROMETHEUS_SWITCH)),
+    ("prometheusAdapter", "prometheus-adapter", prometheus_adapter.SWITCH, prometheus_adapter.compiled),
 )
 
 
@@ -424,12 +425,12 @@ def _priority_classes(stack: Stack) -> list[Need]:
     """The PriorityClasses the pods name (a deploy-time value: needed where it is set); the
     admission plugin Priority refuses a pod whose class does not exist."""
     found = []
-    for section, who, switch in PRIORITY_SECTIONS:
-        if switch is not None and not stack.enabled_somewhere(switch):
+    for section, who, switch, built in PRIORITY_SECTIONS:
+        if not built(stack):
             continue
         path = f"{section}.priorityClassName"
         why = f"the {who} pods' priority class ({path})"
-        found.append(Need("PriorityClass", "", Param(path), (), why, (*((switch,) if switch else ()), path)))
+        found.append(Need("PriorityClass", "", Param(path), (), why, (switch, path)))
     return found
 
 
