@@ -32,9 +32,22 @@ _YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 def parse(text: str, file: str, lines: tuple[str, ...]) -> Document:
     """`text` (a stack's decoded text, split into `lines`) as a Document; StackInvalid with PyYAML's located error."""
+    (root,) = _composed(text, file, lines, stream=False)
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
+        raise located(file, 1, 1, "the file is empty", "start from `kmc init`, which writes a commented stack.yaml")
+    builder = _Builder(file, lines)
+    data = builder.build(root, ())
+    if builder.problems:
+        raise StackInvalid(builder.problems)
+    return Document(file, data, lines, builder.positions, builder.key_positions, builder.scalars)
+
+
+def _composed(text: str, file: str, lines: tuple[str, ...], *, stream: bool) -> list[Any]:
+    """The root node of `text` (`stream`: of each of its documents), composed by PyYAML's pure-Python
+    loader; StackInvalid with its located error."""
     _check_byte_order_mark(text, file, lines)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        return list(yaml.compose_all(text, Loader=_Loader)) if stream else [yaml.compose(text, Loader=_Loader)]
     except _TooDeep as err:
         raise _too_deep(err, file, lines) from None
     except yaml.MarkedYAMLError as err:
@@ -43,13 +56,6 @@ def parse(text: str, file: str, lines: tuple[str, ...]) -> Document:
         raise _reader_error(err, text, file, lines) from None
     except yaml.YAMLError as err:
         raise located(file, 1, 1, f"not valid YAML: {err}") from None
-    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
-        raise located(file, 1, 1, "the file is empty", "start from `kmc init`, which writes a commented stack.yaml")
-    builder = _Builder(file, lines)
-    data = builder.build(root, ())
-    if builder.problems:
-        raise StackInvalid(builder.problems)
-    return Document(file, data, lines, builder.positions, builder.key_positions, builder.scalars)
 
 
 def _check_byte_order_mark(text: str, file: str, lines: tuple[str, ...]) -> None:
@@ -86,19 +92,8 @@ def parse_all(text: str, file: str, lines: tuple[str, ...]) -> list[Document]:
     """Every document of a multi-document stream (`---`), each with positions in the whole file;
     empty documents are left out. StackInvalid with PyYAML's located error, or every problem of
     the documents' values."""
-    _check_byte_order_mark(text, file, lines)
-    try:
-        roots = list(yaml.compose_all(text, Loader=_Loader))
-    except _TooDeep as err:
-        raise _too_deep(err, file, lines) from None
-    except yaml.MarkedYAMLError as err:
-        raise _yaml_error(err, file, lines) from None
-    except yaml.reader.ReaderError as err:
-        raise _reader_error(err, text, file, lines) from None
-    except yaml.YAMLError as err:
-        raise located(file, 1, 1, f"not valid YAML: {err}") from None
     documents, problems = [], []
-    for root in roots:
+    for root in _composed(text, file, lines, stream=True):
         if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
             continue
         builder = _Builder(file, lines)
