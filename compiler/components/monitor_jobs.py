@@ -211,19 +211,24 @@ def service_monitor(data: Mapping[str, Any], secrets: Secrets) -> list[Job]:
         steps.append(_copy("__meta_kubernetes_service_name", "job", replacement="${1}"))
         if "jobLabel" in spec:
             steps.append(_copy(f"__meta_kubernetes_service_label_{sanitize(spec['jobLabel'])}", "job", regex="(.+)", replacement="${1}"))
-        steps += _endpoint_label(endpoint)
-        steps += relabel_configs(endpoint.get("relabelings", ()))
-        job: Job = {
-            "job_name": f"serviceMonitor/{namespace}/{name}/{index}",
-            "kubernetes_sd_configs": _sd("endpointslice", namespaces_of(spec.get("namespaceSelector"), namespace)),
-            **http_settings(endpoint, secrets),
-            "relabel_configs": steps,
-            **_limits(spec),
-        }
-        if endpoint.get("metricRelabelings"):
-            job["metric_relabel_configs"] = relabel_configs(endpoint["metricRelabelings"])
-        jobs.append(job)
+        jobs.append(_job(f"serviceMonitor/{namespace}/{name}/{index}", "endpointslice", namespace, spec, endpoint, steps, secrets))
     return jobs
+
+
+def _job(name: str, role: str, namespace: str, spec: Mapping[str, Any], endpoint: Mapping[str, Any], steps: list[dict[str, Any]], secrets: Secrets) -> Job:
+    """A monitor endpoint's job: discovery by `role`, the relabel `steps` that precede the
+    endpoint's own, its HTTP settings and the monitor's limits."""
+    steps = [*steps, *_endpoint_label(endpoint), *relabel_configs(endpoint.get("relabelings", ()))]
+    job: Job = {
+        "job_name": name,
+        "kubernetes_sd_configs": _sd(role, namespaces_of(spec.get("namespaceSelector"), namespace)),
+        **http_settings(endpoint, secrets),
+        "relabel_configs": steps,
+        **_limits(spec),
+    }
+    if endpoint.get("metricRelabelings"):
+        job["metric_relabel_configs"] = relabel_configs(endpoint["metricRelabelings"])
+    return job
 
 
 def _port_steps(endpoint: Mapping[str, Any], port_name_label: str) -> list[dict[str, Any]]:
@@ -268,18 +273,7 @@ def pod_monitor(data: Mapping[str, Any], secrets: Secrets) -> list[Job]:
         steps.append(_set("job", f"{namespace}/{name}"))
         if "jobLabel" in spec:
             steps.append(_copy(f"__meta_kubernetes_pod_label_{sanitize(spec['jobLabel'])}", "job", regex="(.+)", replacement="${1}"))
-        steps += _endpoint_label(endpoint)
-        steps += relabel_configs(endpoint.get("relabelings", ()))
-        job: Job = {
-            "job_name": f"podMonitor/{namespace}/{name}/{index}",
-            "kubernetes_sd_configs": _sd("pod", namespaces_of(spec.get("namespaceSelector"), namespace)),
-            **http_settings(endpoint, secrets),
-            "relabel_configs": steps,
-            **_limits(spec),
-        }
-        if endpoint.get("metricRelabelings"):
-            job["metric_relabel_configs"] = relabel_configs(endpoint["metricRelabelings"])
-        jobs.append(job)
+        jobs.append(_job(f"podMonitor/{namespace}/{name}/{index}", "pod", namespace, spec, endpoint, steps, secrets))
     return jobs
 
 
