@@ -3,6 +3,7 @@ of each environment, the URL and prefix flags, the located errors and warnings."
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 import yaml
 from stack_diagnostics import diagnostics
 from test_properties import build, by_environment
+from tools import HELMS, tool
 
+from kmc import pipeline
 from kmc.check.schema import load_schema
 from kmc.components.prerequisites import commands, for_values, needs
 from kmc.model import Stack
@@ -249,3 +252,19 @@ def test_thanos_query_exposure_is_located(tmp_path: Path) -> None:
             "prometheus.thanosQueryExpose.httpRoute asks for an HTTPRoute of Thanos Query, which the stack does not run",
         )
     ]
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_a_host_with_no_route_switched_on_gives_a_chart_that_renders(tmp_path: Path, helm_name: str) -> None:
+    """A host named, but no Ingress or HTTPRoute on anywhere: no object reads the host, so the
+    chart's values do not hold it, and NOTES must not print a URL from it (Helm stops on a nil value)."""
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\nprometheus:\n  thanos: {sidecar: {enabled: true}, query: {enabled: true}}\n"
+        "  thanosQueryExpose: {host: thanos.example.com, tls: {secretName: thanos-tls}}\n",
+        encoding="utf-8",
+    )
+    pipeline.build(tmp_path / "stack.yaml", tmp_path / "out", ("helm",), None)
+    (chart,) = (tmp_path / "out/helm").iterdir()
+    for command in (["lint", "--strict"], ["template", "release"]):
+        result = subprocess.run([tool(HELMS[helm_name]), *command, str(chart)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr

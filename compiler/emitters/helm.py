@@ -544,6 +544,7 @@ def _namespace_values(name: str) -> str:
 
 def _notes(graph: ObjectGraph, stack: Stack) -> str:
     services = []
+    used = parameter_paths(graph)
     for obj in graph.objects:
         if obj.kind != "Service" or obj.body["metadata"]["labels"].get("app.kubernetes.io/component") == "api-server":
             continue  # an aggregated API server is reached through kube-apiserver, listed below
@@ -554,7 +555,8 @@ def _notes(graph: ObjectGraph, stack: Stack) -> str:
         node_port = port.get("nodePort")
         number = port["port"]
         ui = next((ui for ui in exposure.SECTIONS if ui.service == obj.name), None)
-        exposed = ui is not None and stack.enabled_somewhere(f"{ui.path}.host")
+        # A host no Ingress or HTTPRoute reads is no value of the chart: there is no URL to print.
+        exposed = ui is not None and stack.enabled_somewhere(f"{ui.path}.host") and _reads(f"{ui.path}.host", used)
         services.append(
             {
                 "name": obj.name,
