@@ -9,6 +9,7 @@ values; the Helm emitter turns them into `.Values` references.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -65,7 +66,8 @@ class Switch:
     """`on` where the parameter at `path` is true, else `off`.
 
     Truth is Helm's `if`: false, 0, "", null, {} and [] are false. So a Switch on a list parameter
-    chooses by whether the list is empty.
+    chooses by whether the list is empty. `path` may also be any condition `holds` reads
+    (`path=word`, terms joined by `&`).
     """
 
     path: str
@@ -101,19 +103,53 @@ def sectioned(parts: Iterable[str | Switch]) -> str | Text:
 
 # A condition `path>1`: the number at `path` is above 1 (a workload's replicas), rather than a switch.
 MORE_THAN_ONE = ">1"
+# A condition `path=word`: the string at `path` is `word`. The left side may also be `map[key]|path`:
+# the entry `key` of the map at `map`, or where the map has none, the value at `path` (a per-job
+# setting over a stack-wide one). Conditions joined by `&` must all hold.
+_EQUALS = re.compile(r"(?:(?P<map>[\w.]+)\[(?P<key>[\w.-]+)\]\|)?(?P<path>[\w.]+)=(?P<word>[\w-]+)")
 
 
 def condition_path(condition: str) -> str:
-    """The parameter a condition reads."""
+    """The parameter a switch or a `path>1` condition reads."""
     return condition.removesuffix(MORE_THAN_ONE)
 
 
+def condition_paths(condition: str) -> tuple[str, ...]:
+    """Every value path `condition` reads."""
+    paths: list[str] = []
+    for term in condition.split("&"):
+        equals = _EQUALS.fullmatch(term)
+        if equals is None:
+            paths.append(condition_path(term))
+        else:
+            paths += [path for path in (equals["map"], equals["path"]) if path]
+    return tuple(paths)
+
+
+def equals(value: str, word: str, *, entry: tuple[str, str] | None = None) -> str:
+    """The condition: the string at `value` is `word`; with `entry` (map, key), the map's entry wins where it has one."""
+    return f"{entry[0]}[{entry[1]}]|{value}={word}" if entry else f"{value}={word}"
+
+
 def holds(values: Mapping[str, Any], condition: str) -> bool:
-    """Whether `condition` holds under `values`: a switch's truth as Helm's `if` judges it, or `path>1`."""
+    """Whether `condition` holds under `values`: a switch's truth as Helm's `if` judges it, `path>1` or `path=word`."""
+    if "&" in condition:
+        return all(holds(values, term) for term in condition.split("&"))
+    matched = _EQUALS.fullmatch(condition)
+    if matched is not None:
+        entries = lookup(values, matched["map"]) if matched["map"] else None
+        chosen = entries.get(matched["key"]) if isinstance(entries, Mapping) else None
+        return (chosen if chosen is not None else lookup(values, matched["path"])) == matched["word"]
     value = lookup(values, condition_path(condition))
     if condition.endswith(MORE_THAN_ONE):
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1
     return bool(value)
+
+
+def parse_equals(condition: str) -> tuple[str | None, str | None, str, str] | None:
+    """A `path=word` condition as (map, key, path, word); None for any other condition."""
+    matched = _EQUALS.fullmatch(condition)
+    return None if matched is None else (matched["map"], matched["key"], matched["path"], matched["word"])
 
 
 @record
@@ -248,7 +284,7 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
     if kind is Param:
         return lookup(values, value.path)
     if kind is Switch:
-        return resolve(value.on if lookup(values, value.path) else value.off, values)
+        return resolve(value.on if holds(values, value.path) else value.off, values)
     if kind is Join:
         return "".join(part if isinstance(part, str) else text(lookup(values, part.path)) for part in value.parts)
     if kind is Text:

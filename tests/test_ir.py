@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, Text, is_empty, resolve, sectioned
+from kmc.ir import Join, KObject, ObjectGraph, Param, Switch, Text, condition_paths, equals, holds, is_empty, resolve, sectioned
 from kmc.text import yaml_text
 
 
@@ -55,3 +55,26 @@ def test_omit_empty_follows_helm_with() -> None:
 def test_join_prints_values_as_go_does() -> None:
     assert resolve(Join(("--flag=", Param("v"))), {"v": True}) == "--flag=true"
     assert resolve(Join(("n=", Param("v"))), {"v": 30090}) == "n=30090"
+
+
+def test_an_equality_condition_reads_a_map_entry_over_its_fallback() -> None:
+    used = equals("ingest.default", "used", entry=("ingest.jobs", "kube-state-metrics"))
+    assert used == "ingest.jobs[kube-state-metrics]|ingest.default=used"
+    assert condition_paths(used) == ("ingest.jobs", "ingest.default")
+    assert holds({"ingest": {"default": "used", "jobs": {}}}, used)
+    assert not holds({"ingest": {"default": "all", "jobs": {}}}, used)
+    assert holds({"ingest": {"default": "all", "jobs": {"kube-state-metrics": "used"}}}, used)
+    assert not holds({"ingest": {"default": "used", "jobs": {"kube-state-metrics": "all"}}}, used)
+    assert holds({"ingest": {"default": "used"}}, used)  # no map: the fallback
+    assert holds({"mode": "on"}, "mode=on") and not holds({"mode": "off"}, "mode=on")
+
+
+def test_conditions_joined_by_and_must_all_hold() -> None:
+    both = "x.enabled&mode=used"
+    assert condition_paths(both) == ("x.enabled", "mode")
+    assert holds({"x": {"enabled": True}, "mode": "used"}, both)
+    assert not holds({"x": {"enabled": False}, "mode": "used"}, both)
+    assert not holds({"x": {"enabled": True}, "mode": "all"}, both)
+    text = sectioned(["a\n", Switch(both, on="b\n", off="c\n")])
+    assert resolve(text, {"x": {"enabled": True}, "mode": "used"}) == "a\nb\n"
+    assert resolve(text, {"x": {"enabled": True}, "mode": "all"}) == "a\nc\n"

@@ -47,7 +47,7 @@ from kmc import __version__, schema_refs
 from kmc.components import exposure, prerequisites
 from kmc.emitters import helm_checks, helm_texts
 from kmc.emitters.manifests import file_name
-from kmc.ir import MORE_THAN_ONE, Join, KObject, ObjectGraph, Param, Switch, Text, condition_path, dynamic_nodes, lookup
+from kmc.ir import MORE_THAN_ONE, Join, KObject, ObjectGraph, Param, Switch, Text, condition_path, condition_paths, dynamic_nodes, lookup, parse_equals
 from kmc.model import Stack
 from kmc.text import yaml_text
 
@@ -116,9 +116,9 @@ def _read_paths(value: Any, paths: set[str]) -> None:
         if isinstance(node, Join):
             paths.update(part.path for part in node.parts if isinstance(part, Param))
         elif isinstance(node, Text):
-            paths.update(part.path for part in node.parts if isinstance(part, Switch))
+            paths.update(path for part in node.parts if isinstance(part, Switch) for path in condition_paths(part.path))
         else:
-            paths.add(node.path)
+            paths.update(condition_paths(node.path))
             if isinstance(node, Switch):  # either side may read parameters of its own (a list of args)
                 _read_paths(node.on, paths)
                 _read_paths(node.off, paths)
@@ -264,6 +264,14 @@ def _condition(obj: KObject) -> str | None:
 
 
 def _test(condition: str) -> str:
+    """The template test of one condition (kmc.ir.holds reads the same)."""
+    if "&" in condition:
+        return "and " + " ".join(f"({_test(term)})" for term in condition.split("&"))
+    equals = parse_equals(condition)
+    if equals is not None:
+        entries, key, path, word = equals
+        value = _values(path) if entries is None else f"index ({_values(entries)} | default dict) {json.dumps(key)} | default {_values(path)}"
+        return f"eq (toString ({value})) {json.dumps(word)}"
     if condition.endswith(MORE_THAN_ONE):
         return f"gt (int64 {_values(condition_path(condition))}) 1"
     return _values(condition)
@@ -290,14 +298,14 @@ def _action(prefix: str, node: Param | Join | Switch | Text, types: _ParamTypes,
             column = _key_column(prefix) + 2
             return [
                 prefix.rstrip(),
-                f"{indent}{{{{- if {_values(node.path)} }}}}",
+                f"{indent}{{{{- if {_test(node.path)} }}}}",
                 *_render(node.on, types, chart, column),
                 f"{indent}{{{{- else }}}}",
                 *_render(node.off, types, chart, column),
                 f"{indent}{{{{- end }}}}",
             ]
         on, off = (json.dumps(value).replace("{{", '{{ "{{" }}') for value in (node.on, node.off))
-        return [f"{prefix}{{{{ if {_values(node.path)} }}}}{on}{{{{ else }}}}{off}{{{{ end }}}}"]
+        return [f"{prefix}{{{{ if {_test(node.path)} }}}}{on}{{{{ else }}}}{off}{{{{ end }}}}"]
     kinds = types.of(node.path)
     if not node.omit_empty:
         return [prefix + _value(_values(node.path), kinds, prefix)]
@@ -326,7 +334,7 @@ def _block(prefix: str, node: Text) -> list[str]:
             literal(part)
             continue
         assert not lines or lines[-1], "a blank line before a section"
-        lines.append(f"{indent}{{{{- if {_values(part.path)} }}}}")
+        lines.append(f"{indent}{{{{- if {_test(part.path)} }}}}")
         literal(part.on)
         if part.off:
             lines.append(f"{indent}{{{{- else }}}}")

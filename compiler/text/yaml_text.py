@@ -209,13 +209,22 @@ def dump_sectioned(data: Mapping[str, Any], key: str, switches: Sequence[str | N
         # Where every item is off the list is empty (`key: []`, not a bare `key:`): one switch for all of them.
         assert len(set(switches)) == 1, f"the items of {key} are all switched, by different parameters"
         return sectioned([Switch(str(switches[0]), on=dump(data), off=dump({**data, key: []}))])
+    return dump_choices(data, key, [[(switch, item)] for item, switch in zip(items, switches, strict=True)])
+
+
+def dump_choices(data: Mapping[str, Any], key: str, choices: Sequence[Sequence[tuple[str | None, Any]]]) -> str | Text:
+    """`dump(data)` with each item of the non-empty list at `key` chosen from its alternatives:
+    (condition, item) pairs, each there only where its condition holds (None: everywhere). The
+    conditions of one item's alternatives exclude each other, or it is there twice."""
+    assert len(data[key]) == len(choices), key
     keys = list(data)
     at = keys.index(key)
     before, after = {name: data[name] for name in keys[:at]}, {name: data[name] for name in keys[at + 1 :]}
     parts: list[str | Switch] = [dump(before) if before else "", f"{key}:\n"]
-    for item, switch in zip(items, switches, strict=True):
-        text = dump({key: [item]}).split("\n", 1)[1]
-        parts.append(text if switch is None else Switch(switch, on=text, off=""))
+    for alternatives in choices:
+        for condition, item in alternatives:
+            text = dump({key: [item]}).split("\n", 1)[1]
+            parts.append(text if condition is None else Switch(condition, on=text, off=""))
     if after:
         parts.append(dump(after))
     return sectioned(parts)
