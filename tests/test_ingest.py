@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -40,6 +41,8 @@ rules:
           expr: rate(fixture_kept_total{job="node-exporter"}[5m])
         - record: mine:container_cpu:sum
           expr: sum by (container) (container_cpu_usage_seconds_total{job="node-exporter", container!=""})
+        - record: mine:network:rate5m
+          expr: sum(rate(fixture_network_bytes_total{job="node-exporter", device!~"lo|veth.+"}[5m]))
         - record: mine:busy
           expr: sum(mine:fixture_kept:rate5m) + sum(up{job="node-exporter"})
 """
@@ -98,6 +101,12 @@ def test_the_series_no_selector_can_select_are_dropped_through_a_temporary_label
     assert steps[-1] == {"action": "labeldrop", "regex": ingest.MARK}
 
 
+def test_the_values_every_selector_of_a_name_excludes_are_dropped(tmp_path: Path) -> None:
+    steps = ingest.keep_steps(_stack(tmp_path, RULES))["node-exporter"]
+    (drop,) = [step for step in steps if step["action"] == "drop" and step["source_labels"] == ["__name__", "device"]]
+    assert "fixture_network_bytes_total;(?:lo|veth.+)|" in drop["regex"]
+
+
 def test_kube_prometheus_names_tell_kubelet_and_cadvisor_apart_by_metrics_path(tmp_path: Path) -> None:
     rules = (
         "scrape:\n  jobNames: kube-prometheus\n"
@@ -120,7 +129,10 @@ def test_a_selector_without_a_metric_name_keeps_the_jobs_it_may_select_whole_and
 def test_the_report_counts_families(tmp_path: Path) -> None:
     stack = _stack(tmp_path, RULES)
     families = len(_keep_regex(ingest.keep_steps(stack)["node-exporter"]).split("|"))
-    assert ingest.report(stack)["node-exporter"] == f"keeps {families} metric families, 2 of them narrowed to the series a query selects"
+    found = ingest.plans(stack)["node-exporter"]
+    narrowed = len({*found.refined, *found.excluded})
+    assert narrowed >= 3  # container_cpu_usage_seconds_total, node_cpu_seconds_total, fixture_network_bytes_total
+    assert ingest.report(stack)["node-exporter"] == f"keeps {families} metric families, {narrowed} of them narrowed to the series a query selects"
 
 
 @pytest.mark.parametrize(
@@ -280,8 +292,12 @@ def test_what_a_query_selects_is_kept_and_what_none_selects_is_dropped_where_the
         readers = [selector for selector in selectors if selector.reads(one["__name__"])]
         if any(_selects(selector, one) for selector in selectors) or one["__name__"] in keep:
             assert kept == labels, (one, steps)
-        elif not readers or (all(_expressible(selector) for selector in readers) and any(selector.name == one["__name__"] for selector in readers)):
+        elif not readers:
             assert kept is None, (one, steps)
+        elif any(selector.name == one["__name__"] for selector in readers):  # a name the steps narrow
+            excluded_by_all = any(re.fullmatch(regex, one.get(label, "")) for label, regex in frozenset.intersection(*(s.negative() for s in readers)))
+            if all(_expressible(selector) for selector in readers) or excluded_by_all:
+                assert kept is None, (one, steps)
     for selector in selectors:
         made = guard.series(selector, JOB)
         if made is not None:
@@ -335,13 +351,18 @@ container_cpu_usage_seconds_total{id="/system.slice"} 1
 # TYPE node_cpu_seconds_total counter
 node_cpu_seconds_total{cpu="0",mode="idle"} 1
 node_cpu_seconds_total{cpu="0",mode="user"} 1
+# TYPE fixture_network_bytes_total counter
+fixture_network_bytes_total{device="eth0"} 1
+fixture_network_bytes_total{device="lo"} 1
+fixture_network_bytes_total{device="veth12"} 1
 """
-SCRAPED = 8  # samples on the page
+SCRAPED = 11  # samples on the page
 INGESTED = {
     ("fixture_kept_total", (("a", "1"),)),
     ("fixture_listed", ()),
     ("container_cpu_usage_seconds_total", (("container", "app"), ("id", "/kubepods/app"))),
     ("node_cpu_seconds_total", (("cpu", "0"), ("mode", "idle"))),
+    ("fixture_network_bytes_total", (("device", "eth0"),)),
 }
 
 

@@ -37,6 +37,8 @@ import json
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import field
+from types import MappingProxyType
 from typing import Any
 
 from kmc.components import adapter_rules, job_names, keda, prometheus_adapter, rule_packs
@@ -110,10 +112,18 @@ class Selector:
             if op == "=":
                 found.append((label, quote_meta(value)))
             elif op == "=~":
-                found.append((label, f"(?:{value})" if "|" in value or "(?" in value else value))
+                found.append((label, _grouped(value)))
             elif op == "!=" and value == "":
                 found.append((label, ".+"))
         return tuple(sorted(found))
+
+    def negative(self) -> frozenset[tuple[str, str]]:
+        """The matchers that exclude values (`!=` a value, `!~`), as (label, regex of the excluded values)."""
+        return frozenset(
+            (label, quote_meta(value) if op == "!=" else _grouped(value))
+            for label, op, value in self.matchers
+            if label not in JOB_LABELS and (op == "!~" or (op == "!=" and value != ""))
+        )
 
     def selects_job(self, labels: Mapping[str, str]) -> bool:
         """Whether the job whose series carry `labels` (its `job` and `metrics_path`, "" absent) may be selected."""
@@ -128,7 +138,14 @@ class Plan:
     names: tuple[str, ...]  # literal metric names, sorted
     patterns: tuple[str, ...]  # `__name__` regexes, sorted
     refined: Mapping[str, tuple[tuple[tuple[str, str], ...], ...]]  # name → its selectors' positive matchers
+    # name → the (label, excluded values) every selector of the name excludes
+    excluded: Mapping[str, tuple[tuple[str, str], ...]] = field(default=MappingProxyType({}))
     keeps_all: str | None = None  # why the job cannot be keep-listed
+
+
+def _grouped(regex: str) -> str:
+    """`regex` as one piece of a concatenation."""
+    return f"(?:{regex})" if "|" in regex or "(?" in regex else regex
 
 
 def quote_meta(text: str) -> str:
@@ -202,13 +219,15 @@ def recorded(stack: Stack) -> frozenset[str]:
 def _dashboard_queries(stack: Stack) -> Iterator[Query]:
     if not stack.enabled_somewhere("grafana.enabled"):
         return
-    boards = stack.grafana.dashboards
-    files = stack.grafana.files
-    library = len(boards) - len(files)  # the library's come first, then one per file, in order
-    for position, board in enumerate(boards):
+    grafana = stack.grafana
+    # kmc.components.dashboards.vendor: the library's that have panels left, in library order,
+    # then one per file, in stack order.
+    library = len(grafana.dashboards) - len(grafana.files)
+    names = [f"kmc-{name}" for name in grafana.library]
+    for position, board in enumerate(grafana.dashboards):
+        where: JsonPath
         if position < library:
-            index = stack.grafana.library.index(board.name.removeprefix("kmc-")) if board.name.removeprefix("kmc-") in stack.grafana.library else position
-            where: JsonPath = ("grafana", "dashboards", "library", index)
+            where = ("grafana", "dashboards", "library", names.index(board.name))
         else:
             where = ("grafana", "dashboards", "files", position - library, "file")
         yield from dashboard_queries(board.name, json.loads(board.json), where)
@@ -378,7 +397,7 @@ def selectors(query: Query) -> list[Selector] | None:
 def _alternatives(query: Query, node: Any) -> Iterator[Selector]:
     sets = [list(node.matchers.matchers)] if node.matchers.matchers or not node.matchers.or_matchers else []
     sets += [list(alternative) for alternative in node.matchers.or_matchers or ()]
-    text = str(node.prettify()).strip()
+    text = str(node.prettify()).strip().replace(VARIABLE, "$variable")
     for matchers in sets:
         name: str | None = node.name or None
         pattern: str | None = None
@@ -452,19 +471,23 @@ def plan(selectors: Sequence[Selector], labels: Mapping[str, str], job: str, unp
     """Job `job`'s ingest `used`, its series labelled `labels`, from the stack's selectors."""
     for query in unparsed:
         if _unparsed_may_select(query, labels):
-            return Plan(job, (), (), {}, f"{query.source} does not parse as PromQL: {query.expr!r}")
+            return Plan(job, (), (), {}, keeps_all=f"{query.source} does not parse as PromQL: {query.expr!r}")
     mine = [selector for selector in selectors if selector.selects_job(labels)]
     for selector in mine:
         if not selector.bounded:
-            return Plan(job, (), (), {}, f"{selector.query.source} selects {selector.text}, which does not bound the metric name")
+            return Plan(job, (), (), {}, keeps_all=f"{selector.query.source} selects {selector.text}, which does not bound the metric name")
     names = tuple(sorted({selector.name for selector in mine if selector.name is not None}))
     patterns = tuple(sorted({selector.pattern for selector in mine if selector.pattern is not None}))
     refined: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}
+    excluded: dict[str, tuple[tuple[str, str], ...]] = {}
     for name in names:
-        rows = [selector.positive() for selector in mine if selector.reads(name)]
+        readers = [selector for selector in mine if selector.reads(name)]
+        rows = [selector.positive() for selector in readers]
         if all(rows):
             refined[name] = tuple(sorted(set(rows)))
-    return Plan(job, names, patterns, refined)
+        if shared := frozenset.intersection(*(selector.negative() for selector in readers)):
+            excluded[name] = tuple(sorted(shared))
+    return Plan(job, names, patterns, refined, excluded)
 
 
 def plans(stack: Stack) -> dict[str, Plan]:
@@ -487,6 +510,7 @@ def steps(found: Plan, keep: Sequence[str] = ()) -> list[dict[str, Any]]:
         return []
     kept = sorted({*(quote_meta(name) for name in (*found.names, *keep)), *(f"(?:{pattern})" for pattern in found.patterns)})
     out: list[dict[str, Any]] = [{"action": "keep", "source_labels": ["__name__"], "regex": _alternation(kept)}]
+    out += _exclusions({name: pairs for name, pairs in found.excluded.items() if name not in keep})
     refined = {name: rows for name, rows in found.refined.items() if name not in keep}
     if not refined:
         return out
@@ -505,6 +529,15 @@ def steps(found: Plan, keep: Sequence[str] = ()) -> list[dict[str, Any]]:
     return out
 
 
+def _exclusions(excluded: Mapping[str, tuple[tuple[str, str], ...]]) -> list[dict[str, Any]]:
+    """A `drop` per label of the series every selector of their name excludes (`device!~"veth.+"`)."""
+    by_label: dict[str, set[str]] = {}
+    for name, pairs in excluded.items():
+        for label, regex in pairs:
+            by_label.setdefault(label, set()).add(f"{quote_meta(name)};{regex}")
+    return [{"action": "drop", "source_labels": ["__name__", label], "regex": _alternation(sorted(rows))} for label, rows in sorted(by_label.items())]
+
+
 def keep_steps(stack: Stack, keep: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
     """By owned job name, the `metric_relabel_configs` of ingest `used`, with the names of `keep`
     (`scrape.keep`) kept whole on every job; a job some selector reads without bounding the
@@ -520,7 +553,7 @@ def report(stack: Stack, keep: Sequence[str] = ()) -> dict[str, str]:
             out[name] = f"keeps all series: {found.keeps_all}"
             continue
         families = len({*found.names, *keep}) + len(found.patterns)
-        narrowed = len([name for name in found.refined if name not in keep])
+        narrowed = len({*found.refined, *found.excluded} - set(keep))
         detail = f", {narrowed} of them narrowed to the series a query selects" if narrowed else ""
         out[name] = f"keeps {families} metric {'family' if families == 1 else 'families'}{detail}"
     return out
