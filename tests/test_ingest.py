@@ -27,7 +27,7 @@ from tools import PROMTOOLS, ROOT, TOOLS, tool
 
 from kmc.check import ingest as guard
 from kmc.check.validate import validate
-from kmc.components import ingest
+from kmc.components import ingest, stack_queries
 from kmc.model import Stack
 from kmc.read.loader import read_stack
 
@@ -152,7 +152,7 @@ def test_grafana_variables_are_written_so_the_query_parses(expr: str, written: s
 
 
 def test_a_variable_in_a_matcher_narrows_nothing_and_one_in_a_name_is_a_regex() -> None:
-    query = ingest.Query("dashboard 'x' panel 'y'", (), 'rate(a{namespace="$namespace", pod!=""}[5m]) + node_${kind}_total{cluster=~"$cluster"}')
+    query = ingest.Query("dashboard 'x' panel 'y'", (), 'rate(a{namespace="$namespace", pod!=""}[5m]) + node_${kind}_total{cluster=~"$cluster"}', grafana=True)
     found = ingest.selectors(query)
     assert found is not None
     assert [(s.name, s.pattern, s.matchers) for s in found] == [("a", None, (("pod", "!=", ""),)), (None, "node_.*_total", ())]
@@ -167,7 +167,7 @@ def test_library_dashboard_variables_and_panels_are_read(tmp_path: Path) -> None
         ],
         "templating": {"list": [{"name": "pod", "type": "query", "query": {"query": 'label_values(fixture_variable{job="node-exporter"}, pod)'}}]},
     }
-    found = list(ingest.dashboard_queries("mine", board, ("grafana",)))
+    found = list(stack_queries.dashboard_queries("mine", board, ("grafana",)))
     assert [(query.source, query.expr) for query in found] == [
         ("dashboard 'mine' panel 'inner'", 'fixture_in_row{job="node-exporter"}'),
         ("dashboard 'mine' variable 'pod'", 'fixture_variable{job="node-exporter"}'),

@@ -13,8 +13,11 @@ regex that does not match every name): a `keep` on `__name__` of those names and
 `scrape.keep`. Where every selector of a kept name constrains some other label positively
 (`=`, `=~`, `!=""`), the series of that name no selector can select are dropped too: a `replace`
 marks the selected ones with a temporary label, a `drop` removes the unmarked ones, a `labeldrop`
-removes the mark. Matchers a relabel regex cannot express (`!=` a value, `!~`) are ignored there:
-the steps keep more, never less. A query that does not parse keeps every job it may select whole.
+removes the mark. A relabel regex cannot negate, so matchers that exclude values (`!=` a value,
+`!~`) narrow a name only where every selector of it excludes the same values: a `drop` of those.
+Anything else the steps cannot tell keeps more, never less. A query that does not parse keeps
+every job it may select whole. Grafana's template variables are filled in first (`substituted`):
+a variable in a matcher's value stands for any value and narrows nothing.
 
 Upstream facts, read at the tags kmc pins (v2.53.x and v3.5.0 of prometheus/prometheus):
 - `model/relabel/relabel.go`: a step joins its `source_labels`' values with `separator` (`;`),
@@ -33,7 +36,6 @@ Upstream facts, read at the tags kmc pins (v2.53.x and v3.5.0 of prometheus/prom
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,9 +43,10 @@ from dataclasses import field
 from types import MappingProxyType
 from typing import Any
 
-from kmc.components import adapter_rules, job_names, keda, prometheus_adapter, rule_packs
+from kmc.components import job_names
+from kmc.components.stack_queries import SERIES, Query, recorded
+from kmc.components.stack_queries import queries as queries
 from kmc.model import Stack
-from kmc.read.document import JsonPath
 from kmc.record import record
 
 # Series Prometheus writes itself, never scraped from a target.
@@ -69,15 +72,6 @@ ANNOTATION_JOBS = ("kubernetes-pods", "kubernetes-pods-slow", "kubernetes-servic
 _ANY_NAME = ("a", "up", "x_total", "node_cpu_seconds_total", "kmc:probe:sum")
 
 Matcher = tuple[str, str, str]  # (label, operator, value); operator = != =~ !~
-
-
-@record
-class Query:
-    """One PromQL expression the stack runs, and where it comes from."""
-
-    source: str  # as a person reads it: "kmc's rule 'KubePodCrashLooping' (pack 'workloads')"
-    where: JsonPath
-    expr: str
 
 
 @record
@@ -172,176 +166,13 @@ def _full(regex: str, value: str) -> bool:
 
 
 def holds(op: str, wanted: str, value: str) -> bool:
+    """Whether a label's `value` ("" : absent) satisfies the matcher `op` `wanted`; a regex Python reads otherwise is taken to match."""
     if op in ("=", "!="):
         return (value == wanted) == (op == "=")
     pattern = _python(wanted)
     if pattern is None:
         return True
     return (pattern.fullmatch(value) is not None) == (op == "=~")
-
-
-# -- the queries -------------------------------------------------------------------------------
-
-
-def queries(stack: Stack) -> list[Query]:
-    """Every query the stack runs or serves, in a fixed order: rules, dashboards, adapter, KEDA."""
-    return [*_rule_queries(stack), *_dashboard_queries(stack), *_adapter_queries(stack), *_keda_queries(stack)]
-
-
-def _rule_queries(stack: Stack) -> Iterator[Query]:
-    for name, pack in rule_packs.active_packs(stack, rule_packs.library()).items():
-        data = rule_packs.pack_file(pack, stack.rules.overrides, stack.rules.disabled, stack.scrape.job_names)
-        for group in data["groups"]:
-            for rule in group["rules"]:
-                title = rule.get("alert") or rule.get("record")
-                yield Query(f"kmc's rule {title!r} (pack {name!r})", ("rules", "packs", name), str(rule["expr"]))
-    for index, group in enumerate(stack.rules.groups):
-        for position, rule in enumerate(group["rules"]):
-            title = rule.get("alert") or rule.get("record")
-            yield Query(f"rule {title!r}", ("rules", "groups", index, "rules", position, "expr"), str(rule["expr"]))
-    for file, text in sorted(stack.monitors.rule_files.items()):
-        for group in rule_packs.read_rule_file(text)["groups"]:
-            for rule in group["rules"]:
-                title = rule.get("alert") or rule.get("record")
-                yield Query(f"imported rule {title!r} ({file})", ("monitors", "files"), str(rule["expr"]))
-
-
-def recorded(stack: Stack) -> frozenset[str]:
-    """The names the stack's rules record: Prometheus writes them, no target exposes them."""
-    names = {str(rule["record"]) for group in stack.rules.groups for rule in group["rules"] if "record" in rule}
-    for pack in rule_packs.active_packs(stack, rule_packs.library()).values():
-        names.update(str(rule["record"]) for group in pack.groups for rule in group.rules if isinstance(rule, Mapping) and "record" in rule)
-    for text in stack.monitors.rule_files.values():
-        names.update(str(rule["record"]) for group in rule_packs.read_rule_file(text)["groups"] for rule in group["rules"] if "record" in rule)
-    return frozenset(names)
-
-
-def _dashboard_queries(stack: Stack) -> Iterator[Query]:
-    if not stack.enabled_somewhere("grafana.enabled"):
-        return
-    grafana = stack.grafana
-    # kmc.components.dashboards.vendor: the library's that have panels left, in library order,
-    # then one per file, in stack order.
-    library = len(grafana.dashboards) - len(grafana.files)
-    names = [f"kmc-{name}" for name in grafana.library]
-    for position, board in enumerate(grafana.dashboards):
-        where: JsonPath
-        if position < library:
-            where = ("grafana", "dashboards", "library", names.index(board.name))
-        else:
-            where = ("grafana", "dashboards", "files", position - library, "file")
-        yield from dashboard_queries(board.name, json.loads(board.json), where)
-
-
-def dashboard_queries(name: str, board: Mapping[str, Any], where: JsonPath) -> Iterator[Query]:
-    """The PromQL of a dashboard: its panels' targets, its template variables' queries and its annotations."""
-    for panel in _panels(board):
-        title = panel.get("title") or "(untitled)"
-        for target in panel.get("targets") or ():
-            if isinstance(target, Mapping) and _promql(target, panel) and isinstance(target.get("expr"), str) and target["expr"].strip():
-                yield Query(f"dashboard {name!r} panel {title!r}", where, target["expr"])
-    for variable in (board.get("templating") or {}).get("list") or ():
-        if isinstance(variable, Mapping) and variable.get("type") == "query" and _promql(variable, {}):
-            found = variable.get("query")
-            text = found.get("query") if isinstance(found, Mapping) else found
-            expr = _variable_expr(text) if isinstance(text, str) else None
-            if expr:
-                yield Query(f"dashboard {name!r} variable {variable.get('name')!r}", where, expr)
-    for annotation in (board.get("annotations") or {}).get("list") or ():
-        if isinstance(annotation, Mapping) and _promql(annotation, {}) and isinstance(annotation.get("expr"), str) and annotation["expr"].strip():
-            yield Query(f"dashboard {name!r} annotation {annotation.get('name')!r}", where, annotation["expr"])
-
-
-def _panels(board: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """Every panel, those inside rows (collapsed rows, old-style `rows`) included."""
-    pending = [*(board.get("panels") or ()), *(panel for row in board.get("rows") or () if isinstance(row, Mapping) for panel in row.get("panels") or ())]
-    while pending:
-        panel = pending.pop(0)
-        if isinstance(panel, Mapping):
-            yield panel
-            pending[:0] = list(panel.get("panels") or ())
-
-
-def _promql(item: Mapping[str, Any], panel: Mapping[str, Any]) -> bool:
-    """Whether a target, variable or annotation queries a Prometheus (Loki's `expr` is LogQL)."""
-    for holder in (item, panel):
-        source = holder.get("datasource")
-        if isinstance(source, Mapping) and isinstance(source.get("type"), str):
-            return bool(source["type"] == "prometheus")
-    return True
-
-
-_LABEL_VALUES = re.compile(r"^\s*label_values\((.*),\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*$", re.DOTALL)
-_QUERY_RESULT = re.compile(r"^\s*query_result\((.*)\)\s*$", re.DOTALL)
-
-
-def _variable_expr(text: str) -> str | None:
-    """The PromQL of a Prometheus template variable's query: `label_values(SELECTOR, label)` and
-    `query_result(EXPR)`; `label_values(label)` and `metrics(regex)` read no series' samples."""
-    for form in (_LABEL_VALUES, _QUERY_RESULT):
-        match = form.match(text)
-        if match:
-            return match.group(1)
-    return None
-
-
-def _adapter_queries(stack: Stack) -> Iterator[Query]:
-    if not prometheus_adapter.compiled(stack):
-        return
-    adapter = stack.prometheus_adapter
-    base: JsonPath = ("prometheusAdapter",)
-    for index, custom in enumerate(adapter.custom):
-        yield from _rule_pair(f"adapter metric {custom.name!r}", (*base, "customMetrics", index), adapter_rules.custom_rule(custom), custom.series)
-    for index, external in enumerate(adapter.external):
-        yield from _rule_pair(f"adapter metric {external.name!r}", (*base, "externalMetrics", index), adapter_rules.external_rule(external), external.series)
-    for kind, raws in (("custom", adapter.raw_custom), ("external", adapter.raw_external)):
-        for index, raw in enumerate(raws):
-            yield from _rule_pair(f"adapter {kind} rule {raw.get('seriesQuery')!r}", (*base, "rules", kind, index), raw, None)
-    if adapter.resource_metrics:
-        rules = adapter_rules.resource_rules(adapter, stack.scrape.job_names)
-        for resource in ("cpu", "memory"):
-            for field in ("containerQuery", "nodeQuery"):
-                yield Query(f"adapter resource metric {resource} ({field})", (*base, "resourceMetrics"), _filled(rules[resource][field], None))
-
-
-def _rule_pair(source: str, where: JsonPath, rule: Mapping[str, Any], series: str | None) -> Iterator[Query]:
-    """An adapter rule's seriesQuery (the adapter lists series with it) and its metricsQuery."""
-    series_query = str(rule.get("seriesQuery", ""))
-    yield Query(f"{source} seriesQuery", where, series_query)
-    if "metricsQuery" in rule:
-        name, pattern = (series, None) if series is not None else _series_name(series_query)
-        yield Query(f"{source} metricsQuery", where, _filled(str(rule["metricsQuery"]), name, pattern))
-
-
-def _series_name(series_query: str) -> tuple[str | None, str | None]:
-    """The metric name (a literal, or a regex) a seriesQuery lists: what `<<.Series>>` stands for."""
-    found = selectors(Query("", (), series_query))
-    if not found:
-        return None, None
-    first = found[0]
-    return first.name, first.pattern
-
-
-SERIES = "kmc_adapter_series"  # what `<<.Series>>` reads as when its names are unknown: any name
-
-
-def _filled(template: str, name: str | None, pattern: str | None = None) -> str:
-    """A metricsQuery with its template actions filled as no request narrows it: no label
-    matchers, any grouping; `<<.Series>>` is the series' name or name regex."""
-    if name is None and pattern is not None:
-        quoted = json.dumps(pattern)
-        template = template.replace("<<.Series>>{", f"{{__name__=~{quoted},").replace("<<.Series>>", f"{{__name__=~{quoted}}}")
-    text = adapter_rules.expanded(template, name or SERIES, [], ("namespace", "pod"))
-    return text.replace("<<.GroupBySlice>>", "namespace,pod").replace("{}", "")
-
-
-def _keda_queries(stack: Stack) -> Iterator[Query]:
-    for index, hpa in enumerate(stack.autoscaling):
-        if hpa.engine != "keda":
-            continue
-        for position, metric in enumerate(hpa.metrics):
-            if "resource" not in metric:
-                yield Query(f"KEDA trigger of {hpa.namespace}/{hpa.name}", ("autoscaling", index, "metrics", position), keda.query(stack, hpa, metric))
 
 
 # -- selectors ---------------------------------------------------------------------------------
@@ -378,7 +209,7 @@ def selectors(query: Query) -> list[Selector] | None:
     """The vector selectors of `query`, each `or` alternative apart; None when it does not parse."""
     import promql_parser
 
-    text = substituted(query.expr)
+    text = substituted(query.expr) if query.grafana else query.expr
     try:
         tree = promql_parser.parse(text)
     except ValueError:
