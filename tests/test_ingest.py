@@ -228,6 +228,19 @@ def test_the_guard_rail_names_the_query_the_selector_and_the_job_a_step_drops(tm
     ]
 
 
+def test_the_guard_rail_judges_the_series_a_narrowing_step_leaves(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, RULES)
+    steps = ingest.keep_steps(stack)
+    steps["node-exporter"] = [
+        {**step, "regex": "container_cpu_usage_seconds_total;none"} if step.get("source_labels") == ["__name__", "container"] else step
+        for step in steps["node-exporter"]
+    ]
+    assert [message for _, message, _ in guard.problems(stack, _compiled(stack, steps))] == [
+        'rule \'mine:container_cpu:sum\' selects container_cpu_usage_seconds_total{container!="",job="node-exporter"},'
+        " whose series job 'node-exporter' drops at ingestion (its metric_relabel_configs)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("labels", "steps", "expected"),
     [
@@ -304,6 +317,13 @@ def test_what_a_query_selects_is_kept_and_what_none_selects_is_dropped_where_the
             assert guard.relabel(made, steps) is not None
 
 
+@pytest.mark.parametrize(
+    ("regex", "value"), [("a|b", "a"), ("^jvm_threads_(live|daemon)_threads$", "jvm_threads_live_threads"), (".+", "x"), ("v.*", "v"), ("[0-9]+", "1")]
+)
+def test_the_guard_rail_makes_a_value_a_regex_matches(regex: str, value: str) -> None:
+    assert guard.sample(regex) == value
+
+
 # -- golden/full -------------------------------------------------------------------------------
 
 
@@ -330,9 +350,15 @@ def test_every_job_kmc_owns_in_the_full_stack_is_keep_listed(full: Stack) -> Non
     assert owned <= set(ingest.keep_steps(full))
 
 
-def test_the_full_stack_passes_its_own_guard_rail(full: Stack) -> None:
-    assert guard.problems(full, _compiled(full, ingest.keep_steps(full))) == []
-    assert guard.unparsed(full) == []
+GOLDEN = sorted(path.parent.name for path in ROOT.glob("golden/*/stack.yaml"))
+
+
+@pytest.mark.parametrize("case", GOLDEN)
+def test_every_golden_stack_keep_lists_every_job_it_owns_and_passes_its_own_guard_rail(case: str) -> None:
+    stack = _golden(case)
+    assert [line for line in ingest.report(stack).values() if line.startswith("keeps all")] == []
+    assert guard.problems(stack, _compiled(stack, ingest.keep_steps(stack))) == []
+    assert guard.unparsed(stack) == []
 
 
 # -- run-time truth ----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from kmc.read.document import JsonPath
 Problem = tuple[JsonPath, str, str]
 _REFERENCE = re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))")  # Go's regexp.Expand: $$, ${name}, $name
 _CANDIDATES = ("x", "1", "a", "kmc", "")
+_GROUP = re.compile(r"\((?:\?:)?([^()|]*)(?:\|[^()]*)?\)")  # a group of plain alternatives
 
 
 class Unmodelled(Exception):
@@ -96,7 +97,8 @@ def sample(regex: str) -> str | None:
     if pattern is None:
         return None
     plain = regex.strip("^$")
-    pieces = [plain, *plain.split("|")]
+    first_choices = _GROUP.sub(r"\1", plain)  # `a_(b|c)_d` → `a_b_d`
+    pieces = [plain, first_choices, *plain.split("|")]
     candidates = [*(re.sub(r"\\(.)", r"\1", piece.replace(".*", "").replace(".+", "x").replace("\\d+", "1")) for piece in pieces), *_CANDIDATES]
     return next((candidate for candidate in candidates if pattern.fullmatch(candidate)), None)
 
