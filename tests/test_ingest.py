@@ -470,3 +470,47 @@ def test_promtool_accepts_the_steps_of_the_full_stack(version: str, full: Stack,
     config.write_text(yaml.safe_dump({"scrape_configs": jobs}, sort_keys=False), encoding="utf-8")
     result = subprocess.run([tool(PROMTOOLS[version]), "check", "config", config], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+NODE_EXPORTER = TOOLS / "node-exporter" / "prometheus-node-exporter"
+_SAMPLE_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+\S+")
+_LABEL_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def _page_series(text: str) -> list[dict[str, str]]:
+    """The series of a text exposition page (node-exporter writes no escapes that matter here)."""
+    found = []
+    for line in text.splitlines():
+        match = _SAMPLE_LINE.match(line)
+        if match and not line.startswith("#"):
+            found.append({"__name__": match.group(1), **{name: value for name, value in _LABEL_PAIR.findall(match.group(2) or "") if value}})
+    return found
+
+
+@pytest.mark.slow
+def test_a_real_node_exporter_through_the_full_stacks_steps_is_stored_at_its_floor(full: Stack, tmp_path: Path) -> None:
+    """Ingest `used` on golden/full's node-exporter job against the real node-exporter and Prometheus 3:
+    at least 3x fewer series than the page holds, and within 1.2x of the floor (the series some
+    selector of the stack selects, counted on the same page)."""
+    steps = ingest.keep_steps(full)["node-exporter"]
+    labels = ingest.job_labels(full, "node-exporter")
+    selectors = [selector for selector in ingest.analyse(full).selectors if selector.selects_job(labels)]
+    address = f"127.0.0.1:{free_port()}"
+    exporter = Process([tool(NODE_EXPORTER), f"--web.listen-address={address}"], tmp_path / "node-exporter.log")
+    try:
+        wait_for("node-exporter", lambda: http_get(f"http://{address}/metrics")[0] == 200, 30, describe=exporter.tail)
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+            "scrape_configs": [{"job_name": "node-exporter", "static_configs": [{"targets": [address]}], "metric_relabel_configs": steps}],
+        }
+        with _prometheus(tool(PROMETHEUS["3.x"]), config, tmp_path / "prometheus") as url:
+            wait_for("a scrape", lambda: bool(_ingested(url, "node-exporter")), 30)
+            page = _page_series(http_get(f"http://{address}/metrics")[1].decode())
+            stored = _ingested(url, "node-exporter")
+    finally:
+        exporter.stop()
+    floor = [one for one in page if any(_selects(selector, {**one, "job": labels["job"]}) for selector in selectors)]
+    assert floor, "the stack reads node-exporter's series"
+    assert len(page) >= 3 * len(stored), (len(page), len(stored))
+    assert len(stored) <= 1.2 * len(floor), (len(stored), len(floor))
+    assert {one["__name__"] for one in floor} <= {name for name, _ in stored}
