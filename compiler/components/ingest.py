@@ -307,12 +307,17 @@ def plan(selectors: Sequence[Selector], labels: Mapping[str, str], job: str, unp
     for selector in mine:
         if not selector.bounded:
             return Plan(job, (), (), {}, keeps_all=f"{selector.query.source} selects {selector.text}, which does not bound the metric name")
-    names = tuple(sorted({selector.name for selector in mine if selector.name is not None}))
-    patterns = tuple(sorted({selector.pattern for selector in mine if selector.pattern is not None}))
+    by_name: dict[str, list[Selector]] = {}
+    for selector in mine:
+        if selector.name is not None:
+            by_name.setdefault(selector.name, []).append(selector)
+    by_pattern = [selector for selector in mine if selector.pattern is not None]
+    names = tuple(sorted(by_name))
+    patterns = tuple(sorted({selector.pattern for selector in by_pattern if selector.pattern is not None}))
     refined: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}
     excluded: dict[str, tuple[tuple[str, str], ...]] = {}
     for name in names:
-        readers = [selector for selector in mine if selector.reads(name)]
+        readers = [*by_name[name], *(selector for selector in by_pattern if selector.reads(name))]
         rows = [selector.positive() for selector in readers]
         if all(rows):
             refined[name] = tuple(sorted(set(rows)))
@@ -377,14 +382,16 @@ def keep_steps(stack: Stack, keep: Sequence[str] = ()) -> dict[str, list[dict[st
 
 
 def report(stack: Stack, keep: Sequence[str] = ()) -> dict[str, str]:
-    """By owned job name, what ingest `used` keeps there, as a line a person reads."""
-    out = {}
-    for name, found in plans(stack).items():
-        if found.keeps_all is not None:
-            out[name] = f"keeps all series: {found.keeps_all}"
-            continue
-        families = len({*found.names, *keep}) + len(found.patterns)
-        narrowed = len({*found.refined, *found.excluded} - set(keep))
-        detail = f", {narrowed} of them narrowed to the series a query selects" if narrowed else ""
-        out[name] = f"keeps {families} metric {'family' if families == 1 else 'families'}{detail}"
-    return out
+    """By owned job name, what ingest `used` keeps there, as a line a person reads. (`plans` once,
+    then `steps` and `describe` of each, does the work of `keep_steps` and `report` together.)"""
+    return {name: describe(found, keep) for name, found in plans(stack).items()}
+
+
+def describe(found: Plan, keep: Sequence[str] = ()) -> str:
+    """What a job's ingest `used` keeps, as a line a person reads."""
+    if found.keeps_all is not None:
+        return f"keeps all series: {found.keeps_all}"
+    families = len({*found.names, *keep}) + len(found.patterns)
+    narrowed = len({*found.refined, *found.excluded} - set(keep))
+    detail = f", {narrowed} of them narrowed to the series a query selects" if narrowed else ""
+    return f"keeps {families} metric {'family' if families == 1 else 'families'}{detail}"
