@@ -164,10 +164,12 @@ def test_library_dashboard_variables_and_panels_are_read(tmp_path: Path) -> None
         "panels": [
             {"type": "row", "title": "r", "panels": [{"title": "inner", "targets": [{"expr": 'fixture_in_row{job="node-exporter"}'}]}]},
             {"title": "logs", "datasource": {"type": "loki", "uid": "l"}, "targets": [{"expr": '{app="x"} |= "error"'}]},
+            {"title": "influx", "datasource": {"uid": "influx"}, "targets": [{"expr": "SELECT 1"}]},
+            {"title": "legacy", "datasource": "Influx", "targets": [{"expr": "SELECT 1"}]},
         ],
         "templating": {"list": [{"name": "pod", "type": "query", "query": {"query": 'label_values(fixture_variable{job="node-exporter"}, pod)'}}]},
     }
-    found = list(stack_queries.dashboard_queries("mine", board, ("grafana",)))
+    found = list(stack_queries.dashboard_queries("mine", board, ("grafana",), frozenset({"influx", "Influx"})))
     assert [(query.source, query.expr) for query in found] == [
         ("dashboard 'mine' panel 'inner'", 'fixture_in_row{job="node-exporter"}'),
         ("dashboard 'mine' variable 'pod'", 'fixture_variable{job="node-exporter"}'),

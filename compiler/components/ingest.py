@@ -150,7 +150,13 @@ def quote_meta(text: str) -> str:
 _META = frozenset("\\.+*?()|[]{}^$")
 
 
+# RE2 syntax Python reads otherwise (POSIX classes, Unicode classes, quoting): such a regex is taken to match.
+_RE2_ONLY = re.compile(r"\[:|\\[pPQzC]")
+
+
 def _python(regex: str) -> re.Pattern[str] | None:
+    if _RE2_ONLY.search(regex):
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -70,31 +70,33 @@ def _dashboard_queries(stack: Stack) -> Iterator[Query]:
     # then one per file, in stack order.
     library = len(grafana.dashboards) - len(grafana.files)
     names = [f"kmc-{name}" for name in grafana.library]
+    others = frozenset(ref for source in grafana.datasources if source.type != "prometheus" for ref in (source.uid, source.name))
     for position, board in enumerate(grafana.dashboards):
         where: JsonPath
         if position < library:
             where = ("grafana", "dashboards", "library", names.index(board.name))
         else:
             where = ("grafana", "dashboards", "files", position - library, "file")
-        yield from dashboard_queries(board.name, json.loads(board.json), where)
+        yield from dashboard_queries(board.name, json.loads(board.json), where, others)
 
 
-def dashboard_queries(name: str, board: Mapping[str, Any], where: JsonPath) -> Iterator[Query]:
-    """The PromQL of a dashboard: its panels' targets, its template variables' queries and its annotations."""
+def dashboard_queries(name: str, board: Mapping[str, Any], where: JsonPath, others: frozenset[str] = frozenset()) -> Iterator[Query]:
+    """The PromQL of a dashboard: its panels' targets, its template variables' queries and its
+    annotations; `others`: the uids and names of the datasources that are not a Prometheus."""
     for panel in _panels(board):
         title = panel.get("title") or "(untitled)"
         for target in panel.get("targets") or ():
-            if isinstance(target, Mapping) and _promql(target, panel) and isinstance(target.get("expr"), str) and target["expr"].strip():
+            if isinstance(target, Mapping) and _promql(target, panel, others) and isinstance(target.get("expr"), str) and target["expr"].strip():
                 yield Query(f"dashboard {name!r} panel {title!r}", where, target["expr"], grafana=True)
     for variable in (board.get("templating") or {}).get("list") or ():
-        if isinstance(variable, Mapping) and variable.get("type") == "query" and _promql(variable, {}):
+        if isinstance(variable, Mapping) and variable.get("type") == "query" and _promql(variable, {}, others):
             found = variable.get("query")
             text = found.get("query") if isinstance(found, Mapping) else found
             expr = _variable_expr(text) if isinstance(text, str) else None
             if expr:
                 yield Query(f"dashboard {name!r} variable {variable.get('name')!r}", where, expr, grafana=True)
     for annotation in (board.get("annotations") or {}).get("list") or ():
-        if isinstance(annotation, Mapping) and _promql(annotation, {}) and isinstance(annotation.get("expr"), str) and annotation["expr"].strip():
+        if isinstance(annotation, Mapping) and _promql(annotation, {}, others) and isinstance(annotation.get("expr"), str) and annotation["expr"].strip():
             yield Query(f"dashboard {name!r} annotation {annotation.get('name')!r}", where, annotation["expr"], grafana=True)
 
 
@@ -108,12 +110,17 @@ def _panels(board: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
             pending[:0] = list(panel.get("panels") or ())
 
 
-def _promql(item: Mapping[str, Any], panel: Mapping[str, Any]) -> bool:
-    """Whether a target, variable or annotation queries a Prometheus (Loki's `expr` is LogQL)."""
+def _promql(item: Mapping[str, Any], panel: Mapping[str, Any], others: frozenset[str]) -> bool:
+    """Whether a target, variable or annotation queries a Prometheus (Loki's `expr` is LogQL): its
+    datasource's type where it says, else whether its uid or name is one of the `others`."""
     for holder in (item, panel):
         source = holder.get("datasource")
         if isinstance(source, Mapping) and isinstance(source.get("type"), str):
             return bool(source["type"] == "prometheus")
+        if isinstance(source, Mapping) and isinstance(source.get("uid"), str):
+            return source["uid"] not in others
+        if isinstance(source, str):
+            return source not in others
     return True
 
 
