@@ -107,6 +107,22 @@ def test_the_values_every_selector_of_a_name_excludes_are_dropped(tmp_path: Path
     assert "fixture_network_bytes_total;(?:lo|veth.+)|" in drop["regex"]
 
 
+def test_a_matcher_on_an_external_label_narrows_nothing(tmp_path: Path) -> None:
+    """Series get `cluster` (and a shard's, a replica's label) only when they leave Prometheus: a
+    dashboard through Thanos Query selects on it, the series at ingestion do not have it."""
+    rules = (
+        "rules:\n  groups:\n    - name: mine\n      rules:\n"
+        '        - {record: "mine:x", expr: \'sum(fixture_clustered{job="node-exporter", cluster="prod-eu-1", shard!="1"})\'}\n'
+    )
+    stack = _stack(tmp_path, rules)
+    found = ingest.plans(stack)["node-exporter"]
+    assert "fixture_clustered" in found.names
+    assert "fixture_clustered" not in found.refined and "fixture_clustered" not in found.excluded
+    (selector,) = [selector for selector in ingest.analyse(stack).selectors if selector.name == "fixture_clustered"]
+    made = guard.series(selector, ingest.job_labels(stack, "node-exporter"), ingest.external_labels(stack))
+    assert made == {"__name__": "fixture_clustered", "job": "node-exporter"}
+
+
 def test_kube_prometheus_names_tell_kubelet_and_cadvisor_apart_by_metrics_path(tmp_path: Path) -> None:
     rules = (
         "scrape:\n  jobNames: kube-prometheus\n"

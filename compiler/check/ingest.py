@@ -113,8 +113,9 @@ def _value(matchers: Sequence[tuple[str, str]]) -> str | None:
     return None
 
 
-def series(selector: ingest.Selector, job_labels: Mapping[str, str]) -> dict[str, str] | None:
-    """A series `selector` selects among the job's, as its labels; None where none is easy to make."""
+def series(selector: ingest.Selector, job_labels: Mapping[str, str], external: frozenset[str] = frozenset()) -> dict[str, str] | None:
+    """A series `selector` selects among the job's, as its labels at ingestion (without the
+    `external` labels, which it gets only when it leaves Prometheus); None where none is easy to make."""
     name = selector.name if selector.name is not None else (sample(selector.pattern) if selector.pattern is not None else None)
     if not name:
         return None
@@ -123,8 +124,8 @@ def series(selector: ingest.Selector, job_labels: Mapping[str, str]) -> dict[str
     for label, op, value in selector.matchers:
         by_label.setdefault(label, []).append((op, value))
     for label, matchers in by_label.items():
-        if label in ingest.JOB_LABELS:
-            continue  # the job's own: selects_job holds
+        if label in ingest.JOB_LABELS or label in external:
+            continue  # the job's own (selects_job holds), or not there at ingestion
         found = _value(matchers)
         if found is None:
             return None
@@ -144,15 +145,17 @@ def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> list[Problem]:
         steps = job.get("metric_relabel_configs")
         if name not in owned or not steps:
             continue
-        found += _dropped(analysis.selectors, name, ingest.job_labels(stack, name), steps)
+        found += _dropped(analysis.selectors, name, ingest.job_labels(stack, name), steps, ingest.external_labels(stack))
     return list(dict.fromkeys(found))
 
 
-def _dropped(selectors: Sequence[ingest.Selector], job: str, labels: Mapping[str, str], steps: Sequence[Mapping[str, Any]]) -> Iterator[Problem]:
+def _dropped(
+    selectors: Sequence[ingest.Selector], job: str, labels: Mapping[str, str], steps: Sequence[Mapping[str, Any]], external: frozenset[str]
+) -> Iterator[Problem]:
     for selector in selectors:
         if not selector.selects_job(labels):
             continue
-        made = series(selector, labels)
+        made = series(selector, labels, external)
         if made is None:
             continue
         try:

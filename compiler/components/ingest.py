@@ -13,7 +13,9 @@ regex that does not match every name): a `keep` on `__name__` of those names and
 `scrape.keep`. Where every selector of a kept name constrains some other label positively
 (`=`, `=~`, `!=""`), the series of that name no selector can select are dropped too: a `replace`
 marks the selected ones with a temporary label, a `drop` removes the unmarked ones, a `labeldrop`
-removes the mark. A relabel regex cannot negate, so matchers that exclude values (`!=` a value,
+removes the mark. Matchers on the external labels (`cluster`, a shard's or replica's label)
+narrow nothing: a series gets them only when it leaves Prometheus, where Thanos Query shows them.
+A relabel regex cannot negate, so matchers that exclude values (`!=` a value,
 `!~`) narrow a name only where every selector of it excludes the same values: a `drop` of those.
 Anything else the steps cannot tell keeps more, never less. A query that does not parse keeps
 every job it may select whole. Grafana's template variables are filled in first (`substituted`):
@@ -43,7 +45,7 @@ from dataclasses import field
 from types import MappingProxyType
 from typing import Any
 
-from kmc.components import job_names
+from kmc.components import job_names, sharding
 from kmc.components.stack_queries import SERIES, Query, recorded
 from kmc.components.stack_queries import queries as queries
 from kmc.model import Stack
@@ -97,12 +99,13 @@ class Selector:
             return self.name == name
         return self.pattern is None or _full(self.pattern, name)
 
-    def positive(self) -> tuple[tuple[str, str], ...]:
-        """The matchers a relabel regex can express, as (label, regex of the value), sorted."""
+    def positive(self, external: frozenset[str] = frozenset()) -> tuple[tuple[str, str], ...]:
+        """The matchers a relabel regex can express, as (label, regex of the value), sorted; none
+        on the `external` labels, which a series gets after ingestion (Thanos Query shows them)."""
         found = []
         for label, op, value in self.matchers:
-            if label in JOB_LABELS:
-                continue  # fixed within a job: they decide which jobs, not which series
+            if label in JOB_LABELS or label in external:
+                continue  # the job's are fixed within a job: they decide which jobs, not which series
             if op == "=":
                 found.append((label, quote_meta(value)))
             elif op == "=~":
@@ -111,12 +114,13 @@ class Selector:
                 found.append((label, ".+"))
         return tuple(sorted(found))
 
-    def negative(self) -> frozenset[tuple[str, str]]:
-        """The matchers that exclude values (`!=` a value, `!~`), as (label, regex of the excluded values)."""
+    def negative(self, external: frozenset[str] = frozenset()) -> frozenset[tuple[str, str]]:
+        """The matchers that exclude values (`!=` a value, `!~`), as (label, regex of the excluded
+        values); none on the `external` labels."""
         return frozenset(
             (label, quote_meta(value) if op == "!=" else _grouped(value))
             for label, op, value in self.matchers
-            if label not in JOB_LABELS and (op == "!~" or (op == "!=" and value != ""))
+            if label not in JOB_LABELS and label not in external and (op == "!~" or (op == "!=" and value != ""))
         )
 
     def selects_job(self, labels: Mapping[str, str]) -> bool:
@@ -304,8 +308,9 @@ def _unparsed_may_select(query: Query, labels: Mapping[str, str]) -> bool:
     return not named or any(holds(op, value, labels["job"]) for op, value in named if VARIABLE not in substituted(value))
 
 
-def plan(selectors: Sequence[Selector], labels: Mapping[str, str], job: str, unparsed: Sequence[Query] = ()) -> Plan:
-    """Job `job`'s ingest `used`, its series labelled `labels`, from the stack's selectors."""
+def plan(selectors: Sequence[Selector], labels: Mapping[str, str], job: str, unparsed: Sequence[Query] = (), external: frozenset[str] = frozenset()) -> Plan:
+    """Job `job`'s ingest `used`, its series labelled `labels`, from the stack's selectors; the
+    `external` labels (`external_labels`) narrow nothing."""
     for query in unparsed:
         if _unparsed_may_select(query, labels):
             return Plan(job, (), (), {}, keeps_all=f"{query.source} does not parse as PromQL: {query.expr!r}")
@@ -324,10 +329,10 @@ def plan(selectors: Sequence[Selector], labels: Mapping[str, str], job: str, unp
     excluded: dict[str, tuple[tuple[str, str], ...]] = {}
     for name in names:
         readers = [*by_name[name], *(selector for selector in by_pattern if selector.reads(name))]
-        rows = [selector.positive() for selector in readers]
+        rows = [selector.positive(external) for selector in readers]
         if all(rows):
             refined[name] = tuple(sorted(set(rows)))
-        if shared := frozenset.intersection(*(selector.negative() for selector in readers)):
+        if shared := frozenset.intersection(*(selector.negative(external) for selector in readers)):
             excluded[name] = tuple(sorted(shared))
     return Plan(job, names, patterns, refined, excluded)
 
@@ -338,8 +343,14 @@ def plans(stack: Stack) -> dict[str, Plan]:
     found = {}
     for job in owned_jobs(stack):
         name = str(job["job_name"])
-        found[name] = plan(analysis.selectors, job_labels(stack, name), name, analysis.unparsed)
+        found[name] = plan(analysis.selectors, job_labels(stack, name), name, analysis.unparsed, external_labels(stack))
     return found
+
+
+def external_labels(stack: Stack) -> frozenset[str]:
+    """The labels Prometheus adds to its series only when they leave it (federation, remote write,
+    Thanos' sidecar, alerts): absent at ingestion, so a matcher on one cannot narrow it."""
+    return frozenset({*stack.prometheus.external_labels, sharding.SHARD_LABEL, stack.prometheus.ha_replica_label})
 
 
 def _alternation(items: Sequence[str]) -> str:
