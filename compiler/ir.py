@@ -139,7 +139,7 @@ def holds(values: Mapping[str, Any], condition: str) -> bool:
     if matched is not None:
         entries = lookup(values, matched["map"]) if matched["map"] else None
         chosen = entries.get(matched["key"]) if isinstance(entries, Mapping) else None
-        return (chosen if chosen is not None else lookup(values, matched["path"])) == matched["word"]
+        return bool((chosen if chosen is not None else lookup(values, matched["path"])) == matched["word"])
     value = lookup(values, condition_path(condition))
     if condition.endswith(MORE_THAN_ONE):
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1

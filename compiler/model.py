@@ -276,6 +276,7 @@ class Scrape:
     kubernetes: KubernetesJobs
     extra_jobs: tuple[Mapping[str, Any], ...]
     job_names: str = "kmc"  # kmc | kube-prometheus: the `job` labels of kmc.components.job_names
+    keep: tuple[str, ...] = ()  # metric names the owned jobs keep under `prometheus.ingest: used` (kmc.components.ingest)
 
 
 @record
@@ -560,6 +561,7 @@ PARAMETER_SECTIONS: Mapping[str, tuple[str, ...]] = {
         "configReloaderResources",
         "thanosImage",
         "thanosResources",
+        "ingest",
         "thanosQueryReplicas",
         "expose",
         "thanosQueryExpose",
@@ -636,6 +638,9 @@ class Stack:
     file_name: str = "stack.yaml"
     images: Images = Images()
     # The escape hatches by stack section (only the sections that use one), and `extraObjects` as written.
+    # Filled by the validation stage (kmc.check.ingest): by the name of each job kmc owns, what it keeps
+    # under `prometheus.ingest: used` (a kmc.components.ingest.Plan).
+    ingest: Mapping[str, Any] = field(default=MappingProxyType({}))
     hatches: Mapping[str, Hatch] = field(default=MappingProxyType({}))
     extra_objects: tuple[Mapping[str, Any], ...] = ()
 
@@ -694,6 +699,7 @@ class Stack:
                 ),
                 extra_jobs=tuple(scrape["extraJobs"]),
                 job_names=scrape["jobNames"],
+                keep=tuple(scrape["keep"]),
             ),
             node_exporter=NodeExporter(
                 port=node_exporter["port"],

@@ -390,6 +390,12 @@ ui_ports = st.integers(1, 65535)
 exporter_network_policies = st.fixed_dictionaries({}, optional={"enabled": st.booleans()})
 
 
+_INGEST_MODES = st.sampled_from(("used", "all"))
+# The self-scrape job is in every stack that has a Prometheus.
+ingest_modes = st.fixed_dictionaries({}, optional={"default": _INGEST_MODES, "jobs": st.dictionaries(st.just("prometheus"), _INGEST_MODES)})
+metric_names = st.from_regex(r"[a-z_][a-z0-9_]{0,20}", fullmatch=True)
+
+
 def prometheus_parameters(service: st.SearchStrategy[dict[str, Any]], storage: bool) -> st.SearchStrategy[dict[str, Any]]:
     optional: dict[str, st.SearchStrategy[Any]] = {
         "image": images,
@@ -402,6 +408,7 @@ def prometheus_parameters(service: st.SearchStrategy[dict[str, Any]], storage: b
         "configReloaderResources": resources,
         "thanosImage": images,
         "thanosQueryReplicas": st.integers(0, 10),
+        "ingest": ingest_modes,
         **_scheduling(),
     }
     if storage:
@@ -685,6 +692,7 @@ def scrape_sections(draw: st.DrawFn, global_timing: tuple[str, str]) -> Doc:
                 "pods": st.booleans(),
                 "services": st.booleans(),
                 "jobNames": st.sampled_from(("kmc", "kube-prometheus")),
+                "keep": st.lists(metric_names, max_size=3, unique=True),
             },
         )
     )

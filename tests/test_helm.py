@@ -248,3 +248,33 @@ def test_notes_say_how_to_reach_what_was_installed() -> None:
     dev = helm("helm-4.3", "install", "rel", chart, "--dry-run=client", "-f", chart / "values-dev.yaml").stdout.split("NOTES:\n", 1)[1]
     assert "deployment/kube-state-metrics" not in dev  # switched off in dev
     assert "{{" not in notes + dev
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_ingest_switch_chooses_each_jobs_section_as_kmc_does(full_chart: Path, helm_name: str, tmp_path: Path) -> None:
+    """`prometheus.ingest` (a stack-wide mode and per-job entries over it) picks each owned job's
+    section of prometheus.yml: real Helm renders the same config as kmc resolves for those values."""
+    from kmc import pipeline
+    from kmc.ir import resolve
+    from kmc.model import merge_values
+
+    compiled = pipeline.compile_stack(ROOT / "golden/full/stack.yaml", certificates="files")
+    (config,) = [obj.body["data"]["prometheus.yml"] for obj in compiled.graph.objects if obj.kind == "ConfigMap" and obj.name == "prometheus"]
+    kept: dict[str, list[str]] = {}
+    for name, ingest in {
+        "used": {"default": "used"},
+        "all": {"default": "all"},
+        "one job all": {"default": "used", "jobs": {"cadvisor": "all"}},
+        "one job used": {"default": "all", "jobs": {"kube-state-metrics": "used"}},
+    }.items():
+        override = {"prometheus": {"ingest": ingest}}
+        expected = yaml.safe_load(resolve(config, merge_values(compiled.stack.values(None), override)))
+        (tmp_path / "values.yaml").write_text(json.dumps(override))
+        rendered = yaml.safe_load_all(helm(helm_name, "template", "r", full_chart, "-f", tmp_path / "values.yaml").stdout)
+        (found,) = [obj for obj in rendered if obj and obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "prometheus"]
+        assert yaml.safe_load(found["data"]["prometheus.yml"]) == expected, name
+        kept[name] = sorted(job["job_name"] for job in expected["scrape_configs"] if "metric_relabel_configs" in job)
+    # The switch bites: each mode keeps a different set of jobs' steps (a monitor's own steps stay in every mode).
+    assert "cadvisor" in kept["used"] and "cadvisor" not in kept["one job all"]
+    assert set(kept["all"]) < set(kept["one job used"]) < set(kept["used"])
+    assert "kube-state-metrics" in kept["one job used"]

@@ -532,3 +532,51 @@ def test_a_real_node_exporter_through_the_full_stacks_steps_is_stored_at_its_flo
     assert len(page) >= 3 * len(stored), (len(page), len(stored))
     assert len(stored) <= 1.2 * len(floor), (len(stored), len(floor))
     assert {one["__name__"] for one in floor} <= {name for name, _ in stored}
+
+
+# -- the switch as a user meets it: the build's line, explain, a job that is not there --------------
+
+
+def _kmc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kmc", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_a_job_the_stack_lacks_is_a_located_error_with_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\nnamespace: monitoring\nprometheus:\n  ingest: {jobs: {cadvisr: all}}\n"
+        "environments:\n  dev:\n    prometheus:\n      ingest: {jobs: {kube-etcd: used}}\n",
+        encoding="utf-8",
+    )
+    result = _kmc("validate", "stack.yaml", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "stack.yaml:4:" in result.stderr and "$.prometheus.ingest.jobs.cadvisr: the stack has no job 'cadvisr'" in result.stderr
+    assert "did you mean 'cadvisor'?" in result.stderr
+    assert "$.environments.dev.prometheus.ingest.jobs.kube-etcd" in result.stderr  # kmc's job is `etcd`, and this stack has none
+    assert "Traceback" not in result.stderr
+
+
+def test_the_build_says_what_each_job_keeps_and_explain_shows_each_environment(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\nnamespace: monitoring\nprometheus:\n  ingest: {jobs: {cadvisor: all}}\nenvironments:\n  dev:\n    prometheus:\n      ingest: {default: all}\n",
+        encoding="utf-8",
+    )
+    build = _kmc("build", "stack.yaml", cwd=tmp_path)
+    assert build.returncode == 0, build.stderr
+    (line,) = [text for text in build.stderr.splitlines() if "prometheus.ingest" in text]
+    assert re.search(r"kube-state-metrics \d+, ", line) and "cadvisor" in line and "some jobs ingest all in: default, dev" in line
+    explained = _kmc("explain", "prometheus.ingest", "--stack", "stack.yaml", cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr
+    rows = {row.split()[0]: row for row in explained.stdout.split("by job (environment and mode; what `used` keeps):\n", 1)[1].splitlines()}
+    assert "default all, dev all" in rows["cadvisor"]
+    assert "default used, dev all" in rows["node-exporter"] and "keeps" in rows["node-exporter"]
+    # The manifests follow: dev keeps everything, the default environment keeps-lists all but cAdvisor.
+    configs = {
+        env: yaml.safe_load(yaml.safe_load((tmp_path / f"charts-out/manifests/{env}/04-configmap-prometheus.yaml").read_text())["data"]["prometheus.yml"])
+        for env in ("default", "dev")
+    }
+    listed = {env: sorted(job["job_name"] for job in config["scrape_configs"] if "metric_relabel_configs" in job) for env, config in configs.items()}
+    assert listed["dev"] == [] and "node-exporter" in listed["default"] and "cadvisor" not in listed["default"]
+    wrong = _kmc("explain", "prometheus.retention", "--stack", "stack.yaml", cwd=tmp_path)
+    assert wrong.returncode == 2 and "--stack goes with prometheus.ingest" in wrong.stderr

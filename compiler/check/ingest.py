@@ -19,12 +19,16 @@ cannot tell what it reads, so every job it may select keeps all its series.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kmc.components import ingest
+from kmc.components.base import PROMETHEUS_SWITCH
+from kmc.ir import lookup
 from kmc.model import Stack
 from kmc.read.document import JsonPath
 
@@ -38,6 +42,7 @@ class Unmodelled(Exception):
     """A relabel action this check does not evaluate: the job is not judged."""
 
 
+@functools.cache
 def _regex(text: str) -> re.Pattern[str] | None:
     try:
         with warnings.catch_warnings():
@@ -134,10 +139,36 @@ def series(selector: ingest.Selector, job_labels: Mapping[str, str], external: f
     return labels
 
 
-def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def check(stack: Stack) -> tuple[dict[str, ingest.Plan], list[Problem], list[Problem]]:
+    """What each owned job keeps under ingest `used` (kmc.components.ingest.plans), with the
+    problems of the stack's ingest settings and the warnings of queries kmc cannot read."""
+    if not stack.enabled_somewhere(PROMETHEUS_SWITCH):
+        return {}, [], []
+    analysis = ingest.analyse(stack)
+    plans = ingest.plans(stack, analysis)
+    jobs = [{"job_name": name, "metric_relabel_configs": ingest.steps(found, stack.scrape.keep)} for name, found in plans.items()]
+    found = [*unknown_jobs(stack, plans), *problems(stack, jobs, analysis)]
+    return plans, found, unparsed(stack, analysis)
+
+
+def unknown_jobs(stack: Stack, plans: Mapping[str, ingest.Plan]) -> Iterator[Problem]:
+    """`prometheus.ingest.jobs` entries, in the stack or an environment, naming no job kmc owns."""
+    for env in (None, *stack.environments):
+        written = stack.parameters if env is None else stack.environments[env]
+        entries = lookup(written, "prometheus.ingest.jobs") or {}
+        for name in sorted(entries):
+            if name in plans:
+                continue
+            where: JsonPath = ("prometheus", "ingest", "jobs", name) if env is None else ("environments", env, "prometheus", "ingest", "jobs", name)
+            close = difflib.get_close_matches(name, sorted(plans), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            yield where, f"the stack has no job {name!r} of kmc's whose ingest could be chosen", f"{hint}kmc's jobs here: {', '.join(sorted(plans))}"
+
+
+def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]], analysis: ingest.Analysis | None = None) -> list[Problem]:
     """A problem for each selector of the stack's queries whose series an owned job of `jobs`
     (compiled scrape configs) drops in its `metric_relabel_configs`."""
-    analysis = ingest.analyse(stack)
+    analysis = analysis or ingest.analyse(stack)
     owned = {str(job["job_name"]) for job in ingest.owned_jobs(stack)}
     found: list[Problem] = []
     for job in jobs:
@@ -171,7 +202,7 @@ def _dropped(
             )
 
 
-def unparsed(stack: Stack) -> list[Problem]:
+def unparsed(stack: Stack, analysis: ingest.Analysis | None = None) -> list[Problem]:
     """A warning for each query kmc cannot parse: the jobs it may select keep all their series."""
     return [
         (
@@ -179,5 +210,5 @@ def unparsed(stack: Stack) -> list[Problem]:
             f"{query.source} does not parse as PromQL once its template variables are filled in: {query.expr!r}",
             "the jobs it may select keep all their series (prometheus.ingest: used cannot tell what it reads); fix the query",
         )
-        for query in ingest.analyse(stack).unparsed
+        for query in (analysis or ingest.analyse(stack)).unparsed
     ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from kmc.check import certificates as api_certificates
 from kmc.check import custom_resource_state, dependencies, features, grafana_settings, monitors, partial, rules, schema, schema_gate, selects, semantic
 from kmc.check import grafana as grafana_checks
+from kmc.check import ingest as ingest_checks
 from kmc.components import dashboards, grafana, kube, rule_packs
 from kmc.errors import Diagnostic, StackInvalid
 from kmc.model import Stack
@@ -52,12 +53,18 @@ def validate(doc: Document, stack_dir: Path = Path(), certificates: Certificates
     except StackInvalid as refused:
         raise StackInvalid([*refused.diagnostics, *_semantic_beside_schema(doc, stack_dir)]) from None
     stack, problems, imported_warnings = _semantic(doc, stack, stack_dir)
+    unread: list[Diagnostic] = []
+    if not problems:
+        plans, found, unparsed = ingest_checks.check(stack)
+        stack = replace(stack, ingest=plans)
+        problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
+        unread = [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in unparsed]
     if not problems:
         stack, found = api_certificates.load(stack, stack_dir, certificates, state_base)
         problems += [doc.diagnostic(path, message, hint) for path, message, hint in found]
     if problems:
         raise StackInvalid(problems)
-    warnings = [*imported_warnings, *semantic.risky_choices(doc, stack)]
+    warnings = [*imported_warnings, *unread, *semantic.risky_choices(doc, stack)]
     closed = grafana_checks.prometheus_closed_to_grafana(stack, kube.labels(grafana.NAME, grafana.ROLE))
     warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in closed]
     warnings += [replace(doc.diagnostic(path, message, hint), severity="warning") for path, message, hint in dependencies.warnings(stack)]

@@ -139,6 +139,12 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool, output
         raise
     if result.compiled.warnings and not output.quiet:
         problems(report.text(result.compiled.warnings))
+    if not output.quiet:
+        from kmc.commands import ingest_report
+
+        ingested = ingest_report.summary(result.compiled.stack)
+        if ingested:
+            output.say(ingested)
     files = sum(len(tree) for tree in result.trees.values())
     where = ", ".join(str(out / subtree) for subtree in result.trees)
     if output.verbose:

@@ -181,18 +181,29 @@ def _complete_key(ctx: click.Context, param: click.Parameter, incomplete: str) -
 
 @cli.command()
 @click.argument("key", metavar="KEY.PATH", default="", shell_complete=_complete_key)
-def explain(key: str) -> None:
+@click.option("--stack", "stack", type=click.Path(path_type=Path), help="With prometheus.ingest or scrape.keep: also what each job of this stack keeps.")
+def explain(key: str, stack: Path | None) -> None:
     """Describe a key of stack.yaml: type, description, default, examples, sub-keys.
 
     \b
     kmc explain prometheus.retention
     kmc explain scrape.extraJobs.relabel_configs
+    kmc explain prometheus.ingest --stack stack.yaml   (and per job, what it keeps)
     kmc explain            (the top level)
     """
     from kmc.check.schema import load_schema
     from kmc.commands import explain as explaining
 
     click.echo(explaining.explain(load_schema(), key), nl=False)
+    if stack is not None:
+        if not key.startswith(("prometheus.ingest", "scrape.keep")):
+            raise click.UsageError("--stack goes with prometheus.ingest or scrape.keep")
+        from kmc import pipeline
+        from kmc.commands import ingest_report
+
+        compiled = pipeline.compile_stack(stack, display=str(stack), certificates="files")
+        click.echo(f"in {stack}, by job (environment and mode; what `used` keeps):")
+        click.echo(ingest_report.table(compiled.stack), nl=False)
 
 
 @cli.command()

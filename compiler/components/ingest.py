@@ -38,16 +38,18 @@ Upstream facts, read at the tags kmc pins (v2.53.x and v3.5.0 of prometheus/prom
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import field
-from types import MappingProxyType
 from typing import Any
 
 from kmc.components import job_names, sharding
+from kmc.components.ingest_steps import MARK, Plan, describe, quote_meta, steps
 from kmc.components.stack_queries import SERIES, Query, recorded
 from kmc.components.stack_queries import queries as queries
+
+__all__ = ["MARK", "Plan", "describe", "quote_meta", "steps"]  # what the steps module holds, read here too
 from kmc.model import Stack
 from kmc.record import record
 
@@ -66,7 +68,6 @@ SYNTHETIC = frozenset(
         "ALERTS_FOR_STATE",
     }
 )
-MARK = "__tmp_kmc_used"  # the temporary label of the steps that drop the series no selector selects
 JOB_LABELS = ("job", "metrics_path")
 # The jobs that scrape whatever is annotated: their metrics are the workloads', not kmc's.
 ANNOTATION_JOBS = ("kubernetes-pods", "kubernetes-pods-slow", "kubernetes-service-endpoints", "kubernetes-service-endpoints-slow")
@@ -128,36 +129,16 @@ class Selector:
         return all(holds(op, value, labels.get(label, "")) for label, op, value in self.matchers if label in JOB_LABELS)
 
 
-@record
-class Plan:
-    """One owned job's ingest `used`: the names and name regexes it keeps, or why it keeps all."""
-
-    job: str
-    names: tuple[str, ...]  # literal metric names, sorted
-    patterns: tuple[str, ...]  # `__name__` regexes, sorted
-    refined: Mapping[str, tuple[tuple[tuple[str, str], ...], ...]]  # name → its selectors' positive matchers
-    # name → the (label, excluded values) every selector of the name excludes
-    excluded: Mapping[str, tuple[tuple[str, str], ...]] = field(default=MappingProxyType({}))
-    keeps_all: str | None = None  # why the job cannot be keep-listed
-
-
 def _grouped(regex: str) -> str:
     """`regex` as one piece of a concatenation."""
     return f"(?:{regex})" if "|" in regex or "(?" in regex else regex
-
-
-def quote_meta(text: str) -> str:
-    """`text` as an RE2 regex matching exactly it, as Go's regexp.QuoteMeta writes it."""
-    return "".join(f"\\{char}" if char in _META else char for char in text)
-
-
-_META = frozenset("\\.+*?()|[]{}^$")
 
 
 # RE2 syntax Python reads otherwise (POSIX classes, Unicode classes, quoting): such a regex is taken to match.
 _RE2_ONLY = re.compile(r"\[:|\\[pPQzC]")
 
 
+@functools.cache
 def _python(regex: str) -> re.Pattern[str] | None:
     if _RE2_ONLY.search(regex):
         return None
@@ -337,9 +318,9 @@ def plan(selectors: Sequence[Selector], labels: Mapping[str, str], job: str, unp
     return Plan(job, names, patterns, refined, excluded)
 
 
-def plans(stack: Stack) -> dict[str, Plan]:
-    """By owned job name, its ingest `used`."""
-    analysis = analyse(stack)
+def plans(stack: Stack, analysis: Analysis | None = None) -> dict[str, Plan]:
+    """By owned job name, its ingest `used` (`analysis`: the stack's, where already made)."""
+    analysis = analysis or analyse(stack)
     found = {}
     for job in owned_jobs(stack):
         name = str(job["job_name"])
@@ -353,44 +334,6 @@ def external_labels(stack: Stack) -> frozenset[str]:
     return frozenset({*stack.prometheus.external_labels, sharding.SHARD_LABEL, stack.prometheus.ha_replica_label})
 
 
-def _alternation(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else "|".join(items)
-
-
-def steps(found: Plan, keep: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The `metric_relabel_configs` of a keep-listed job (none for one that keeps all)."""
-    if found.keeps_all is not None:
-        return []
-    kept = sorted({*(quote_meta(name) for name in (*found.names, *keep)), *(f"(?:{pattern})" for pattern in found.patterns)})
-    out: list[dict[str, Any]] = [{"action": "keep", "source_labels": ["__name__"], "regex": _alternation(kept)}]
-    out += _exclusions({name: pairs for name, pairs in found.excluded.items() if name not in keep})
-    refined = {name: rows for name, rows in found.refined.items() if name not in keep}
-    if not refined:
-        return out
-    by_labels: dict[tuple[str, ...], set[str]] = {}
-    for name, rows in refined.items():
-        for row in rows:
-            labels = tuple(label for label, _ in row)
-            by_labels.setdefault(labels, set()).add(";".join([quote_meta(name), *(value for _, value in row)]))
-    for labels, alternatives in sorted(by_labels.items()):
-        out.append(
-            {"action": "replace", "source_labels": ["__name__", *labels], "regex": _alternation(sorted(alternatives)), "target_label": MARK, "replacement": "1"}
-        )
-    names = _alternation(sorted(quote_meta(name) for name in refined))
-    out.append({"action": "drop", "source_labels": ["__name__", MARK], "regex": f"(?:{names});" if len(refined) > 1 else f"{names};"})
-    out.append({"action": "labeldrop", "regex": MARK})
-    return out
-
-
-def _exclusions(excluded: Mapping[str, tuple[tuple[str, str], ...]]) -> list[dict[str, Any]]:
-    """A `drop` per label of the series every selector of their name excludes (`device!~"veth.+"`)."""
-    by_label: dict[str, set[str]] = {}
-    for name, pairs in excluded.items():
-        for label, regex in pairs:
-            by_label.setdefault(label, set()).add(f"{quote_meta(name)};{regex}")
-    return [{"action": "drop", "source_labels": ["__name__", label], "regex": _alternation(sorted(rows))} for label, rows in sorted(by_label.items())]
-
-
 def keep_steps(stack: Stack, keep: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
     """By owned job name, the `metric_relabel_configs` of ingest `used`, with the names of `keep`
     (`scrape.keep`) kept whole on every job; a job some selector reads without bounding the
@@ -402,13 +345,3 @@ def report(stack: Stack, keep: Sequence[str] = ()) -> dict[str, str]:
     """By owned job name, what ingest `used` keeps there, as a line a person reads. (`plans` once,
     then `steps` and `describe` of each, does the work of `keep_steps` and `report` together.)"""
     return {name: describe(found, keep) for name, found in plans(stack).items()}
-
-
-def describe(found: Plan, keep: Sequence[str] = ()) -> str:
-    """What a job's ingest `used` keeps, as a line a person reads."""
-    if found.keeps_all is not None:
-        return f"keeps all series: {found.keeps_all}"
-    families = len({*found.names, *keep}) + len(found.patterns)
-    narrowed = len({*found.refined, *found.excluded} - set(keep))
-    detail = f", {narrowed} of them narrowed to the series a query selects" if narrowed else ""
-    return f"keeps {families} metric {'family' if families == 1 else 'families'}{detail}"

@@ -10,6 +10,7 @@ from kmc.components import (
     alertmanager,
     config_reloader,
     exposure,
+    ingest_steps,
     kube,
     monitor_jobs,
     prometheus_features,
@@ -20,7 +21,7 @@ from kmc.components import (
 )
 from kmc.components.base import PROMETHEUS_SWITCH, Facts, ServiceTarget, prometheus_conditions
 from kmc.components.scrape_jobs import ETCD_CERTS, ETCD_KEYS, prometheus_config
-from kmc.ir import Join, KObject, Param, Switch
+from kmc.ir import Join, KObject, Param, Switch, equals, lookup
 from kmc.model import Stack
 from kmc.text import yaml_text
 
@@ -56,11 +57,13 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
     ]
     # The job of an exporter that some environment switches off is there only where it is on.
     switched = {target.job: target.switch for target in facts.service_targets if target.switch and not stack.enabled_everywhere(target.switch)}
+    keep_steps = {name: ingest_steps.steps(found, stack.scrape.keep) for name, found in stack.ingest.items()}
     # One config, Service and workload; or one of each per shard (see kmc.components.sharding).
     for shard in sharding.shard_indexes(stack):
         name = sharding.shard_name(NAME, shard)
         data = sharding.shard_config(base, stack, shard)
-        config = yaml_text.dump_sectioned(data, "scrape_configs", [switched.get(job["job_name"]) for job in data["scrape_configs"]])
+        choices = [_ingest_choices(stack, job, switched.get(job["job_name"]), keep_steps.get(job["job_name"])) for job in data["scrape_configs"]]
+        config = yaml_text.dump_choices(data, "scrape_configs", choices)
         bodies += [
             {
                 "apiVersion": "v1",
@@ -80,6 +83,30 @@ def objects(stack: Stack, facts: Facts) -> Iterable[KObject]:
         objects.append(KObject(policy, NAME, conditions=(*switched_on, POLICY_SWITCH)))
     objects += exposure.objects(stack, UI)
     return objects
+
+
+INGEST_DEFAULT = "prometheus.ingest.default"
+INGEST_JOBS = "prometheus.ingest.jobs"
+
+
+def ingest_mode(stack: Stack, job: str, env: str | None) -> str:
+    """`used` or `all`: what the job `job` ingests in `env` (None: the stack's own values)."""
+    values = stack.values(env)
+    return str(lookup(values, INGEST_JOBS).get(job) or lookup(values, INGEST_DEFAULT))
+
+
+def _ingest_choices(stack: Stack, job: dict[str, Any], switch: str | None, steps: list[dict[str, Any]] | None) -> list[tuple[str | None, dict[str, Any]]]:
+    """The job's config as each environment ingests it: with its keep steps where `prometheus.ingest`
+    says `used`, as it is where it says `all`; `switch`: the job's own switch, if an environment turns it off."""
+    if not steps:
+        return [(switch, job)]
+    used = {**job, "metric_relabel_configs": [*job.get("metric_relabel_configs", ()), *steps]}
+    modes = {ingest_mode(stack, job["job_name"], env) for env in (None, *stack.environments)}
+    if len(modes) == 1:
+        return [(switch, used if modes == {"used"} else job)]
+    entry = (INGEST_JOBS, job["job_name"])
+    on = (switch,) if switch else ()
+    return [("&".join((*on, equals(INGEST_DEFAULT, mode, entry=entry))), body) for mode, body in (("used", used), ("all", job))]
 
 
 def _service(stack: Stack, shard: int | None) -> dict[str, Any]:

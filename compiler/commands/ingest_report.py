@@ -1,0 +1,46 @@
+"""What Prometheus ingests of each job kmc owns (`prometheus.ingest`), as `kmc build` and
+`kmc explain prometheus.ingest --stack FILE` say it."""
+
+from __future__ import annotations
+
+import re
+
+from kmc.components.ingest_steps import describe
+from kmc.components.prometheus import ingest_mode
+from kmc.model import Stack
+
+_FAMILIES = re.compile(r"^keeps (\d+) metric famil")
+
+
+def summary(stack: Stack) -> str | None:
+    """One line for `kmc build`: per job, how many metric families `used` keeps; None without owned jobs."""
+    if not stack.ingest:
+        return None
+    counts, whole = [], []
+    for name, found in sorted(stack.ingest.items()):
+        matched = _FAMILIES.match(describe(found, stack.scrape.keep))
+        if matched is None:
+            whole.append(name)
+        else:
+            counts.append(f"{name} {matched.group(1)}")
+    envs = (None, *stack.environments)
+    where_all = sorted({env or "default" for env in envs for name in stack.ingest if ingest_mode(stack, name, env) == "all"})
+    line = "kmc: prometheus.ingest used keeps only what the stack's queries read, in metric families: " + ", ".join(counts)
+    if whole:
+        line += f"; keeping all: {', '.join(whole)}"
+    if where_all:
+        line += f"; some jobs ingest all in: {', '.join(where_all)}"
+    return line + f" (per job: kmc explain prometheus.ingest --stack {stack.file_name})"
+
+
+def table(stack: Stack) -> str:
+    """Per owned job: its ingest in each environment and what `used` keeps there."""
+    if not stack.ingest:
+        return "  the stack has no Prometheus: nothing is ingested\n"
+    envs = (None, *stack.environments)
+    width = max(len(name) for name in stack.ingest)
+    lines = []
+    for name, found in sorted(stack.ingest.items()):
+        modes = ", ".join(f"{env or 'default'} {ingest_mode(stack, name, env)}" for env in envs)
+        lines.append(f"  {name:<{width}}  {modes}; used {describe(found, stack.scrape.keep)}")
+    return "\n".join(lines) + "\n"
