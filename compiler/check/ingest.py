@@ -19,7 +19,6 @@ cannot tell what it reads, so every job it may select keeps all its series.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import warnings
@@ -160,6 +159,8 @@ def unknown_jobs(stack: Stack, plans: Mapping[str, ingest.Plan]) -> Iterator[Pro
             if name in plans:
                 continue
             where: JsonPath = ("prometheus", "ingest", "jobs", name) if env is None else ("environments", env, "prometheus", "ingest", "jobs", name)
+            import difflib  # only to explain a mistake
+
             close = difflib.get_close_matches(name, sorted(plans), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             yield where, f"the stack has no job {name!r} of kmc's whose ingest could be chosen", f"{hint}kmc's jobs here: {', '.join(sorted(plans))}"

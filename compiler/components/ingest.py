@@ -45,11 +45,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kmc.components import job_names, sharding
-from kmc.components.ingest_steps import MARK, Plan, describe, quote_meta, steps
+from kmc.components.ingest_steps import MARK as MARK
+from kmc.components.ingest_steps import Plan as Plan
+from kmc.components.ingest_steps import describe as describe
+from kmc.components.ingest_steps import quote_meta as quote_meta
+from kmc.components.ingest_steps import steps as steps
 from kmc.components.stack_queries import SERIES, Query, recorded
 from kmc.components.stack_queries import queries as queries
-
-__all__ = ["MARK", "Plan", "describe", "quote_meta", "steps"]  # what the steps module holds, read here too
 from kmc.model import Stack
 from kmc.record import record
 

@@ -9,11 +9,10 @@ validation stage made without importing what made them."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import field
 from types import MappingProxyType
 from typing import Any
 
-from kmc.record import record
+from kmc.record import field, record
 
 MARK = "__tmp_kmc_used"  # the temporary label of the steps that drop the series no selector selects
 
