@@ -580,3 +580,11 @@ def test_the_build_says_what_each_job_keeps_and_explain_shows_each_environment(t
     assert listed["dev"] == [] and "node-exporter" in listed["default"] and "cadvisor" not in listed["default"]
     wrong = _kmc("explain", "prometheus.retention", "--stack", "stack.yaml", cwd=tmp_path)
     assert wrong.returncode == 2 and "--stack goes with prometheus.ingest" in wrong.stderr
+
+
+def test_a_job_no_query_reads_keeps_no_family() -> None:
+    nothing = ingest.Plan("cadvisor", (), (), {})
+    assert ingest.steps(nothing) == [{"action": "drop", "source_labels": ["__name__"], "regex": ".+"}]
+    assert guard.relabel({"__name__": "container_cpu_usage_seconds_total", "job": "cadvisor"}, ingest.steps(nothing)) is None
+    assert ingest.describe(nothing) == "keeps no metric family: no query reads one (its `up` stays)"
+    assert ingest.steps(nothing, keep=["container_last_seen"])[0] == {"action": "keep", "source_labels": ["__name__"], "regex": "container_last_seen"}

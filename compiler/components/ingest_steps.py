@@ -47,6 +47,8 @@ def steps(found: Plan, keep: Sequence[str] = ()) -> list[dict[str, Any]]:
     if found.keeps_all is not None:
         return []
     kept = sorted({*(quote_meta(name) for name in (*found.names, *keep)), *(f"(?:{pattern})" for pattern in found.patterns)})
+    if not kept:  # no query reads the job: only its `up` (written without metric relabeling) stays
+        return [{"action": "drop", "source_labels": ["__name__"], "regex": ".+"}]
     out: list[dict[str, Any]] = [{"action": "keep", "source_labels": ["__name__"], "regex": _alternation(kept)}]
     out += _exclusions({name: pairs for name, pairs in found.excluded.items() if name not in keep})
     refined = {name: rows for name, rows in found.refined.items() if name not in keep}
@@ -81,6 +83,8 @@ def describe(found: Plan, keep: Sequence[str] = ()) -> str:
     if found.keeps_all is not None:
         return f"keeps all series: {found.keeps_all}"
     families = len({*found.names, *keep}) + len(found.patterns)
+    if not families:
+        return "keeps no metric family: no query reads one (its `up` stays)"
     narrowed = len({*found.refined, *found.excluded} - set(keep))
     detail = f", {narrowed} of them narrowed to the series a query selects" if narrowed else ""
     return f"keeps {families} metric {'family' if families == 1 else 'families'}{detail}"
