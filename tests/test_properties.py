@@ -242,7 +242,7 @@ def assert_cli_report_located(stderr: str, file: str, raw: bytes, last: re.Patte
         if listing and PREREQUISITE_LINE.fullmatch(line):
             continue
         listing = False
-        if CERTIFICATE_MADE.fullmatch(line):
+        if CERTIFICATE_MADE.fullmatch(line) or INGESTED.fullmatch(line):
             continue
         if line.startswith(" "):
             assert re.match(r" +(\d+ \| |\| +\^$|hint: )", line), f"not part of a diagnostic: {line!r}"
@@ -252,6 +252,8 @@ def assert_cli_report_located(stderr: str, file: str, raw: bytes, last: re.Patte
         assert 1 <= int(located[1]) <= last_line and int(located[2]) >= 1, f"position outside the file: {line!r}"
 
 
+# What prometheus.ingest used keeps, said by every build of a stack with a Prometheus.
+INGESTED = re.compile(r"kmc: prometheus\.ingest used keeps only what the stack's queries read, in metric families: .+ \(per job: kmc explain prometheus\.ingest --stack .+\)")
 BUILT = re.compile(r"kmc: \d+ objects, \d+ files in .* \(\d+\.\d\ds\)")
 BEFORE_YOU_APPLY = re.compile(r"kmc: before you apply, create what the output needs and does not hold(, and set the cluster up so)? \(why and how: [^)]+\):")
 PREREQUISITE_LINE = re.compile(r"  ([A-Z][A-Za-z]+ [a-z0-9./-]+(: [^()]+)?|cluster setting: [^()]+)( \([^)]+\))?")
@@ -389,13 +391,14 @@ def merged_by_hand(doc: Mapping[str, Any], env: str) -> dict[str, Any]:
     """The stack with `env`'s overrides written into its top-level sections.
 
     Which components are compiled at all is decided across every environment (so each keeps the
-    same prometheus.yml); the merged stack keeps that fact through environments that only carry
-    each original environment's component switches.
+    same prometheus.yml), and so are the queries Prometheus' keep-lists read (Grafana's
+    dashboards where some environment has Grafana); the merged stack keeps those facts through
+    environments that only carry each original environment's component switches.
     """
     merged = {key: copy.deepcopy(value) for key, value in doc.items() if key != "environments"}
     for section in doc["environments"][env]:
         merged[section] = section_values(doc, env, section)
-    sections = ["nodeExporter", "kubeStateMetrics", *(section for section in ("metricsServer", "prometheusAdapter") if section in doc)]
+    sections = ["nodeExporter", "kubeStateMetrics", "grafana", *(section for section in ("metricsServer", "prometheusAdapter") if section in doc)]
     switches = [{section: {"enabled": section_values(doc, other, section)["enabled"]} for section in sections} for other in (None, *doc["environments"])]
     merged["environments"] = {f"switches-{index}": flags for index, flags in enumerate(switches)}
     return merged
