@@ -4,7 +4,7 @@ A successful run is recorded first: every call the writer makes that changes the
 (`os.mkdir`, temporary directories included; `Path.chmod`; the writer's `open` of each new file;
 `os.rename`; `tempfile.mkdtemp` too, should the writer use it). Then the same write is repeated
 once per recorded call, that call failing as a full disk would (a file write leaves half the file
-behind first). Each time the writer must raise its `WriteError`, the output directory must be
+behind first); a file write between two others is skipped, as it fails just as its neighbours do. Each time the writer must raise its `WriteError`, the output directory must be
 exactly as before, and no `.kmc-tmp-*` directory may remain; a retry must then succeed.
 """
 
@@ -121,6 +121,23 @@ class _FullDisk:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
+def _failure_points(calls: list[str]) -> list[tuple[int, str]]:
+    """The recorded calls worth failing: all but a file write between two file writes.
+
+    Such a write fails inside the writer's loop over one staged tree, with the same trees staged
+    and none swapped as its neighbours; only the number of files already in the staging directory
+    differs, and the roll-back removes that directory whole. Traced line by line, each of them
+    runs exactly the writer lines of the write before it, so failing them adds no case. The first
+    and last write of each tree, and every write after a new directory, stay.
+    """
+    kinds = [call.split("(")[0] for call in calls]
+    return [
+        (index, call)
+        for index, call in enumerate(calls)
+        if kinds[index] != "open" or index in (0, len(calls) - 1) or kinds[index - 1] != "open" or kinds[index + 1] != "open"
+    ]
+
+
 SCENARIOS = [
     pytest.param(pipeline.FORMATS, None, True, id="every-format-over-a-previous-build"),
     pytest.param(("manifests",), "dev", True, id="one-environment-over-a-previous-build"),
@@ -154,7 +171,8 @@ def test_a_failure_at_any_write_changes_nothing(
     assert sum(call.startswith("open(") for call in recorder.calls) == sum(map(len, built.values()))  # every file written is a failure point
 
     broken = []
-    for index, call in enumerate(recorder.calls):
+    points = _failure_points(recorder.calls)
+    for index, call in points:
         with monkeypatch.context() as patch:
             Writes(patch, fail_at=index)
             try:
@@ -169,7 +187,7 @@ def test_a_failure_at_any_write_changes_nothing(
             shutil.rmtree(tmp_path / "out", ignore_errors=True)  # back to the previous state for the next case
             if previous:
                 restore(before, tmp_path)
-    assert not broken, f"{len(broken)} of {len(recorder.calls)} failure points break atomicity:\n" + "\n".join(broken)
+    assert not broken, f"{len(broken)} of {len(points)} failure points break atomicity:\n" + "\n".join(broken)
 
     write_trees(out, built)
     for subtree, files in built.items():
