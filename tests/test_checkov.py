@@ -2,7 +2,8 @@
 tests/checkov-allowlist.yaml (with its reason), and every exception is still needed.
 
 One checkov run (about 4 s of start-up) judges every output format of every golden case and
-environment at once, together with the fixtures that prove kmc's own checks
+environment at once (an environment whose objects equal another format's is scanned once),
+together with the fixtures that prove kmc's own checks
 (tests/checkov_checks/: APIService TLS, --kubelet-insecure-tls) fail and pass where they should.
 """
 
@@ -130,9 +131,18 @@ def _findings(report: Any) -> Iterator[Finding]:
 @pytest.fixture(scope="module")
 def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
     scan = tmp_path_factory.mktemp("checkov")
+    # An environment whose objects another format already gave (the kustomize overlays build the
+    # manifests' objects) is scanned once; its findings are those of the first, under its own name.
+    first: dict[str, tuple[str, str, str]] = {}
+    same: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     for fmt, render in RENDERERS.items():
         for case, out in OUTPUTS.items():
             for env, objects in render(out).items():
+                content = json.dumps(sorted(json.dumps(obj, sort_keys=True) for obj in objects))
+                if content in first:
+                    same[(fmt, case, env)] = first[content]
+                    continue
+                first[content] = (fmt, case, env)
                 target = scan / "outputs" / fmt / case / env / "objects.yaml"
                 target.parent.mkdir(parents=True)
                 target.write_text(yaml.safe_dump_all(isolated(objects, len(list(scan.glob("outputs/*/*/*"))))))
@@ -155,6 +165,12 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
     assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: some check failed
     found = list(_findings(json.loads(result.stdout)))
     assert found, result.stderr[-3000:]
+    for (fmt, case, env), scanned in same.items():
+        found += [
+            dataclasses.replace(finding, path=("outputs", fmt, case, env, *finding.path[4:]))
+            for finding in found
+            if finding.path[0] == "outputs" and finding.where == scanned
+        ]
     return found
 
 
