@@ -10,13 +10,17 @@ from typing import Any
 
 import yaml
 
+# libyaml's parser with PyYAML's safe constructor: the same objects as yaml.safe_load, ~10x faster
+# on these streams of hundreds of objects.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 def objects_of(texts: Iterable[str]) -> Counter[str]:
-    return Counter(canonical(obj) for text in texts for obj in yaml.safe_load_all(text) if obj is not None)
+    return Counter(canonical(obj) for text in texts for obj in yaml.load_all(text, Loader=LOADER) if obj is not None)
 
 
 def directory_objects(directory: Path) -> Counter[str]:
@@ -72,7 +76,7 @@ def helm_objects(text: str) -> Counter[str]:
     from kmc.emitters.helm import RELEASE_LABELS
 
     objects = []
-    for obj in yaml.safe_load_all(text):
+    for obj in yaml.load_all(text, Loader=LOADER):
         if obj is None:
             continue
         labels = obj["metadata"]["labels"]
