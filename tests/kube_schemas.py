@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 from kubernetes_validate import utils as kv
+from object_sets import LOADER
 from referencing import Registry, Resource
 
 KUBERNETES_VERSIONS = ("1.31", "1.33", "1.35")
@@ -40,7 +41,7 @@ def iter_golden_manifest_files(repo_root: Path) -> list[Path]:
 def validate_manifests(text: str, version: str) -> list[str]:
     """Validate every object of a YAML stream; each problem reads ``Kind/name: $.path: message``."""
     problems = []
-    for index, obj in enumerate(yaml.safe_load_all(text)):
+    for index, obj in enumerate(yaml.load_all(text, Loader=LOADER)):
         if obj is None:  # an empty document, e.g. after a trailing "---"
             continue
         if not isinstance(obj, dict):

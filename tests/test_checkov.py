@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from object_sets import LOADER
 from pod_security import pod_template
 from tools import ROOT, TOOLS, tool
 
@@ -40,7 +41,7 @@ Objects = list[dict[str, Any]]
 
 
 def _manifests(out: Path) -> dict[str, Objects]:
-    return {env.name: [yaml.safe_load(path.read_text()) for path in sorted(env.glob("*.yaml"))] for env in sorted((out / "manifests").iterdir())}
+    return {env.name: [yaml.load(path.read_text(), Loader=LOADER) for path in sorted(env.glob("*.yaml"))] for env in sorted((out / "manifests").iterdir())}
 
 
 def _kustomize(out: Path) -> dict[str, Objects]:
@@ -48,7 +49,7 @@ def _kustomize(out: Path) -> dict[str, Objects]:
     for overlay in sorted((out / "kustomize/overlays").iterdir()):
         result = subprocess.run([tool(KUBECTL), "kustomize", overlay], capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, result.stderr
-        built[overlay.name] = list(yaml.safe_load_all(result.stdout))
+        built[overlay.name] = list(yaml.load_all(result.stdout, Loader=LOADER))
     return built
 
 
@@ -59,7 +60,7 @@ def _helm(out: Path) -> dict[str, Objects]:
         values = [] if env.name == "default" else ["-f", str(chart / f"values-{env.name}.yaml")]
         result = subprocess.run([tool(HELM), "template", "kmc", chart, *values], capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, result.stderr
-        built[env.name] = [obj for obj in yaml.safe_load_all(result.stdout) if obj is not None]
+        built[env.name] = [obj for obj in yaml.load_all(result.stdout, Loader=LOADER) if obj is not None]
     return built
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from kube_schemas import KUBERNETES_VERSIONS, iter_golden_manifest_files, validate_manifests, validate_object
+from object_sets import LOADER
 from tools import TOOLS, tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +134,7 @@ def test_cert_manager_objects_match_cert_managers_crds() -> None:
     objects = [
         obj
         for path in GOLDEN_FILES
-        for obj in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        for obj in yaml.load_all(path.read_text(encoding="utf-8"), Loader=LOADER)
         if isinstance(obj, dict) and obj.get("apiVersion") == "cert-manager.io/v1"  # KEDA's: test_keda.py
     ]
     assert {obj["kind"] for obj in objects} == {"Issuer", "Certificate"}, "golden/full uses tls mode cert-manager"
@@ -169,7 +170,7 @@ def test_http_routes_match_the_gateway_apis_crds() -> None:
     objects = [
         obj
         for path in GOLDEN_FILES
-        for obj in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        for obj in yaml.load_all(path.read_text(encoding="utf-8"), Loader=LOADER)
         if isinstance(obj, dict) and obj.get("apiVersion") == "gateway.networking.k8s.io/v1"
     ]
     assert {obj["kind"] for obj in objects} == {"HTTPRoute"}, "golden/full exposes Prometheus and Alertmanager through HTTPRoutes"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from object_sets import LOADER
 from pod_security import baseline, pod_template, restricted
 from tools import ROOT
 
@@ -21,7 +22,7 @@ NODE_EXPORTER_HOST_PATHS = ("proc", "sys", "root", "dbus")  # dbus: only with th
 
 
 def _objects(env: Path) -> list[dict[str, Any]]:
-    return [yaml.safe_load(path.read_text()) for path in sorted(env.glob("*.yaml"))]
+    return [yaml.load(path.read_text(), Loader=LOADER) for path in sorted(env.glob("*.yaml"))]
 
 
 def _pods(env: Path) -> list[tuple[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from object_sets import LOADER
 from test_properties import build, by_environment
 from tools import ROOT
 
@@ -26,7 +27,7 @@ def _configs(doc: Any) -> dict[str, dict[str, Any]]:
     tree = by_environment(build(doc))["default"]
     configs = {}
     for content in tree.values():
-        obj = yaml.safe_load(content)
+        obj = yaml.load(content, Loader=LOADER)
         if obj["kind"] == "ConfigMap" and "prometheus.yml" in obj.get("data", {}):
             configs[obj["metadata"]["name"]] = yaml.safe_load(obj["data"]["prometheus.yml"])
     return configs
