@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import given
+from object_sets import LOADER
 from stack_strategies import dump, stacks
 from test_properties import build, by_environment, examples
 from tools import ROOT
@@ -23,7 +24,7 @@ ENVIRONMENTS = sorted(ROOT.glob("golden/*/out/manifests/*")) + sorted(ROOT.glob(
 
 
 def _objects(files: dict[str, bytes]) -> list[dict[str, Any]]:
-    return [yaml.safe_load(content) for content in files.values()]
+    return [yaml.load(content, Loader=LOADER) for content in files.values()]
 
 
 def check_policies(objects: list[dict[str, Any]], values: Any, stack: Stack) -> None:

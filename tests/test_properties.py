@@ -24,6 +24,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from object_sets import LOADER
 from stack_strategies import SCHEMA_FILE, dump, golden_mutants, mutated_stacks, stacks, yamlish_documents
 
 from kmc.check.validate import validate
@@ -302,7 +303,7 @@ def test_objects_have_valid_names_unique_keys_and_right_scope(doc: dict[str, Any
         seen: set[tuple[str, str, str, str]] = set()
         for file, content in files.items():
             if content not in objects:
-                objects[content] = yaml.safe_load(content)
+                objects[content] = yaml.load(content, Loader=LOADER)
             obj = objects[content]
             kind, metadata = obj["kind"], obj["metadata"]
             assert_name(kind, metadata["name"])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from object_sets import LOADER
 from tools import ROOT
 
 from kmc import pipeline
@@ -93,7 +94,7 @@ def _reviewed_name(role: Mapping[str, Any], env: Path) -> str:
 
 
 def _objects(env: Path) -> list[dict[str, Any]]:
-    return [yaml.safe_load(path.read_text()) for path in sorted(env.glob("*.yaml"))]
+    return [yaml.load(path.read_text(), Loader=LOADER) for path in sorted(env.glob("*.yaml"))]
 
 
 def _case(env: Path) -> Path:
