@@ -17,6 +17,7 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
+from object_sets import LOADER
 from tools import ROOT
 
 from kmc.check import selects
@@ -34,7 +35,7 @@ ENVIRONMENTS = list(_environments())
 def _objects(env: Path) -> dict[tuple[str, str], dict[str, Any]]:
     objects = {}
     for path in sorted(env.glob("*.yaml")):
-        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+        obj = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)
         objects[(obj["kind"], obj["metadata"]["name"])] = obj
     return objects
 

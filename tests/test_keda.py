@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from kube_schemas import iter_golden_manifest_files
+from object_sets import LOADER
 from tools import PROMTOOLS, ROOT, TOOLS, tool
 
 from kmc import pipeline
@@ -33,7 +34,7 @@ def _objects(text: str, tmp_path: Path, env: str = "default") -> tuple[list[dict
     (tmp_path / "stack.yaml").write_text(text, encoding="utf-8")
     compiled = pipeline.compile_stack(tmp_path / "stack.yaml", "stack.yaml")
     files = pipeline.emit(compiled, ("manifests",), None)["manifests"]
-    objects = [yaml.safe_load(content) for path, content in sorted(files.items()) if path.startswith(f"{env}/") and path.endswith(".yaml")]
+    objects = [yaml.load(content, Loader=LOADER) for path, content in sorted(files.items()) if path.startswith(f"{env}/") and path.endswith(".yaml")]
     return objects, [f"{w.path}: {w.message}" for w in compiled.warnings]
 
 
@@ -60,7 +61,7 @@ def test_keda_objects_match_kedas_crds() -> None:
     objects = [
         obj
         for path in iter_golden_manifest_files(ROOT)
-        for obj in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        for obj in yaml.load_all(path.read_text(encoding="utf-8"), Loader=LOADER)
         if isinstance(obj, dict) and obj.get("apiVersion") == "keda.sh/v1alpha1"
     ]
     assert {obj["kind"] for obj in objects} == {"ScaledObject", "TriggerAuthentication"}, "golden/keda uses both"

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from object_sets import LOADER
 from stack_diagnostics import diagnostics
 from test_promtool import _relocated
 from test_properties import build, stack_file
@@ -55,7 +56,9 @@ METRICS_SERVER_KUBELET_FLAGS = ["--kubelet-preferred-address-types=InternalIP,Ex
 def _objects(doc: dict[str, Any]) -> dict[str, Any]:
     """The default environment's objects of `doc`, by file name."""
     tree = build(doc)
-    return {path.split("/", 1)[1]: yaml.safe_load(content) for path, content in tree.items() if path.startswith("default/") and path.endswith(".yaml")}
+    return {
+        path.split("/", 1)[1]: yaml.load(content, Loader=LOADER) for path, content in tree.items() if path.startswith("default/") and path.endswith(".yaml")
+    }
 
 
 def _prometheus_yml(objects: dict[str, Any]) -> str:
