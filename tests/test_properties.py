@@ -254,7 +254,9 @@ def assert_cli_report_located(stderr: str, file: str, raw: bytes, last: re.Patte
 
 
 # What prometheus.ingest used keeps, said by every build of a stack with a Prometheus.
-INGESTED = re.compile(r"kmc: prometheus\.ingest used keeps only what the stack's queries read, in metric families: .+ \(per job: kmc explain prometheus\.ingest --stack .+\)")
+INGESTED = re.compile(
+    r"kmc: prometheus\.ingest used keeps only what the stack's queries read, in metric families: .+ \(per job: kmc explain prometheus\.ingest --stack .+\)"
+)
 BUILT = re.compile(r"kmc: \d+ objects, \d+ files in .* \(\d+\.\d\ds\)")
 BEFORE_YOU_APPLY = re.compile(r"kmc: before you apply, create what the output needs and does not hold(, and set the cluster up so)? \(why and how: [^)]+\):")
 PREREQUISITE_LINE = re.compile(r"  ([A-Z][A-Za-z]+ [a-z0-9./-]+(: [^()]+)?|cluster setting: [^()]+)( \([^)]+\))?")

@@ -13,11 +13,10 @@ reported that might select its series.
 
 from __future__ import annotations
 
-import re
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kmc.components.ingest import holds
 from kmc.model import Stack
 from kmc.read.document import JsonPath
 from kmc.record import record
@@ -59,25 +58,9 @@ def produced(job: Mapping[str, Any], known: Mapping[str, tuple[str, ...]] | None
     return [Produced(value, path)]
 
 
-def _python(regex: str) -> re.Pattern[str] | None:
-    """`regex` as Python reads it; None where RE2's syntax differs (the matcher is then taken to match)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return re.compile(regex)
-    except (re.error, OverflowError, RecursionError):
-        return None
-
-
 def _holds(op: str, wanted: str, value: str | None) -> bool:
-    if value is None:
-        return True
-    if op in ("=", "!="):
-        return (value == wanted) == (op == "=")
-    pattern = _python(wanted)
-    if pattern is None:
-        return True
-    return (pattern.fullmatch(value) is not None) == (op == "=~")
+    """Whether a job's label `value` (None: decided by discovery, so anything) satisfies the matcher."""
+    return value is None or holds(op, wanted, value)
 
 
 _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
