@@ -9,7 +9,9 @@ Per cluster size (nodes x workload pods) it reports, for both modes: active head
 `scrape_samples_post_metric_relabeling`), peak RSS (VmHWM), rule-evaluation time (sum of
 `prometheus_rule_group_last_duration_seconds`), the ratio all/used, and the FLOOR: the series the
 shipped queries (benchmarks/ingest_queries.py) select on the `all` server, asked with
-/api/v1/series and counted as a union; then series per job for both modes and the floor.
+/api/v1/series and counted as a union; then series per job for both modes and the floor (the
+kubelet's cAdvisor series apart, as `kubelet/cadvisor`), and the metric families `used` keeps
+most series of beyond the floor: where a keep-list is wider than the queries need.
 With `--check` it also runs every shipped query on both servers at the same evaluation time,
 after both have ingested the same grid points and evaluated their rules on them, and exits 1
 listing the queries whose answers differ (label sets, or values beyond a relative 1e-9; a query
@@ -77,6 +79,7 @@ GRID = 10.0  # seconds between grid points: two scrapes in each, so no server mi
 POINTS = 5  # grid points ingested before the clock stops (< 5m of data: see `check`)
 SETTLE = 2 * GRID  # after the stop: rules evaluated on the frozen data (> 1.1 grid steps after it)
 REL_TOLERANCE = 1e-9
+EXCESS_SHOWN = 25
 # Series that measure the scrape itself (wall time): compared by label sets only.
 TIMED = ("scrape_duration_seconds",)
 Obj = dict[str, Any]
@@ -353,6 +356,7 @@ class Server:
         self.process.stop()
 
 
+BY_FAMILY = 'count by (job, metrics_path, __name__) ({__name__=~".+"})'
 FIXTURE_JOBS = {"apiserver", "kubelet", "cadvisor", "kube-controller-manager", "kube-scheduler", "coredns", "etcd", "kube-state-metrics", "node-exporter"}
 
 
@@ -419,11 +423,11 @@ def measure(servers: Mapping[str, Server], queries: list[Query], at: float, node
             "samples_post_relabeling": _scalar(server, "sum(scrape_samples_post_metric_relabeling)", at),
             "peak_rss_bytes": server.peak_rss(),
             "rule_eval_seconds": own.get("prometheus_rule_group_last_duration_seconds", 0.0),
-            "series_by_job": {_job(key): int(value) for key, value in server.vector('count by (job) ({__name__=~".+"})', at).items()},
+            "series_by_family": {_job_family(json.loads(key)): int(value) for key, value in server.vector(BY_FAMILY, at).items()},
         }
-    floor, by_job = _floor(servers["all"], queries, at)
+    floor, by_family = _floor(servers["all"], queries, at)
     figures["floor"] = floor
-    figures["floor_by_job"] = by_job
+    figures["floor_by_family"] = by_family
     return figures
 
 
@@ -432,22 +436,26 @@ def _scalar(server: Server, expr: str, at: float) -> float:
     return values[0] if values else 0.0
 
 
-def _job(key: str) -> str:
-    return str(json.loads(key).get("job", ""))
+def _job_family(labels: Mapping[str, str]) -> str:
+    """`job name` (a kubelet's cAdvisor series as `kubelet/cadvisor`): how the report groups series."""
+    job = labels.get("job", "")
+    if labels.get("metrics_path") == "/metrics/cadvisor":
+        job += "/cadvisor"
+    return f"{job} {labels.get('__name__', '')}"
 
 
 def _floor(server: Server, queries: list[Query], at: float) -> tuple[int, dict[str, int]]:
-    """The series the queries' selectors select on `server`, as one union (and per job)."""
+    """The series the queries' selectors select on `server`, as one union (and per job and family)."""
     matches = sorted({selector for query in queries for selector in selectors(query.expr)})
     seen: set[str] = set()
     for start in range(0, len(matches), 40):
         params = [("match[]", match) for match in matches[start : start + 40]] + [("start", f"{at - 300:.0f}"), ("end", f"{at:.0f}")]
         seen.update(json.dumps(series, sort_keys=True) for series in server.api("/api/v1/series", params)["data"])
-    by_job: dict[str, int] = {}
+    by_family: dict[str, int] = {}
     for key in seen:
-        job = str(json.loads(key).get("job", ""))
-        by_job[job] = by_job.get(job, 0) + 1
-    return len(seen), by_job
+        group = _job_family(json.loads(key))
+        by_family[group] = by_family.get(group, 0) + 1
+    return len(seen), by_family
 
 
 def compare(servers: Mapping[str, Server], queries: list[Query], at: float) -> list[str]:
@@ -501,12 +509,28 @@ def report(figures: dict[str, Any]) -> str:
         f"{'floor (series the queries select)':34} {floor:12d}   used/floor {used['head_series'] / floor if floor else math.nan:.2f}   all/floor {full['head_series'] / floor if floor else math.nan:.2f}"
     )
     lines.append("")
+    jobs = {
+        name: _per_job(figures[name] if name == "floor_by_family" else figures["modes"][name]["series_by_family"])
+        for name in ("used", "all", "floor_by_family")
+    }
     lines.append(f"{'job':34} {'used':>9} {'all':>9} {'floor':>9} {'used/floor':>10}")
-    jobs = sorted(set(used["series_by_job"]) | set(full["series_by_job"]), key=lambda job: -full["series_by_job"].get(job, 0))
-    for job in jobs:
-        u, a, f = used["series_by_job"].get(job, 0), full["series_by_job"].get(job, 0), figures["floor_by_job"].get(job, 0)
+    for job in sorted(set(jobs["all"]) | set(jobs["used"]), key=lambda job: -jobs["all"].get(job, 0)):
+        u, a, f = jobs["used"].get(job, 0), jobs["all"].get(job, 0), jobs["floor_by_family"].get(job, 0)
         lines.append(f"{job or '(no job: recorded)':34} {u:9d} {a:9d} {f:9d} {u / f if f else math.nan:10.2f}")
+    excess = {group: count - figures["floor_by_family"].get(group, 0) for group, count in used["series_by_family"].items()}
+    lines.append("")
+    lines.append(f"the {EXCESS_SHOWN} families `used` keeps most series of beyond the floor (job family: kept - floor):")
+    for group, extra in sorted(excess.items(), key=lambda item: (-item[1], item[0]))[:EXCESS_SHOWN]:
+        lines.append(f"  {group:70} {extra:8d}")
     return "\n".join(lines)
+
+
+def _per_job(by_family: Mapping[str, int]) -> dict[str, int]:
+    jobs: dict[str, int] = {}
+    for group, count in by_family.items():
+        job = group.split(" ", 1)[0]
+        jobs[job] = jobs.get(job, 0) + count
+    return jobs
 
 
 def main(argv: list[str] | None = None) -> int:
