@@ -42,6 +42,7 @@ from ingest_cluster import PAUSE_IMAGE, Cluster, Node, Pod
 from ingest_exposition import DAY, Family, Payload
 
 REQUEST_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60)
+SLI_BUCKETS = (0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60)
 CLIENT_BUCKETS = (0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 ETCD_DISK_BUCKETS = tuple(0.001 * 2**index for index in range(14))
@@ -528,8 +529,9 @@ def apiserver(cluster: Cluster, node: Node) -> Payload:
                     total.counter({"code": code, **base}, rng.uniform(0.001, 5))
                 duration.histogram(base, REQUEST_BUCKETS, rng.uniform(0.001, 5), rng.uniform(0.005, 0.3) if verb != "WATCH" else 30)
                 if verb != "WATCH":
-                    sli.histogram(base, REQUEST_BUCKETS, rng.uniform(0.001, 5), rng.uniform(0.005, 0.2))
-                    sizes.histogram({key: value for key, value in base.items() if key != "dry_run"}, SIZE_BUCKETS, rng.uniform(0.001, 5), rng.uniform(500, 1e5))
+                    without_dry_run = {key: value for key, value in base.items() if key != "dry_run"}
+                    sli.histogram(without_dry_run, SLI_BUCKETS, rng.uniform(0.001, 5), rng.uniform(0.005, 0.2))
+                    sizes.histogram(without_dry_run, SIZE_BUCKETS, rng.uniform(0.001, 5), rng.uniform(500, 1e5))
         if resource != "*" and "metrics" not in group:
             objects.gauge({"resource": f"{resource}.{group}" if group else resource}, rng.randint(1, 2000))
             for operation in ("create", "delete", "get", "list", "listWithCount", "update"):
