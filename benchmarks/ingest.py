@@ -11,7 +11,9 @@ Per cluster size (nodes x workload pods) it reports, for both modes: active head
 shipped queries (benchmarks/ingest_queries.py) select on the `all` server, asked with
 /api/v1/series and counted as a union; then series per job for both modes and the floor (the
 kubelet's cAdvisor series apart, as `kubelet/cadvisor`), and the metric families `used` keeps
-most series of beyond the floor: where a keep-list is wider than the queries need.
+most series of beyond the floor: where a keep-list is wider than the queries need. The stack's
+`scrape.keep` names (kept on purpose, for readers kmc does not see) are reported as a second
+floor that includes them; `up`, `scrape_*` and `ALERTS*`, which no keep-list touches, are counted apart.
 With `--check` it also runs every shipped query on both servers at the same evaluation time,
 after both have ingested the same grid points and evaluated their rules on them, and exits 1
 listing the queries whose answers differ (label sets, or values beyond a relative 1e-9; a query
@@ -389,7 +391,8 @@ def run_size(nodes: int, pods: int, stack: Path, check: bool, work: Path) -> tup
             end = clock.freeze()
             _sleep_until(end + GRID + SETTLE)
             at = math.floor(time.time())
-            figures = measure(servers, queries, at, nodes, pods, served)
+            keep = list(yaml.safe_load(stack.read_text(encoding="utf-8")).get("scrape", {}).get("keep", []))
+            figures = measure(servers, queries, keep, at, nodes, pods, served)
             figures["kmc_knows_ingest"] = known
             problems = compare(servers, queries, at) if check else []
             return figures, problems
@@ -413,7 +416,7 @@ def _down(server: Server) -> str:
     )
 
 
-def measure(servers: Mapping[str, Server], queries: list[Query], at: float, nodes: int, pods: int, served: int) -> dict[str, Any]:
+def measure(servers: Mapping[str, Server], queries: list[Query], keep: list[str], at: float, nodes: int, pods: int, served: int) -> dict[str, Any]:
     figures: dict[str, Any] = {"nodes": nodes, "pods": pods, "fixture_series": served, "modes": {}}
     for mode, server in servers.items():
         own = server.own_metrics()
@@ -425,9 +428,11 @@ def measure(servers: Mapping[str, Server], queries: list[Query], at: float, node
             "rule_eval_seconds": own.get("prometheus_rule_group_last_duration_seconds", 0.0),
             "series_by_family": {_job_family(json.loads(key)): int(value) for key, value in server.vector(BY_FAMILY, at).items()},
         }
-    floor, by_family = _floor(servers["all"], queries, at)
-    figures["floor"] = floor
-    figures["floor_by_family"] = by_family
+    matches = sorted({selector for query in queries for selector in selectors(query.expr)})
+    figures["floor"], _ = _floor(servers["all"], matches, at)
+    kept_too = [f"{{__name__=~{json.dumps(name)}}}" for name in keep]
+    figures["floor_with_keep"], figures["floor_by_family"] = _floor(servers["all"], matches + kept_too, at)
+    figures["scrape_keep"] = keep
     return figures
 
 
@@ -444,9 +449,8 @@ def _job_family(labels: Mapping[str, str]) -> str:
     return f"{job} {labels.get('__name__', '')}"
 
 
-def _floor(server: Server, queries: list[Query], at: float) -> tuple[int, dict[str, int]]:
-    """The series the queries' selectors select on `server`, as one union (and per job and family)."""
-    matches = sorted({selector for query in queries for selector in selectors(query.expr)})
+def _floor(server: Server, matches: list[str], at: float) -> tuple[int, dict[str, int]]:
+    """The series the selectors `matches` select on `server`, as one union (and per job and family)."""
     seen: set[str] = set()
     for start in range(0, len(matches), 40):
         params = [("match[]", match) for match in matches[start : start + 40]] + [("start", f"{at - 300:.0f}"), ("end", f"{at:.0f}")]
@@ -508,21 +512,34 @@ def report(figures: dict[str, Any]) -> str:
     lines.append(
         f"{'floor (series the queries select)':34} {floor:12d}   used/floor {used['head_series'] / floor if floor else math.nan:.2f}   all/floor {full['head_series'] / floor if floor else math.nan:.2f}"
     )
+    with_keep = figures["floor_with_keep"]
+    lines.append(
+        f"{'floor and the stack`s scrape.keep':34} {with_keep:12d}   used/floor {used['head_series'] / with_keep if with_keep else math.nan:.2f}   ({', '.join(figures['scrape_keep']) or 'none'})"
+    )
+    unlisted = sum(count for group, count in used["series_by_family"].items() if _synthetic(group))
+    lines.append(f"{'of which no keep-list can touch':34} {unlisted:12d}   (up, scrape_*, ALERTS*: written by Prometheus itself)")
     lines.append("")
     jobs = {
         name: _per_job(figures[name] if name == "floor_by_family" else figures["modes"][name]["series_by_family"])
         for name in ("used", "all", "floor_by_family")
     }
-    lines.append(f"{'job':34} {'used':>9} {'all':>9} {'floor':>9} {'used/floor':>10}")
+    lines.append(f"{'job (floor: with scrape.keep)':34} {'used':>9} {'all':>9} {'floor':>9} {'used/floor':>10}")
     for job in sorted(set(jobs["all"]) | set(jobs["used"]), key=lambda job: -jobs["all"].get(job, 0)):
         u, a, f = jobs["used"].get(job, 0), jobs["all"].get(job, 0), jobs["floor_by_family"].get(job, 0)
         lines.append(f"{job or '(no job: recorded)':34} {u:9d} {a:9d} {f:9d} {u / f if f else math.nan:10.2f}")
-    excess = {group: count - figures["floor_by_family"].get(group, 0) for group, count in used["series_by_family"].items()}
+    excess = {group: count - figures["floor_by_family"].get(group, 0) for group, count in used["series_by_family"].items() if not _synthetic(group)}
     lines.append("")
-    lines.append(f"the {EXCESS_SHOWN} families `used` keeps most series of beyond the floor (job family: kept - floor):")
+    lines.append(f"the families `used` keeps most series of beyond the floor with scrape.keep (job family: kept - floor), {EXCESS_SHOWN} at most:")
     for group, extra in sorted(excess.items(), key=lambda item: (-item[1], item[0]))[:EXCESS_SHOWN]:
+        if extra <= 0:
+            break
         lines.append(f"  {group:70} {extra:8d}")
     return "\n".join(lines)
+
+
+def _synthetic(group: str) -> bool:
+    name = group.rsplit(" ", 1)[-1]
+    return name in ("up", "ALERTS", "ALERTS_FOR_STATE") or name.startswith("scrape_")
 
 
 def _per_job(by_family: Mapping[str, int]) -> dict[str, int]:
