@@ -14,6 +14,9 @@ kubelet's cAdvisor series apart, as `kubelet/cadvisor`), and the metric families
 most series of beyond the floor: where a keep-list is wider than the queries need. The stack's
 `scrape.keep` names (kept on purpose, for readers kmc does not see) are reported as a second
 floor that includes them; `up`, `scrape_*` and `ALERTS*`, which no keep-list touches, are counted apart.
+The floor is read from the default environment's objects, the ones these servers run; kmc keeps
+what the queries of every environment read, so a query only another environment ships shows here
+as excess.
 With `--check` it also runs every shipped query on both servers at the same evaluation time,
 after both have ingested the same grid points and evaluated their rules on them, and exits 1
 listing the queries whose answers differ (label sets, or values beyond a relative 1e-9; a query
@@ -90,33 +93,22 @@ Obj = dict[str, Any]
 # --- the stacks ------------------------------------------------------------------------------------
 
 
-def build(stack: Path, mode: str, work: Path) -> tuple[list[Obj], bool]:
+def build(stack: Path, mode: str, work: Path) -> list[Obj]:
     """The objects kmc builds for `stack` with `prometheus.ingest.default: mode` (manifests, default
-    environment), and whether kmc knew the key (before it does, every build is `all`)."""
+    environment); the rest of the stack as written, its files beside it copied along."""
     doc = yaml.safe_load(stack.read_text(encoding="utf-8"))
     doc.setdefault("prometheus", {}).setdefault("ingest", {})["default"] = mode
     work.mkdir(parents=True)
-    known = True
-    for attempt in (doc, _without_ingest(doc)):
-        (work / "stack.yaml").write_text(yaml.safe_dump(attempt, sort_keys=False), encoding="utf-8")
-        for relative in _stack_files(stack):
-            target = work / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes((stack.parent / relative).read_bytes())
-        kmc = Path(sys.executable).parent / "kmc"
-        result = subprocess.run([kmc, "build", "stack.yaml", "--out", "out", "--format", "manifests"], cwd=work, capture_output=True, text=True, timeout=300)
-        if result.returncode == 0:
-            break
-        if "ingest" not in result.stdout + result.stderr or attempt is not doc:
-            raise SystemExit(f"kmc build failed:\n{result.stdout}{result.stderr}")
-        known = False
-    return [yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted((work / "out" / "manifests" / "default").glob("*.yaml"))], known
-
-
-def _without_ingest(doc: Obj) -> Obj:
-    copied = copy.deepcopy(doc)
-    copied["prometheus"].pop("ingest", None)
-    return copied
+    (work / "stack.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    for relative in _stack_files(stack):
+        target = work / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((stack.parent / relative).read_bytes())
+    kmc = Path(sys.executable).parent / "kmc"
+    result = subprocess.run([kmc, "build", "stack.yaml", "--out", "out", "--format", "manifests"], cwd=work, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise SystemExit(f"kmc build of {stack} with ingest {mode} failed:\n{result.stdout}{result.stderr}")
+    return [yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted((work / "out" / "manifests" / "default").glob("*.yaml"))]
 
 
 def _stack_files(stack: Path) -> list[Path]:
@@ -367,9 +359,7 @@ FIXTURE_JOBS = {"apiserver", "kubelet", "cadvisor", "kube-controller-manager", "
 
 def run_size(nodes: int, pods: int, stack: Path, check: bool, work: Path) -> tuple[dict[str, Any], list[str]]:
     cluster = shape.cluster(nodes, pods)
-    built = {mode: build(stack, mode, work / f"build-{mode}") for mode in MODES}
-    objects = {mode: found for mode, (found, _) in built.items()}
-    known = all(flag for _, flag in built.values())
+    objects = {mode: build(stack, mode, work / f"build-{mode}") for mode in MODES}
     namespace = next(obj["metadata"]["namespace"] for obj in objects["all"] if obj["kind"] == "DaemonSet")
     ips = sorted({node.ip for node in cluster.nodes})
     files = tls_material(work / "tls", ips)
@@ -393,7 +383,6 @@ def run_size(nodes: int, pods: int, stack: Path, check: bool, work: Path) -> tup
             at = math.floor(time.time())
             keep = list(yaml.safe_load(stack.read_text(encoding="utf-8")).get("scrape", {}).get("keep", []))
             figures = measure(servers, queries, keep, at, nodes, pods, served)
-            figures["kmc_knows_ingest"] = known
             problems = compare(servers, queries, at) if check else []
             return figures, problems
         finally:
@@ -497,8 +486,6 @@ def report(figures: dict[str, Any]) -> str:
     used, full = figures["modes"]["used"], figures["modes"]["all"]
     floor = figures["floor"]
     lines = [f"## {figures['nodes']} nodes, {figures['pods']} workload pods ({figures['fixture_series']} series served by the fixtures)"]
-    if not figures["kmc_knows_ingest"]:
-        lines.append("(kmc has no `prometheus.ingest` yet: both servers run the same compiled config, i.e. `all`)")
     lines.append(f"{'':34} {'used':>12} {'all':>12} {'all/used':>9}")
     for key, label, unit in (
         ("head_series", "active head series", 1),
