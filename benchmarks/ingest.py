@@ -24,16 +24,19 @@ on `scrape_duration_seconds`, which times each scrape, by label sets only), or t
 under `all` and none under `used`.
 
 The cluster (benchmarks/ingest_cluster.py) is served by the Kubernetes API stub of the tests:
-nodes at 127.0.1.X with their kubelet port, kubeadm's static control-plane pods, CoreDNS, kmc's
-node-exporter and kube-state-metrics Services, Pods and EndpointSlices, the `default/kubernetes`
+nodes at 127.0.1.X with their kubelet port, kubeadm's static control-plane pods, CoreDNS, the
+Pods, Services and EndpointSlices of kmc's node-exporter, kube-state-metrics, Alertmanager,
+Grafana, Thanos Query, metrics-server and prometheus-adapter (Prometheus' own pod is left out:
+its self-scrape targets localhost, where these servers do not listen), the `default/kubernetes`
 EndpointSlice and the workload pods. The exporters that cannot run here are fixtures
-(benchmarks/ingest_payloads.py, ingest_ksm.py); node metrics come from the real Debian
+(benchmarks/ingest_payloads.py, ingest_ksm.py, ingest_components.py); node metrics come from the real Debian
 node-exporter, one per node, read once and served on the grid (benchmarks/ingest_fixtures.py).
 
 What is rewritten in the compiled prometheus.yml to run outside a pod, the same for both modes:
 - `api_server:` of every `kubernetes_sd_configs` entry: the stub;
 - the in-pod files: the service-account CA and token, the etcd client certificate, key and CA,
-  the rule file directory: files this benchmark writes (a throwaway CA that signed the fixture
+  the CA files of the aggregated API servers (metrics-server, prometheus-adapter), the rule file
+  directory: files this benchmark writes (a throwaway CA that signed the fixture
   servers' certificates for their loopback addresses, a token nobody checks);
 - `alerting`, `remote_write` and `remote_read` are dropped (nothing here receives them);
 - the global scrape interval becomes 5 s (timeout 4 s) and the evaluation interval 5 s, and a
@@ -67,6 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import ingest_cluster as shape  # noqa: E402
+import ingest_components as components  # noqa: E402
 import ingest_payloads as payloads  # noqa: E402
 from ingest_exposition import Payload  # noqa: E402
 from ingest_fixtures import Clock, FixtureServer, regularised, server_context, tls_material  # noqa: E402
@@ -151,7 +155,14 @@ def rewritten(config: Obj, api_server: str, files: Mapping[str, Path], rules: Pa
             for key in ("ca_file", "cert_file", "key_file", "credentials_file"):
                 if section.get(key) in in_pod:
                     section[key] = str(in_pod[section[key]])
+                elif key == "ca_file" and str(section.get(key, "")).startswith("/etc/prometheus-api-ca/"):
+                    section[key] = str(files["ca.crt"])  # the CA of an aggregated API server's serving certificate
     return config
+
+
+def _scrape_configs(objects: list[Obj]) -> list[Obj]:
+    jobs: list[Obj] = yaml.safe_load(config_map(objects, "prometheus")["prometheus.yml"])["scrape_configs"]
+    return jobs
 
 
 def write_rules(data: Mapping[str, str], directory: Path) -> None:
@@ -184,17 +195,12 @@ def kube_objects(cluster: shape.Cluster, built: list[Obj], namespace: str) -> li
                 },
             }
         )
-    templates = {obj["metadata"]["name"]: obj for obj in built if obj["kind"] in ("DaemonSet", "Deployment")}
+    templates = {obj["metadata"]["name"]: obj for obj in built if obj["kind"] in ("DaemonSet", "Deployment", "StatefulSet")}
     for pod in cluster.pods:
         labels = dict(pod.labels)
-        ports: list[Obj] = []
-        if pod.namespace == namespace and pod.owner_name == "node-exporter":
-            labels = templates["node-exporter"]["spec"]["template"]["metadata"]["labels"]
-            ports = [{"name": "metrics", "containerPort": shape.NODE_EXPORTER_PORT}]
-        elif pod.namespace == namespace and pod.workload == "kube-state-metrics":
-            labels = templates["kube-state-metrics"]["spec"]["template"]["metadata"]["labels"]
-            ports = [{"name": "metrics", "containerPort": shape.KSM_PORT}, {"name": "telemetry", "containerPort": shape.KSM_TELEMETRY_PORT}]
-        containers = [{"name": name, "image": image, "ports": ports} for name, image in pod.containers]
+        if pod.namespace == namespace and pod.workload in templates:
+            labels = templates[pod.workload]["spec"]["template"]["metadata"]["labels"]
+        containers = [{"name": name, "image": image} for name, image in pod.containers]
         objects.append(
             {
                 "apiVersion": "v1",
@@ -210,26 +216,26 @@ def kube_objects(cluster: shape.Cluster, built: list[Obj], namespace: str) -> li
                 },
             }
         )
-    services = {"node-exporter": shape.NODE_EXPORTER_PORT, "kube-state-metrics": shape.KSM_PORT}
+    ports_of = {
+        "node-exporter": {"metrics": shape.NODE_EXPORTER_PORT},
+        "kube-state-metrics": {"metrics": shape.KSM_PORT, "telemetry": shape.KSM_TELEMETRY_PORT},
+    }
     for obj in built:
-        if obj["kind"] == "Service" and obj["metadata"]["name"] in services:
+        if obj["kind"] != "Service" or not obj["spec"].get("selector"):
+            continue
+        workload = obj["spec"]["selector"].get("app.kubernetes.io/name", "")
+        members = [pod for pod in cluster.pods if pod.namespace == namespace and pod.workload == workload]
+        ports = {port["name"]: ports_of.get(workload, shape.OWN_PORTS).get(port["name"], port["port"]) for port in obj["spec"]["ports"]}
+        if members:  # Prometheus' own pod is not part of the fixture: its Services have none
             objects.append(obj)
-    for name, port in services.items():
-        members = [pod for pod in cluster.pods if pod.namespace == namespace and (pod.owner_name == name or pod.workload == name)]
-        objects.append(_slice(namespace, name, "metrics", port, [(pod.ip, pod.node.name, pod.name) for pod in members]))
-    objects.append(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "kubernetes", "namespace": "default"},
-            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": shape.APISERVER_PORT}]},
-        }
-    )
-    objects.append(_slice("default", "kubernetes", "https", shape.APISERVER_PORT, [(node.ip, None, None) for node in cluster.control_plane]))
+            objects.append(_slice(namespace, obj["metadata"]["name"], ports, [(pod.ip, pod.node.name, pod.name) for pod in members]))
+    kubernetes = {"name": "https", "port": 443, "targetPort": shape.APISERVER_PORT}
+    objects.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default"}, "spec": {"ports": [kubernetes]}})
+    objects.append(_slice("default", "kubernetes", {"https": shape.APISERVER_PORT}, [(node.ip, None, None) for node in cluster.control_plane]))
     return objects
 
 
-def _slice(namespace: str, service: str, port_name: str, port: int, members: list[tuple[str, str | None, str | None]]) -> Obj:
+def _slice(namespace: str, service: str, ports: Mapping[str, int], members: list[tuple[str, str | None, str | None]]) -> Obj:
     endpoints = []
     for ip, node, pod in members:
         endpoint: Obj = {"addresses": [ip], "conditions": {"ready": True, "serving": True, "terminating": False}}
@@ -244,7 +250,7 @@ def _slice(namespace: str, service: str, port_name: str, port: int, members: lis
         "metadata": {"name": f"{service}-0", "namespace": namespace, "labels": {"kubernetes.io/service-name": service}},
         "addressType": "IPv4",
         "endpoints": endpoints,
-        "ports": [{"name": port_name, "port": port, "protocol": "TCP"}],
+        "ports": [{"name": name, "port": port, "protocol": "TCP"} for name, port in ports.items()],
     }
 
 
@@ -275,6 +281,13 @@ def exporters(cluster: shape.Cluster, clock: Clock, files: Mapping[str, Path], w
             if dict(pod.labels).get("k8s-app") == "kube-dns":
                 serve(pod.ip, shape.COREDNS_PORT, {"/metrics": payloads.coredns(cluster, pod)})
         serve(shape.KSM_IP, shape.KSM_PORT, {"/metrics": kube_state_metrics(cluster)})
+        own = {workload: ip for workload, _, ip in shape.OWN}
+        serve(own["alertmanager"], shape.OWN_PORTS["web"], {"/alertmanager/metrics": components.alertmanager("alertmanager")})
+        serve(own["alertmanager"], shape.OWN_PORTS["reloader-web"], {"/metrics": components.config_reloader("alertmanager-config-reloader")})
+        serve(own["grafana"], shape.OWN_PORTS["http"], {"/metrics": components.grafana("grafana")})
+        serve(own["thanos-query"], shape.OWN_PORTS["http"], {"/metrics": components.thanos_query("thanos-query")})
+        for workload in ("metrics-server", "prometheus-adapter"):
+            serve(own[workload], shape.OWN_PORTS["https"], {"/metrics": components.aggregated_api_server(workload, workload)}, https)
         yield sum(payload.series_count() for server in servers for payload in server.routes.values())
 
 
@@ -351,7 +364,23 @@ class Server:
 
 
 BY_FAMILY = 'count by (job, metrics_path, __name__) ({__name__=~".+"})'
-FIXTURE_JOBS = {"apiserver", "kubelet", "cadvisor", "kube-controller-manager", "kube-scheduler", "coredns", "etcd", "kube-state-metrics", "node-exporter"}
+FIXTURE_JOBS = {
+    "apiserver",
+    "kubelet",
+    "cadvisor",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "coredns",
+    "etcd",
+    "kube-state-metrics",
+    "node-exporter",
+    "alertmanager",
+    "alertmanager-config-reloader",
+    "grafana",
+    "thanos-query",
+    "metrics-server",
+    "prometheus-adapter",
+}
 
 
 # --- measuring ----------------------------------------------------------------------------------------------
@@ -362,7 +391,8 @@ def run_size(nodes: int, pods: int, stack: Path, check: bool, work: Path) -> tup
     objects = {mode: build(stack, mode, work / f"build-{mode}") for mode in MODES}
     namespace = next(obj["metadata"]["namespace"] for obj in objects["all"] if obj["kind"] == "DaemonSet")
     ips = sorted({node.ip for node in cluster.nodes})
-    files = tls_material(work / "tls", ips)
+    server_names = sorted({job["tls_config"]["server_name"] for job in _scrape_configs(objects["all"]) if "server_name" in job.get("tls_config", {})})
+    files = tls_material(work / "tls", ips, server_names)
     clock = Clock(GRID)
     queries = shipped_queries(objects["all"])
     with KubeApiStub(kube_objects(cluster, objects["all"], namespace)) as api, exporters(cluster, clock, files, work) as served:
@@ -396,13 +426,9 @@ def _sleep_until(moment: float) -> None:
 
 def _down(server: Server) -> str:
     targets = server.api("/api/v1/targets", [("state", "active")], post=False)["data"]["activeTargets"]
-    return (
-        "\n".join(
-            f"{t['scrapePool']} {t['scrapeUrl']} {t['health']} {t['lastError']}" for t in targets if t["health"] != "up" and t["scrapePool"] in FIXTURE_JOBS
-        )
-        + "\n"
-        + server.process.tail()
-    )
+    missing = sorted(FIXTURE_JOBS - {target["scrapePool"] for target in targets})
+    down = [f"{t['scrapePool']} {t['scrapeUrl']} {t['health']} {t['lastError']}" for t in targets if t["health"] != "up" and t["scrapePool"] in FIXTURE_JOBS]
+    return "\n".join([f"jobs without targets: {', '.join(missing) or 'none'}", *down, server.process.tail()])
 
 
 def measure(servers: Mapping[str, Server], queries: list[Query], keep: list[str], at: float, nodes: int, pods: int, served: int) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Each node has its own loopback address 127.0.1.X. The first nodes (1 in a cluste
 nodes, else 3) are control-plane nodes: they run the host-network static pods of kubeadm
 (kube-apiserver, etcd, kube-scheduler, kube-controller-manager) at the node's address. Two CoreDNS
 pods, kmc's node-exporter on every node (host network) and its kube-state-metrics run in the
-cluster; the workload pods belong to Deployments (through ReplicaSets), StatefulSets and
+cluster, and kmc's own Alertmanager, Grafana, Thanos Query, metrics-server and prometheus-adapter
+(each at its own 127.0.4.X); the workload pods belong to Deployments (through ReplicaSets), StatefulSets and
 DaemonSets spread over a few namespaces, each with one to three containers.
 """
 
@@ -24,6 +25,15 @@ COREDNS_PORT = 9153
 KSM_PORT = 8080
 KSM_TELEMETRY_PORT = 8081
 KSM_IP = "127.0.3.1"
+# kmc's own components: (workload, pod name, loopback address) and the ports of their Services
+OWN = (
+    ("alertmanager", "alertmanager-0", "127.0.4.1"),
+    ("grafana", "grafana-7c9f8d6b5-k2x4p", "127.0.4.2"),
+    ("thanos-query", "thanos-query-5f7d9c8b6-m3n5q", "127.0.4.3"),
+    ("metrics-server", "metrics-server-6b8c7d9f5-p4r6s", "127.0.4.4"),
+    ("prometheus-adapter", "prometheus-adapter-8d9e7f6c5-t7v9w", "127.0.4.5"),
+)
+OWN_PORTS = {"web": 9093, "reloader-web": 8080, "http": 3000, "https": 10250}
 NAMESPACES = ("shop", "payments", "search", "data", "web", "batch", "ml", "auth")
 CONTAINER_NAMES = ("app", "sidecar", "proxy")
 IMAGES = {"app": "registry.example.com/{workload}:1.4.2", "sidecar": "registry.example.com/log-shipper:2.1.0", "proxy": "registry.example.com/envoy:1.31.0"}
@@ -126,6 +136,10 @@ def cluster(nodes: int, pods: int, seed: int = 1) -> Cluster:
             (("coredns", "registry.k8s.io/coredns/coredns:v1.12.0"),),
             **{"k8s-app": "kube-dns"},
         )
+    for workload, name, ip in OWN:
+        kind = "StatefulSet" if workload == "alertmanager" else "ReplicaSet"
+        owner = workload if kind == "StatefulSet" else name.rsplit("-", 1)[0]
+        add("monitoring", name, node_list[-1], ip, (kind, owner, workload), ((workload, f"registry.example.com/{workload}:latest"),))
     add(
         "monitoring",
         "kube-state-metrics-6d4c8b9f7-abcde",

@@ -138,12 +138,12 @@ def regularised(text: str) -> Payload:
 # --- TLS: a throwaway CA, a serving certificate for every fixture address, a client certificate ---
 
 
-def tls_material(directory: Path, ips: list[str]) -> dict[str, Path]:
-    """Write ca.crt, server.{crt,key} (IP SANs `ips`), client.{crt,key} and a token into `directory`."""
+def tls_material(directory: Path, ips: list[str], dns_names: list[str]) -> dict[str, Path]:
+    """Write ca.crt, server.{crt,key} (SANs `ips` and `dns_names`), client.{crt,key} and a token into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     ca = mint_ca("kmc ingest benchmark CA", "ecdsa-p256", days=2)
-    server = _leaf(ca, "fixture exporters", ExtendedKeyUsageOID.SERVER_AUTH, ips)
-    client = _leaf(ca, "prometheus", ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    server = _leaf(ca, "fixture exporters", ExtendedKeyUsageOID.SERVER_AUTH, ips, dns_names)
+    client = _leaf(ca, "prometheus", ExtendedKeyUsageOID.CLIENT_AUTH, [], [])
     files = {
         "ca.crt": ca.cert_pem,
         "server.crt": server.cert_pem,
@@ -157,7 +157,7 @@ def tls_material(directory: Path, ips: list[str]) -> dict[str, Path]:
     return {name: directory / name for name in files}
 
 
-def _leaf(ca: Pair, name: str, usage: x509.ObjectIdentifier, ips: list[str]) -> Pair:
+def _leaf(ca: Pair, name: str, usage: x509.ObjectIdentifier, ips: list[str], dns_names: list[str]) -> Pair:
     key = ec.generate_private_key(ec.SECP256R1())
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
     builder = (
@@ -170,8 +170,10 @@ def _leaf(ca: Pair, name: str, usage: x509.ObjectIdentifier, ips: list[str]) -> 
         .not_valid_after(start + datetime.timedelta(days=1))
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     )
-    if ips:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]), critical=False)
+    names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    names += [x509.DNSName(name) for name in dns_names]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return Pair(builder.sign(ca.key, hashes.SHA256()), key)
 
 
