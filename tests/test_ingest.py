@@ -45,6 +45,10 @@ rules:
           expr: sum(rate(fixture_network_bytes_total{job="node-exporter", device!~"lo|veth.+"}[5m]))
         - record: mine:busy
           expr: sum(mine:fixture_kept:rate5m) + sum(up{job="node-exporter"})
+        - record: mine:requests:rate5m
+          expr: sum(rate(fixture_requests_total{job="node-exporter", verb!~"WATCH|CONNECT"}[5m]))
+        - record: mine:metrics_api_requests:rate5m
+          expr: sum(rate(fixture_requests_total{job="node-exporter", group="metrics.k8s.io"}[5m]))
 """
 
 
@@ -146,7 +150,7 @@ def test_the_report_counts_families(tmp_path: Path) -> None:
     stack = _stack(tmp_path, RULES)
     families = len(_keep_regex(ingest.keep_steps(stack)["node-exporter"]).split("|"))
     found = ingest.plans(stack)["node-exporter"]
-    narrowed = len({*found.refined, *found.excluded})
+    narrowed = len({*found.refined, *found.excluded, *found.conditioned})
     assert narrowed >= 3  # container_cpu_usage_seconds_total, node_cpu_seconds_total, fixture_network_bytes_total
     assert ingest.report(stack)["node-exporter"] == f"keeps {families} metric families, {narrowed} of them narrowed to the series a query selects"
 
@@ -307,8 +311,9 @@ def _selects(selector: ingest.Selector, series: Mapping[str, str]) -> bool:
     return selector.reads(series["__name__"]) and all(ingest.holds(op, value, series.get(label, "")) for label, op, value in selector.matchers)
 
 
-def _expressible(selector: ingest.Selector) -> bool:
-    return all(op in ("=", "=~") or (op == "!=" and value == "") for _, op, value in selector.matchers) and bool(selector.matchers)
+def _constrained(selector: ingest.Selector) -> bool:
+    """Whether the selector narrows its name's series by some label other than the job's."""
+    return any(label not in ingest.JOB_LABELS for label, _, _ in selector.matchers)
 
 
 @settings(max_examples=300, deadline=None)
@@ -327,7 +332,7 @@ def test_what_a_query_selects_is_kept_and_what_none_selects_is_dropped_where_the
             assert kept is None, (one, steps)
         elif any(selector.name == one["__name__"] for selector in readers):  # a name the steps narrow
             excluded_by_all = any(re.fullmatch(regex, one.get(label, "")) for label, regex in frozenset.intersection(*(s.negative() for s in readers)))
-            if all(_expressible(selector) for selector in readers) or excluded_by_all:
+            if all(_constrained(selector) for selector in readers) or excluded_by_all:
                 assert kept is None, (one, steps)
     for selector in selectors:
         made = guard.series(selector, JOB)
@@ -399,9 +404,17 @@ node_cpu_seconds_total{cpu="0",mode="user"} 1
 fixture_network_bytes_total{device="eth0"} 1
 fixture_network_bytes_total{device="lo"} 1
 fixture_network_bytes_total{device="veth12"} 1
+# TYPE fixture_requests_total counter
+fixture_requests_total{group="apps",verb="GET"} 1
+fixture_requests_total{group="apps",verb="WATCH"} 1
+fixture_requests_total{group="metrics.k8s.io",verb="WATCH"} 1
+fixture_requests_total{verb="CONNECT"} 1
 """
-SCRAPED = 11  # samples on the page
+SCRAPED = 15  # samples on the page
 INGESTED = {
+    # One selector excludes WATCH and CONNECT, the other reads the metrics API group whatever the verb.
+    ("fixture_requests_total", (("group", "apps"), ("verb", "GET"))),
+    ("fixture_requests_total", (("group", "metrics.k8s.io"), ("verb", "WATCH"))),
     ("fixture_kept_total", (("a", "1"),)),
     ("fixture_listed", ()),
     ("container_cpu_usage_seconds_total", (("container", "app"), ("id", "/kubepods/app"))),
@@ -471,7 +484,7 @@ def test_real_prometheus_stores_exactly_the_series_the_queries_read(version: str
             assert _value(url, 'scrape_samples_post_metric_relabeling{job="node-exporter"}') == str(len(INGESTED))
             # Metric relabeling strips no label starting with `__`: without the labeldrop the mark is stored.
             marked = {(name, labels) for name, labels in _ingested(url, "without-labeldrop") if (ingest.MARK, "1") in labels}
-            assert {name for name, _ in marked} == {"container_cpu_usage_seconds_total", "node_cpu_seconds_total"}
+            assert {name for name, _ in marked} == {"container_cpu_usage_seconds_total", "node_cpu_seconds_total", "fixture_requests_total"}
             assert not [one for one in _series(url, "node-exporter") if any(label.startswith("__tmp") for label in one)]
     finally:
         server.stop()

@@ -310,14 +310,20 @@ def plan(selectors: Sequence[Selector], labels: Mapping[str, str], job: str, unp
     patterns = tuple(sorted({selector.pattern for selector in by_pattern if selector.pattern is not None}))
     refined: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {}
     excluded: dict[str, tuple[tuple[str, str], ...]] = {}
+    conditioned: dict[str, tuple[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], ...]] = {}
     for name in names:
         readers = [*by_name[name], *(selector for selector in by_pattern if selector.reads(name))]
         rows = [selector.positive(external) for selector in readers]
-        if all(rows):
-            refined[name] = tuple(sorted(set(rows)))
-        if shared := frozenset.intersection(*(selector.negative(external) for selector in readers)):
+        negatives = [selector.negative(external) for selector in readers]
+        shared = frozenset.intersection(*negatives)
+        if shared:
             excluded[name] = tuple(sorted(shared))
-    return Plan(job, names, patterns, refined, excluded)
+        if all(rows) and not any(negative - shared for negative in negatives):
+            refined[name] = tuple(sorted(set(rows)))
+        elif all(row or negative - shared for row, negative in zip(rows, negatives, strict=True)):
+            # Some selector excludes what another reads: each selector marks what it selects.
+            conditioned[name] = tuple(sorted({(row, tuple(sorted(negative - shared))) for row, negative in zip(rows, negatives, strict=True)}))
+    return Plan(job, names, patterns, refined, excluded, conditioned)
 
 
 def plans(stack: Stack, analysis: Analysis | None = None) -> dict[str, Plan]:

@@ -3,6 +3,11 @@ compiles to: a `keep` of the names read, a `drop` of what every selector of a na
 the marking steps that drop the series of a name no selector selects (a temporary label, removed
 by a `labeldrop`: Prometheus stores any label metric relabeling leaves, `__` or not).
 
+A name some of whose selectors exclude values (`verb!~"WATCH|CONNECT"`) and others select them
+positively is marked selector by selector: a second temporary label is set where the selector's
+positive matchers hold, deleted again (a `replace` whose result is empty deletes its target) where
+one of its exclusions holds, and what is left of it sets the mark.
+
 Apart from the analysis, so that the Prometheus component builds the steps from the plans the
 validation stage made without importing what made them."""
 
@@ -15,6 +20,7 @@ from typing import Any
 from kmc.record import field, record
 
 MARK = "__tmp_kmc_used"  # the temporary label of the steps that drop the series no selector selects
+SELECTS = "__tmp_kmc_selects"  # the temporary label of one selector's steps (a conditioned name's)
 
 
 @record
@@ -27,6 +33,8 @@ class Plan:
     refined: Mapping[str, tuple[tuple[tuple[str, str], ...], ...]]  # name → its selectors' positive matchers
     # name → the (label, excluded values) every selector of the name excludes
     excluded: Mapping[str, tuple[tuple[str, str], ...]] = field(default=MappingProxyType({}))
+    # name → its selectors as (positive matchers, excluded values), where some exclude and none reads all
+    conditioned: Mapping[str, tuple[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], ...]] = field(default=MappingProxyType({}))
     keeps_all: str | None = None  # why the job cannot be keep-listed
 
 
@@ -52,7 +60,8 @@ def steps(found: Plan, keep: Sequence[str] = ()) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"action": "keep", "source_labels": ["__name__"], "regex": _alternation(kept)}]
     out += _exclusions({name: pairs for name, pairs in found.excluded.items() if name not in keep})
     refined = {name: rows for name, rows in found.refined.items() if name not in keep}
-    if not refined:
+    conditioned = {name: readers for name, readers in found.conditioned.items() if name not in keep}
+    if not refined and not conditioned:
         return out
     by_labels: dict[tuple[str, ...], set[str]] = {}
     for name, rows in refined.items():
@@ -63,9 +72,34 @@ def steps(found: Plan, keep: Sequence[str] = ()) -> list[dict[str, Any]]:
         out.append(
             {"action": "replace", "source_labels": ["__name__", *labels], "regex": _alternation(sorted(alternatives)), "target_label": MARK, "replacement": "1"}
         )
-    names = _alternation(sorted(quote_meta(name) for name in refined))
-    out.append({"action": "drop", "source_labels": ["__name__", MARK], "regex": f"(?:{names});" if len(refined) > 1 else f"{names};"})
+    for name, readers in sorted(conditioned.items()):
+        for row, exclusions in readers:
+            out += _selector_steps(quote_meta(name), row, exclusions)
+    marked = sorted(quote_meta(name) for name in {*refined, *conditioned})
+    names = _alternation(marked)
+    out.append({"action": "drop", "source_labels": ["__name__", MARK], "regex": f"(?:{names});" if len(marked) > 1 else f"{names};"})
     out.append({"action": "labeldrop", "regex": MARK})
+    return out
+
+
+def _selector_steps(name: str, row: tuple[tuple[str, str], ...], exclusions: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
+    """Mark the series of `name` one selector selects: its positive matchers `row`, none of its `exclusions`."""
+    labels = [label for label, _ in row]
+    out: list[dict[str, Any]] = [
+        {
+            "action": "replace",
+            "source_labels": ["__name__", *labels],
+            "regex": ";".join([name, *(value for _, value in row)]),
+            "target_label": SELECTS,
+            "replacement": "1",
+        }
+    ]
+    out += [
+        {"action": "replace", "source_labels": ["__name__", label], "regex": f"{name};{regex}", "target_label": SELECTS, "replacement": ""}
+        for label, regex in exclusions
+    ]
+    out.append({"action": "replace", "source_labels": [SELECTS], "regex": "1", "target_label": MARK, "replacement": "1"})
+    out.append({"action": "labeldrop", "regex": SELECTS})
     return out
 
 
@@ -85,6 +119,6 @@ def describe(found: Plan, keep: Sequence[str] = ()) -> str:
     families = len({*found.names, *keep}) + len(found.patterns)
     if not families:
         return "keeps no metric family: no query reads one (its `up` stays)"
-    narrowed = len({*found.refined, *found.excluded} - set(keep))
+    narrowed = len({*found.refined, *found.excluded, *found.conditioned} - set(keep))
     detail = f", {narrowed} of them narrowed to the series a query selects" if narrowed else ""
     return f"keeps {families} metric {'family' if families == 1 else 'families'}{detail}"
