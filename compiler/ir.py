@@ -103,10 +103,11 @@ def sectioned(parts: Iterable[str | Switch]) -> str | Text:
 
 # A condition `path>1`: the number at `path` is above 1 (a workload's replicas), rather than a switch.
 MORE_THAN_ONE = ">1"
-# A condition `path=word`: the string at `path` is `word`. The left side may also be `map[key]|path`:
-# the entry `key` of the map at `map`, or where the map has none, the value at `path` (a per-job
-# setting over a stack-wide one). Conditions joined by `&` must all hold.
-_EQUALS = re.compile(r"(?:(?P<map>[\w.]+)\[(?P<key>[\w.-]+)\]\|)?(?P<path>[\w.]+)=(?P<word>[\w-]+)")
+# A condition `path=word`: the string at `path` is `word`. The left side may also be `map[key]`,
+# the entry `key` of the map at `map`, and `map[key]|path`: that entry, or where the map has none,
+# the value at `path` (a per-job setting over a stack-wide one). A term `!condition` holds where
+# the condition does not; terms joined by `&` must all hold.
+_EQUALS = re.compile(r"(?:(?P<map>[\w.]+)\[(?P<key>[\w.-]+)\](?:\|(?P<fallback>[\w.]+))?|(?P<path>[\w.]+))=(?P<word>[\w-]+)")
 
 
 def condition_path(condition: str) -> str:
@@ -118,38 +119,50 @@ def condition_paths(condition: str) -> tuple[str, ...]:
     """Every value path `condition` reads."""
     paths: list[str] = []
     for term in condition.split("&"):
-        equals = _EQUALS.fullmatch(term)
+        equals = _EQUALS.fullmatch(term.removeprefix("!"))
         if equals is None:
-            paths.append(condition_path(term))
+            paths.append(condition_path(term.removeprefix("!")))
         else:
-            paths += [path for path in (equals["map"], equals["path"]) if path]
+            paths += [path for path in (equals["map"], equals["fallback"], equals["path"]) if path]
     return tuple(paths)
 
 
-def equals(value: str, word: str, *, entry: tuple[str, str] | None = None) -> str:
-    """The condition: the string at `value` is `word`; with `entry` (map, key), the map's entry wins where it has one."""
-    return f"{entry[0]}[{entry[1]}]|{value}={word}" if entry else f"{value}={word}"
+def equals(value: str | None, word: str, *, entry: tuple[str, str] | None = None) -> str:
+    """The condition: the string at `value` is `word`; with `entry` (map, key), the map's entry
+    wins where it has one (without `value`, only the entry is read)."""
+    if entry is None:
+        assert value is not None
+        return f"{value}={word}"
+    return f"{entry[0]}[{entry[1]}]" + (f"|{value}" if value else "") + f"={word}"
 
 
 def holds(values: Mapping[str, Any], condition: str) -> bool:
-    """Whether `condition` holds under `values`: a switch's truth as Helm's `if` judges it, `path>1` or `path=word`."""
+    """Whether `condition` holds under `values`: a switch's truth as Helm's `if` judges it, `path>1`, `path=word`, `!term`."""
     if "&" in condition:
         return all(holds(values, term) for term in condition.split("&"))
+    if condition.startswith("!"):
+        return not holds(values, condition[1:])
     matched = _EQUALS.fullmatch(condition)
     if matched is not None:
-        entries = lookup(values, matched["map"]) if matched["map"] else None
+        if matched["path"]:
+            return bool(lookup(values, matched["path"]) == matched["word"])
+        entries = lookup(values, matched["map"])
         chosen = entries.get(matched["key"]) if isinstance(entries, Mapping) else None
-        return bool((chosen if chosen is not None else lookup(values, matched["path"])) == matched["word"])
+        if chosen is None and matched["fallback"]:
+            chosen = lookup(values, matched["fallback"])
+        return bool(chosen == matched["word"])
     value = lookup(values, condition_path(condition))
     if condition.endswith(MORE_THAN_ONE):
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1
     return bool(value)
 
 
-def parse_equals(condition: str) -> tuple[str | None, str | None, str, str] | None:
-    """A `path=word` condition as (map, key, path, word); None for any other condition."""
+def parse_equals(condition: str) -> tuple[str | None, str | None, str | None, str] | None:
+    """A `path=word` condition as (map, key, path or fallback, word); None for any other condition."""
     matched = _EQUALS.fullmatch(condition)
-    return None if matched is None else (matched["map"], matched["key"], matched["path"], matched["word"])
+    if matched is None:
+        return None
+    return (matched["map"], matched["key"], matched["path"] or matched["fallback"], matched["word"])
 
 
 @record

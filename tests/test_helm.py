@@ -266,6 +266,7 @@ def test_ingest_switch_chooses_each_jobs_section_as_kmc_does(full_chart: Path, h
         "all": {"default": "all"},
         "one job all": {"default": "used", "jobs": {"cadvisor": "all"}},
         "one job used": {"default": "all", "jobs": {"kube-state-metrics": "used"}},
+        "annotated pods opted in": {"default": "used", "jobs": {"kubernetes-pods": "used"}},
     }.items():
         override = {"prometheus": {"ingest": ingest}}
         expected = yaml.safe_load(resolve(config, merge_values(compiled.stack.values(None), override)))
@@ -278,3 +279,5 @@ def test_ingest_switch_chooses_each_jobs_section_as_kmc_does(full_chart: Path, h
     assert "cadvisor" in kept["used"] and "cadvisor" not in kept["one job all"]
     assert set(kept["all"]) < set(kept["one job used"]) < set(kept["used"])
     assert "kube-state-metrics" in kept["one job used"]
+    # An annotation job keeps everything unless named (golden/full's prod names it).
+    assert "kubernetes-pods" not in kept["used"] and set(kept["annotated pods opted in"]) == {*kept["used"], "kubernetes-pods"}

@@ -601,3 +601,32 @@ def test_a_job_no_query_reads_keeps_no_family() -> None:
     assert guard.relabel({"__name__": "container_cpu_usage_seconds_total", "job": "cadvisor"}, ingest.steps(nothing)) is None
     assert ingest.describe(nothing) == "keeps no metric family: no query reads one (its `up` stays)"
     assert ingest.steps(nothing, keep=["container_last_seen"])[0] == {"action": "keep", "source_labels": ["__name__"], "regex": "container_last_seen"}
+
+
+def test_an_annotation_job_is_keep_listed_only_where_the_stack_opts_it_in(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\nnamespace: monitoring\n"
+        "rules:\n  groups:\n    - name: shop\n      rules:\n"
+        '        - record: shop:requests:rate5m\n          expr: sum(rate(http_requests_total{service="checkout"}[5m]))\n'
+        "environments:\n  prod:\n    prometheus:\n      ingest: {jobs: {kubernetes-pods: used}}\n",
+        encoding="utf-8",
+    )
+    build = _kmc("build", "stack.yaml", cwd=tmp_path)
+    assert build.returncode == 0, build.stderr
+    configs = {
+        env: {
+            job["job_name"]: job
+            for job in yaml.safe_load(
+                yaml.safe_load((tmp_path / f"charts-out/manifests/{env}/04-configmap-prometheus.yaml").read_text())["data"]["prometheus.yml"]
+            )["scrape_configs"]
+        }
+        for env in ("default", "prod")
+    }
+    assert "metric_relabel_configs" not in configs["default"]["kubernetes-pods"]  # the default reaches only kmc's jobs
+    steps = configs["prod"]["kubernetes-pods"]["metric_relabel_configs"]
+    assert guard.relabel({"__name__": "http_requests_total", "service": "checkout", "job": "kubernetes-pods"}, steps) is not None
+    assert guard.relabel({"__name__": "http_requests_total", "service": "cart", "job": "kubernetes-pods"}, steps) is None
+    assert guard.relabel({"__name__": "go_goroutines", "job": "kubernetes-pods"}, steps) is None
+    assert "metric_relabel_configs" not in configs["prod"]["kubernetes-pods-slow"]  # not named: as written
+    explained = _kmc("explain", "prometheus.ingest", "--stack", "stack.yaml", cwd=tmp_path)
+    assert "kubernetes-pods  " in explained.stdout and "default all, prod used" in explained.stdout

@@ -78,3 +78,12 @@ def test_conditions_joined_by_and_must_all_hold() -> None:
     text = sectioned(["a\n", Switch(both, on="b\n", off="c\n")])
     assert resolve(text, {"x": {"enabled": True}, "mode": "used"}) == "a\nb\n"
     assert resolve(text, {"x": {"enabled": True}, "mode": "all"}) == "a\nc\n"
+
+
+def test_a_map_entry_without_a_fallback_and_a_negated_term() -> None:
+    used = equals(None, "used", entry=("ingest.jobs", "kubernetes-pods"))
+    assert used == "ingest.jobs[kubernetes-pods]=used" and condition_paths(used) == ("ingest.jobs",)
+    assert holds({"ingest": {"jobs": {"kubernetes-pods": "used"}}}, used)
+    assert not holds({"ingest": {"default": "used", "jobs": {}}}, used)  # only the entry is read
+    assert holds({"ingest": {"jobs": {}}}, "!" + used) and condition_paths("x.on&!" + used) == ("x.on", "ingest.jobs")
+    assert not holds({"ingest": {"jobs": {"kubernetes-pods": "used"}}, "x": {"on": True}}, "x.on&!" + used)

@@ -151,26 +151,32 @@ def check(stack: Stack) -> tuple[dict[str, ingest.Plan], list[Problem], list[Pro
 
 
 def unknown_jobs(stack: Stack, plans: Mapping[str, ingest.Plan]) -> Iterator[Problem]:
-    """`prometheus.ingest.jobs` entries, in the stack or an environment, naming no job kmc owns."""
+    """`prometheus.ingest.jobs` entries, in the stack or an environment, naming no job kmc owns
+    nor one the stack may opt in."""
+    known = {*plans, *ingest.opt_in_candidates(stack)}
     for env in (None, *stack.environments):
         written = stack.parameters if env is None else stack.environments[env]
         entries = lookup(written, "prometheus.ingest.jobs") or {}
         for name in sorted(entries):
-            if name in plans:
+            if name in known:
                 continue
             where: JsonPath = ("prometheus", "ingest", "jobs", name) if env is None else ("environments", env, "prometheus", "ingest", "jobs", name)
             import difflib  # only to explain a mistake
 
-            close = difflib.get_close_matches(name, sorted(plans), n=1)
+            close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            yield where, f"the stack has no job {name!r} of kmc's whose ingest could be chosen", f"{hint}kmc's jobs here: {', '.join(sorted(plans))}"
+            yield (
+                where,
+                f"the stack has no job {name!r} whose ingest could be chosen",
+                f"{hint}the jobs here: {', '.join(sorted(known))} (imported monitors' jobs, and extra jobs that relabel `job`, keep everything)",
+            )
 
 
 def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]], analysis: ingest.Analysis | None = None) -> list[Problem]:
     """A problem for each selector of the stack's queries whose series an owned job of `jobs`
     (compiled scrape configs) drops in its `metric_relabel_configs`."""
     analysis = analysis or ingest.analyse(stack)
-    owned = {str(job["job_name"]) for job in ingest.owned_jobs(stack)}
+    owned = {*(str(job["job_name"]) for job in ingest.owned_jobs(stack)), *ingest.opted_in(stack)}
     found: list[Problem] = []
     for job in jobs:
         name = str(job["job_name"])

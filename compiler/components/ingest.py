@@ -52,8 +52,9 @@ from kmc.components.ingest_steps import quote_meta as quote_meta
 from kmc.components.ingest_steps import steps as steps
 from kmc.components.stack_queries import SERIES, Query, recorded
 from kmc.components.stack_queries import queries as queries
+from kmc.ir import lookup
 from kmc.model import Stack
-from kmc.record import record
+from kmc.record import record, replace
 
 # Series Prometheus writes itself, never scraped from a target.
 SYNTHETIC = frozenset(
@@ -327,13 +328,35 @@ def plan(selectors: Sequence[Selector], labels: Mapping[str, str], job: str, unp
 
 
 def plans(stack: Stack, analysis: Analysis | None = None) -> dict[str, Plan]:
-    """By owned job name, its ingest `used` (`analysis`: the stack's, where already made)."""
+    """By job name, the ingest `used` of each job kmc owns and of each job the stack opts in
+    (`opted_in`); `analysis`: the stack's, where already made."""
     analysis = analysis or analyse(stack)
     found = {}
     for job in owned_jobs(stack):
         name = str(job["job_name"])
         found[name] = plan(analysis.selectors, job_labels(stack, name), name, analysis.unparsed, external_labels(stack))
+    for name in opted_in(stack):
+        chosen = plan(analysis.selectors, {"job": name, "metrics_path": ""}, name, analysis.unparsed, external_labels(stack))
+        found[name] = replace(chosen, opted_in=True)
     return found
+
+
+def opt_in_candidates(stack: Stack) -> list[str]:
+    """The jobs whose metrics are the workloads' that a stack may opt in to ingest `used`: the
+    annotation jobs and the extra jobs that do not relabel their `job` label (a query's `job`
+    matcher must be able to tell them)."""
+    from kmc.components.scrape_jobs import scrape_configs
+
+    extra = {str(job["job_name"]) for job in stack.scrape.extra_jobs if not any(step.get("target_label") == "job" for step in job.get("relabel_configs", ()))}
+    return [str(job["job_name"]) for job in scrape_configs(stack, ()) if job["job_name"] in ANNOTATION_JOBS or job["job_name"] in extra]
+
+
+def opted_in(stack: Stack) -> list[str]:
+    """The candidates (`opt_in_candidates`) that `prometheus.ingest.jobs` sets to `used` in the stack or some environment."""
+    named = {
+        name for env in (None, *stack.environments) for name, mode in (lookup(stack.values(env), "prometheus.ingest.jobs") or {}).items() if mode == "used"
+    }
+    return [name for name in opt_in_candidates(stack) if name in named]
 
 
 def external_labels(stack: Stack) -> frozenset[str]:

@@ -36,6 +36,8 @@ class Plan:
     # name → its selectors as (positive matchers, excluded values), where some exclude and none reads all
     conditioned: Mapping[str, tuple[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], ...]] = field(default=MappingProxyType({}))
     keeps_all: str | None = None  # why the job cannot be keep-listed
+    # A job of the workloads' (an annotation or extra job) the stack opted in by name: the stack-wide default does not reach it.
+    opted_in: bool = False
 
 
 def quote_meta(text: str) -> str:

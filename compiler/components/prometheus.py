@@ -90,9 +90,11 @@ INGEST_JOBS = "prometheus.ingest.jobs"
 
 
 def ingest_mode(stack: Stack, job: str, env: str | None) -> str:
-    """`used` or `all`: what the job `job` ingests in `env` (None: the stack's own values)."""
+    """`used` or `all`: what the job `job` ingests in `env` (None: the stack's own values). A job
+    the stack opts in (kmc.components.ingest.opted_in) ingests all unless it names it."""
     values = stack.values(env)
-    return str(lookup(values, INGEST_JOBS).get(job) or lookup(values, INGEST_DEFAULT))
+    opted_in = job in stack.ingest and stack.ingest[job].opted_in
+    return str(lookup(values, INGEST_JOBS).get(job) or ("all" if opted_in else lookup(values, INGEST_DEFAULT)))
 
 
 def _ingest_choices(stack: Stack, job: dict[str, Any], switch: str | None, steps: list[dict[str, Any]] | None) -> list[tuple[str | None, dict[str, Any]]]:
@@ -106,6 +108,9 @@ def _ingest_choices(stack: Stack, job: dict[str, Any], switch: str | None, steps
         return [(switch, used if modes == {"used"} else job)]
     entry = (INGEST_JOBS, job["job_name"])
     on = (switch,) if switch else ()
+    if stack.ingest[job["job_name"]].opted_in:  # its own entry, or all
+        used_here = equals(None, "used", entry=entry)
+        return [("&".join((*on, used_here)), used), ("&".join((*on, "!" + used_here)), job)]
     return [("&".join((*on, equals(INGEST_DEFAULT, mode, entry=entry))), body) for mode, body in (("used", used), ("all", job))]
 
 

@@ -267,10 +267,16 @@ def _test(condition: str) -> str:
     """The template test of one condition (kmc.ir.holds reads the same)."""
     if "&" in condition:
         return "and " + " ".join(f"({_test(term)})" for term in condition.split("&"))
+    if condition.startswith("!"):
+        return f"not ({_test(condition[1:])})"
     equals = parse_equals(condition)
     if equals is not None:
         entries, key, path, word = equals
-        value = _values(path) if entries is None else f"index ({_values(entries)} | default dict) {json.dumps(key)} | default {_values(path)}"
+        if entries is None:
+            assert path is not None
+            value = _values(path)
+        else:
+            value = f"index ({_values(entries)} | default dict) {json.dumps(key)}" + (f" | default {_values(path)}" if path else "")
         return f"eq (toString ({value})) {json.dumps(word)}"
     if condition.endswith(MORE_THAN_ONE):
         return f"gt (int64 {_values(condition_path(condition))}) 1"
