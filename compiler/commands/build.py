@@ -142,7 +142,7 @@ def build(stack: Path, fmt: str, out: Path, env: str | None, check: bool, output
     if not output.quiet:
         from kmc.commands import ingest_report
 
-        ingested = ingest_report.summary(result.compiled.stack)
+        ingested = ingest_report.summary(result.compiled.stack, str(stack))
         if ingested:
             output.say(ingested)
     files = sum(len(tree) for tree in result.trees.values())

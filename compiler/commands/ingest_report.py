@@ -12,8 +12,9 @@ from kmc.model import Stack
 _FAMILIES = re.compile(r"^keeps (\d+) metric famil")
 
 
-def summary(stack: Stack) -> str | None:
-    """One line for `kmc build`: per job, how many metric families `used` keeps; None without owned jobs."""
+def summary(stack: Stack, path: str) -> str | None:
+    """One line for `kmc build` of the stack file at `path`: per job, how many metric families
+    `used` keeps; None without owned jobs."""
     if not stack.ingest:
         return None
     counts, whole = [], []
@@ -30,7 +31,7 @@ def summary(stack: Stack) -> str | None:
         line += f"; keeping all: {', '.join(whole)}"
     if where_all:
         line += f"; some jobs ingest all in: {', '.join(where_all)}"
-    return line + f" (per job: kmc explain prometheus.ingest --stack {stack.file_name})"
+    return line + f" (per job: kmc explain prometheus.ingest --stack {path})"
 
 
 def table(stack: Stack) -> str:
