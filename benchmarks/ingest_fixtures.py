@@ -18,15 +18,15 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ingest_exposition import DAY, Family, Payload
+from local_processes import LoopbackServer, QuietHandler
 
 from kmc.tls.crypto import Pair, mint_ca
 
@@ -58,7 +58,7 @@ class Clock:
         return min(point, self.end) if self.end is not None else point
 
 
-class FixtureServer:
+class FixtureServer(LoopbackServer):
     """One host:port serving payloads by path, rendered once per grid point and shared by every caller."""
 
     def __init__(self, host: str, port: int, routes: Mapping[str, Payload], clock: Clock, tls: ssl.SSLContext | None = None) -> None:
@@ -66,12 +66,7 @@ class FixtureServer:
         self.clock = clock
         self._bodies: dict[tuple[str, float], bytes] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
-        self._thread.start()
+        super().__init__(host, port, self._handler(), tls, poll=0.1)
 
     def body(self, path: str) -> bytes | None:
         point = self.clock.now()
@@ -85,19 +80,11 @@ class FixtureServer:
                 self._bodies[key] = self.routes[path].render(point - self.clock.origin, int(point * 1000))
             return self._bodies[key]
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
 
             def do_GET(self) -> None:
                 body = server.body(self.path.split("?")[0])

@@ -75,7 +75,45 @@ class _ThreadingHTTPServer6(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
-class MetricsServer:
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing (the tests read what they need from the server)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LoopbackServer:
+    """A threaded HTTP server on `host:port` (0: a free port; IPv6 too), HTTPS with `tls`, its
+    requests answered by `handler`; `stop()` ends it."""
+
+    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None, poll: float = 0.05) -> None:
+        self._server = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)((host, port), handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(poll,), name=f"server-{host}", daemon=True)
+        self._thread.start()
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def address(self) -> str:
+        """host:port as a URL or a Prometheus target has it (IPv6 in brackets)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+class MetricsServer(LoopbackServer):
     """A tiny exporter: serves `body` at `path` in the text exposition format and records every request.
 
     With `tls` (certificate and key files) it serves HTTPS; with `token` it answers only callers
@@ -96,27 +134,11 @@ class MetricsServer:
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
         self.refused = 0
         self._lock = threading.Lock()
-        self._server = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)((host, port), self._handler())
+        context = None
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*tls)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"metrics-{host}", daemon=True)
-        self._thread.start()
-
-    @property
-    def host(self) -> str:
-        return str(self._server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def address(self) -> str:
-        """host:port as a URL or a Prometheus target has it (IPv6 in brackets)."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        super().__init__(host, port, self._handler(), context)
 
     def seen(self) -> list[tuple[str, dict[str, list[str]]]]:
         with self._lock:
@@ -127,18 +149,10 @@ class MetricsServer:
         with self._lock:
             self.requests.clear()
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if server.token is not None and self.headers.get("Authorization") != f"Bearer {server.token}":
