@@ -61,39 +61,49 @@ def _stack(tmp_path: Path, text: str, files: Mapping[str, Any] | None = None) ->
     return stack
 
 
+def keep_steps(stack: Stack, keep: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
+    """By job name, the steps of each job ingest `used` keep-lists (not those that keep all)."""
+    return {name: ingest.steps(found, keep) for name, found in ingest.plans(stack).items() if found.keeps_all is None}
+
+
+def report(stack: Stack) -> dict[str, str]:
+    """By job name, what ingest `used` keeps there, as `kmc explain` says it."""
+    return {name: ingest.describe(found) for name, found in ingest.plans(stack).items()}
+
+
 def _keep_regex(steps: Sequence[Mapping[str, Any]]) -> str:
     (keep,) = [step for step in steps if step["action"] == "keep"]
     return str(keep["regex"])
 
 
 def test_a_job_keeps_the_names_its_selectors_read_and_no_other_job_does(tmp_path: Path) -> None:
-    steps = ingest.keep_steps(_stack(tmp_path, RULES))
+    steps = keep_steps(_stack(tmp_path, RULES))
     assert "fixture_kept_total" in _keep_regex(steps["node-exporter"]).split("|")
     assert "fixture_kept_total" not in _keep_regex(steps["kubelet"]).split("|")
 
 
 def test_recorded_and_synthetic_names_are_not_kept(tmp_path: Path) -> None:
-    names = _keep_regex(ingest.keep_steps(_stack(tmp_path, RULES))["node-exporter"]).split("|")
+    names = _keep_regex(keep_steps(_stack(tmp_path, RULES))["node-exporter"]).split("|")
     assert "mine:fixture_kept:rate5m" not in names
     assert "up" not in names
 
 
 def test_the_annotation_jobs_and_extra_jobs_are_not_owned(tmp_path: Path) -> None:
     extra = "scrape:\n  extraJobs:\n    - job_name: mine\n      static_configs: [{targets: ['localhost:1234']}]\n"
-    owned = set(ingest.keep_steps(_stack(tmp_path, extra)))
+    owned = set(keep_steps(_stack(tmp_path, extra)))
     assert not owned & {"kubernetes-pods", "kubernetes-pods-slow", "kubernetes-service-endpoints", "kubernetes-service-endpoints-slow", "mine"}
     assert {"prometheus", "kubelet", "cadvisor", "node-exporter", "kube-state-metrics"} <= owned
 
 
 def test_listed_names_are_kept_on_every_owned_job_and_never_narrowed(tmp_path: Path) -> None:
-    steps = ingest.keep_steps(_stack(tmp_path, RULES), keep=["container_cpu_usage_seconds_total", "my_extra"])
+    steps = keep_steps(_stack(tmp_path, RULES), keep=["container_cpu_usage_seconds_total", "my_extra"])
     for job, found in steps.items():
         assert {"container_cpu_usage_seconds_total", "my_extra"} <= set(_keep_regex(found).split("|")), job
     assert "container_cpu_usage_seconds_total" not in json.dumps(steps["node-exporter"][1:])
 
 
 def test_the_series_no_selector_can_select_are_dropped_through_a_temporary_label(tmp_path: Path) -> None:
-    steps = ingest.keep_steps(_stack(tmp_path, RULES))["node-exporter"]
+    steps = keep_steps(_stack(tmp_path, RULES))["node-exporter"]
     assert {
         "action": "replace",
         "source_labels": ["__name__", "container"],
@@ -106,7 +116,7 @@ def test_the_series_no_selector_can_select_are_dropped_through_a_temporary_label
 
 
 def test_the_values_every_selector_of_a_name_excludes_are_dropped(tmp_path: Path) -> None:
-    steps = ingest.keep_steps(_stack(tmp_path, RULES))["node-exporter"]
+    steps = keep_steps(_stack(tmp_path, RULES))["node-exporter"]
     (drop,) = [step for step in steps if step["action"] == "drop" and step["source_labels"] == ["__name__", "device"]]
     assert "fixture_network_bytes_total;(?:lo|veth.+)|" in drop["regex"]
 
@@ -133,7 +143,7 @@ def test_kube_prometheus_names_tell_kubelet_and_cadvisor_apart_by_metrics_path(t
         "rules:\n  groups:\n    - name: mine\n      rules:\n"
         '        - {record: "mine:x", expr: \'sum(fixture_cadvisor_only{job="kubelet", metrics_path="/metrics/cadvisor"})\'}\n'
     )
-    steps = ingest.keep_steps(_stack(tmp_path, rules))
+    steps = keep_steps(_stack(tmp_path, rules))
     assert "fixture_cadvisor_only" in _keep_regex(steps["cadvisor"]).split("|")
     assert "fixture_cadvisor_only" not in _keep_regex(steps["kubelet"]).split("|")
 
@@ -141,18 +151,18 @@ def test_kube_prometheus_names_tell_kubelet_and_cadvisor_apart_by_metrics_path(t
 def test_a_selector_without_a_metric_name_keeps_the_jobs_it_may_select_whole_and_says_why(tmp_path: Path) -> None:
     rules = 'rules:\n  groups:\n    - name: mine\n      rules:\n        - {record: "mine:x", expr: \'count({job="node-exporter"})\'}\n'
     stack = _stack(tmp_path, rules)
-    steps = ingest.keep_steps(stack)
+    steps = keep_steps(stack)
     assert "node-exporter" not in steps and "kubelet" in steps
-    assert ingest.report(stack)["node-exporter"] == ("keeps all series: rule 'mine:x' selects {job=\"node-exporter\"}, which does not bound the metric name")
+    assert report(stack)["node-exporter"] == ("keeps all series: rule 'mine:x' selects {job=\"node-exporter\"}, which does not bound the metric name")
 
 
 def test_the_report_counts_families(tmp_path: Path) -> None:
     stack = _stack(tmp_path, RULES)
-    families = len(_keep_regex(ingest.keep_steps(stack)["node-exporter"]).split("|"))
+    families = len(_keep_regex(keep_steps(stack)["node-exporter"]).split("|"))
     found = ingest.plans(stack)["node-exporter"]
     narrowed = len({*found.refined, *found.excluded, *found.conditioned})
     assert narrowed >= 3  # container_cpu_usage_seconds_total, node_cpu_seconds_total, fixture_network_bytes_total
-    assert ingest.report(stack)["node-exporter"] == f"keeps {families} metric families, {narrowed} of them narrowed to the series a query selects"
+    assert report(stack)["node-exporter"] == f"keeps {families} metric families, {narrowed} of them narrowed to the series a query selects"
 
 
 @pytest.mark.parametrize(
@@ -199,9 +209,9 @@ def test_library_dashboard_variables_and_panels_are_read(tmp_path: Path) -> None
 def test_a_dashboard_query_that_does_not_parse_keeps_its_jobs_whole_with_a_warning(tmp_path: Path) -> None:
     board = {"title": "Mine", "panels": [{"id": 1, "type": "timeseries", "title": "broken", "targets": [{"expr": 'rate(fixture{job="node-exporter"}[5m]'}]}]}
     stack = _stack(tmp_path, "grafana:\n  enabled: true\n  dashboards:\n    library: []\n    files: [{file: mine.json}]\n", {"mine.json": board})
-    steps = ingest.keep_steps(stack)
+    steps = keep_steps(stack)
     assert "node-exporter" not in steps and "kubelet" in steps
-    assert ingest.report(stack)["node-exporter"].startswith("keeps all series: dashboard 'mine' panel 'broken' does not parse as PromQL")
+    assert report(stack)["node-exporter"].startswith("keeps all series: dashboard 'mine' panel 'broken' does not parse as PromQL")
     assert guard.unparsed(stack) == [
         (
             ("grafana", "dashboards", "files", 0, "file"),
@@ -234,12 +244,12 @@ def _compiled(stack: Stack, steps: Mapping[str, list[dict[str, Any]]]) -> list[d
 
 def test_the_guard_rail_accepts_the_steps_kmc_computes(tmp_path: Path) -> None:
     stack = _stack(tmp_path, RULES)
-    assert guard.problems(stack, _compiled(stack, ingest.keep_steps(stack))) == []
+    assert guard.problems(stack, _compiled(stack, keep_steps(stack))) == []
 
 
 def test_the_guard_rail_names_the_query_the_selector_and_the_job_a_step_drops(tmp_path: Path) -> None:
     stack = _stack(tmp_path, RULES)
-    steps = ingest.keep_steps(stack)
+    steps = keep_steps(stack)
     steps["node-exporter"][0] = {**steps["node-exporter"][0], "regex": _keep_regex(steps["node-exporter"]).replace("fixture_kept_total|", "")}
     assert guard.problems(stack, _compiled(stack, steps)) == [
         (
@@ -252,7 +262,7 @@ def test_the_guard_rail_names_the_query_the_selector_and_the_job_a_step_drops(tm
 
 def test_the_guard_rail_judges_the_series_a_narrowing_step_leaves(tmp_path: Path) -> None:
     stack = _stack(tmp_path, RULES)
-    steps = ingest.keep_steps(stack)
+    steps = keep_steps(stack)
     steps["node-exporter"] = [
         {**step, "regex": "container_cpu_usage_seconds_total;none"} if step.get("source_labels") == ["__name__", "container"] else step
         for step in steps["node-exporter"]
@@ -356,8 +366,8 @@ def full() -> Stack:
 
 
 def test_every_job_kmc_owns_in_the_full_stack_is_keep_listed(full: Stack) -> None:
-    report = ingest.report(full)
-    assert [job for job, line in report.items() if line.startswith("keeps all")] == []
+    lines = report(full)
+    assert [job for job, line in lines.items() if line.startswith("keeps all")] == []
     owned = {
         "kubelet",
         "cadvisor",
@@ -370,7 +380,7 @@ def test_every_job_kmc_owns_in_the_full_stack_is_keep_listed(full: Stack) -> Non
         "kube-state-metrics",
         "prometheus",
     }
-    assert owned <= set(ingest.keep_steps(full))
+    assert owned <= set(keep_steps(full))
 
 
 GOLDEN = sorted(path.parent.name for path in ROOT.glob("golden/*/stack.yaml"))
@@ -379,8 +389,8 @@ GOLDEN = sorted(path.parent.name for path in ROOT.glob("golden/*/stack.yaml"))
 @pytest.mark.parametrize("case", GOLDEN)
 def test_every_golden_stack_keep_lists_every_job_it_owns_and_passes_its_own_guard_rail(case: str) -> None:
     stack = _golden(case)
-    assert [line for line in ingest.report(stack).values() if line.startswith("keeps all")] == []
-    assert guard.problems(stack, _compiled(stack, ingest.keep_steps(stack))) == []
+    assert [line for line in report(stack).values() if line.startswith("keeps all")] == []
+    assert guard.problems(stack, _compiled(stack, keep_steps(stack))) == []
     assert guard.unparsed(stack) == []
 
 
@@ -474,7 +484,7 @@ def _value(url: str, promql: str) -> str:
 @pytest.mark.parametrize("version", sorted(PROMETHEUS))
 def test_real_prometheus_stores_exactly_the_series_the_queries_read(version: str, tmp_path: Path) -> None:
     binary = tool(PROMETHEUS[version])
-    steps = ingest.keep_steps(_stack(tmp_path, RULES), keep=["fixture_listed"])["node-exporter"]
+    steps = keep_steps(_stack(tmp_path, RULES), keep=["fixture_listed"])["node-exporter"]
     server = MetricsServer("127.0.0.1", body=FIXTURE_PAGE)
     try:
         with _prometheus(binary, _config(server.address, steps), tmp_path / "prometheus") as url:
@@ -495,7 +505,7 @@ def test_real_prometheus_stores_exactly_the_series_the_queries_read(version: str
 def test_promtool_accepts_the_steps_of_the_full_stack(version: str, full: Stack, tmp_path: Path) -> None:
     jobs = [
         {"job_name": name, "static_configs": [{"targets": ["localhost:9100"]}], "metric_relabel_configs": steps}
-        for name, steps in ingest.keep_steps(full, keep=["my_extra"]).items()
+        for name, steps in keep_steps(full, keep=["my_extra"]).items()
     ]
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump({"scrape_configs": jobs}, sort_keys=False), encoding="utf-8")
@@ -523,7 +533,7 @@ def test_a_real_node_exporter_through_the_full_stacks_steps_is_stored_at_its_flo
     """Ingest `used` on golden/full's node-exporter job against the real node-exporter and Prometheus 3:
     at least 3x fewer series than the page holds, and within 1.2x of the floor (the series some
     selector of the stack selects, counted on the same page)."""
-    steps = ingest.keep_steps(full)["node-exporter"]
+    steps = keep_steps(full)["node-exporter"]
     labels = ingest.job_labels(full, "node-exporter")
     selectors = [selector for selector in ingest.analyse(full).selectors if selector.selects_job(labels)]
     address = f"127.0.0.1:{free_port()}"

@@ -173,15 +173,14 @@ def unknown_jobs(stack: Stack, plans: Mapping[str, ingest.Plan]) -> Iterator[Pro
 
 
 def problems(stack: Stack, jobs: Sequence[Mapping[str, Any]], analysis: ingest.Analysis | None = None) -> list[Problem]:
-    """A problem for each selector of the stack's queries whose series an owned job of `jobs`
-    (compiled scrape configs) drops in its `metric_relabel_configs`."""
+    """A problem for each selector of the stack's queries whose series a job of `jobs` (scrape
+    configs of the jobs ingest `used` keep-lists, with their steps) drops in its `metric_relabel_configs`."""
     analysis = analysis or ingest.analyse(stack)
-    owned = {*(str(job["job_name"]) for job in ingest.owned_jobs(stack)), *ingest.opted_in(stack)}
     found: list[Problem] = []
     for job in jobs:
         name = str(job["job_name"])
         steps = job.get("metric_relabel_configs")
-        if name not in owned or not steps:
+        if not steps:
             continue
         found += _dropped(analysis.selectors, name, ingest.job_labels(stack, name), steps, ingest.external_labels(stack))
     return list(dict.fromkeys(found))

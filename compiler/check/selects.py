@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kmc.components.ingest import holds
+from kmc.components.ingest import OPS, holds
 from kmc.model import Stack
 from kmc.read.document import JsonPath
 from kmc.record import record
@@ -63,14 +63,11 @@ def _holds(op: str, wanted: str, value: str | None) -> bool:
     return value is None or holds(op, wanted, value)
 
 
-_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
-
-
 def _matcher_sets(selector: Any) -> list[list[tuple[str, str, str]]]:
     """The selector's alternatives (PromQL's `or` between matcher sets), each its (label, op, value) matchers on LABELS."""
     matchers = selector.matchers
     sets = [list(matchers.matchers)] + [list(alternative) for alternative in (matchers.or_matchers or ())]
-    return [[(m.name, _OPS[str(m.op)], m.value) for m in found if m.name in LABELS] for found in sets]
+    return [[(m.name, OPS[str(m.op)], m.value) for m in found if m.name in LABELS] for found in sets]
 
 
 def unmatched(expr: str, jobs: Sequence[Produced]) -> list[str]:

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import re
-
-from kmc.components.ingest_steps import describe
+from kmc.components.ingest_steps import describe, families
 from kmc.components.prometheus import ingest_mode
 from kmc.model import Stack
-
-_FAMILIES = re.compile(r"^keeps (\d+) metric famil")
 
 
 def summary(stack: Stack, path: str) -> str | None:
@@ -19,11 +15,11 @@ def summary(stack: Stack, path: str) -> str | None:
         return None
     counts, whole = [], []
     for name, found in sorted(stack.ingest.items()):
-        matched = _FAMILIES.match(describe(found, stack.scrape.keep))
-        if matched is None:
+        kept = families(found, stack.scrape.keep)
+        if kept is None:
             whole.append(name)
         else:
-            counts.append(f"{name} {matched.group(1)}")
+            counts.append(f"{name} {kept}")
     envs = (None, *stack.environments)
     where_all = sorted({env or "default" for env in envs for name in stack.ingest if ingest_mode(stack, name, env) == "all"})
     line = "kmc: prometheus.ingest used keeps only what the stack's queries read, in metric families: " + ", ".join(counts)

@@ -196,7 +196,8 @@ def substituted(expr: str) -> str:
     return _VARIABLES.sub(written, expr)
 
 
-_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
+# promql_parser's matcher operators, as PromQL spells them.
+OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
 
 
 def selectors(query: Query) -> list[Selector] | None:
@@ -228,7 +229,7 @@ def _alternatives(query: Query, node: Any) -> Iterator[Selector]:
         pattern: str | None = None
         rest: list[Matcher] = []
         for matcher in matchers:
-            op, value = _OPS[str(matcher.op)], str(matcher.value)
+            op, value = OPS[str(matcher.op)], str(matcher.value)
             if matcher.name == "__name__" and op in ("=", "=~"):
                 name, pattern = (value, None) if op == "=" else (None, value)
             elif VARIABLE not in value and VARIABLE not in matcher.name and matcher.name != "__name__":
@@ -345,10 +346,9 @@ def opt_in_candidates(stack: Stack) -> list[str]:
     """The jobs whose metrics are the workloads' that a stack may opt in to ingest `used`: the
     annotation jobs and the extra jobs that do not relabel their `job` label (a query's `job`
     matcher must be able to tell them)."""
-    from kmc.components.scrape_jobs import scrape_configs
-
-    extra = {str(job["job_name"]) for job in stack.scrape.extra_jobs if not any(step.get("target_label") == "job" for step in job.get("relabel_configs", ()))}
-    return [str(job["job_name"]) for job in scrape_configs(stack, ()) if job["job_name"] in ANNOTATION_JOBS or job["job_name"] in extra]
+    annotation = [*(ANNOTATION_JOBS[:2] if stack.scrape.pods else ()), *(ANNOTATION_JOBS[2:] if stack.scrape.services else ())]
+    extra = [str(job["job_name"]) for job in stack.scrape.extra_jobs if not any(step.get("target_label") == "job" for step in job.get("relabel_configs", ()))]
+    return [*annotation, *extra]
 
 
 def opted_in(stack: Stack) -> list[str]:
@@ -363,16 +363,3 @@ def external_labels(stack: Stack) -> frozenset[str]:
     """The labels Prometheus adds to its series only when they leave it (federation, remote write,
     Thanos' sidecar, alerts): absent at ingestion, so a matcher on one cannot narrow it."""
     return frozenset({*stack.prometheus.external_labels, sharding.SHARD_LABEL, stack.prometheus.ha_replica_label})
-
-
-def keep_steps(stack: Stack, keep: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
-    """By owned job name, the `metric_relabel_configs` of ingest `used`, with the names of `keep`
-    (`scrape.keep`) kept whole on every job; a job some selector reads without bounding the
-    metric name is left out: it keeps all (`report` says why)."""
-    return {name: steps(found, keep) for name, found in plans(stack).items() if found.keeps_all is None}
-
-
-def report(stack: Stack, keep: Sequence[str] = ()) -> dict[str, str]:
-    """By owned job name, what ingest `used` keeps there, as a line a person reads. (`plans` once,
-    then `steps` and `describe` of each, does the work of `keep_steps` and `report` together.)"""
-    return {name: describe(found, keep) for name, found in plans(stack).items()}

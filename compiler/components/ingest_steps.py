@@ -114,13 +114,18 @@ def _exclusions(excluded: Mapping[str, tuple[tuple[str, str], ...]]) -> list[dic
     return [{"action": "drop", "source_labels": ["__name__", label], "regex": _alternation(sorted(rows))} for label, rows in sorted(by_label.items())]
 
 
+def families(found: Plan, keep: Sequence[str] = ()) -> int | None:
+    """How many metric families (names and name regexes) a job's ingest `used` keeps; None where it keeps all."""
+    return None if found.keeps_all is not None else len({*found.names, *keep}) + len(found.patterns)
+
+
 def describe(found: Plan, keep: Sequence[str] = ()) -> str:
     """What a job's ingest `used` keeps, as a line a person reads."""
     if found.keeps_all is not None:
         return f"keeps all series: {found.keeps_all}"
-    families = len({*found.names, *keep}) + len(found.patterns)
-    if not families:
+    kept = families(found, keep)
+    if not kept:
         return "keeps no metric family: no query reads one (its `up` stays)"
     narrowed = len({*found.refined, *found.excluded, *found.conditioned} - set(keep))
     detail = f", {narrowed} of them narrowed to the series a query selects" if narrowed else ""
-    return f"keeps {families} metric {'family' if families == 1 else 'families'}{detail}"
+    return f"keeps {kept} metric {'family' if kept == 1 else 'families'}{detail}"
